@@ -1,0 +1,5 @@
+"""`python -m desktop` starts the GUI."""
+
+from desktop.qt.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,276 @@
+"""`ModelInfo`: everything the app knows about a model, read once from its ONNX metadata and signature.
+
+The ONNX contract (README, "The ONNX contract") is checked here; any breach raises `ModelContractError`
+naming the key or tensor at fault.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import onnxruntime as ort
+
+TASKS = ("denoise", "upscale", "vae-encoder", "vae-decoder")
+REQUIRED_KEYS = (
+    "task", "name", "title", "description", "channels", "input_size", "size_multiple", "scale",
+    "value_range", "noise", "latent_dim", "dataset", "metrics", "train_config", "version",
+)  # fmt: skip
+OPTIONAL_KEYS = ("labels",)
+JSON_KEYS = ("value_range", "noise", "labels", "metrics", "train_config")
+FLOAT_TYPE = "tensor(float)"
+SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
+EN_DASH = "\N{EN DASH}"
+
+# task -> (required inputs, optional inputs, required outputs, optional outputs), name -> rank
+_SIGNATURES: dict[str, tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int]]] = {
+    "denoise": ({"image": 4}, {"sigma": 1}, {"output": 4}, {"latent": 2}),
+    "upscale": ({"image": 4}, {}, {"output": 4}, {}),
+    "vae-encoder": ({"image": 4}, {}, {"mu": 2, "logvar": 2}, {}),
+    "vae-decoder": ({"z": 2}, {}, {"output": 4}, {}),
+}
+
+
+class ModelContractError(ValueError):
+    """A model file breaks the ONNX contract; the message names the key or tensor at fault."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One graph input or output: name, shape (ints for fixed axes, str/None for dynamic ones), type."""
+
+    name: str
+    shape: tuple[int | str | None, ...]
+    dtype: str = FLOAT_TYPE
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """The noise a model was trained on: one `sigma`, a `sigma_min`..`sigma_max` range, or none."""
+
+    kind: str  # "gaussian" or "none"
+    sigma: float | None = None
+    sigma_min: float | None = None
+    sigma_max: float | None = None
+    clip: bool = True
+
+    def describe(self) -> str:
+        """Return e.g. "Gaussian sigma=0.20" or "Gaussian sigma 0.00-0.50" (Greek sigma, en dash)."""
+        if self.kind == "none":
+            return "no noise"
+        if self.sigma is not None:
+            return f"Gaussian {SIGMA}={self.sigma:.2f}"
+        return f"Gaussian {SIGMA} {self.sigma_min:.2f}{EN_DASH}{self.sigma_max:.2f}"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model's metadata and signature, parsed and checked against the ONNX contract."""
+
+    task: str
+    name: str
+    title: str
+    description: str
+    channels: int  # 1 grayscale, 3 RGB
+    input_size: tuple[int, int] | None  # (H, W) for fixed-size models, None for "any"
+    size_multiple: int
+    scale: int
+    value_range: tuple[float, float]
+    noise: NoiseSpec
+    latent_dim: int
+    dataset: str
+    version: str
+    labels: tuple[str, ...] = ()
+    metrics: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    train_config: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    inputs: tuple[TensorSpec, ...] = ()
+    outputs: tuple[TensorSpec, ...] = ()
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.inputs)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.outputs)
+
+    @property
+    def takes_sigma(self) -> bool:
+        """True for noise-level conditioned models, which take a `sigma` input."""
+        return "sigma" in self.input_names
+
+
+def read_model_info(session: ort.InferenceSession) -> ModelInfo:
+    """Parse the `ModelInfo` of an onnxruntime session (metadata + input/output signature)."""
+    metadata = session.get_modelmeta().custom_metadata_map
+    inputs = [TensorSpec(a.name, tuple(a.shape), a.type) for a in session.get_inputs()]
+    outputs = [TensorSpec(a.name, tuple(a.shape), a.type) for a in session.get_outputs()]
+    return parse_model_info(metadata, inputs, outputs)
+
+
+def parse_model_info(
+    metadata: Mapping[str, str], inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
+) -> ModelInfo:
+    """Parse and check metadata strings and a signature; raise `ModelContractError` on any breach."""
+    missing = [key for key in REQUIRED_KEYS if key not in metadata]
+    if missing:
+        raise ModelContractError(f"metadata key {missing[0]!r} is missing")
+    task = metadata["task"]
+    if task not in TASKS:
+        raise ModelContractError(f"metadata key 'task' is {task!r}, expected one of {', '.join(TASKS)}")
+    info = ModelInfo(
+        task=task,
+        name=_parse_text(metadata, "name", allow_empty=False),
+        title=_parse_text(metadata, "title", allow_empty=False),
+        description=_parse_text(metadata, "description"),
+        channels=_parse_int(metadata, "channels", choices=(1, 3)),
+        input_size=_parse_input_size(metadata["input_size"]),
+        size_multiple=_parse_int(metadata, "size_multiple", minimum=1),
+        scale=_parse_int(metadata, "scale", minimum=1),
+        value_range=_parse_value_range(metadata),
+        noise=_parse_noise(metadata),
+        latent_dim=_parse_int(metadata, "latent_dim", minimum=0),
+        dataset=_parse_text(metadata, "dataset"),
+        version=_parse_text(metadata, "version", allow_empty=False),
+        labels=_parse_labels(metadata),
+        metrics=_parse_json_object(metadata, "metrics"),
+        train_config=_parse_json_object(metadata, "train_config"),
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+    )
+    _check_signature(info)
+    return info
+
+
+def _parse_text(metadata: Mapping[str, str], key: str, *, allow_empty: bool = True) -> str:
+    value = metadata[key].strip()
+    if not value and not allow_empty:
+        raise ModelContractError(f"metadata key {key!r} is empty")
+    return value
+
+
+def _parse_int(
+    metadata: Mapping[str, str], key: str, *, minimum: int | None = None, choices: tuple[int, ...] = ()
+) -> int:
+    raw = metadata[key]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ModelContractError(f"metadata key {key!r} is {raw!r}, expected an integer") from None
+    if choices and value not in choices:
+        raise ModelContractError(f"metadata key {key!r} is {value}, expected one of {choices}")
+    if minimum is not None and value < minimum:
+        raise ModelContractError(f"metadata key {key!r} is {value}, expected at least {minimum}")
+    return value
+
+
+def _parse_json(metadata: Mapping[str, str], key: str) -> Any:
+    try:
+        return json.loads(metadata[key])
+    except json.JSONDecodeError as error:
+        raise ModelContractError(f"metadata key {key!r} is not valid JSON: {error}") from None
+
+
+def _parse_json_object(metadata: Mapping[str, str], key: str) -> dict[str, Any]:
+    value = _parse_json(metadata, key)
+    if not isinstance(value, dict):
+        raise ModelContractError(f"metadata key {key!r} must be a JSON object")
+    return value
+
+
+def _parse_input_size(raw: str) -> tuple[int, int] | None:
+    if raw.strip().lower() == "any":
+        return None
+    parts = raw.lower().split("x")
+    try:
+        height, width = (int(p) for p in parts)
+    except ValueError:
+        raise ModelContractError(f"metadata key 'input_size' is {raw!r}, expected 'HxW' or 'any'") from None
+    if height < 1 or width < 1:
+        raise ModelContractError(f"metadata key 'input_size' is {raw!r}, sizes must be positive")
+    return height, width
+
+
+def _parse_value_range(metadata: Mapping[str, str]) -> tuple[float, float]:
+    value = _parse_json(metadata, "value_range")
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) for v in value)
+        or value[0] >= value[1]
+    ):
+        raise ModelContractError("metadata key 'value_range' must be a JSON list [low, high] with low < high")
+    return float(value[0]), float(value[1])
+
+
+def _parse_noise(metadata: Mapping[str, str]) -> NoiseSpec:
+    value = _parse_json(metadata, "noise")
+    if not isinstance(value, dict) or value.get("kind") not in ("gaussian", "none"):
+        raise ModelContractError("metadata key 'noise' must be a JSON object with kind 'gaussian' or 'none'")
+    if value["kind"] == "none":
+        return NoiseSpec(kind="none")
+    try:
+        if "sigma" in value:
+            return NoiseSpec("gaussian", sigma=float(value["sigma"]), clip=bool(value.get("clip", True)))
+        return NoiseSpec(
+            "gaussian",
+            sigma_min=float(value["sigma_min"]),
+            sigma_max=float(value["sigma_max"]),
+            clip=bool(value.get("clip", True)),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ModelContractError(
+            "metadata key 'noise' of kind 'gaussian' needs a number 'sigma' or 'sigma_min' and 'sigma_max'"
+        ) from None
+
+
+def _parse_labels(metadata: Mapping[str, str]) -> tuple[str, ...]:
+    if "labels" not in metadata:
+        return ()
+    value = _parse_json(metadata, "labels")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ModelContractError("metadata key 'labels' must be a JSON list of strings")
+    return tuple(value)
+
+
+def _check_signature(info: ModelInfo) -> None:
+    required_in, optional_in, required_out, optional_out = _SIGNATURES[info.task]
+    _check_tensors("input", info.inputs, required_in, optional_in)
+    _check_tensors("output", info.outputs, required_out, optional_out)
+    for tensor in (*info.inputs, *info.outputs):
+        if len(tensor.shape) == 4 and isinstance(tensor.shape[1], int) and tensor.shape[1] != info.channels:
+            raise ModelContractError(
+                f"tensor {tensor.name!r} has {tensor.shape[1]} channels, "
+                f"metadata 'channels' says {info.channels}"
+            )
+    image = next((t for t in info.inputs if t.name == "image"), None)
+    if image is not None and info.input_size is not None:
+        fixed = tuple(d for d in image.shape[2:] if isinstance(d, int))
+        if len(fixed) == 2 and fixed != info.input_size:
+            raise ModelContractError(
+                f"input 'image' is {fixed[0]}x{fixed[1]}, metadata 'input_size' says "
+                f"{info.input_size[0]}x{info.input_size[1]}"
+            )
+
+
+def _check_tensors(
+    kind: str, tensors: Sequence[TensorSpec], required: dict[str, int], optional: dict[str, int]
+) -> None:
+    names = [t.name for t in tensors]
+    for name in required:
+        if name not in names:
+            raise ModelContractError(f"{kind} {name!r} is missing (has {', '.join(names) or 'none'})")
+    allowed = {**required, **optional}
+    for tensor in tensors:
+        if tensor.name not in allowed:
+            raise ModelContractError(f"{kind} {tensor.name!r} is not part of the contract")
+        if tensor.dtype != FLOAT_TYPE:
+            raise ModelContractError(f"{kind} {tensor.name!r} is {tensor.dtype}, expected float32")
+        if len(tensor.shape) != allowed[tensor.name]:
+            raise ModelContractError(
+                f"{kind} {tensor.name!r} has rank {len(tensor.shape)}, expected {allowed[tensor.name]}"
+            )
+        if isinstance(tensor.shape[0], int):
+            raise ModelContractError(
+                f"{kind} {tensor.name!r} needs a dynamic batch axis, has {tensor.shape[0]}"
+            )

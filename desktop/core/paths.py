@@ -1,0 +1,37 @@
+"""Where the shipped assets live, from a source checkout or a frozen PyInstaller bundle."""
+
+import os
+import sys
+from pathlib import Path
+
+# Extra model folders, separated by os.pathsep, searched before the shipped `onnx_models/`.
+MODELS_DIR_ENV = "AESTUDIO_MODELS_DIR"
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def find_asset_root() -> Path:
+    """Return the folder holding `onnx_models/` and `resources/`: `sys._MEIPASS` when frozen, else repo."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root is not None:
+        return Path(frozen_root)
+    return Path(__file__).resolve().parents[2]
+
+
+def find_asset(*parts: str) -> Path:
+    """Return the path of a shipped asset, e.g. `find_asset("resources", "icons", "app.png")`."""
+    return find_asset_root().joinpath(*parts)
+
+
+def find_model_dirs() -> list[Path]:
+    """Return the folders to scan for models: those in $AESTUDIO_MODELS_DIR, then the shipped one."""
+    extra = [Path(p) for p in os.environ.get(MODELS_DIR_ENV, "").split(os.pathsep) if p]
+    return [*extra, find_asset("onnx_models")]
+
+
+def find_sample_images() -> list[Path]:
+    """Return the shipped sample images, sorted by name."""
+    folder = find_asset("resources", "samples")
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -1,0 +1,211 @@
+"""ModelInfo parsing and the model registry, on tiny synthetic ONNX models built with onnx.helper."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from desktop.core.model_info import ModelContractError, NoiseSpec, TensorSpec, parse_model_info
+from desktop.core.registry import read_model_file, scan_models
+from desktop.core.session import SessionCache, choose_providers, open_model
+
+GOOD_METADATA = {
+    "task": "denoise",
+    "name": "tiny_blur",
+    "title": "Tiny blur (test)",
+    "description": "A 3x3 box blur standing in for a denoiser.",
+    "channels": "1",
+    "input_size": "28x28",
+    "size_multiple": "1",
+    "scale": "1",
+    "value_range": "[0, 1]",
+    "noise": json.dumps({"kind": "gaussian", "sigma": 0.2, "clip": True}),
+    "latent_dim": "8",
+    "dataset": "fashion-mnist",
+    "labels": json.dumps(["a", "b"]),
+    "metrics": json.dumps({"sigma": 0.2, "mae": 0.07}),
+    "train_config": json.dumps({"epochs": 1}),
+    "version": "1.0",
+}
+
+
+def build_blur_model(
+    path: Path, metadata: dict[str, str] | None = None, *, batch: int | str = "N", with_sigma: bool = False
+) -> Path:
+    """Write a contract-following denoise model: output = 3x3 box blur of image, latent = linear code."""
+    meta = GOOD_METADATA if metadata is None else metadata
+    kernel = numpy_helper.from_array(np.full((1, 1, 3, 3), 1 / 9, np.float32), "kernel")
+    weight = numpy_helper.from_array(
+        np.random.default_rng(0).normal(0, 0.05, (784, 8)).astype(np.float32), "w"
+    )
+    nodes = [
+        helper.make_node("Conv", ["image", "kernel"], ["blurred"], pads=[1, 1, 1, 1]),
+        helper.make_node("Clip", ["blurred", "zero", "one"], ["output"]),
+        helper.make_node("Flatten", ["image"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "w"], ["latent"]),
+    ]
+    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 1, 28, 28])]
+    if with_sigma:
+        inputs.append(helper.make_tensor_value_info("sigma", TensorProto.FLOAT, [batch]))
+        nodes.append(helper.make_node("Identity", ["sigma"], ["sigma_unused"]))
+    graph = helper.make_graph(
+        nodes,
+        "blur",
+        inputs,
+        [
+            helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, 1, 28, 28]),
+            helper.make_tensor_value_info("latent", TensorProto.FLOAT, [batch, 8]),
+        ],
+        initializer=[
+            kernel,
+            weight,
+            numpy_helper.from_array(np.array(0, np.float32), "zero"),
+            numpy_helper.from_array(np.array(1, np.float32), "one"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, meta)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def with_metadata(**changes: str | None) -> dict[str, str]:
+    """GOOD_METADATA with keys changed (None removes a key)."""
+    meta = {**GOOD_METADATA, **changes}
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+SIGNATURE = (
+    [TensorSpec("image", ("N", 1, 28, 28))],
+    [TensorSpec("output", ("N", 1, 28, 28)), TensorSpec("latent", ("N", 8))],
+)
+
+
+def test_parse_good_metadata() -> None:
+    info = parse_model_info(GOOD_METADATA, *SIGNATURE)
+    assert info.task == "denoise"
+    assert info.channels == 1
+    assert info.input_size == (28, 28)
+    assert info.value_range == (0.0, 1.0)
+    assert info.noise == NoiseSpec("gaussian", sigma=0.2, clip=True)
+    assert info.labels == ("a", "b")
+    assert info.metrics["mae"] == 0.07
+    assert not info.takes_sigma
+    hash(info)  # frozen and hashable despite its dict fields
+
+
+def test_parse_sigma_range_and_any_size() -> None:
+    noise = json.dumps({"kind": "gaussian", "sigma_min": 0.0, "sigma_max": 0.5, "clip": True})
+    info = parse_model_info(with_metadata(noise=noise, input_size="any", labels=None), *SIGNATURE)
+    assert info.noise.describe() == "Gaussian \N{GREEK SMALL LETTER SIGMA} 0.00\N{EN DASH}0.50"
+    assert info.input_size is None
+    assert info.labels == ()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"title": None}, "'title' is missing"),
+        ({"task": "colorize"}, "'task' is 'colorize'"),
+        ({"channels": "2"}, "'channels' is 2"),
+        ({"channels": "one"}, "'channels' is 'one', expected an integer"),
+        ({"input_size": "28"}, "'input_size' is '28'"),
+        ({"value_range": "[1, 0]"}, "'value_range' must be"),
+        ({"noise": "{not json"}, "'noise' is not valid JSON"),
+        ({"noise": '{"kind": "gaussian"}'}, "'noise' of kind 'gaussian' needs"),
+        ({"metrics": "[1, 2]"}, "'metrics' must be a JSON object"),
+        ({"labels": "[1, 2]"}, "'labels' must be a JSON list of strings"),
+        ({"name": " "}, "'name' is empty"),
+    ],
+)
+def test_parse_bad_metadata_names_the_key(changes: dict[str, str | None], message: str) -> None:
+    with pytest.raises(ModelContractError, match=message):
+        parse_model_info(with_metadata(**changes), *SIGNATURE)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "outputs", "message"),
+    [
+        ([TensorSpec("x", ("N", 1, 28, 28))], SIGNATURE[1], "input 'image' is missing"),
+        ([TensorSpec("image", (1, 1, 28, 28))], SIGNATURE[1], "needs a dynamic batch axis"),
+        ([TensorSpec("image", ("N", 1, 28, 28), "tensor(double)")], SIGNATURE[1], "expected float32"),
+        ([TensorSpec("image", ("N", 3, 28, 28))], SIGNATURE[1], "has 3 channels"),
+        ([TensorSpec("image", ("N", 1, 32, 32))], SIGNATURE[1], "metadata 'input_size' says 28x28"),
+        ([TensorSpec("image", ("N", 784))], SIGNATURE[1], "has rank 2, expected 4"),
+        (SIGNATURE[0], [TensorSpec("latent", ("N", 8))], "output 'output' is missing"),
+        (SIGNATURE[0], [*SIGNATURE[1], TensorSpec("extra", ("N",))], "'extra' is not part of the contract"),
+    ],
+)
+def test_parse_bad_signature(inputs: list[TensorSpec], outputs: list[TensorSpec], message: str) -> None:
+    with pytest.raises(ModelContractError, match=message):
+        parse_model_info(GOOD_METADATA, inputs, outputs)
+
+
+def test_read_model_file(tmp_path: Path) -> None:
+    info = read_model_file(build_blur_model(tmp_path / "tiny_blur.onnx", with_sigma=True))
+    assert info.name == "tiny_blur"
+    assert info.takes_sigma
+    assert info.inputs[0].shape[1:] == (1, 28, 28)
+    assert isinstance(info.inputs[0].shape[0], str)
+
+
+def test_scan_models_skips_bad_files_with_reasons(tmp_path: Path) -> None:
+    build_blur_model(tmp_path / "a_good.onnx")
+    build_blur_model(tmp_path / "b_no_title.onnx", with_metadata(title=None, name="other"))
+    build_blur_model(tmp_path / "c_static_batch.onnx", with_metadata(name="static"), batch=1)
+    build_blur_model(tmp_path / "d_duplicate.onnx")
+    (tmp_path / "e_text.onnx").write_text("not a model")
+    scan = scan_models([tmp_path, tmp_path / "missing"])
+    assert [entry.path.name for entry in scan.models] == ["a_good.onnx"]
+    assert scan.select_task("denoise") == scan.models
+    assert scan.select_task("upscale") == []
+    reasons = {s.path.name: s.reason for s in scan.skipped}
+    assert "'title' is missing" in reasons["b_no_title.onnx"]
+    assert "dynamic batch axis" in reasons["c_static_batch.onnx"]
+    assert "already used" in reasons["d_duplicate.onnx"]
+    assert "e_text.onnx" in reasons
+
+
+def test_open_model_reports_provider_and_caches(tmp_path: Path) -> None:
+    path = build_blur_model(tmp_path / "tiny_blur.onnx")
+    model = open_model(path, "cpu")
+    assert model.provider == "CPU"
+    assert model.note == ""
+    cache = SessionCache(max_size=1)
+    first = cache.get(path, "cpu")
+    assert cache.get(path, "cpu") is first
+    cache.get(path, "auto")  # evicts the cpu entry
+    assert cache.get(path, "cpu") is not first
+
+
+def test_open_model_rejects_unknown_device(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="device must be one of"):
+        open_model(build_blur_model(tmp_path / "m.onnx"), "tpu")
+
+
+def test_open_model_falls_back_to_cpu_when_cuda_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = build_blur_model(tmp_path / "m.onnx")
+    real_session = ort.InferenceSession
+
+    def create_session(model_path: str, options: object, providers: list[str]) -> ort.InferenceSession:
+        if "CUDAExecutionProvider" in providers:
+            raise RuntimeError("CUDA driver not found")
+        return real_session(model_path, options, providers=providers)
+
+    monkeypatch.setattr(
+        ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    monkeypatch.setattr(ort, "InferenceSession", create_session)
+    assert choose_providers("auto") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert choose_providers("cpu") == ["CPUExecutionProvider"]
+    model = open_model(path, "auto")
+    assert model.provider == "CPU"
+    assert "CUDA session failed (CUDA driver not found); running on CPU" in model.note

@@ -1,0 +1,36 @@
+"""Seeded Gaussian noise: clip(x + N(0, sigma), 0, 1)."""
+
+import numpy as np
+import pytest
+
+from desktop.core.noise import add_gaussian_noise
+
+
+def test_same_seed_same_noise() -> None:
+    image = np.full((28, 28, 1), 0.5, dtype=np.float32)
+    first = add_gaussian_noise(image, 0.2, seed=7)
+    np.testing.assert_array_equal(first, add_gaussian_noise(image, 0.2, seed=7))
+    assert not np.array_equal(first, add_gaussian_noise(image, 0.2, seed=8))
+    assert first.dtype == np.float32 and first.shape == image.shape
+
+
+def test_noise_is_clipped() -> None:
+    image = np.tile(np.array([0.0, 1.0], dtype=np.float32), (64, 32))[..., None]
+    noisy = add_gaussian_noise(image, 0.5, seed=0)
+    assert noisy.min() == 0.0 and noisy.max() == 1.0
+
+
+def test_noise_std_on_mid_grey() -> None:
+    image = np.full((256, 256, 1), 0.5, dtype=np.float32)
+    noise = add_gaussian_noise(image, 0.1, seed=3) - image  # 5 sigma from the clip: no clipping
+    assert abs(noise.mean()) < 0.002
+    assert noise.std() == pytest.approx(0.1, rel=0.01)
+
+
+def test_zero_sigma_is_a_copy_and_negative_is_refused() -> None:
+    image = np.random.default_rng(0).random((4, 4, 3), dtype=np.float32)
+    copy = add_gaussian_noise(image, 0.0, seed=1)
+    np.testing.assert_array_equal(copy, image)
+    assert copy is not image
+    with pytest.raises(ValueError, match="sigma must be >= 0"):
+        add_gaussian_noise(image, -0.1, seed=1)
