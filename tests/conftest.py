@@ -30,3 +30,18 @@ def sample_images() -> list[Path]:
     samples = find_sample_images()
     assert samples, "resources/samples/ holds no images"
     return samples
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory, shipped_denoise_model: Path) -> Path:
+    """A models folder: the shipped denoiser (linked) and tiny fully convolutional models built here:
+    `conv_rgb` (denoise, 3 channels), `conv_gray_sigma` (denoise, 1 channel, sigma input) and `up2_rgb`
+    (x2 upscaler, 3 channels, size multiple 4)."""
+    from onnx_builders import build_conv_model
+
+    folder = tmp_path_factory.mktemp("models")
+    (folder / SHIPPED_DENOISE_MODEL).symlink_to(shipped_denoise_model)
+    build_conv_model(folder / "conv_rgb.onnx")
+    build_conv_model(folder / "conv_gray_sigma.onnx", channels=1, with_sigma=True)
+    build_conv_model(folder / "up2_rgb.onnx", task="upscale", scale=2, size_multiple=4)
+    return folder

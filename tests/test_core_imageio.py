@@ -90,6 +90,51 @@ def test_load_bad_files_raise_clear_errors(tmp_path: Path) -> None:
         load_image(truncated)
 
 
+def test_load_keeps_alpha_aside_and_counts_frames(tmp_path: Path) -> None:
+    data = np.zeros((2, 2, 4), dtype=np.uint8)
+    data[0, 0] = (255, 0, 0, 128)
+    image = load_image(save(tmp_path, Image.fromarray(data)), keep_alpha=True)
+    np.testing.assert_allclose(image.pixels[0, 0], [1, 0, 0])  # colour not composited
+    assert image.alpha is not None and image.alpha.shape == (2, 2, 1)
+    assert image.alpha[0, 0, 0] == pytest.approx(128 / 255)
+    frames = [Image.new("L", (4, 4), value) for value in (0, 100, 200)]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:])
+    assert load_image(gif).frames == 3
+    assert load_image(gif).pixels.max() == 0.0  # the first frame
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns, then we refuse
+def test_load_refuses_images_over_the_pixel_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save(tmp_path, Image.new("L", (40, 30)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1200 pixels: over the limit, under twice it
+    with pytest.raises(ImageLoadError, match=r"refused: it is 40x30 .*\(Pillow's decompression-bomb guard"):
+        load_image(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # Pillow itself raises DecompressionBombError
+    with pytest.raises(
+        ImageLoadError, match=r"refused: its header claims 0 megapixels, over the 0-megapixel"
+    ):
+        load_image(path)
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageLoadError, match=r"empty\.png: empty file \(0 bytes\)"):
+        load_image(tmp_path / "empty.png")
+
+
+def test_save_with_alpha_and_quality(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(2).random((8, 8, 4), dtype=np.float32)
+    save_image(pixels, tmp_path / "a.png")
+    assert Image.open(tmp_path / "a.png").mode == "RGBA"
+    save_image(pixels[..., 2:], tmp_path / "la.webp", quality=50)
+    assert Image.open(tmp_path / "la.webp").mode in ("LA", "RGBA")  # WebP stores grey+alpha as RGBA
+    with pytest.raises(ValueError, match="JPEG has no alpha"):
+        save_image(pixels, tmp_path / "a.jpg")
+    small, large = tmp_path / "q10.jpg", tmp_path / "q95.jpg"
+    save_image(pixels[..., :3], small, quality=10)
+    save_image(pixels[..., :3], large, quality=95)
+    assert small.stat().st_size < large.stat().st_size
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "la.webp", "q10.jpg", "q95.jpg"]
+
+
 def test_fit_model_input_as_is(sample_images: list[Path]) -> None:
     fitted = fit_to_model(load_image(sample_images[0]), channels=1, input_size=(28, 28))
     assert fitted.description == "28x28 grayscale (model input as is)"

@@ -3,83 +3,13 @@
 import json
 from pathlib import Path
 
-import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx_builders import GOOD_METADATA, build_blur_model, with_metadata
 
 from desktop.core.model_info import ModelContractError, NoiseSpec, TensorSpec, parse_model_info
 from desktop.core.registry import read_model_file, scan_models
 from desktop.core.session import SessionCache, choose_providers, open_model
-
-GOOD_METADATA = {
-    "task": "denoise",
-    "name": "tiny_blur",
-    "title": "Tiny blur (test)",
-    "description": "A 3x3 box blur standing in for a denoiser.",
-    "channels": "1",
-    "input_size": "28x28",
-    "size_multiple": "1",
-    "scale": "1",
-    "value_range": "[0, 1]",
-    "noise": json.dumps({"kind": "gaussian", "sigma": 0.2, "clip": True}),
-    "latent_dim": "8",
-    "dataset": "fashion-mnist",
-    "labels": json.dumps(["a", "b"]),
-    "metrics": json.dumps({"sigma": 0.2, "mae": 0.07}),
-    "train_config": json.dumps({"epochs": 1}),
-    "version": "1.0",
-}
-
-
-def build_blur_model(
-    path: Path, metadata: dict[str, str] | None = None, *, batch: int | str = "N", with_sigma: bool = False
-) -> Path:
-    """Write a contract-following denoise model: output = 3x3 box blur of image, latent = linear code."""
-    meta = GOOD_METADATA if metadata is None else metadata
-    kernel = numpy_helper.from_array(np.full((1, 1, 3, 3), 1 / 9, np.float32), "kernel")
-    weight = numpy_helper.from_array(
-        np.random.default_rng(0).normal(0, 0.05, (784, 8)).astype(np.float32), "w"
-    )
-    nodes = [
-        helper.make_node("Conv", ["image", "kernel"], ["blurred"], pads=[1, 1, 1, 1]),
-        helper.make_node("Clip", ["blurred", "zero", "one"], ["output"]),
-        helper.make_node("Flatten", ["image"], ["flat"], axis=1),
-        helper.make_node("MatMul", ["flat", "w"], ["latent"]),
-    ]
-    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 1, 28, 28])]
-    if with_sigma:
-        inputs.append(helper.make_tensor_value_info("sigma", TensorProto.FLOAT, [batch]))
-        nodes.append(helper.make_node("Identity", ["sigma"], ["sigma_unused"]))
-    graph = helper.make_graph(
-        nodes,
-        "blur",
-        inputs,
-        [
-            helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, 1, 28, 28]),
-            helper.make_tensor_value_info("latent", TensorProto.FLOAT, [batch, 8]),
-        ],
-        initializer=[
-            kernel,
-            weight,
-            numpy_helper.from_array(np.array(0, np.float32), "zero"),
-            numpy_helper.from_array(np.array(1, np.float32), "one"),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    helper.set_model_props(model, meta)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
-
-
-def with_metadata(**changes: str | None) -> dict[str, str]:
-    """GOOD_METADATA with keys changed (None removes a key)."""
-    meta = {**GOOD_METADATA, **changes}
-    return {k: v for k, v in meta.items() if v is not None}
-
 
 SIGNATURE = (
     [TensorSpec("image", ("N", 1, 28, 28))],

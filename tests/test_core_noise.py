@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from desktop.core.noise import add_gaussian_noise
+from desktop.core.noise import add_gaussian_noise, estimate_noise_sigma
 
 
 def test_same_seed_same_noise() -> None:
@@ -34,3 +34,23 @@ def test_zero_sigma_is_a_copy_and_negative_is_refused() -> None:
     assert copy is not image
     with pytest.raises(ValueError, match="sigma must be >= 0"):
         add_gaussian_noise(image, -0.1, seed=1)
+
+
+def make_smooth_image(channels: int = 1) -> np.ndarray:
+    """A smooth 256x256 picture in [0.2, 0.8]: gentle waves, no noise."""
+    y, x = np.mgrid[0:256, 0:256] / 256
+    image = 0.5 + 0.15 * np.sin(2 * np.pi * 1.5 * x) * np.cos(2 * np.pi * y) + 0.1 * (x - 0.5)
+    return np.repeat(image.astype(np.float32)[..., None], channels, axis=2)
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.1, 0.2])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_estimate_noise_sigma_of_known_noise(sigma: float, channels: int) -> None:
+    noisy = add_gaussian_noise(make_smooth_image(channels), sigma, seed=11)
+    assert estimate_noise_sigma(noisy) == pytest.approx(sigma, rel=0.2)
+
+
+def test_estimate_noise_sigma_of_clean_and_tiny_images() -> None:
+    assert estimate_noise_sigma(make_smooth_image()) < 0.005
+    assert estimate_noise_sigma(make_smooth_image()[..., 0]) < 0.005  # (H, W) works too
+    assert estimate_noise_sigma(np.zeros((1, 5, 1), np.float32)) == 0.0

@@ -1,12 +1,13 @@
 """Read images of any mode into float arrays, fit them to a model's input, and save results atomically."""
 
-import os
-import tempfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from desktop.core.atomic import write_file_atomically
 
 # ITU-R 601-2 luma, as Pillow's "L" conversion
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -19,7 +20,13 @@ _MODE_NAMES = {
     "P": "palette",
     "1": "1-bit",
     "LA": "grayscale+alpha",
+    "PA": "palette+alpha",
 }
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+ALPHA_MODES = {1: "LA", 3: "RGBA"}
+# Output formats: extension -> Pillow format; `quality` applies to the lossy ones.
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+LOSSY_FORMATS = ("JPEG", "WEBP")
 
 
 class ImageLoadError(Exception):
@@ -33,6 +40,8 @@ class LoadedImage:
     pixels: np.ndarray
     path: Path | None = None
     mode: str = ""  # Pillow mode of the file, e.g. "RGBA", "I;16"
+    alpha: np.ndarray | None = None  # (H, W, 1) in [0, 1], only with `load_image(..., keep_alpha=True)`
+    frames: int = 1  # frames in the file (animated GIF/WebP/APNG); `pixels` is the first
 
     @property
     def size_text(self) -> str:
@@ -48,34 +57,72 @@ class ModelInput:
     description: str
 
 
-def load_image(path: Path, *, background: float = 0.0) -> LoadedImage:
-    """Read an image file (EXIF orientation applied) into float32 (H, W, 1|3) in [0, 1].
+def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False) -> LoadedImage:
+    """Read an image file (EXIF orientation applied; the first frame of an animation) into float32
+    (H, W, 1|3) in [0, 1].
 
-    Transparent images are composited over a grey level `background`; 16-bit images keep their precision.
+    Transparent images are composited over a grey level `background`, or with `keep_alpha` their colour is
+    kept as is and the alpha returned aside. 16-bit images keep their precision. Images larger than
+    Pillow's `Image.MAX_IMAGE_PIXELS` are refused before their pixels are read.
     """
     path = Path(path)
     try:
+        if path.stat().st_size == 0:
+            raise ImageLoadError(f"{path.name}: empty file (0 bytes)")
         with Image.open(path) as image:
+            check_image_pixels(path, image.width, image.height)
+            frames = getattr(image, "n_frames", 1)
             image = ImageOps.exif_transpose(image)
             mode = image.mode
-            pixels = convert_pil_to_array(image, background=background)
+            pixels, alpha = split_pil_image(image)
     except FileNotFoundError:
         raise ImageLoadError(f"{path.name}: file not found") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageLoadError(describe_bomb(path, error)) from None
     except UnidentifiedImageError:
         raise ImageLoadError(f"{path.name}: not an image file Pillow can read") from None
-    except Exception as error:  # truncated data, decompression bombs, odd modes: all are unreadable files
+    except ImageLoadError:
+        raise
+    except OSError as error:  # truncated or damaged data
+        raise ImageLoadError(f"{path.name}: damaged or truncated image data ({error})") from None
+    except Exception as error:  # odd modes, broken headers: all are unreadable files
         raise ImageLoadError(f"{path.name}: cannot read image ({type(error).__name__}: {error})") from None
-    return LoadedImage(pixels, path, mode)
+    if alpha is not None and not keep_alpha:
+        pixels, alpha = composite_alpha(pixels, alpha, background), None
+    return LoadedImage(pixels, path, mode, alpha, frames)
 
 
-def convert_pil_to_array(image: Image.Image, *, background: float = 0.0) -> np.ndarray:
-    """Convert a Pillow image of any mode to float32 (H, W, 1|3) in [0, 1]."""
+def check_image_pixels(path: Path, width: int, height: int) -> None:
+    """Refuse (ImageLoadError) an image with more pixels than Pillow's `Image.MAX_IMAGE_PIXELS`."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise ImageLoadError(
+            f"{path.name}: refused: it is {width}x{height} ({width * height / 1e6:,.0f} megapixels), over "
+            f"the {limit / 1e6:.0f}-megapixel safety limit (Pillow's decompression-bomb guard, "
+            "PIL.Image.MAX_IMAGE_PIXELS); a file this large, or a forged header, could exhaust memory"
+        )
+
+
+def describe_bomb(path: Path, error: Exception) -> str:
+    """Return a clear message for Pillow's `DecompressionBombError` (raised before the size is known)."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    size = f"{int(found.group(1)) / 1e6:,.0f} megapixels" if found else "too many pixels"
+    limit = Image.MAX_IMAGE_PIXELS or 0
+    return (
+        f"{path.name}: refused: its header claims {size}, over the {limit / 1e6:.0f}-megapixel safety "
+        "limit (Pillow's decompression-bomb guard, PIL.Image.MAX_IMAGE_PIXELS); a file this large, or a "
+        "forged header, could exhaust memory"
+    )
+
+
+def split_pil_image(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert a Pillow image of any mode to float32 colour (H, W, 1|3) and alpha (H, W, 1) or None."""
     mode = image.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+    if mode in SIXTEEN_BIT_MODES:
         pixels = np.asarray(image, dtype=np.float64) / 65535.0
-        return np.clip(pixels, 0, 1).astype(np.float32)[..., None]
+        return np.clip(pixels, 0, 1).astype(np.float32)[..., None], None
     if mode == "F":
-        return np.clip(np.asarray(image, dtype=np.float32), 0, 1)[..., None]
+        return np.clip(np.asarray(image, dtype=np.float32), 0, 1)[..., None], None
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     elif mode == "1":
@@ -86,9 +133,19 @@ def convert_pil_to_array(image: Image.Image, *, background: float = 0.0) -> np.n
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     if image.mode in ("LA", "RGBA"):
-        color, alpha = pixels[..., :-1], pixels[..., -1:]
-        pixels = color * alpha + background * (1.0 - alpha)
-    return np.ascontiguousarray(pixels, dtype=np.float32)
+        return np.ascontiguousarray(pixels[..., :-1]), np.ascontiguousarray(pixels[..., -1:])
+    return np.ascontiguousarray(pixels, dtype=np.float32), None
+
+
+def composite_alpha(color: np.ndarray, alpha: np.ndarray, background: float) -> np.ndarray:
+    """Return colour (H, W, C) composited over a grey level `background` by alpha (H, W, 1)."""
+    return np.ascontiguousarray(color * alpha + background * (1.0 - alpha), dtype=np.float32)
+
+
+def convert_pil_to_array(image: Image.Image, *, background: float = 0.0) -> np.ndarray:
+    """Convert a Pillow image of any mode to float32 (H, W, 1|3) in [0, 1], alpha composited."""
+    pixels, alpha = split_pil_image(image)
+    return pixels if alpha is None else composite_alpha(pixels, alpha, background)
 
 
 def convert_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
@@ -101,12 +158,14 @@ def convert_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
     return np.repeat(pixels, channels, axis=2)
 
 
-def resize_image(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize float (H, W, C) with Lanczos filtering per channel, clipped back to [0, 1]."""
+def resize_image(
+    pixels: np.ndarray, height: int, width: int, *, resample: Image.Resampling = Image.Resampling.LANCZOS
+) -> np.ndarray:
+    """Resize float (H, W, C) per channel (Lanczos unless told otherwise), clipped back to [0, 1]."""
     planes = []
     for c in range(pixels.shape[2]):
         plane = Image.fromarray(np.ascontiguousarray(pixels[..., c]))  # mode "F"
-        planes.append(np.asarray(plane.resize((width, height), Image.Resampling.LANCZOS)))
+        planes.append(np.asarray(plane.resize((width, height), resample)))
     return np.clip(np.stack(planes, axis=2), 0, 1).astype(np.float32)
 
 
@@ -159,25 +218,22 @@ def fit_to_model(
 
 
 def convert_array_to_pil(pixels: np.ndarray) -> Image.Image:
-    """Convert float (H, W, 1|3) in [0, 1] to an 8-bit Pillow image (L or RGB)."""
+    """Convert float (H, W, 1|2|3|4) in [0, 1] to an 8-bit Pillow image (L, LA, RGB or RGBA)."""
     data = np.clip(np.rint(np.asarray(pixels) * 255.0), 0, 255).astype(np.uint8)
     if data.ndim == 3 and data.shape[2] == 1:
         data = data[..., 0]
-    return Image.fromarray(data)  # (H, W) uint8 -> "L", (H, W, 3) -> "RGB"
+    return Image.fromarray(data)  # (H, W) -> "L", (H, W, 2) -> "LA", (H, W, 3) -> "RGB", (H, W, 4) -> "RGBA"
 
 
-def save_image(pixels: np.ndarray, path: Path) -> None:
-    """Save float (H, W, 1|3) in [0, 1] as 8-bit; writes a temp file in the same folder, then renames it."""
+def save_image(pixels: np.ndarray, path: Path, *, quality: int = 95) -> None:
+    """Save float (H, W, C) in [0, 1] as 8-bit (C = 2 or 4: with alpha), format from the suffix; `quality`
+    for JPEG and WebP. Writes a temp file in the same folder, then renames it (`write_file_atomically`)."""
     path = Path(path)
     image = convert_array_to_pil(pixels)
     image_format = Image.registered_extensions().get(path.suffix.lower())
     if image_format is None:
         raise ValueError(f"unknown image format for {path.name!r}")
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            image.save(file, format=image_format)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    if image_format == "JPEG" and image.mode in ("LA", "RGBA"):
+        raise ValueError(f"{path.name}: JPEG has no alpha channel; composite the image first")
+    options = {"quality": quality} if image_format in LOSSY_FORMATS else {}
+    write_file_atomically(path, lambda file: image.save(file, format=image_format, **options))

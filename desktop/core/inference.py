@@ -1,4 +1,5 @@
-"""Run a denoise model on one image: (H, W, C) float -> NCHW -> session.run -> back, with timing."""
+"""Run image models: one image (H, W, C) float -> NCHW -> session.run -> back, with timing; or a batch of
+NCHW tiles (the batch runner's tiling path)."""
 
 import time
 from dataclasses import dataclass
@@ -38,11 +39,7 @@ def run_denoise(model: ModelSession, image: np.ndarray, sigma: float | None = No
     if info.task != "denoise":
         raise ValueError(f"{info.name} is a {info.task} model, not a denoise model")
     check_model_input(model, image)
-    feed = {"image": scale_to_range(to_batch(image), info.value_range)}  # (1, C, H, W)
-    if info.takes_sigma:
-        if sigma is None:
-            raise ValueError(f"{info.name} is noise-level conditioned and needs sigma")
-        feed["sigma"] = np.full((1,), sigma, dtype=np.float32)  # (N,)
+    feed = build_feed(model, to_batch(image), sigma)  # image (1, C, H, W)
     wanted = [name for name in ("output", "latent") if name in info.output_names]
     start = time.perf_counter()
     results = dict(zip(wanted, model.session.run(wanted, feed), strict=True))
@@ -53,3 +50,25 @@ def run_denoise(model: ModelSession, image: np.ndarray, sigma: float | None = No
         latent=None if latent is None else np.asarray(latent[0], dtype=np.float32),
         seconds=seconds,
     )
+
+
+def build_feed(model: ModelSession, batch: np.ndarray, sigma: float | None = None) -> dict[str, np.ndarray]:
+    """Return the session inputs for a (N, C, H, W) batch in [0, 1]: the image in the model's value range,
+    and `sigma` (N,) for noise-level conditioned models."""
+    info = model.info
+    feed = {"image": scale_to_range(np.ascontiguousarray(batch, dtype=np.float32), info.value_range)}
+    if info.takes_sigma:
+        if sigma is None:
+            raise ValueError(f"{info.name} is noise-level conditioned and needs sigma")
+        feed["sigma"] = np.full((batch.shape[0],), sigma, dtype=np.float32)  # (N,)
+    return feed
+
+
+def run_model_batch(model: ModelSession, batch: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """Run a denoise or upscale model on a (N, C, H, W) batch in [0, 1]; return its `output`
+    (N, C, H * scale, W * scale) mapped back to [0, 1]."""
+    info = model.info
+    if info.task not in ("denoise", "upscale"):
+        raise ValueError(f"{info.name} is a {info.task} model, not an image-to-image model")
+    (output,) = model.session.run(["output"], build_feed(model, batch, sigma))
+    return scale_from_range(output, info.value_range)

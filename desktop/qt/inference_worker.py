@@ -61,10 +61,10 @@ class InferenceWorker(QObject):
         self.result_ready.emit(request.request_id, result, model)
 
 
-def start_worker_thread(worker: InferenceWorker, parent: QObject) -> QThread:
+def start_worker_thread(worker: QObject, parent: QObject, name: str = "InferenceThread") -> QThread:
     """Move `worker` to a new started QThread owned by `parent`; stop it with `stop_worker_thread`."""
     thread = QThread(parent)
-    thread.setObjectName("InferenceThread")
+    thread.setObjectName(name)
     worker.moveToThread(thread)
     thread.start()
     return thread

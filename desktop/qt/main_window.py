@@ -14,6 +14,7 @@ from desktop.core.imageio import ImageLoadError, load_image
 from desktop.core.paths import IMAGE_SUFFIXES, find_model_dirs, find_sample_images
 from desktop.core.registry import ModelScan, scan_models
 from desktop.core.session import ModelSession
+from desktop.qt.batch_dialog import BatchDialog
 from desktop.qt.denoise_page import DenoisePage
 from desktop.qt.drop_area import DropArea
 
@@ -40,6 +41,8 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.settings = settings
+        self.batch_dialog: BatchDialog | None = None  # created on first use
+        self._device = device
         self.setWindowTitle(APP_NAME)
         self.page = DenoisePage(device)
         self.setCentralWidget(self.page)
@@ -69,8 +72,8 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         path = Path(paths[0])
-        if path.is_dir():
-            self.show_error(f"{path.name}: folders cannot be opened yet, drop an image file")
+        if path.is_dir():  # a folder goes to the batch dialog
+            self.open_batch_dialog(path)
             return
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             self.show_error(f"{path.name}: unsupported file type (use {', '.join(IMAGE_SUFFIXES)})")
@@ -93,9 +96,22 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"⚠ {message}", MESSAGE_TIMEOUT_MS)
         self.error_shown.emit(message)
 
+    def open_batch_dialog(self, folder: Path | None = None) -> BatchDialog:
+        """Show the batch dialog (one per window), with `folder` as its input folder when given."""
+        if self.batch_dialog is None:
+            self.batch_dialog = BatchDialog(self.scan.models, self._device, self)
+        if folder is not None:
+            self.batch_dialog.form.set_input_dir(folder)
+        self.batch_dialog.show()
+        self.batch_dialog.raise_()
+        self.batch_dialog.activateWindow()
+        return self.batch_dialog
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.page.shutdown()
+        if self.batch_dialog is not None:
+            self.batch_dialog.shutdown()
         super().closeEvent(event)
 
     def _build_menus(self) -> None:
@@ -108,6 +124,9 @@ class MainWindow(QMainWindow):
             action = samples_menu.addAction(sample.stem)
             action.triggered.connect(lambda _checked=False, path=sample: self.open_paths([path]))
         samples_menu.setEnabled(not samples_menu.isEmpty())
+        batch_action = QAction("&Batch process folder…", self, shortcut=QKeySequence("Ctrl+B"))
+        batch_action.triggered.connect(lambda: self.open_batch_dialog())
+        file_menu.addAction(batch_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)

@@ -1,0 +1,201 @@
+"""`autoencoder-studio-batch INPUT [OUTPUT] --model NAME ...`: run a model over a folder from a terminal.
+
+Exit codes: 0 every file succeeded (or was skipped), 1 some failed (listed on stderr), 2 bad arguments or
+a job that cannot start, 130 cancelled with Ctrl+C (finished outputs and the report are kept).
+"""
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from desktop.core.batch import BatchStatus, process_folder
+from desktop.core.batch_job import (
+    BATCH_TASKS,
+    DEFAULT_TEMPLATE,
+    OUTPUT_FORMATS,
+    BatchJob,
+    BatchJobError,
+    validate_job,
+)
+from desktop.core.batch_report import BatchReport, find_csv_path
+from desktop.core.paths import find_model_dirs
+from desktop.core.progress import Progress
+from desktop.core.registry import scan_models
+from desktop.core.session import DEVICES
+from desktop.core.tiling import DEFAULT_TILE_SIZE
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+BAR_WIDTH = 30
+REDRAW_SECONDS = 0.1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autoencoder-studio-batch",
+        description="Denoise or upscale every image of a folder with one model. Bad files are reported, "
+        "never fatal; inputs are never modified; a JSON + CSV report is written.",
+    )
+    parser.add_argument("input", type=Path, help="folder of images")
+    parser.add_argument(
+        "output", type=Path, nargs="?", help="output folder (default: a sibling <INPUT>_<task>_<model>)"
+    )
+    parser.add_argument("--task", choices=BATCH_TASKS, default="denoise", help="default: denoise")
+    parser.add_argument("--model", required=True, help="model name (its file stem), e.g. fashion_dae_mlp")
+    parser.add_argument(
+        "--sigma", type=float, help="noise level in [0, 1] for noise-conditioned models (default: estimated "
+        "per image) and for --add-noise (default: the model's training sigma)"
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --add-noise noise (default: 0)")
+    parser.add_argument(
+        "--add-noise", action="store_true", help="add Gaussian noise first and report PSNR/SSIM vs the input"
+    )
+    parser.add_argument("--recursive", action="store_true", help="also process subfolders (structure kept)")
+    parser.add_argument("--glob", help="only files whose relative path matches, e.g. '*.png'")
+    parser.add_argument(
+        "--format", choices=OUTPUT_FORMATS, default="png", help="output format (default: png)"
+    )
+    parser.add_argument("--quality", type=int, default=95, help="jpg/webp quality 1-100 (default: 95)")
+    parser.add_argument(
+        "--tile-size",
+        type=int,
+        default=DEFAULT_TILE_SIZE,
+        help=f"tile side in pixels (default: {DEFAULT_TILE_SIZE})",
+    )
+    parser.add_argument("--skip-existing", action="store_true", help="skip files whose output exists")
+    parser.add_argument(
+        "--template", default=DEFAULT_TEMPLATE, help=f"output name (default: {DEFAULT_TEMPLATE})"
+    )
+    parser.add_argument(
+        "--allow-output-in-input",
+        action="store_true",
+        help="allow OUTPUT inside INPUT (inputs are never overwritten)",
+    )
+    parser.add_argument(
+        "--report", type=Path, help="report path (default: OUTPUT/batch_report.json; CSV beside)"
+    )
+    parser.add_argument(
+        "--device", choices=DEVICES, default="auto", help="where the model runs (default: auto)"
+    )
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="extra folder of .onnx models (repeatable)",
+    )
+    return parser
+
+
+def make_job(args: argparse.Namespace) -> BatchJob:
+    """Return the BatchJob the parsed arguments describe."""
+    return BatchJob(
+        input_dir=args.input,
+        model=args.model,
+        task=args.task,
+        output_dir=args.output,
+        recursive=args.recursive,
+        glob=args.glob,
+        name_template=args.template,
+        output_format=args.format,
+        quality=args.quality,
+        skip_existing=args.skip_existing,
+        allow_output_in_input=args.allow_output_in_input,
+        sigma=args.sigma,
+        seed=args.seed,
+        add_noise=args.add_noise,
+        tile_size=args.tile_size,
+        device=args.device,
+        report_path=args.report,
+    )
+
+
+class ProgressBar:
+    """Draws `[#####.....] 3/100 · cat.png · ETA 0:42` on one terminal line, at most 10 times a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._last_draw = 0.0
+        self._width = 0
+
+    def show(self, status: BatchStatus) -> None:
+        now = time.monotonic()
+        if now - self._last_draw < REDRAW_SECONDS and status.done < status.total:
+            return
+        self._last_draw = now
+        filled = round(status.fraction * BAR_WIDTH)
+        line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {status.describe()}"[:120]
+        self._stream.write("\r" + line.ljust(self._width))
+        self._stream.flush()
+        self._width = len(line)
+
+    def close(self) -> None:
+        if self._width:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+@contextmanager
+def cancel_on_interrupt(progress: Progress) -> Iterator[None]:
+    """While inside, the first Ctrl+C cancels `progress` (a clean stop), a second one interrupts at once."""
+
+    def handle(signum: int, frame: object) -> None:
+        if progress.cancelled:
+            raise KeyboardInterrupt
+        progress.cancel()
+        print("\ncancelling after the current step (Ctrl+C again to stop at once)…", file=sys.stderr)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handle)
+    except ValueError:  # not the main thread: leave Ctrl+C alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def print_summary(report: BatchReport, json_path: Path) -> None:
+    """Failed files on stderr, then one summary line on stdout."""
+    for row in report.failed:
+        print(f"failed: {row.path}: {row.reason}", file=sys.stderr)
+    csv_name = find_csv_path(json_path).name
+    print(f"{report.summarize()}; outputs in {report.output_dir}; report {json_path} (+ {csv_name})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the batch CLI; return the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse exits 2 on bad arguments, 0 on --help
+        return int(exit_.code or 0)
+    scan = scan_models([*args.models_dir, *find_model_dirs()])
+    try:
+        plan = validate_job(make_job(args), scan.models)
+    except BatchJobError as error:
+        print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    progress = Progress()
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        with cancel_on_interrupt(progress):
+            report = process_folder(plan, progress=progress, on_status=bar.show if bar else None)
+    except BatchJobError as error:
+        print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if bar is not None:
+            bar.close()
+    print_summary(report, plan.report_path)
+    if report.cancelled:
+        return EXIT_CANCELLED
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""The batch runner of the CLI and the GUI: every file of a folder through one model; no Qt, no threads.
+
+`validate_job` (batch_job) checks a job before anything starts; `process_folder` then runs it: one file at a
+time, a report row for each whatever happens, cancellation checked between files and between tiles, and
+the JSON + CSV report written at the end (also after a cancel).
+"""
+
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from desktop.core.batch_file import process_file
+from desktop.core.batch_files import InputFile, filter_files, plan_output_paths, walk_files
+from desktop.core.batch_job import BatchJobError, BatchPlan
+from desktop.core.batch_report import BatchReport, FileResult, merge_rows, write_report
+from desktop.core.progress import CancelledError, Progress
+from desktop.core.session import ModelSession, SessionCache
+
+SessionOpener = Callable[[Path, str], ModelSession]  # (model path, device) -> session, e.g. SessionCache.get
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """Where a running batch is: files done of total, the current file, overall fraction and ETA."""
+
+    done: int
+    total: int
+    current: str  # relative path of the file being processed, "" when none
+    fraction: float
+    elapsed: float
+    eta_seconds: float | None  # None until something is done
+
+    def describe(self) -> str:
+        """Return e.g. "3/100 · photos/cat.png · ETA 0:42"."""
+        parts = [f"{self.done}/{self.total}"]
+        if self.current:
+            parts.append(self.current)
+        if self.eta_seconds is not None:
+            parts.append(f"ETA {format_duration(self.eta_seconds)}")
+        return " · ".join(parts)
+
+
+def format_duration(seconds: float) -> str:
+    """Return "0:42", "12:05" or "1:02:03"."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def make_status(done: int, total: int, current: str, file_fraction: float, elapsed: float) -> BatchStatus:
+    """Return the status with `done` files finished and `file_fraction` of the next one."""
+    fraction = min(1.0, (done + file_fraction) / total) if total else 1.0
+    eta = elapsed * (1.0 - fraction) / fraction if fraction > 0 else None
+    return BatchStatus(done, total, current, fraction, elapsed, eta)
+
+
+def find_batch_files(plan: BatchPlan) -> tuple[list[InputFile], list[InputFile]]:
+    """Return (files to process, every file found) for a plan; the output folder is never read."""
+    job = plan.job
+    everything = walk_files(plan.input_dir, recursive=job.recursive, exclude=[plan.output_dir])
+    return filter_files(everything, job.glob), everything
+
+
+def process_folder(
+    plan: BatchPlan,
+    *,
+    progress: Progress | None = None,
+    on_status: Callable[[BatchStatus], None] | None = None,
+    on_file_finished: Callable[[FileResult], None] | None = None,
+    open_session: SessionOpener | None = None,
+    only: Collection[str] | None = None,
+    keep_rows: Iterable[FileResult] = (),
+) -> BatchReport:
+    """Run a validated plan over its folder and write the report; return it.
+
+    `only` limits the run to these relative paths (a retry) and `keep_rows` are earlier rows the report
+    keeps for files not run again. Cancelling `progress` stops between files or tiles: finished outputs
+    are kept, the file in progress leaves nothing behind, the rest are reported as cancelled.
+    """
+    progress = progress or Progress()
+    open_session = open_session or SessionCache(max_size=2).get
+    job = plan.job
+    started, start = datetime.now().astimezone(), time.perf_counter()
+    files, everything = find_batch_files(plan)
+    gone: list[FileResult] = []
+    if only is not None:
+        files = [f for f in files if f.relative in only]
+        found = {f.relative for f in files}
+        gone = [
+            FileResult(p, "skipped", "no longer in the input folder", model=job.model)
+            for p in only
+            if p not in found
+        ]
+    outputs = plan_output_paths(
+        files,
+        plan.output_dir,
+        template=job.name_template,
+        task=job.task,
+        model=job.model,
+        ext=job.output_format,
+    )
+    protected = frozenset(f.path.resolve() for f in everything if not f.problem)
+    for folder in (plan.output_dir, plan.report_path.parent):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BatchJobError(f"cannot create folder {folder} ({error.strerror or error})") from None
+
+    def emit(done: int, current: str, file_fraction: float) -> None:
+        status = make_status(done, len(files), current, file_fraction, time.perf_counter() - start)
+        progress.set_progress(status.fraction)
+        if on_status is not None:
+            on_status(status)
+
+    rows: list[FileResult] = []
+    written: set[Path] = set()
+    cancelled = False
+    for index, item in enumerate(files):
+        if progress.cancelled:
+            cancelled = True
+            break
+        emit(index, item.relative, 0.0)
+        file_progress = progress.relay(lambda f, i=index, name=item.relative: emit(i, name, f))
+        try:
+            row = process_file(
+                plan,
+                item,
+                outputs[item.relative],
+                open_model=lambda device: open_session(plan.model.path, device),
+                protected=protected,
+                written=written,
+                progress=file_progress,
+            )
+        except CancelledError:
+            cancelled = True
+            break
+        rows.append(row)
+        if on_file_finished is not None:
+            on_file_finished(row)
+    cancelled_rows = [
+        FileResult(item.relative, "cancelled", "batch cancelled before this file finished", model=job.model)
+        for item in files[len(rows) :]
+    ]
+    rows.extend(cancelled_rows)
+    if not cancelled:
+        emit(len(files), "", 0.0)
+    report = BatchReport(
+        input_dir=str(plan.input_dir),
+        output_dir=str(plan.output_dir),
+        task=job.task,
+        model=job.model,
+        parameters=describe_job(plan),
+        started=started.isoformat(timespec="seconds"),
+        seconds=time.perf_counter() - start,
+        cancelled=cancelled,
+        rows=merge_rows(keep_rows, [*gone, *rows]),
+    )
+    write_report(report, plan.report_path)
+    return report
+
+
+def describe_job(plan: BatchPlan) -> dict[str, object]:
+    """Return the job's settings as the report records them."""
+    job = plan.job
+    return {
+        "recursive": job.recursive,
+        "glob": job.glob,
+        "name_template": job.name_template,
+        "format": job.output_format,
+        "quality": job.quality,
+        "skip_existing": job.skip_existing,
+        "sigma": plan.sigma,
+        "add_noise": job.add_noise,
+        "seed": job.seed,
+        "tile_size": job.tile_size,
+        "device": job.device,
+        "model_path": str(plan.model.path),
+    }

@@ -1,0 +1,183 @@
+"""One file of a batch: load, fit to the model, (add noise,) run, put the alpha back, save atomically, and
+describe all of it in a report row. Bad input becomes a failed row, never an exception."""
+
+import math
+import time
+import zlib
+from collections.abc import Set
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop.core.batch_files import InputFile
+from desktop.core.batch_job import BatchPlan
+from desktop.core.batch_report import FileResult
+from desktop.core.image_model import (
+    ModelOpener,
+    OutOfMemoryError,
+    apply_model_with_retries,
+    choose_sigma,
+    fit_alpha,
+    prepare_model_input,
+)
+from desktop.core.imageio import (
+    SIXTEEN_BIT_MODES,
+    ImageLoadError,
+    LoadedImage,
+    composite_alpha,
+    load_image,
+    save_image,
+)
+from desktop.core.metrics import SSIM_WINDOW, compute_psnr, compute_ssim
+from desktop.core.noise import add_gaussian_noise
+from desktop.core.progress import CancelledError, Progress
+
+JPEG_BACKGROUND = 1.0  # JPEG has no alpha: transparent parts become white
+
+
+@dataclass(frozen=True)
+class Transformed:
+    """An image after the model: pixels to save (alpha included) and what the report says about it."""
+
+    pixels: np.ndarray
+    parameters: dict[str, Any]
+    notes: tuple[str, ...]
+    metrics: dict[str, float | None] = field(default_factory=dict)
+
+
+def derive_file_seed(seed: int, relative: str) -> int:
+    """Return a per-file noise seed: the job's seed mixed with the file's path, independent of order."""
+    return (seed + zlib.crc32(relative.encode("utf-8"))) % 2**32
+
+
+def describe_size(pixels: np.ndarray) -> str:
+    """Return "WxH" of an (H, W, C) array."""
+    return f"{pixels.shape[1]}x{pixels.shape[0]}"
+
+
+def measure_noise_metrics(
+    clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray
+) -> dict[str, float | None]:
+    """PSNR and SSIM of the noisy and denoised images against the clean one (None where undefined)."""
+    small = min(clean.shape[:2]) < SSIM_WINDOW
+    metrics: dict[str, float | None] = {}
+    for name, image in (("noisy", noisy), ("denoised", denoised)):
+        psnr = compute_psnr(clean, image)
+        metrics[f"{name}_psnr"] = psnr if math.isfinite(psnr) else None
+        metrics[f"{name}_ssim"] = None if small else compute_ssim(clean, image)
+    return metrics
+
+
+def attach_alpha(
+    pixels: np.ndarray, image: LoadedImage, plan: BatchPlan
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Put the input's alpha back on the output (fitted to its size); JPEG gets it composited over white."""
+    if image.alpha is None:
+        return pixels, ()
+    alpha = fit_alpha(image.alpha, plan.model.info, pixels.shape[:2])
+    if plan.job.output_format == "jpg":
+        return composite_alpha(pixels, alpha, JPEG_BACKGROUND), (
+            "alpha dropped: JPEG has none (white background)",
+        )
+    return np.concatenate([pixels, alpha], axis=2), ("alpha kept",)
+
+
+def transform_image(
+    plan: BatchPlan, image: LoadedImage, relative: str, open_model: ModelOpener, progress: Progress
+) -> Transformed:
+    """Run the plan's model on one loaded image; raises on model errors (OutOfMemoryError included)."""
+    job, info = plan.job, plan.model.info
+    notes = [f"animated image: first frame of {image.frames}"] if image.frames > 1 else []
+    model_input = prepare_model_input(image, info)
+    if "(model input as is)" not in model_input.description:
+        notes.append(f"converted {model_input.description}")
+    clean = model_input.pixels
+    parameters: dict[str, Any] = {"format": job.output_format}
+    if job.output_format != "png":
+        parameters["quality"] = job.quality
+    pixels, sigma = clean, plan.sigma
+    if job.add_noise:
+        assert sigma is not None  # validate_job fills it in
+        seed = derive_file_seed(job.seed, relative)
+        pixels = add_gaussian_noise(clean, sigma, seed)
+        parameters.update(added_noise_sigma=sigma, seed=seed)
+    sigma, sigma_note = choose_sigma(info, pixels, sigma)
+    if sigma is not None:
+        parameters["sigma"] = round(sigma, 4)
+        notes.extend([sigma_note] if sigma_note else [])
+    run = apply_model_with_retries(
+        open_model, job.device, pixels, sigma=sigma, tile_size=job.tile_size, progress=progress
+    )
+    parameters["device"] = run.provider
+    if run.tile_size is not None:
+        parameters["tile_size"] = run.tile_size
+    notes.extend(run.notes)
+    metrics = measure_noise_metrics(clean, pixels, run.output) if job.add_noise else {}
+    output, alpha_notes = attach_alpha(run.output, image, plan)
+    if image.mode in SIXTEEN_BIT_MODES:
+        notes.append("16-bit input, saved as 8-bit")
+    return Transformed(output, parameters, (*notes, *alpha_notes), metrics)
+
+
+def process_file(
+    plan: BatchPlan,
+    item: InputFile,
+    output_path: Path,
+    *,
+    open_model: ModelOpener,
+    protected: Set[Path],
+    written: set[Path],
+    progress: Progress,
+) -> FileResult:
+    """Process one input into `output_path`; return its report row. Raises only CancelledError."""
+    start = time.perf_counter()
+    row = {"path": item.relative, "model": plan.model.info.name}
+    if item.problem:
+        return FileResult(status="skipped", reason=item.problem, **row)
+    target = output_path.resolve()
+    if target in protected:
+        reason = (
+            f"output {output_path.name} would overwrite an input file: choose another output folder or name"
+        )
+        return FileResult(status="failed", reason=reason, **row)
+    if target in written:
+        return FileResult(
+            status="failed", reason=f"output {output_path.name} was already written by another input", **row
+        )
+    if plan.job.skip_existing and output_path.exists():
+        return FileResult(
+            status="skipped", reason="output exists (skip existing)", output_path=str(output_path), **row
+        )
+    image: LoadedImage | None = None
+    try:
+        image = load_image(item.path, keep_alpha=True)  # alpha aside, put back by attach_alpha
+        result = transform_image(plan, image, item.relative, open_model, progress)
+        progress.check_aborted()
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(result.pixels, output_path, quality=plan.job.quality)
+    except CancelledError:
+        raise
+    except (ImageLoadError, OutOfMemoryError) as error:  # the row names the file: drop "name: "
+        return _fail(row, str(error).removeprefix(f"{item.path.name}: "), image, start)
+    except Exception as error:  # a model or disk error on one file never stops the batch
+        return _fail(row, f"{type(error).__name__}: {error}", image, start)
+    written.add(target)
+    return FileResult(
+        status="ok",
+        seconds=time.perf_counter() - start,
+        input_size=image.size_text,
+        input_mode=image.mode,
+        output_size=describe_size(result.pixels),
+        output_path=str(output_path),
+        parameters=result.parameters,
+        notes=result.notes,
+        metrics=result.metrics,
+        **row,
+    )
+
+
+def _fail(row: dict[str, str], reason: str, image: LoadedImage | None, start: float) -> FileResult:
+    sizes = {"input_size": image.size_text, "input_mode": image.mode} if image is not None else {}
+    return FileResult(status="failed", reason=reason, seconds=time.perf_counter() - start, **sizes, **row)

@@ -1,0 +1,115 @@
+"""The batch report: one row per input, written as JSON and as CSV beside it (spreadsheets), atomically."""
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop.core.atomic import write_file_atomically
+
+STATUSES = ("ok", "failed", "skipped", "cancelled")
+METRIC_KEYS = ("noisy_psnr", "noisy_ssim", "denoised_psnr", "denoised_ssim")
+CSV_COLUMNS = (
+    "path", "status", "reason", "seconds", "input_size", "input_mode", "output_size", "output_path",
+    "model", "parameters", "notes", *METRIC_KEYS,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one input file."""
+
+    path: str  # relative to the input folder, with "/" separators
+    status: str  # ok, failed, skipped or cancelled
+    reason: str = ""  # why it failed or was skipped
+    seconds: float = 0.0  # load + model + save
+    input_size: str = ""  # "640x480"
+    input_mode: str = ""  # Pillow mode, e.g. "RGBA", "I;16", "CMYK"
+    output_size: str = ""
+    output_path: str = ""
+    model: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict, hash=False)  # sigma, seed, tile size, ...
+    notes: tuple[str, ...] = ()  # e.g. "animated image: first frame of 12"
+    metrics: dict[str, float | None] = field(default_factory=dict, hash=False)  # synthetic noise: PSNR/SSIM
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """A whole batch: where, with what, how long, and every file's row."""
+
+    input_dir: str
+    output_dir: str
+    task: str
+    model: str
+    parameters: dict[str, Any]
+    started: str  # ISO 8601, local time
+    seconds: float
+    cancelled: bool
+    rows: tuple[FileResult, ...]
+
+    def count(self, status: str) -> int:
+        return sum(row.status == status for row in self.rows)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [row for row in self.rows if row.status == "failed"]
+
+    def summarize(self) -> str:
+        """Return e.g. "12 files: 9 ok, 2 failed, 1 skipped in 3.4 s (2.6 images/s)"."""
+        parts = [f"{self.count(status)} {status}" for status in STATUSES if self.count(status)]
+        rate = self.count("ok") / self.seconds if self.seconds > 0 else 0.0
+        counts = ", ".join(parts) or "nothing to do"
+        cancelled = " (cancelled)" if self.cancelled else ""
+        return f"{len(self.rows)} files: {counts} in {self.seconds:.1f} s ({rate:.1f} images/s){cancelled}"
+
+
+def merge_rows(old: Iterable[FileResult], new: Iterable[FileResult]) -> tuple[FileResult, ...]:
+    """Return `old` with the rows of the same path replaced by `new` ones (a retry), new paths appended."""
+    merged = {row.path: row for row in old}
+    merged.update((row.path, row) for row in new)
+    return tuple(merged.values())
+
+
+def convert_row_to_csv(row: FileResult) -> dict[str, str]:
+    """Flatten a row for CSV: parameters as JSON, notes joined by "; ", metrics as their own columns."""
+    values = asdict(row)
+    values["parameters"] = json.dumps(row.parameters, ensure_ascii=False, sort_keys=True)
+    values["notes"] = "; ".join(row.notes)
+    values["seconds"] = f"{row.seconds:.3f}"
+    metrics = values.pop("metrics")
+    values.update({key: "" if metrics.get(key) is None else f"{metrics[key]:.4f}" for key in METRIC_KEYS})
+    return {key: str(values[key]) for key in CSV_COLUMNS}
+
+
+def find_csv_path(json_path: Path) -> Path:
+    """Return the CSV path beside a JSON report: report.json -> report.csv."""
+    return Path(json_path).with_suffix(".csv")
+
+
+def write_report(report: BatchReport, json_path: Path) -> tuple[Path, Path]:
+    """Write the report as JSON and CSV (beside it), each atomically; return both paths."""
+    json_path = Path(json_path)
+    json_text = json.dumps(asdict(report), indent=2, ensure_ascii=False) + "\n"
+    write_file_atomically(json_path, lambda file: file.write(json_text.encode("utf-8")))
+    csv_path = find_csv_path(json_path)
+    write_file_atomically(csv_path, lambda file: file.write(format_csv(report.rows).encode("utf-8")))
+    return json_path, csv_path
+
+
+def format_csv(rows: Sequence[FileResult]) -> str:
+    """Return the rows as CSV text with a header line."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(convert_row_to_csv(row) for row in rows)
+    return buffer.getvalue()
+
+
+def read_report(json_path: Path) -> BatchReport:
+    """Read a report written by `write_report` back."""
+    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    rows = tuple(FileResult(**{**row, "notes": tuple(row["notes"])}) for row in data.pop("rows"))
+    return BatchReport(**data, rows=rows)

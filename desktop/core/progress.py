@@ -1,0 +1,62 @@
+"""Progress and cancellation for long work (chaiNNer-style): pass a `Progress` into the work, it reports
+fractions through `set_progress` and calls `check_aborted` between steps; `sub_progress` hands a slice of
+the range to a sub-step. Thread-safe: `cancel` may be called from any thread.
+"""
+
+import threading
+from collections.abc import Callable
+
+ProgressCallback = Callable[[float], None]
+
+
+class CancelledError(Exception):
+    """The work was cancelled through its `Progress`; whatever was finished is kept."""
+
+
+class Progress:
+    """Reports fractions in [0, 1] to a callback and carries a cancel flag shared with its sub-progresses."""
+
+    def __init__(
+        self,
+        on_progress: ProgressCallback | None = None,
+        *,
+        cancel_event: threading.Event | None = None,
+        offset: float = 0.0,
+        span: float = 1.0,
+    ) -> None:
+        self._on_progress = on_progress
+        self._cancel_event = cancel_event or threading.Event()
+        self._offset = offset
+        self._span = span
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel_event.is_set()
+
+    def cancel(self) -> None:
+        """Ask the work to stop at its next `check_aborted`."""
+        self._cancel_event.set()
+
+    def check_aborted(self) -> None:
+        """Raise `CancelledError` if `cancel` was called."""
+        if self._cancel_event.is_set():
+            raise CancelledError("cancelled")
+
+    def set_progress(self, fraction: float) -> None:
+        """Report that `fraction` (clipped to [0, 1]) of this progress's share of the work is done."""
+        if self._on_progress is not None:
+            fraction = min(1.0, max(0.0, fraction))
+            self._on_progress(self._offset + self._span * fraction)
+
+    def sub_progress(self, offset: float, span: float) -> "Progress":
+        """Return a Progress whose [0, 1] maps onto [offset, offset + span] of this one's range."""
+        return Progress(
+            self._on_progress,
+            cancel_event=self._cancel_event,
+            offset=self._offset + self._span * offset,
+            span=self._span * span,
+        )
+
+    def relay(self, on_progress: ProgressCallback) -> "Progress":
+        """Return a Progress with this one's cancel flag that reports its [0, 1] to another callback."""
+        return Progress(on_progress, cancel_event=self._cancel_event)

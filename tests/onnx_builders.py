@@ -1,0 +1,148 @@
+"""Tiny contract-following ONNX models for the tests, built with onnx.helper (no training, no torch).
+
+`build_blur_model`: a fixed 28x28 grayscale denoiser (3x3 box blur + a linear latent code).
+`build_conv_model`: a fully convolutional ("any"-size) 3x3 box blur denoiser, optionally noise-level
+conditioned (a `sigma` input) or an upscaler (nearest-neighbour x scale after the blur).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+GOOD_METADATA = {
+    "task": "denoise",
+    "name": "tiny_blur",
+    "title": "Tiny blur (test)",
+    "description": "A 3x3 box blur standing in for a denoiser.",
+    "channels": "1",
+    "input_size": "28x28",
+    "size_multiple": "1",
+    "scale": "1",
+    "value_range": "[0, 1]",
+    "noise": json.dumps({"kind": "gaussian", "sigma": 0.2, "clip": True}),
+    "latent_dim": "8",
+    "dataset": "fashion-mnist",
+    "labels": json.dumps(["a", "b"]),
+    "metrics": json.dumps({"sigma": 0.2, "mae": 0.07}),
+    "train_config": json.dumps({"epochs": 1}),
+    "version": "1.0",
+}
+
+
+def build_blur_model(
+    path: Path, metadata: dict[str, str] | None = None, *, batch: int | str = "N", with_sigma: bool = False
+) -> Path:
+    """Write a contract-following denoise model: output = 3x3 box blur of image, latent = linear code."""
+    meta = GOOD_METADATA if metadata is None else metadata
+    kernel = numpy_helper.from_array(np.full((1, 1, 3, 3), 1 / 9, np.float32), "kernel")
+    weight = numpy_helper.from_array(
+        np.random.default_rng(0).normal(0, 0.05, (784, 8)).astype(np.float32), "w"
+    )
+    nodes = [
+        helper.make_node("Conv", ["image", "kernel"], ["blurred"], pads=[1, 1, 1, 1]),
+        helper.make_node("Clip", ["blurred", "zero", "one"], ["output"]),
+        helper.make_node("Flatten", ["image"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "w"], ["latent"]),
+    ]
+    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 1, 28, 28])]
+    if with_sigma:
+        inputs.append(helper.make_tensor_value_info("sigma", TensorProto.FLOAT, [batch]))
+        nodes.append(helper.make_node("Identity", ["sigma"], ["sigma_unused"]))
+    graph = helper.make_graph(
+        nodes,
+        "blur",
+        inputs,
+        [
+            helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, 1, 28, 28]),
+            helper.make_tensor_value_info("latent", TensorProto.FLOAT, [batch, 8]),
+        ],
+        initializer=[
+            kernel,
+            weight,
+            numpy_helper.from_array(np.array(0, np.float32), "zero"),
+            numpy_helper.from_array(np.array(1, np.float32), "one"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, meta)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def with_metadata(**changes: str | None) -> dict[str, str]:
+    """GOOD_METADATA with keys changed (None removes a key)."""
+    meta = {**GOOD_METADATA, **changes}
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def make_conv_metadata(
+    name: str, *, task: str = "denoise", channels: int = 3, size_multiple: int = 1, scale: int = 1
+) -> dict[str, str]:
+    """Metadata of an "any"-size model: trained on sigma 0.0-0.5 for denoisers, no noise for upscalers."""
+    noise = {"kind": "gaussian", "sigma_min": 0.0, "sigma_max": 0.5, "clip": True}
+    return with_metadata(
+        task=task,
+        name=name,
+        title=f"{name} (test)",
+        description="A 3x3 box blur standing in for a fully convolutional model.",
+        channels=str(channels),
+        input_size="any",
+        size_multiple=str(size_multiple),
+        scale=str(scale),
+        noise=json.dumps(noise if task == "denoise" else {"kind": "none"}),
+        latent_dim="0",
+        dataset="synthetic",
+        labels=None,
+    )
+
+
+def build_conv_model(
+    path: Path,
+    *,
+    task: str = "denoise",
+    channels: int = 3,
+    with_sigma: bool = False,
+    size_multiple: int = 1,
+    scale: int = 1,
+) -> Path:
+    """Write an "any"-size model named after the file: output = clip(3x3 box blur per channel), enlarged
+    `scale` times (nearest) for upscalers; `sigma` (N,) is added times 0, so it is fed but changes nothing."""
+    kernel = np.full((channels, 1, 3, 3), 1 / 9, np.float32)  # depthwise: one blur per channel
+    initializers = [
+        numpy_helper.from_array(kernel, "kernel"),
+        numpy_helper.from_array(np.array(0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(1, np.float32), "one"),
+    ]
+    nodes = [helper.make_node("Conv", ["image", "kernel"], ["blurred"], pads=[1, 1, 1, 1], group=channels)]
+    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", channels, "H", "W"])]
+    last = "blurred"
+    if with_sigma:
+        inputs.append(helper.make_tensor_value_info("sigma", TensorProto.FLOAT, ["N"]))
+        initializers.append(numpy_helper.from_array(np.array([-1, 1, 1, 1], np.int64), "sigma_shape"))
+        nodes += [
+            helper.make_node("Reshape", ["sigma", "sigma_shape"], ["sigma_4d"]),  # (N, 1, 1, 1)
+            helper.make_node("Mul", ["sigma_4d", "zero"], ["sigma_zero"]),
+            helper.make_node("Add", ["blurred", "sigma_zero"], ["conditioned"]),
+        ]
+        last = "conditioned"
+    if scale > 1:
+        initializers.append(numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "scales"))
+        nodes.append(helper.make_node("Resize", [last, "", "scales"], ["enlarged"], mode="nearest"))
+        last = "enlarged"
+    nodes.append(helper.make_node("Clip", [last, "zero", "one"], ["output"]))
+    output = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", channels, "H2", "W2"])
+    graph = helper.make_graph(nodes, "conv", inputs, [output], initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    meta = make_conv_metadata(
+        path.stem, task=task, channels=channels, size_multiple=size_multiple, scale=scale
+    )
+    helper.set_model_props(model, meta)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
