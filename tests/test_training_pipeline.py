@@ -1,0 +1,179 @@
+"""A tiny train -> export -> onnxruntime parity run, on real Fashion-MNIST images where Debian's files exist.
+
+Without `/usr/share/datasets/fashion-mnist` the tests write synthetic images in the same IDX format instead
+(see `data_dir`), so they run offline anywhere; `test_data_source_is_reported` says which one was used.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from training.__main__ import main
+from training.config import RECIPES, override_config
+from training.data import DEBIAN_DIR, RAW_FILES, Splits, prepare_root
+from training.export import ParityError, check_parity
+from training.models import build_model
+from training.train import fit
+
+CONTRACT_KEYS = {
+    "task", "name", "title", "description", "channels", "input_size", "size_multiple", "scale",
+    "value_range", "noise", "latent_dim", "dataset", "labels", "metrics", "train_config", "version",
+}  # fmt: skip
+LIMIT = 300  # images per split
+
+
+def write_synthetic_idx(raw: Path) -> None:
+    """Fake Fashion-MNIST in torchvision's raw layout: 60,000 + 10,000 28x28 images of 10 noisy patterns."""
+    rng = np.random.default_rng(0)
+    patterns = rng.integers(0, 256, (10, 28, 28))
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", 60_000), ("t10k", 10_000)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = np.clip(patterns[labels] * rng.uniform(0.5, 1, (n, 1, 1)), 0, 255).astype(np.uint8)
+        header = np.array([2051, n, 28, 28], ">i4").tobytes()
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            np.array([2049, n], ">i4").tobytes() + labels.tobytes()
+        )
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder: training.data decompresses Debian's files into it, or it holds synthetic images."""
+    path = tmp_path_factory.mktemp("data")
+    if not all((DEBIAN_DIR / f"{name}.gz").exists() for name in RAW_FILES):
+        write_synthetic_idx(path / "FashionMNIST" / "raw")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    args = ["--limit", str(LIMIT), "--max-epochs", "3", "--out", str(out), "--data-dir", str(data_dir)]
+    assert main(["train", "fashion-dae-mlp", *args, "--set", "batch_size=64"]) == 0
+    (run,) = (out / "fashion-dae-mlp").iterdir()
+    return run
+
+
+@pytest.fixture(scope="module")
+def onnx_path(run_dir: Path, data_dir: Path) -> Path:
+    path = run_dir / "fashion_dae_mlp.onnx"
+    assert main(["export", str(run_dir), "--out", str(path), "--data-dir", str(data_dir)]) == 0
+    return path
+
+
+def load_trained_model(run_dir: Path) -> torch.nn.Module:
+    ckpt = torch.load(run_dir / "best.pt", weights_only=True)
+    model = build_model(override_config(RECIPES["fashion-dae-mlp"], {"batch_size": 64}))
+    model.load_state_dict(ckpt["model"])
+    return model.eval()
+
+
+def test_data_source_is_reported_and_offline(data_dir: Path) -> None:
+    synthetic = not (DEBIAN_DIR / "t10k-images-idx3-ubyte.gz").exists()
+    print(f"training tests use {'synthetic images' if synthetic else 'Debian fashion-mnist files'}")
+    root, download = prepare_root(data_dir)
+    assert root == data_dir and not download
+    assert all((data_dir / "FashionMNIST" / "raw" / name).exists() for name in RAW_FILES)
+
+
+def test_run_folder(run_dir: Path) -> None:
+    for name in ("best.pt", "metrics.json", "loss.png", "samples.png", "latent_pairs.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+    ckpt = torch.load(run_dir / "best.pt", weights_only=True)
+    assert ckpt["config"]["recipe"] == "fashion-dae-mlp"
+    assert ckpt["config"]["limit"] == LIMIT and ckpt["config"]["batch_size"] == 64
+    assert 1 <= ckpt["epoch"] <= 3
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and metrics["best_epoch"] == ckpt["epoch"]
+    assert metrics["test_images"] == LIMIT and metrics["sigma"] == 0.2
+    for key in ("mae", "psnr", "ssim", "wall_time_s", "images_per_s"):
+        assert np.isfinite(metrics[key]) and metrics[key] > 0, key
+
+
+def test_onnx_follows_the_contract(onnx_path: Path, run_dir: Path) -> None:
+    model = onnx.load(str(onnx_path))
+    onnx.checker.check_model(model, full_check=True)
+    assert not list(onnx_path.parent.glob("*.data"))  # one self-contained file
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert set(meta) >= CONTRACT_KEYS
+    assert (meta["task"], meta["name"], meta["channels"], meta["input_size"]) == (
+        "denoise",
+        "fashion_dae_mlp",
+        "1",
+        "28x28",
+    )
+    assert (meta["size_multiple"], meta["scale"], meta["latent_dim"], meta["dataset"]) == (
+        "1",
+        "1",
+        "8",
+        "fashion-mnist",
+    )
+    assert json.loads(meta["value_range"]) == [0, 1]
+    assert json.loads(meta["noise"]) == {"kind": "gaussian", "sigma": 0.2, "clip": True}
+    assert json.loads(meta["labels"])[0] == "T-shirt/top" and len(json.loads(meta["labels"])) == 10
+    assert json.loads(meta["metrics"]) == json.loads((run_dir / "metrics.json").read_text())
+    assert json.loads(meta["train_config"])["limit"] == LIMIT
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image"]
+    assert [o.name for o in session.get_outputs()] == ["output", "latent"]
+    assert all(i.type == "tensor(float)" for i in session.get_inputs())
+    for n in (1, 7):  # dynamic batch axis
+        output, latent = session.run(None, {"image": np.random.rand(n, 1, 28, 28).astype(np.float32)})
+        assert output.shape == (n, 1, 28, 28) and latent.shape == (n, 8)
+        assert output.dtype == np.float32 and output.min() >= 0 and output.max() <= 1
+
+
+def test_parity_check_catches_a_perturbed_model(onnx_path: Path, run_dir: Path, tmp_path: Path) -> None:
+    model = load_trained_model(run_dir)
+    images = (torch.rand(16, 1, 28, 28),)
+    diffs = check_parity(model, onnx_path, images)
+    assert set(diffs) == {"output", "latent"} and max(diffs.values()) <= 1e-5
+
+    proto = onnx.load(str(onnx_path))
+    weight = max(proto.graph.initializer, key=lambda t: np.prod(t.dims))  # the 128x784 decoder weight
+    array = onnx.numpy_helper.to_array(weight) + 1e-3
+    weight.CopyFrom(onnx.numpy_helper.from_array(array, weight.name))
+    bad = tmp_path / "perturbed.onnx"
+    onnx.save(proto, str(bad))
+    with pytest.raises(ParityError, match="output"):
+        check_parity(model, bad, images)
+
+    with torch.no_grad():  # and the other way round: PyTorch weights that drift from the file
+        next(model.parameters()).add_(1e-3)
+    with pytest.raises(ParityError, match="latent"):
+        check_parity(model, onnx_path, images)
+
+
+def test_evaluate_matches_training_metrics(onnx_path: Path, run_dir: Path, data_dir: Path) -> None:
+    from training.evaluate import evaluate_models
+
+    table = evaluate_models([onnx_path], data_dir=data_dir, limit=LIMIT)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2:-1]
+        for line in table.splitlines()
+        if line.startswith("| ")
+    }
+    mae = float(rows["fashion_dae_mlp"][1])
+    assert mae == pytest.approx(metrics["mae"], abs=1e-5)
+    assert float(rows["noisy input"][1]) == pytest.approx(metrics["noisy"]["mae"], abs=1e-5)
+
+
+def test_early_stopping_stops_after_patience_and_keeps_the_best() -> None:
+    cfg = override_config(
+        RECIPES["fashion-dae-mlp"], {"max_epochs": 50, "patience": 2, "min_delta": 10.0, "batch_size": 32}
+    )
+    x = torch.rand(64, 1, 28, 28)
+    y = torch.zeros(64, dtype=torch.long)
+    model = build_model(cfg)
+    result = fit(model, cfg, Splits(x, y, x[:32], y[:32], x[:32], y[:32]), report=lambda *a: None)
+    assert result["epochs"] == 3  # epoch 1 beats +inf; epochs 2 and 3 cannot beat it by 10
+    best = int(np.argmin(result["val"])) + 1
+    assert result["best_epoch"] == best

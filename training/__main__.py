@@ -1,0 +1,88 @@
+"""Command line: `python -m training {train,export,evaluate} ...` (see `--help` of each)."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from training.config import RECIPES, override_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="command")
+
+    p = sub.add_parser("train", help="train a recipe and write a run folder")
+    p.add_argument("recipe", choices=sorted(RECIPES))
+    p.add_argument("--out", type=Path, default=Path("runs"), help="runs root (default: runs)")
+    p.add_argument("--data-dir", type=Path, help="dataset folder (default: ~/.cache/autoencoder-studio)")
+    p.add_argument("--max-epochs", type=int, help="config field max_epochs")
+    p.add_argument("--seed", type=int, help="config field seed")
+    p.add_argument("--limit", type=int, help="config field limit: images per split, for quick runs")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="override any existing config field"
+    )
+    p.set_defaults(handler=run_train)
+
+    p = sub.add_parser("export", help="export a run's best.pt to ONNX and check it against PyTorch")
+    p.add_argument("checkpoint", type=Path, help="run folder or best.pt")
+    p.add_argument("--out", type=Path, help="ONNX file (default: onnx_models/<name>.onnx)")
+    p.add_argument("--data-dir", type=Path, help="dataset folder for the parity check")
+    p.set_defaults(handler=run_export)
+
+    p = sub.add_parser("evaluate", help="measure ONNX denoisers on the Fashion-MNIST test set")
+    p.add_argument(
+        "models", type=Path, nargs="*", help="ONNX files (default: fashion-mnist denoisers in onnx_models/)"
+    )
+    p.add_argument("--sigma", type=float, help="noise level (default: the model's trained sigma)")
+    p.add_argument("--data-dir", type=Path, help="dataset folder")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N test images")
+    p.set_defaults(handler=run_evaluate)
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.train import train
+
+    overrides = dict(parse_assignment(item) for item in args.set)
+    for field in ("max_epochs", "seed", "limit"):
+        if getattr(args, field) is not None:
+            overrides[field] = getattr(args, field)
+    try:
+        cfg = override_config(RECIPES[args.recipe], overrides)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    run_dir = train(cfg, out=args.out, data_dir=args.data_dir)
+    print(f"wrote {run_dir}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from training.export import export_checkpoint
+
+    path = export_checkpoint(args.checkpoint, args.out, data_dir=args.data_dir)
+    print(f"wrote {path}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from training.evaluate import evaluate_models
+
+    print(evaluate_models(args.models, sigma=args.sigma, data_dir=args.data_dir, limit=args.limit))
+    return 0
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """'field=value' -> ('field', 'value')."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise SystemExit(f"--set expects FIELD=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+if __name__ == "__main__":
+    sys.exit(main())
