@@ -1,5 +1,5 @@
-"""`python -m desktop` starts the GUI."""
+"""`python -m desktop` starts the GUI (also the frozen bundle's entry script); see `desktop.launcher`."""
 
-from desktop.qt.app import main
+from desktop.launcher import main
 
 raise SystemExit(main())

@@ -45,3 +45,18 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory, shipped_denoise_mo
     build_conv_model(folder / "conv_gray_sigma.onnx", channels=1, with_sigma=True)
     build_conv_model(folder / "up2_rgb.onnx", task="upscale", scale=2, size_multiple=4)
     return folder
+
+
+@pytest.fixture(scope="session")
+def latent_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder of tiny models with latent codes: `tiny_blur` (28x28 denoiser, latent 8, paired
+    with the `decoder` `tiny_blur_decoder`), `tiny_vae_encoder`/`_decoder` (latent 8, 28x28 gray) and
+    `tiny_cans_vae_encoder`/`_decoder` (latent 24, 16x16 RGB, no atlas), all with latent metadata."""
+    from onnx_builders import build_blur_model, build_decoder_model, build_vae_pair, with_metadata
+
+    folder = tmp_path_factory.mktemp("latent_models")
+    build_blur_model(folder / "tiny_blur.onnx", with_metadata(pair="tiny_blur_decoder"))
+    build_decoder_model(folder / "tiny_blur_decoder.onnx", pair="tiny_blur")
+    build_vae_pair(folder, "tiny_vae")
+    build_vae_pair(folder, "tiny_cans_vae", latent_dim=24, channels=3, size=(16, 16))
+    return folder

@@ -1,8 +1,11 @@
-"""Tiny contract-following ONNX models for the tests, built with onnx.helper (no training, no torch).
+"""Tiny ONNX models for the tests, built with onnx.helper (no training, no torch).
 
 `build_blur_model`: a fixed 28x28 grayscale denoiser (3x3 box blur + a linear latent code).
 `build_conv_model`: a fully convolutional ("any"-size) 3x3 box blur denoiser, optionally noise-level
 conditioned (a `sigma` input) or an upscaler (nearest-neighbour x scale after the blur).
+`build_decoder_model`, `build_vae_encoder`, `build_vae_pair`: seeded linear decoders and encoders with the
+latent-space metadata (`pair`, `latent_stats`, `latent_pca`, `class_means`).
+`build_plain_upscaler`: an upscaler without any metadata, as a user's own ONNX export would be.
 """
 
 import json
@@ -146,3 +149,143 @@ def build_conv_model(
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def make_latent_metadata(latent_dim: int, *, pair: str, components: int = 16) -> dict[str, str]:
+    """The latent-space keys: code statistics, principal directions (orthonormal rows) and class means."""
+    rng = np.random.default_rng(latent_dim)
+    count = min(components, latent_dim)
+    directions = np.linalg.qr(rng.normal(size=(latent_dim, count)))[0].T  # (count, D) unit rows
+    return {
+        "pair": pair,
+        "latent_stats": json.dumps({"mean": [0.1] * latent_dim, "std": [0.5] * latent_dim}),
+        "latent_pca": json.dumps(
+            {"components": directions.round(6).tolist(), "variances": np.linspace(1, 0.1, count).tolist()}
+        ),
+        "class_means": json.dumps(
+            {"labels": ["a", "b"], "means": rng.normal(size=(2, latent_dim)).round(4).tolist()}
+        ),
+    }
+
+
+def _save_model(nodes: list, inputs: list, outputs: list, initializers: list, meta: dict, path: Path) -> Path:
+    graph = helper.make_graph(nodes, path.stem, inputs, outputs, initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, meta)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def build_decoder_model(
+    path: Path,
+    *,
+    task: str = "decoder",
+    latent_dim: int = 8,
+    channels: int = 1,
+    size: tuple[int, int] = (28, 28),
+    pair: str = "",
+    seed: int = 1,
+) -> Path:
+    """Write a decoder (`decoder` or `vae-decoder`) named after the file: output = sigmoid(z @ W + b)
+    reshaped to (N, C, H, W), W and b seeded."""
+    height, width = size
+    pixels = channels * height * width
+    rng = np.random.default_rng(seed)
+    initializers = [
+        numpy_helper.from_array(rng.normal(0, 0.5, (latent_dim, pixels)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.normal(0, 0.1, (pixels,)).astype(np.float32), "b"),
+        numpy_helper.from_array(np.array([-1, channels, height, width], np.int64), "shape"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["z", "w"], ["projected"]),
+        helper.make_node("Add", ["projected", "b"], ["shifted"]),
+        helper.make_node("Sigmoid", ["shifted"], ["flat"]),
+        helper.make_node("Reshape", ["flat", "shape"], ["output"]),
+    ]
+    inputs = [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", latent_dim])]
+    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", channels, height, width])]
+    meta = with_metadata(
+        task=task,
+        name=path.stem,
+        title=f"{path.stem} (test)",
+        description="A random linear decoder standing in for a trained one.",
+        channels=str(channels),
+        input_size=f"{height}x{width}",
+        noise=json.dumps({"kind": "none"}),
+        latent_dim=str(latent_dim),
+        **make_latent_metadata(latent_dim, pair=pair),
+    )
+    return _save_model(nodes, inputs, outputs, initializers, meta, path)
+
+
+def build_vae_encoder(
+    path: Path, *, latent_dim: int = 8, channels: int = 1, size: tuple[int, int] = (28, 28), pair: str = ""
+) -> Path:
+    """Write a `vae-encoder` named after the file: mu = flatten(image) @ W (seeded), logvar = -2."""
+    height, width = size
+    pixels = channels * height * width
+    weight = np.random.default_rng(2).normal(0, 2 / np.sqrt(pixels), (pixels, latent_dim)).astype(np.float32)
+    initializers = [
+        numpy_helper.from_array(weight, "w"),
+        numpy_helper.from_array(np.array(0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(-2, np.float32), "minus_two"),
+    ]
+    nodes = [
+        helper.make_node("Flatten", ["image"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "w"], ["mu"]),
+        helper.make_node("Mul", ["mu", "zero"], ["zeros"]),
+        helper.make_node("Add", ["zeros", "minus_two"], ["logvar"]),
+    ]
+    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", channels, height, width])]
+    outputs = [
+        helper.make_tensor_value_info("mu", TensorProto.FLOAT, ["N", latent_dim]),
+        helper.make_tensor_value_info("logvar", TensorProto.FLOAT, ["N", latent_dim]),
+    ]
+    meta = with_metadata(
+        task="vae-encoder",
+        name=path.stem,
+        title=f"{path.stem} (test)",
+        description="A random linear encoder standing in for a trained VAE's.",
+        channels=str(channels),
+        input_size=f"{height}x{width}",
+        noise=json.dumps({"kind": "none"}),
+        latent_dim=str(latent_dim),
+        **make_latent_metadata(latent_dim, pair=pair),
+    )
+    return _save_model(nodes, inputs, outputs, initializers, meta, path)
+
+
+def build_vae_pair(
+    folder: Path, name: str, *, latent_dim: int = 8, channels: int = 1, size: tuple[int, int] = (28, 28)
+) -> tuple[Path, Path]:
+    """Write `<name>_encoder.onnx` and `<name>_decoder.onnx`, each naming the other in `pair`."""
+    encoder, decoder = f"{name}_encoder", f"{name}_decoder"
+    return (
+        build_vae_encoder(
+            folder / f"{encoder}.onnx", latent_dim=latent_dim, channels=channels, size=size, pair=decoder
+        ),
+        build_decoder_model(
+            folder / f"{decoder}.onnx",
+            task="vae-decoder",
+            latent_dim=latent_dim,
+            channels=channels,
+            size=size,
+            pair=encoder,
+        ),
+    )
+
+
+def build_plain_upscaler(
+    path: Path, *, scale: int = 2, batch: int | str = "N", fixed: int | None = None
+) -> Path:
+    """Write an RGB nearest-neighbour x`scale` upscaler WITHOUT contract metadata, tensors named `input`
+    and `out` (a stand-in for a user's Real-ESRGAN export); `fixed` gives it a fixed input side."""
+    side: list[int | str] = [fixed, fixed] if fixed else ["height", "width"]
+    out_side: list[int | str] = [fixed * scale, fixed * scale] if fixed else ["h2", "w2"]
+    initializers = [numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "scales")]
+    nodes = [helper.make_node("Resize", ["input", "", "scales"], ["out"], mode="nearest")]
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, *side])]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, 3, *out_side])]
+    return _save_model(nodes, inputs, outputs, initializers, {}, path)

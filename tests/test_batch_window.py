@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from batch_tree import InputTree, build_input_tree, list_leftovers
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -187,14 +187,8 @@ def test_menu_and_dropped_folder_open_the_dialog(
     assert window.batch_dialog is not None and window.batch_dialog.isVisible()
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
-    where = (
-        QPointF(50, 50),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    assert QApplication.sendEvent(window, QDragEnterEvent(*where))
-    QApplication.sendEvent(window, QDropEvent(*where))
+    rest = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    assert QApplication.sendEvent(window, QDragEnterEvent(QPoint(50, 50), *rest))  # QPoint here, QPointF below
+    QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), *rest))
     assert window.batch_dialog.form.input_edit.text() == str(tmp_path)
     window.close()

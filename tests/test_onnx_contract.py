@@ -19,6 +19,7 @@ SIGNATURES = {  # task -> (inputs allowed, inputs required, outputs allowed, out
     "upscale": ({"image"}, {"image"}, {"output"}, {"output"}),
     "vae-encoder": ({"image"}, {"image"}, {"mu", "logvar"}, {"mu", "logvar"}),
     "vae-decoder": ({"z"}, {"z"}, {"output"}, {"output"}),
+    "decoder": ({"z"}, {"z"}, {"output"}, {"output"}),
 }
 RANKS = {"image": 4, "output": 4, "sigma": 1, "latent": 2, "mu": 2, "logvar": 2, "z": 2}
 

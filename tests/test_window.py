@@ -1,18 +1,23 @@
-"""The main window end to end (pytest-qt): open, denoise off the UI thread, metrics, drops, bad files."""
+"""The main window end to end (pytest-qt): open, denoise off the UI thread, metrics, drops, paste, save,
+copy, shortcuts, settings and the models dialog."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.core.denoise import DenoiseResult, denoise_image
-from desktop.core.imageio import fit_to_model, load_image
+from desktop.core.imageio import fit_to_model, load_image, read_image_metadata
 from desktop.core.session import open_model
+from desktop.qt.app_settings import AppSettings
+from desktop.qt.compare_view import SPLIT
 from desktop.qt.drop_area import convert_urls_to_paths
 from desktop.qt.main_window import MainWindow
 from desktop.qt.metrics_table import format_metrics
@@ -27,41 +32,50 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path, shipped_denoise_model: Path) -> Iterator[MainWindow]:
+def make_window(qtbot: QtBot, tmp_path: Path, folders: list[Path]) -> MainWindow:
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings, model_dirs=[shipped_denoise_model.parent], device="cpu")
+    window = MainWindow(settings, model_dirs=folders, device="cpu")
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    return window
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path, shipped_denoise_model: Path) -> Iterator[MainWindow]:
+    # Only the seed-001 model, whatever else `onnx_models/` ships, so the denoise picker's choice is known.
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / shipped_denoise_model.name).symlink_to(shipped_denoise_model)
+    window = make_window(qtbot, tmp_path, [models])
     yield window
-    window.close()  # stops the worker thread
+    window.close()  # stops the worker threads
 
 
 def open_and_wait(qtbot: QtBot, window: MainWindow, path: Path) -> DenoiseResult:
-    with qtbot.waitSignal(window.page.result_shown, timeout=TIMEOUT_MS) as blocker:
+    with qtbot.waitSignal(window.denoise_page.result_shown, timeout=TIMEOUT_MS) as blocker:
         window.open_paths([path])
     return blocker.args[0]
 
 
-def set_sigma_and_wait(qtbot: QtBot, window: MainWindow, value: int) -> DenoiseResult:
+def set_sigma_and_wait(qtbot: QtBot, window: MainWindow, value: float) -> DenoiseResult:
     with qtbot.waitSignal(
-        window.page.result_shown,
+        window.denoise_page.result_shown,
         timeout=TIMEOUT_MS,
-        check_params_cb=lambda result, _model: result.sigma == value / 100,
+        check_params_cb=lambda result: result.sigma == value,
     ) as blocker:
-        window.page.sigma_slider.setValue(value)
+        window.denoise_page.sigma_slider.set_value(value)
     return blocker.args[0]
 
 
 def test_shown_metrics_equal_the_core_computation(
     qtbot: QtBot, window: MainWindow, sample_images: list[Path], shipped_denoise_model: Path
 ) -> None:
-    page = window.page
-    assert page.model_combo.count() == 1
+    page = window.denoise_page
+    assert page.picker.combo.count() == 1
     open_and_wait(qtbot, window, sample_images[3])
     page.seed_spin.setValue(5)
-    result = set_sigma_and_wait(qtbot, window, 35)
+    result = set_sigma_and_wait(qtbot, window, 0.35)
     assert result.seed == 5
     assert page.sigma_label.text() == "0.35 (89/255)"
 
@@ -74,11 +88,11 @@ def test_shown_metrics_equal_the_core_computation(
     assert page.metrics_table.read_row(0) == format_metrics(expected.noisy_metrics)
     assert page.metrics_table.read_row(1) == format_metrics(expected.denoised_metrics)
     assert page.conversion_label.text() == "Input: 28x28 grayscale (model input as is)"
-    for panel in page.panels.values():
-        assert panel.view.image.width() == 28
-    assert window.model_status.text() == info.title
-    assert window.provider_status.text() == "CPU"
-    assert window.time_status.text().endswith(" ms")
+    assert page.compare.view.layer_names() == ["Original", "Noisy", "Denoised"]
+    assert page.compare.view.image("Denoised").width() == 28
+    assert window.status.model_label.text() == info.title
+    assert window.status.provider_label.text() == "CPU"
+    assert window.status.time_label.text().endswith(" ms")
 
 
 def test_slider_drag_shows_only_the_latest_result(
@@ -86,14 +100,14 @@ def test_slider_drag_shows_only_the_latest_result(
 ) -> None:
     open_and_wait(qtbot, window, sample_images[0])
     shown: list[float] = []
-    window.page.result_shown.connect(lambda result, _model: shown.append(result.sigma))
+    window.denoise_page.result_shown.connect(lambda result: shown.append(result.sigma))
     with qtbot.waitSignal(
-        window.page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r, _m: r.sigma == 0.5
+        window.denoise_page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.sigma == 0.5
     ):
         for value in range(51):  # one drag across the whole slider, no event processing in between
-            window.page.sigma_slider.setValue(value)
+            window.denoise_page.sigma_slider.slider.setValue(value)
     qtbot.wait(200)
-    assert shown == [0.5]  # everything older was coalesced away or dropped as stale
+    assert shown == [0.5]  # everything older was coalesced away, cancelled or dropped as stale
 
 
 def test_bad_files_show_errors_and_the_app_keeps_working(
@@ -108,24 +122,31 @@ def test_bad_files_show_errors_and_the_app_keeps_working(
         with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT_MS) as blocker:
             window.open_paths([path])
         assert message in blocker.args[0]
-        assert message in window.statusBar().currentMessage()
+        assert message in window.message_bar.text
     window.open_paths([tmp_path])  # a folder opens the batch dialog
     assert window.batch_dialog is not None and window.batch_dialog.form.input_edit.text() == str(tmp_path)
     window.batch_dialog.close()
-    assert open_and_wait(qtbot, window, sample_images[1]).sigma == window.page.sigma
+    assert open_and_wait(qtbot, window, sample_images[1]).sigma == window.denoise_page.sigma
 
 
-def test_dropping_a_file_opens_it(qtbot: QtBot, window: MainWindow, sample_images: list[Path]) -> None:
+def test_dropping_files_fills_the_strip(qtbot: QtBot, window: MainWindow, sample_images: list[Path]) -> None:
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(sample_images[2])), QUrl("https://example.com/a.png")])
+    urls = [QUrl.fromLocalFile(str(p)) for p in sample_images[2:5]]
+    mime.setUrls([*urls, QUrl("https://example.com/a.png")])
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    where = (QPointF(50, 50), Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    enter = QDragEnterEvent(*where)
+    rest = (Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    enter = QDragEnterEvent(QPoint(50, 50), *rest)  # QDragEnterEvent takes QPoint, QDropEvent QPointF
     assert QApplication.sendEvent(window, enter) and enter.isAccepted()
     with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS) as blocker:
-        QApplication.sendEvent(window, QDropEvent(*where))
+        QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), *rest))
     assert blocker.args == [sample_images[2]]
     assert sample_images[2].name in window.windowTitle()
+    qtbot.waitUntil(lambda: window.strip.count() == 3, timeout=TIMEOUT_MS)
+    assert window.strip.isVisible() and window.images.current.image.path == sample_images[2]
+    with qtbot.waitSignal(window.denoise_page.result_shown, timeout=TIMEOUT_MS):
+        window.strip.setCurrentRow(2)
+    assert window.denoise_page.image.path == sample_images[4]
+    assert window.settings.recent_files[0] in sample_images[2:5]
 
 
 def test_convert_urls_keeps_local_files_only() -> None:
@@ -137,12 +158,88 @@ def test_convert_urls_keeps_local_files_only() -> None:
     assert convert_urls_to_paths(urls) == [Path("/tmp/a.png"), Path("/c d.jpg")]
 
 
-def test_window_without_models_says_so(qtbot: QtBot, tmp_path: Path, sample_images: list[Path]) -> None:
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings, model_dirs=[tmp_path])
-    qtbot.addWidget(window)
-    assert window.page.model_label.text() == "No denoise models found."
-    assert "No denoise models found" in window.statusBar().currentMessage()
-    window.open_paths([sample_images[0]])  # shows the original, runs nothing
-    assert window.page.panels["Original"].view.image.width() == 28
+def test_window_without_models_says_so_in_every_mode(
+    qtbot: QtBot, tmp_path: Path, sample_images: list[Path]
+) -> None:
+    window = make_window(qtbot, tmp_path, [tmp_path])
+    for page in window.pages.values():
+        assert page.picker.label.text().startswith("No ") and "models found" in page.picker.label.text()
+        assert "Settings" in page.picker.label.text()
+    assert "No models found" in window.message_bar.text
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS):
+        window.open_paths([sample_images[0]])  # shows the original, runs nothing
+    assert window.denoise_page.compare.view.image("Original").width() == 28
+    window.close()
+
+
+def test_paste_save_and_copy(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    image = QImage(40, 30, QImage.Format.Format_RGBA8888)
+    image.fill(Qt.GlobalColor.transparent)
+    image.setPixelColor(5, 5, Qt.GlobalColor.white)
+    QGuiApplication.clipboard().setImage(image)
+    with qtbot.waitSignal(window.denoise_page.result_shown, timeout=TIMEOUT_MS):
+        window.paste()
+    assert window.images.current.name == "Pasted image 1"
+    assert window.denoise_page.image.alpha is not None  # kept aside, put back on save
+    target = tmp_path / "out.png"
+    with qtbot.waitSignal(window.result_saved, timeout=TIMEOUT_MS):
+        assert window.save_result(target)
+    with Image.open(target) as saved:
+        assert saved.mode == "LA" and saved.size == (28, 28)  # the 28x28 model's output, alpha fitted
+    record = json.loads(read_image_metadata(target)["Processing"])
+    assert record["model"] == "fashion_dae_mlp" and record["seed"] == 0 and record["added_noise_sigma"] == 0.2
+    window.copy_result()
+    assert QGuiApplication.clipboard().image().size().width() == 28
+
+
+def test_shortcuts_switch_modes_and_zoom(qtbot: QtBot, window: MainWindow, sample_images: list[Path]) -> None:
+    open_and_wait(qtbot, window, sample_images[0])
+    actions = {a.shortcut().toString(): a for m in window.menuBar().actions() for a in m.menu().actions()}
+    for keys in ("Ctrl+O", "Ctrl+S", "Ctrl+V", "Ctrl+Shift+C", "Ctrl+0", "Ctrl+Shift+0", "Ctrl+=", "Ctrl+-"):
+        assert keys in actions, keys
+    actions["Ctrl+2"].trigger()
+    assert window.page is window.upscale_page
+    actions["Ctrl+1"].trigger()
+    view = window.denoise_page.compare.view
+    actions["Ctrl+Shift+0"].trigger()
+    assert view.zoom == 1.0 and not view.fitted
+    actions["Ctrl+="].trigger()
+    assert view.zoom == pytest.approx(1.25)
+    actions["Ctrl+0"].trigger()
+    assert view.fitted
+    actions["Ctrl+T"].trigger()
+    assert view.mode == SPLIT and view.split_names == ("Noisy", "Denoised")
+    actions["Ctrl+4"].trigger()
+    assert window.tabs.currentIndex() == 3 and AppSettings(window.settings.qsettings).mode == 3
+
+
+def test_settings_apply_and_persist(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    settings = window.settings
+    settings.tile_size = 256
+    settings.theme = "dark"
+    settings.device = "cpu"
+    window.apply_settings()
+    assert all(page.context.tile_size == 256 for page in window.pages.values())
+    assert QApplication.palette().color(QApplication.palette().ColorRole.Window).lightness() < 100
+    settings.theme = "light"
+    window.apply_settings()
+    window.close()
+    reread = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    assert reread.tile_size == 256 and reread.geometry is not None
+
+
+def test_models_dialog_lists_models_and_skipped_files(
+    qtbot: QtBot, tmp_path: Path, tiny_models_dir: Path, latent_models_dir: Path
+) -> None:
+    (tmp_path / "broken.onnx").write_text("not a model")
+    window = make_window(qtbot, tmp_path, [tiny_models_dir, latent_models_dir, tmp_path])
+    dialog = window.open_models_dialog()
+    qtbot.addWidget(dialog)
+    names = [dialog.table.item(row, 0).text() for row in range(dialog.table.rowCount())]
+    assert "conv_rgb" in names and "tiny_vae_decoder" in names
+    assert "broken.onnx" in dialog.skipped.toPlainText()
+    dialog.table.selectRow(names.index("up2_rgb"))
+    assert "Task: upscale" in dialog.details.toPlainText()
+    assert "broken.onnx" in window.message_bar.text
+    dialog.close()
     window.close()

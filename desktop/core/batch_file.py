@@ -19,22 +19,19 @@ from desktop.core.image_model import (
     OutOfMemoryError,
     apply_model_with_retries,
     choose_sigma,
-    fit_alpha,
     prepare_model_input,
+    put_alpha_back,
 )
 from desktop.core.imageio import (
     SIXTEEN_BIT_MODES,
     ImageLoadError,
     LoadedImage,
-    composite_alpha,
     load_image,
     save_image,
 )
 from desktop.core.metrics import SSIM_WINDOW, compute_psnr, compute_ssim
 from desktop.core.noise import add_gaussian_noise
 from desktop.core.progress import CancelledError, Progress
-
-JPEG_BACKGROUND = 1.0  # JPEG has no alpha: transparent parts become white
 
 
 @dataclass(frozen=True)
@@ -74,14 +71,7 @@ def attach_alpha(
     pixels: np.ndarray, image: LoadedImage, plan: BatchPlan
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Put the input's alpha back on the output (fitted to its size); JPEG gets it composited over white."""
-    if image.alpha is None:
-        return pixels, ()
-    alpha = fit_alpha(image.alpha, plan.model.info, pixels.shape[:2])
-    if plan.job.output_format == "jpg":
-        return composite_alpha(pixels, alpha, JPEG_BACKGROUND), (
-            "alpha dropped: JPEG has none (white background)",
-        )
-    return np.concatenate([pixels, alpha], axis=2), ("alpha kept",)
+    return put_alpha_back(pixels, image.alpha, plan.model.info, opaque=plan.job.output_format == "jpg")
 
 
 def transform_image(

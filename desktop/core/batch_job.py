@@ -9,7 +9,7 @@ from pathlib import Path
 
 from desktop.core.atomic import TEMP_SUFFIX
 from desktop.core.registry import ModelEntry
-from desktop.core.session import DEVICES
+from desktop.core.session import list_devices
 from desktop.core.tiling import DEFAULT_TILE_SIZE
 
 BATCH_TASKS = ("denoise", "upscale")
@@ -133,8 +133,8 @@ def check_parameters(job: BatchJob) -> None:
         raise BatchJobError(f"seed must be >= 0, got {job.seed}")
     if job.tile_size < MIN_TILE:
         raise BatchJobError(f"tile size must be at least {MIN_TILE}, got {job.tile_size}")
-    if job.device not in DEVICES:
-        raise BatchJobError(f"device must be one of {', '.join(DEVICES)}, got {job.device!r}")
+    if job.device not in list_devices():
+        raise BatchJobError(f"device must be one of {', '.join(list_devices())}, got {job.device!r}")
     if job.add_noise and job.task != "denoise":
         raise BatchJobError("adding synthetic noise only makes sense for the denoise task")
     check_template(job.name_template)

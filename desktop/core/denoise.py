@@ -1,27 +1,54 @@
-"""The denoise job the GUI (and later the batch CLI) runs: noise -> model -> metrics; no threads, no Qt."""
+"""The denoise jobs the GUI runs: (noise ->) model -> metrics; no threads, no Qt.
 
-from dataclasses import dataclass
+`denoise_image` is the fixed-size shortcut (one model call); `run_denoise_job` is what the Denoise page
+runs for every model: synthetic noise on a clean image (with metrics against it) or an already-noisy image
+as is, the sigma for noise-conditioned models given or estimated, and fully convolutional models run on
+the whole image in tiles through `apply_model_with_retries` (the batch runner's function).
+"""
+
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from desktop.core.image_model import ModelOpener, apply_model_with_retries, choose_sigma
 from desktop.core.inference import run_denoise
 from desktop.core.metrics import ImageMetrics, measure_image
 from desktop.core.noise import add_gaussian_noise
+from desktop.core.progress import Progress
 from desktop.core.session import ModelSession
+from desktop.core.tiling import DEFAULT_TILE_SIZE
 
 
 @dataclass(frozen=True)
 class DenoiseResult:
-    """Clean, noisy and denoised images (H, W, C), their metrics against the clean one, and timing."""
+    """Clean (None when denoising as is), noisy (what the model saw) and denoised images (H, W, C), their
+    metrics against the clean one (None without it), and how the model ran."""
 
-    clean: np.ndarray
+    clean: np.ndarray | None
     noisy: np.ndarray
     denoised: np.ndarray
-    noisy_metrics: ImageMetrics
-    denoised_metrics: ImageMetrics
+    noisy_metrics: ImageMetrics | None
+    denoised_metrics: ImageMetrics | None
     seconds: float  # model run time only
-    sigma: float
+    sigma: float  # synthetic noise added (0 when denoising as is)
     seed: int
+    model_sigma: float | None = None  # fed to a noise-conditioned model, else None
+    sigma_note: str = ""  # where model_sigma came from when it was estimated
+    provider: str = ""
+    tile_size: int | None = None  # None when the model ran on the image in one go
+    notes: tuple[str, ...] = field(default=())  # out-of-memory retries
+
+
+@dataclass(frozen=True)
+class DenoiseSettings:
+    """What the Denoise page asks for."""
+
+    add_noise: bool = True  # add N(0, sigma) to a clean image first; False: denoise the image as is
+    sigma: float = 0.2  # synthetic noise level in [0, 1]
+    seed: int = 0
+    model_sigma: float | None = None  # for noise-conditioned models; None: estimated from the image
+    tile_size: int = DEFAULT_TILE_SIZE
 
 
 def check_noise_settings(sigma: float, seed: int) -> None:
@@ -46,4 +73,54 @@ def denoise_image(model: ModelSession, clean: np.ndarray, sigma: float, seed: in
         seconds=output.seconds,
         sigma=sigma,
         seed=seed,
+        model_sigma=sigma if model.info.takes_sigma else None,
+        provider=model.provider,
+    )
+
+
+def run_denoise_job(
+    open_model: ModelOpener,
+    device: str,
+    pixels: np.ndarray,
+    settings: DenoiseSettings,
+    progress: Progress | None = None,
+) -> DenoiseResult:
+    """Denoise model-ready pixels (H, W, C) as `settings` say; metrics only with synthetic noise."""
+    progress = progress or Progress()
+    sigma = settings.sigma if settings.add_noise else 0.0
+    check_noise_settings(sigma, settings.seed)
+    clean = pixels if settings.add_noise else None
+    noisy = add_gaussian_noise(pixels, sigma, settings.seed) if settings.add_noise else pixels
+    model = open_model(device)
+    model_sigma, note = choose_sigma(model.info, noisy, settings.model_sigma)
+    start = time.perf_counter()
+    run = apply_model_with_retries(
+        lambda chosen: model if chosen == device else open_model(chosen),
+        device,
+        noisy,
+        sigma=model_sigma,
+        tile_size=settings.tile_size,
+        progress=progress.sub_progress(0.0, 0.9 if clean is not None else 1.0),
+    )
+    seconds = time.perf_counter() - start
+    noisy_metrics = denoised_metrics = None
+    if clean is not None:
+        progress.check_aborted()
+        noisy_metrics = measure_image(clean, noisy)
+        denoised_metrics = measure_image(clean, run.output)
+        progress.set_progress(1.0)
+    return DenoiseResult(
+        clean=clean,
+        noisy=noisy,
+        denoised=run.output,
+        noisy_metrics=noisy_metrics,
+        denoised_metrics=denoised_metrics,
+        seconds=seconds,
+        sigma=sigma,
+        seed=settings.seed,
+        model_sigma=model_sigma,
+        sigma_note=note,
+        provider=run.provider,
+        tile_size=run.tile_size,
+        notes=run.notes,
     )

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from desktop.core.imageio import LoadedImage, ModelInput, crop_to_aspect, fit_to_model, resize_image
+from desktop.core.imageio import (
+    LoadedImage,
+    ModelInput,
+    composite_alpha,
+    crop_to_aspect,
+    fit_to_model,
+    resize_image,
+)
 from desktop.core.inference import run_model_batch
 from desktop.core.model_info import ModelInfo
 from desktop.core.noise import estimate_noise_sigma
@@ -20,6 +27,7 @@ from desktop.core.session import ModelSession
 from desktop.core.tensors import from_batch, to_batch
 from desktop.core.tiling import DEFAULT_TILE_SIZE, run_tiled
 
+JPEG_BACKGROUND = 1.0  # JPEG has no alpha: transparent parts become white
 MIN_TILE_SIZE = 64  # out-of-memory retries halve the tile size down to this
 # Lower-case fragments of the errors that onnxruntime (CPU, CUDA), numpy and C++ raise when memory runs out.
 OUT_OF_MEMORY_MARKERS = (
@@ -63,6 +71,20 @@ def fit_alpha(alpha: np.ndarray, info: ModelInfo, size: tuple[int, int]) -> np.n
     if alpha.shape[:2] == size:
         return alpha
     return resize_image(alpha, *size, resample=Image.Resampling.BILINEAR)
+
+
+def put_alpha_back(
+    pixels: np.ndarray, alpha: np.ndarray | None, info: ModelInfo, *, opaque: bool = False
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Put an input's alpha (H, W, 1) back on a model's output (fitted to its size): (H', W', C + 1); for
+    an `opaque` format (JPEG) composite it over white instead. Returns the pixels and a note."""
+    if alpha is None:
+        return pixels, ()
+    alpha = fit_alpha(alpha, info, pixels.shape[:2])
+    if opaque:
+        note = "alpha dropped: JPEG has none (white background)"
+        return composite_alpha(pixels, alpha, JPEG_BACKGROUND), (note,)
+    return np.concatenate([pixels, alpha], axis=2), ("alpha kept",)
 
 
 def choose_sigma(info: ModelInfo, pixels: np.ndarray, sigma: float | None) -> tuple[float | None, str]:

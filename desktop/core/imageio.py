@@ -1,11 +1,13 @@
 """Read images of any mode into float arrays, fit them to a model's input, and save results atomically."""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from desktop.core.atomic import write_file_atomically
 
@@ -27,6 +29,9 @@ ALPHA_MODES = {1: "LA", 3: "RGBA"}
 # Output formats: extension -> Pillow format; `quality` applies to the lossy ones.
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 LOSSY_FORMATS = ("JPEG", "WEBP")
+# EXIF tags that carry `save_image`'s metadata in JPEG and WebP (PNG gets text chunks named by the keys).
+EXIF_SOFTWARE, EXIF_DESCRIPTION, EXIF_IFD, EXIF_USER_COMMENT = 0x0131, 0x010E, 0x8769, 0x9286
+USER_COMMENT_PREFIX = b"ASCII\x00\x00\x00"  # EXIF UserComment's character code for ASCII text
 
 
 class ImageLoadError(Exception):
@@ -225,9 +230,13 @@ def convert_array_to_pil(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(data)  # (H, W) -> "L", (H, W, 2) -> "LA", (H, W, 3) -> "RGB", (H, W, 4) -> "RGBA"
 
 
-def save_image(pixels: np.ndarray, path: Path, *, quality: int = 95) -> None:
+def save_image(
+    pixels: np.ndarray, path: Path, *, quality: int = 95, metadata: Mapping[str, str] | None = None
+) -> None:
     """Save float (H, W, C) in [0, 1] as 8-bit (C = 2 or 4: with alpha), format from the suffix; `quality`
-    for JPEG and WebP. Writes a temp file in the same folder, then renames it (`write_file_atomically`)."""
+    for JPEG and WebP. `metadata` goes into PNG text chunks, or for JPEG/WebP into EXIF: "Software",
+    "Description" (ImageDescription) and "Processing" (UserComment). Writes a temp file in the same folder,
+    then renames it (`write_file_atomically`)."""
     path = Path(path)
     image = convert_array_to_pil(pixels)
     image_format = Image.registered_extensions().get(path.suffix.lower())
@@ -235,5 +244,43 @@ def save_image(pixels: np.ndarray, path: Path, *, quality: int = 95) -> None:
         raise ValueError(f"unknown image format for {path.name!r}")
     if image_format == "JPEG" and image.mode in ("LA", "RGBA"):
         raise ValueError(f"{path.name}: JPEG has no alpha channel; composite the image first")
-    options = {"quality": quality} if image_format in LOSSY_FORMATS else {}
+    options: dict[str, Any] = {"quality": quality} if image_format in LOSSY_FORMATS else {}
+    if metadata:
+        options.update(build_metadata_options(image_format, metadata))
     write_file_atomically(path, lambda file: image.save(file, format=image_format, **options))
+
+
+def build_metadata_options(image_format: str, metadata: Mapping[str, str]) -> dict[str, Any]:
+    """Return Pillow save options that write `metadata`: `pnginfo` for PNG, `exif` for JPEG and WebP."""
+    if image_format == "PNG":
+        info = PngImagePlugin.PngInfo()
+        for key, value in metadata.items():
+            info.add_itxt(key, value)
+        return {"pnginfo": info}
+    if image_format not in LOSSY_FORMATS:
+        return {}
+    exif = Image.Exif()
+    if "Software" in metadata:
+        exif[EXIF_SOFTWARE] = metadata["Software"]
+    if "Description" in metadata:
+        exif[EXIF_DESCRIPTION] = metadata["Description"]
+    if "Processing" in metadata:
+        comment = metadata["Processing"].encode("ascii", "backslashreplace")
+        exif.get_ifd(EXIF_IFD)[EXIF_USER_COMMENT] = USER_COMMENT_PREFIX + comment
+    return {"exif": exif.tobytes()}
+
+
+def read_image_metadata(path: Path) -> dict[str, str]:
+    """Return the metadata `save_image` wrote: PNG text chunks, or Software/Description/Processing from
+    EXIF."""
+    with Image.open(path) as image:
+        if image.format == "PNG":
+            return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
+        exif = image.getexif()
+        found = {"Software": exif.get(EXIF_SOFTWARE), "Description": exif.get(EXIF_DESCRIPTION)}
+        comment = exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)
+        if isinstance(comment, bytes):
+            found["Processing"] = comment.removeprefix(USER_COMMENT_PREFIX).decode("ascii", "replace")
+        elif isinstance(comment, str):
+            found["Processing"] = comment
+    return {k: str(v) for k, v in found.items() if v is not None}

@@ -42,7 +42,7 @@ def run_denoise(model: ModelSession, image: np.ndarray, sigma: float | None = No
     feed = build_feed(model, to_batch(image), sigma)  # image (1, C, H, W)
     wanted = [name for name in ("output", "latent") if name in info.output_names]
     start = time.perf_counter()
-    results = dict(zip(wanted, model.session.run(wanted, feed), strict=True))
+    results = run_session(model, wanted, feed)
     seconds = time.perf_counter() - start
     latent = results.get("latent")
     return DenoiseOutput(
@@ -64,11 +64,28 @@ def build_feed(model: ModelSession, batch: np.ndarray, sigma: float | None = Non
     return feed
 
 
+def run_session(model: ModelSession, names: list[str], feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run the session on a feed keyed by contract names; return the named outputs by contract name.
+    Models whose graph takes a batch of at most `batch_limit` get the feed in slices of that size."""
+    info = model.info
+    graph_feed = {info.graph_name(name): value for name, value in feed.items()}
+    graph_names = [info.graph_name(name) for name in names]
+    count = next(iter(feed.values())).shape[0]
+    limit = info.batch_limit or count
+    if limit >= count:
+        return dict(zip(names, model.session.run(graph_names, graph_feed), strict=True))
+    parts = [
+        model.session.run(graph_names, {k: v[start : start + limit] for k, v in graph_feed.items()})
+        for start in range(0, count, limit)
+    ]
+    return {name: np.concatenate([part[i] for part in parts]) for i, name in enumerate(names)}
+
+
 def run_model_batch(model: ModelSession, batch: np.ndarray, sigma: float | None = None) -> np.ndarray:
     """Run a denoise or upscale model on a (N, C, H, W) batch in [0, 1]; return its `output`
     (N, C, H * scale, W * scale) mapped back to [0, 1]."""
     info = model.info
     if info.task not in ("denoise", "upscale"):
         raise ValueError(f"{info.name} is a {info.task} model, not an image-to-image model")
-    (output,) = model.session.run(["output"], build_feed(model, batch, sigma))
+    output = run_session(model, ["output"], build_feed(model, batch, sigma))["output"]
     return scale_from_range(output, info.value_range)

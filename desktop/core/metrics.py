@@ -2,9 +2,11 @@
 
 `compute_ssim` matches `skimage.metrics.structural_similarity(a, b, data_range=1.0)` with its defaults
 (7x7 uniform window, sample covariance, K1=0.01, K2=0.03, borders of 3 cropped, channel mean), computed with
-an integral image so it needs no scipy.
+an integral image so it needs no scipy. Every metric runs over strips of rows in float64, so a 100-megapixel
+image needs a few strips of memory, not several float64 copies of itself.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +14,7 @@ import numpy as np
 SSIM_WINDOW = 7
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
+STRIP_VALUES = 1 << 21  # values (rows x width x channels) per strip of work
 
 
 @dataclass(frozen=True)
@@ -26,13 +29,15 @@ class ImageMetrics:
 def compute_mae(reference: np.ndarray, image: np.ndarray) -> float:
     """Mean absolute error."""
     reference, image = _as_pair(reference, image)
-    return float(np.mean(np.abs(reference - image)))
+    total = sum(float(np.sum(np.abs(a - b))) for a, b in _iterate_strips(reference, image))
+    return total / reference.size
 
 
 def compute_psnr(reference: np.ndarray, image: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB for data range 1; float('inf') when the images are identical."""
     reference, image = _as_pair(reference, image)
-    mse = float(np.mean((reference - image) ** 2))
+    squared = sum(float(np.sum((a - b) ** 2)) for a, b in _iterate_strips(reference, image))
+    mse = squared / reference.size
     if mse == 0.0:
         return float("inf")
     return float(10.0 * np.log10(1.0 / mse))
@@ -47,6 +52,16 @@ def compute_ssim(reference: np.ndarray, image: np.ndarray) -> float:
         raise ValueError(
             f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW}, got {reference.shape[:2]}"
         )
+    total, count = 0.0, 0
+    for a, b in _iterate_strips(reference, image, overlap=SSIM_WINDOW - 1):
+        ssim_map = _map_ssim(a, b)
+        total += float(np.sum(ssim_map))
+        count += ssim_map.size
+    return total / count
+
+
+def _map_ssim(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """SSIM of every fully inside 7x7 window of float64 (H, W, C) images."""
     count = SSIM_WINDOW**2
     cov_norm = count / (count - 1)  # sample covariance
 
@@ -58,8 +73,7 @@ def compute_ssim(reference: np.ndarray, image: np.ndarray) -> float:
     vy = cov_norm * (local_mean(image * image) - uy * uy)
     vxy = cov_norm * (local_mean(reference * image) - ux * uy)
     c1, c2 = SSIM_K1**2, SSIM_K2**2
-    ssim_map = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return float(np.mean(ssim_map.mean(axis=(0, 1))))
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
 
 
 def sum_windows(x: np.ndarray, size: int) -> np.ndarray:
@@ -73,16 +87,33 @@ def sum_windows(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def measure_image(reference: np.ndarray, image: np.ndarray) -> ImageMetrics:
-    """Return MAE, PSNR and SSIM of `image` against `reference`."""
+    """Return MAE, PSNR and SSIM of `image` against `reference` (SSIM NaN for images under 7x7)."""
+    small = min(np.shape(reference)[:2]) < SSIM_WINDOW
     return ImageMetrics(
         mae=compute_mae(reference, image),
         psnr=compute_psnr(reference, image),
-        ssim=compute_ssim(reference, image),
+        ssim=float("nan") if small else compute_ssim(reference, image),
     )
 
 
 def _as_pair(reference: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    reference, image = np.asarray(reference, dtype=np.float64), np.asarray(image, dtype=np.float64)
+    reference, image = np.asarray(reference), np.asarray(image)
     if reference.shape != image.shape:
         raise ValueError(f"images differ in shape: {reference.shape} vs {image.shape}")
     return reference, image
+
+
+def _iterate_strips(
+    reference: np.ndarray, image: np.ndarray, overlap: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield float64 strips of rows of both images; consecutive strips share `overlap` rows."""
+    height = reference.shape[0]
+    per_row = max(1, reference[:1].size)
+    step = max(1, STRIP_VALUES // per_row - overlap)
+    top = 0
+    while True:
+        bottom = min(height, top + step + overlap)
+        yield reference[top:bottom].astype(np.float64), image[top:bottom].astype(np.float64)
+        if bottom >= height:
+            return
+        top += step

@@ -11,13 +11,17 @@ from typing import Any
 
 import onnxruntime as ort
 
-TASKS = ("denoise", "upscale", "vae-encoder", "vae-decoder")
+from desktop.core.latent_space import LATENT_KEYS, LatentMetadataError, LatentSpace, parse_latent_space
+
+TASKS = ("denoise", "upscale", "vae-encoder", "vae-decoder", "decoder")
+IMAGE_TASKS = ("denoise", "upscale")  # image in, image out: run on any image, tiled where "any"-size
+DECODER_TASKS = ("vae-decoder", "decoder")  # code in, image out
 REQUIRED_KEYS = (
     "task", "name", "title", "description", "channels", "input_size", "size_multiple", "scale",
     "value_range", "noise", "latent_dim", "dataset", "metrics", "train_config", "version",
 )  # fmt: skip
-OPTIONAL_KEYS = ("labels",)
-JSON_KEYS = ("value_range", "noise", "labels", "metrics", "train_config")
+OPTIONAL_KEYS = ("labels", "pair", *LATENT_KEYS)
+JSON_KEYS = ("value_range", "noise", "labels", "metrics", "train_config", *LATENT_KEYS)
 FLOAT_TYPE = "tensor(float)"
 SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
 EN_DASH = "\N{EN DASH}"
@@ -28,6 +32,7 @@ _SIGNATURES: dict[str, tuple[dict[str, int], dict[str, int], dict[str, int], dic
     "upscale": ({"image": 4}, {}, {"output": 4}, {}),
     "vae-encoder": ({"image": 4}, {}, {"mu": 2, "logvar": 2}, {}),
     "vae-decoder": ({"z": 2}, {}, {"output": 4}, {}),
+    "decoder": ({"z": 2}, {}, {"output": 4}, {}),
 }
 
 
@@ -85,6 +90,21 @@ class ModelInfo:
     train_config: Mapping[str, Any] = field(default_factory=dict, hash=False)
     inputs: tuple[TensorSpec, ...] = ()
     outputs: tuple[TensorSpec, ...] = ()
+    pair: str = ""  # name of the partner model (encoder <-> decoder, autoencoder -> its decoder), or ""
+    latent: LatentSpace = field(default_factory=LatentSpace, hash=False)
+    # Models without metadata (`model_shapes.infer_model_info`): contract name -> graph name of a tensor,
+    # and the largest batch the graph takes (0: any).
+    renames: Mapping[str, str] = field(default_factory=dict, hash=False)
+    batch_limit: int = 0
+
+    @property
+    def inferred(self) -> bool:
+        """True for a model without contract metadata, configured from its shapes."""
+        return bool(self.renames)
+
+    def graph_name(self, name: str) -> str:
+        """Return the graph's name for a contract tensor name ("image", "output", ...)."""
+        return self.renames.get(name, name)
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -137,9 +157,18 @@ def parse_model_info(
         train_config=_parse_json_object(metadata, "train_config"),
         inputs=tuple(inputs),
         outputs=tuple(outputs),
+        pair=metadata.get("pair", "").strip(),
+        latent=_parse_latent(metadata, _parse_int(metadata, "latent_dim", minimum=0)),
     )
     _check_signature(info)
     return info
+
+
+def _parse_latent(metadata: Mapping[str, str], latent_dim: int) -> LatentSpace:
+    try:
+        return parse_latent_space(metadata, latent_dim)
+    except LatentMetadataError as error:
+        raise ModelContractError(str(error)) from None
 
 
 def _parse_text(metadata: Mapping[str, str], key: str, *, allow_empty: bool = True) -> str:

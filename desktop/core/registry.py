@@ -6,7 +6,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from desktop.core.model_info import ModelInfo, read_model_info
+from desktop.core.model_info import ModelInfo
+from desktop.core.model_shapes import read_session_info
 
 
 @dataclass(frozen=True)
@@ -32,18 +33,30 @@ class ModelScan:
     models: list[ModelEntry] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
 
-    def select_task(self, task: str) -> list[ModelEntry]:
-        """Return the models for one task (e.g. "denoise"), in scan order."""
-        return [entry for entry in self.models if entry.info.task == task]
+    def select_task(self, *tasks: str) -> list[ModelEntry]:
+        """Return the models for some tasks (e.g. "denoise"), in scan order."""
+        return [entry for entry in self.models if entry.info.task in tasks]
+
+    def find_model(self, name: str) -> ModelEntry | None:
+        """Return the model called `name`, or None."""
+        return next((entry for entry in self.models if entry.info.name == name), None)
+
+    def find_pair(self, entry: ModelEntry, *tasks: str) -> ModelEntry | None:
+        """Return the partner named in `entry`'s `pair` metadata (of one of `tasks` when given), or None."""
+        partner = self.find_model(entry.info.pair) if entry.info.pair else None
+        if partner is None or (tasks and partner.info.task not in tasks):
+            return None
+        return partner
 
 
 def read_model_file(path: Path) -> ModelInfo:
-    """Read a model file's `ModelInfo` with a light CPU session (no graph optimisation)."""
+    """Read a model file's `ModelInfo` with a light CPU session (no graph optimisation); a file without
+    metadata gets one inferred from its shapes, or is refused with the reason."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3  # errors only: a bad file is reported through `SkippedFile`
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return read_model_info(session)
+    return read_session_info(session, path)
 
 
 def scan_models(folders: Iterable[Path]) -> ModelScan:

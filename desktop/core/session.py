@@ -8,12 +8,45 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from desktop.core.model_info import ModelInfo, read_model_info
+from desktop.core.model_info import ModelInfo
+from desktop.core.model_shapes import read_session_info
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
-PROVIDER_LABELS = {CPU: "CPU", CUDA: "CUDA"}
+PROVIDER_LABELS = {
+    CPU: "CPU",
+    CUDA: "CUDA",
+    "TensorrtExecutionProvider": "TensorRT",
+    "DmlExecutionProvider": "DirectML",
+    "CoreMLExecutionProvider": "CoreML",
+    "OpenVINOExecutionProvider": "OpenVINO",
+    "ROCMExecutionProvider": "ROCm",
+    "MIGraphXExecutionProvider": "MIGraphX",
+}
 DEVICES = ("auto", "cpu", "cuda")  # auto: CUDA when onnxruntime offers it, else CPU
+NOT_DEVICES = ("AzureExecutionProvider",)  # offered by onnxruntime, but no place to run image models
+
+
+def name_device(provider: str) -> str:
+    """Return the device name of a provider: "CUDAExecutionProvider" -> "cuda"."""
+    return provider.removesuffix("ExecutionProvider").lower()
+
+
+def label_provider(provider: str) -> str:
+    """Return a provider's label for people: "CUDA", "DirectML", or the name without its suffix."""
+    return PROVIDER_LABELS.get(provider, provider.removesuffix("ExecutionProvider"))
+
+
+def list_devices() -> list[str]:
+    """Return the devices to offer: auto, cpu, cuda, then every other compute provider onnxruntime has."""
+    names = [name_device(p) for p in ort.get_available_providers() if p not in (CPU, CUDA, *NOT_DEVICES)]
+    return [*DEVICES, *names]
+
+
+def check_device(device: str) -> None:
+    """Raise ValueError for a device that is neither auto/cpu/cuda nor an available provider's name."""
+    if device not in list_devices():
+        raise ValueError(f"device must be one of {tuple(list_devices())}, got {device!r}")
 
 
 @dataclass(frozen=True)
@@ -35,11 +68,16 @@ def count_cores() -> int:
 
 
 def choose_providers(device: str = "auto") -> list[str]:
-    """Return the providers to ask for: CUDA first where asked for (or auto) and available, CPU always."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device != "cpu" and CUDA in ort.get_available_providers():
-        return [CUDA, CPU]
+    """Return the providers to ask for: the device's provider first where available (auto: CUDA), CPU
+    always last."""
+    check_device(device)
+    wanted = (
+        CUDA
+        if device == "auto"
+        else next((p for p in ort.get_available_providers() if name_device(p) == device), CUDA)
+    )
+    if device != "cpu" and wanted in ort.get_available_providers():
+        return [wanted, CPU]
     return [CPU]
 
 
@@ -53,28 +91,30 @@ def create_session_options() -> ort.SessionOptions:
 
 def describe_provider(session: ort.InferenceSession) -> str:
     """Return "CPU" or "CUDA" (or the raw name) for the provider the session really uses first."""
-    name = session.get_providers()[0]
-    return PROVIDER_LABELS.get(name, name.removesuffix("ExecutionProvider"))
+    return label_provider(session.get_providers()[0])
 
 
-def open_model(path: Path, device: str = "auto") -> ModelSession:
-    """Create a session for `path` on `device`, falling back to CPU with a note if that fails.
+def open_model(path: Path, device: str = "auto", options: ort.SessionOptions | None = None) -> ModelSession:
+    """Create a session for `path` on `device`, falling back to CPU with a note if that fails; `options`
+    replace `create_session_options()` (the benchmark tries other thread and spinning settings).
 
     Raises `ModelContractError` when the file breaks the contract, onnxruntime errors when it is not ONNX.
     """
     providers = choose_providers(device)
     note = ""
     try:
-        session = ort.InferenceSession(str(path), create_session_options(), providers=providers)
+        session = ort.InferenceSession(str(path), options or create_session_options(), providers=providers)
     except Exception as error:  # onnxruntime raises several types; CPU is the fallback for all of them
         if providers == [CPU]:
             raise
-        note = f"CUDA session failed ({error}); running on CPU"
-        session = ort.InferenceSession(str(path), create_session_options(), providers=[CPU])
+        note = f"{label_provider(providers[0])} session failed ({error}); running on CPU"
+        session = ort.InferenceSession(str(path), options or create_session_options(), providers=[CPU])
     provider = describe_provider(session)
-    if not note and providers[0] == CUDA and provider != "CUDA":
-        note = f"CUDA was not usable; running on {provider}"
-    return ModelSession(Path(path), session, read_model_info(session), provider, note)
+    if not note and providers[0] != CPU and provider != label_provider(providers[0]):
+        note = f"{label_provider(providers[0])} was not usable; running on {provider}"
+    if device not in ("auto", "cpu") and providers == [CPU]:
+        note = f"{device} is not available in this onnxruntime; running on CPU"
+    return ModelSession(Path(path), session, read_session_info(session, Path(path)), provider, note)
 
 
 class SessionCache:

@@ -4,8 +4,9 @@ The image is reflect-padded to the model's size multiple, cut into equal tiles t
 pixels (tile starts on multiples of the size multiple), run a few tiles per call, and each tile's output is
 added in place into the result with a weight that is 0 on a thin `margin` at every inner tile edge (where a
 convolution saw the tile's border instead of the neighbouring pixels) and then ramps linearly up to 1
-across the overlap. The weighted sum is divided by the summed weights and the padding cropped off. Memory
-is the padded image, the result, one weight plane and one batch of tiles.
+across the overlap. The weighted sum is divided by the summed weights and the padding cropped off. Tile
+weights are a row ramp times a column ramp and the tiles form a full grid, so the summed weights are the
+outer product of two vectors: memory is the padded image, the result and one batch of tiles.
 """
 
 import math
@@ -111,6 +112,23 @@ def make_tile_weights(grid: TileGrid, top: int, left: int, size: tuple[int, int]
     return rows[:, None] * columns[None, :]
 
 
+def sum_axis_weights(starts: tuple[int, ...], tile: int, length: int, overlap: int, scale: int) -> np.ndarray:
+    """Return the summed blend weights (length * scale,) of tiles of `tile` starting at `starts`."""
+    total = np.zeros(length * scale, dtype=np.float32)
+    for start in starts:
+        total[start * scale : (start + tile) * scale] += make_ramp(
+            tile * scale, overlap * scale, overlap // 4 * scale, lead=start > 0, trail=start + tile < length
+        )
+    return total
+
+
+def divide_by_weights(result: np.ndarray, rows: np.ndarray, columns: np.ndarray, strip: int = 256) -> None:
+    """Divide (H, W, C) in place by the weight plane rows[:, None] * columns[None, :], a strip at a time."""
+    for top in range(0, result.shape[0], strip):
+        plane = rows[top : top + strip, None] * columns[None, :]
+        result[top : top + strip] /= plane[..., None]
+
+
 def run_tiled(
     run_batch: BatchRunner,
     image: np.ndarray,
@@ -137,7 +155,7 @@ def run_tiled(
         return np.ascontiguousarray(output[: height * scale, : width * scale], dtype=np.float32)
     per_call = max(1, TILE_BATCH_PIXELS // (grid.tile_height * grid.tile_width))
     result: np.ndarray | None = None
-    weight_sum = np.zeros((padded.shape[0] * scale, padded.shape[1] * scale), dtype=np.float32)
+    out_size = (padded.shape[0] * scale, padded.shape[1] * scale)
     for start in range(0, len(corners), per_call):
         progress.check_aborted()
         chunk = corners[start : start + per_call]
@@ -146,14 +164,15 @@ def run_tiled(
         ).transpose(0, 3, 1, 2)  # (N, C, h, w)
         outputs = run_batch(np.ascontiguousarray(tiles))  # (N, C', h * scale, w * scale)
         if result is None:
-            result = np.zeros((*weight_sum.shape, outputs.shape[1]), dtype=np.float32)
+            result = np.zeros((*out_size, outputs.shape[1]), dtype=np.float32)
         for (top, left), tile in zip(chunk, outputs, strict=True):
             weights = make_tile_weights(grid, top, left, padded.shape[:2], scale)
             rows = slice(top * scale, (top + grid.tile_height) * scale)
             columns = slice(left * scale, (left + grid.tile_width) * scale)
             result[rows, columns] += tile.transpose(1, 2, 0) * weights[..., None]
-            weight_sum[rows, columns] += weights
         progress.set_progress(min(start + per_call, len(corners)) / len(corners))
     assert result is not None  # a grid always has a tile
-    result /= weight_sum[..., None]
-    return np.ascontiguousarray(result[: height * scale, : width * scale])
+    row_weights = sum_axis_weights(grid.tops, grid.tile_height, padded.shape[0], grid.overlap, scale)
+    column_weights = sum_axis_weights(grid.lefts, grid.tile_width, padded.shape[1], grid.overlap, scale)
+    divide_by_weights(result, row_weights, column_weights)
+    return result[: height * scale, : width * scale]  # a view: copying would double the peak memory

@@ -1,25 +1,36 @@
-"""Entry point of the GUI: `python -m desktop [IMAGE] [--device auto|cpu|cuda] [--screenshot PNG]`."""
+"""Entry point of the GUI: `python -m desktop [IMAGE ...] [--mode MODE] [--device DEVICE]
+[--models-dir DIR] [--screenshot PNG]`."""
 
 import argparse
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
-from desktop.core.paths import find_asset, find_sample_images
-from desktop.core.session import DEVICES
-from desktop.qt.main_window import APP_NAME, MainWindow
+from desktop.core.paths import find_asset, find_model_dirs, find_sample_images
+from desktop.qt.app_settings import AppSettings
+from desktop.qt.main_window import APP_NAME, MODES, MainWindow
+from desktop.qt.screenshot import SCREENSHOT_MODES, stage_screenshot
+from desktop.qt.theme import apply_theme
 
 ORGANIZATION = "Autoencoder Studio"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="autoencoder-studio", description="Autoencoder Studio desktop app")
-    parser.add_argument("image", nargs="?", type=Path, help="image to open at start")
-    parser.add_argument("--device", choices=DEVICES, default="auto", help="where models run (default: auto)")
+    parser.add_argument("images", nargs="*", type=Path, help="images to open at start")
+    parser.add_argument(
+        "--mode", choices=SCREENSHOT_MODES, help="mode to start in (compare_split: Denoise in split view)"
+    )
+    parser.add_argument("--model", help="model (file stem) to choose in the starting mode")
+    parser.add_argument("--device", help="where models run: auto, cpu, cuda, ... (default: the settings')")
+    parser.add_argument(
+        "--models-dir", type=Path, action="append", default=[], help="extra folder of .onnx models"
+    )
+    parser.add_argument("--theme", choices=("system", "light", "dark"), help="override the theme setting")
     parser.add_argument(
         "--screenshot", type=Path, help="save a PNG of the window after the first result, then quit"
     )
@@ -35,23 +46,15 @@ def find_app_icon() -> QIcon | None:
     return None
 
 
-def choose_start_image(image: Path | None, settings: QSettings) -> Path | None:
-    """Return the image to show at start: the one asked for, else the last one opened, else a sample."""
-    if image is not None:
-        return image
-    last = settings.value("paths/last_image")
-    if last and Path(str(last)).is_file():
-        return Path(str(last))
+def choose_start_images(images: list[Path], settings: AppSettings) -> list[Path]:
+    """Return the images to show at start: those asked for, else the last one opened, else a sample."""
+    if images:
+        return images
+    recent = [path for path in settings.recent_files[:1] if path.is_file()]
+    if recent:
+        return recent
     samples = find_sample_images()
-    return samples[0] if samples else None
-
-
-def save_screenshot_and_quit(window: MainWindow, path: Path) -> None:
-    """Grab the window into a PNG file and quit the app."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(path))
-    print(f"screenshot saved to {path}")
-    window.close()
+    return samples[:1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,15 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     icon = find_app_icon()
     if icon is not None:
         app.setWindowIcon(icon)
-    settings = QSettings()
-    window = MainWindow(settings, device=args.device)
+    settings = AppSettings(QSettings())
+    apply_theme(args.theme or settings.theme)
+    folders = None
+    if args.models_dir:
+        user = [settings.models_dir] if settings.models_dir else []
+        folders = [*args.models_dir, *user, *find_model_dirs()]
+    window = MainWindow(settings.qsettings, model_dirs=folders, device=args.device)
+    if args.mode:
+        window.show_mode(args.mode if args.mode in MODES else "denoise")
+    if args.model:
+        window.page.picker.select(args.model)
     if args.screenshot is not None:
-        window.page.result_shown.connect(
-            lambda *_: QTimer.singleShot(300, lambda: save_screenshot_and_quit(window, args.screenshot)),
-            Qt.ConnectionType.SingleShotConnection,
-        )
+        stage_screenshot(window, args.mode or "denoise", args.screenshot)
     window.show()
-    start_image = choose_start_image(args.image, settings)
-    if start_image is not None:
-        window.open_paths([start_image])
+    window.open_paths(choose_start_images(args.images, settings))
     return app.exec()

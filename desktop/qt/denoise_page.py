@@ -1,33 +1,36 @@
-"""The Denoise page: pick a model, set the noise, see Original / Noisy / Denoised and their metrics."""
+"""The Denoise mode: add seeded synthetic noise to a clean image (or denoise a noisy one as is), set a
+noise-conditioned model's strength (estimated by default), and compare Original / Noisy / Denoised with
+live MAE, PSNR and SSIM."""
 
-from PySide6.QtCore import Qt, QThread, Signal, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QComboBox,
+    QCheckBox,
+    QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
-    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.core.denoise import DenoiseResult
-from desktop.core.imageio import ImageLoadError, LoadedImage, ModelInput, fit_to_model
+from desktop.core.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
+from desktop.core.image_model import prepare_model_input
+from desktop.core.imageio import LoadedImage
 from desktop.core.model_info import SIGMA
-from desktop.core.registry import ModelEntry
-from desktop.core.session import ModelSession, SessionCache
-from desktop.qt.image_panel import ImagePanel
-from desktop.qt.inference_worker import (
-    DenoiseRequest,
-    InferenceWorker,
-    start_worker_thread,
-    stop_worker_thread,
-)
+from desktop.core.progress import Progress
+from desktop.core.registry import ModelEntry, ModelScan
+from desktop.qt.compare_box import CompareBox
+from desktop.qt.float_slider import FloatSlider
 from desktop.qt.metrics_table import MetricsTable
+from desktop.qt.mode_page import ModePage, PageResult, RunContext, RunStatus
+from desktop.qt.model_picker import ModelPicker
+from desktop.qt.qimage import convert_array_to_qimage
 
-SIGMA_STEPS = 100  # slider units per 1.0 of sigma: steps of 0.01
 SIGMA_MAX = 0.50
+SIGMA_STEPS = 50  # steps of 0.01
 DEFAULT_SIGMA = 0.20
+PANEL_WIDTH = 340
 
 
 def describe_sigma(sigma: float) -> str:
@@ -35,186 +38,172 @@ def describe_sigma(sigma: float) -> str:
     return f"{sigma:.2f} ({sigma * 255:.0f}/255)"
 
 
-def describe_model(entry: ModelEntry) -> str:
-    """Return what the page says about a model: its description, training noise and exported test figures."""
-    info = entry.info
-    lines = [info.description, f"Trained on {info.noise.describe()} ({info.dataset}, v{info.version})"]
-    mae, psnr, ssim = (info.metrics.get(key) for key in ("mae", "psnr", "ssim"))
-    if all(isinstance(value, int | float) for value in (mae, psnr, ssim)):
-        lines[1] += f"; test split: MAE {mae:.4f}, PSNR {psnr:.2f} dB, SSIM {ssim:.4f}"
-    return "\n".join(lines)
+def run_page_job(
+    image: LoadedImage, entry: ModelEntry, settings: DenoiseSettings, context: RunContext, progress: Progress
+) -> PageResult:
+    """The Denoise page's job, run in the worker: fit the image, denoise, and build the images to show."""
+    model_input = prepare_model_input(image, entry.info)
+    session_note = context.open_session(entry.path, context.device).note
+    result = run_denoise_job(context.opener(entry), context.device, model_input.pixels, settings, progress)
+    if result.clean is not None:
+        names = ("Original", "Noisy", "Denoised")
+        arrays = (result.clean, result.noisy, result.denoised)
+    else:
+        names, arrays = ("Input", "Denoised"), (result.noisy, result.denoised)
+    layers = [(name, convert_array_to_qimage(pixels)) for name, pixels in zip(names, arrays, strict=True)]
+    notes = tuple(note for note in (session_note, *result.notes) if note)
+    status = RunStatus(entry.info.title, result.provider, result.seconds, notes)
+    return PageResult(result, layers, status, f"Input: {model_input.description}")
 
 
-class DenoisePage(QWidget):
-    """Shows one image denoised by the chosen model; all inference runs in an `InferenceWorker` thread.
+class DenoisePage(ModePage):
+    """`result_shown(DenoiseResult)` after the compare view and the metrics update."""
 
-    Signals: `result_shown(DenoiseResult, ModelSession)` after the panels update, `error_occurred(str)`.
-    """
+    title = "Denoise"
 
-    result_shown = Signal(object, object)
-    error_occurred = Signal(str)
-
-    def __init__(self, device: str = "auto", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._device = device
-        self._image: LoadedImage | None = None
-        self._input: ModelInput | None = None
-        self._latest_request = 0
-        self._models: list[ModelEntry] = []
-
-        self.model_combo = QComboBox()
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.model_label = QLabel()
-        self.model_label.setWordWrap(True)
-        self.sigma_slider = QSlider(Qt.Orientation.Horizontal)
-        self.sigma_slider.setRange(0, round(SIGMA_MAX * SIGMA_STEPS))
-        self.sigma_slider.setSingleStep(1)
-        self.sigma_slider.setPageStep(5)
-        self.sigma_slider.setValue(round(DEFAULT_SIGMA * SIGMA_STEPS))
-        self.sigma_label = QLabel()
-        self.sigma_label.setMinimumWidth(self.sigma_label.fontMetrics().horizontalAdvance("0.00 (000/255)  "))
+    def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.result: DenoiseResult | None = None
+        self.picker = ModelPicker("denoise")
+        self.add_noise_check = QCheckBox("Add synthetic noise (the image is clean)")
+        self.add_noise_check.setChecked(True)
+        self.add_noise_check.setToolTip("Untick for a photo that is already noisy: it is denoised as is")
+        self.sigma_slider = FloatSlider(
+            0.0, SIGMA_MAX, DEFAULT_SIGMA, steps=SIGMA_STEPS, describe=describe_sigma
+        )
+        self.sigma_slider.label.setMinimumWidth(self.fontMetrics().horizontalAdvance("0.00 (000/255)  "))
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setValue(0)
-        self.panels = {name: ImagePanel(name) for name in ("Original", "Noisy", "Denoised")}
+        self.strength_group = QGroupBox("Model strength (noise level it removes)")
+        self.auto_check = QCheckBox("Auto: estimate the image's noise")
+        self.auto_check.setChecked(True)
+        self.strength_slider = FloatSlider(
+            0.0, SIGMA_MAX, DEFAULT_SIGMA, steps=SIGMA_STEPS, describe=describe_sigma
+        )
+        self.strength_label = QLabel()
+        self.metrics_table = MetricsTable(("Noisy", "Denoised"))
+        self.metrics_note = QLabel()
+        self.metrics_note.setWordWrap(True)
         self.conversion_label = QLabel("Open an image, or drop one here.")
+        self.conversion_label.setWordWrap(True)
         self.conversion_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.metrics_table = MetricsTable()
+        self.compare = CompareBox()
+        self.compare.set_preferred_split("Noisy", "Denoised")
         self._build_layout()
 
-        self._worker = InferenceWorker(SessionCache())
-        self._worker.result_ready.connect(self._show_result)
-        self._worker.failed.connect(self._show_failure)
-        self._thread: QThread = start_worker_thread(self._worker, self)
-
-        self.model_combo.currentIndexChanged.connect(self._change_model)
-        self.sigma_slider.valueChanged.connect(self._change_noise)
-        self.seed_spin.valueChanged.connect(self._change_noise)
-        self._change_noise()
+        self.picker.model_changed.connect(self._change_model)
+        self.add_noise_check.toggled.connect(self._change_settings)
+        self.sigma_slider.value_changed.connect(self._change_settings)
+        self.seed_spin.valueChanged.connect(self._change_settings)
+        self.auto_check.toggled.connect(self._change_settings)
+        self.strength_slider.value_changed.connect(self._change_settings)
+        self._change_model(None)
 
     @property
     def sigma(self) -> float:
-        return self.sigma_slider.value() / SIGMA_STEPS
+        return round(self.sigma_slider.value, 4)
 
     @property
-    def current_model(self) -> ModelEntry | None:
-        index = self.model_combo.currentIndex()
-        return self._models[index] if 0 <= index < len(self._models) else None
+    def sigma_label(self) -> QLabel:
+        return self.sigma_slider.label
 
-    def set_models(self, models: list[ModelEntry]) -> None:
-        """Fill the model picker (denoise models only) and run the first one."""
-        self._models = [entry for entry in models if entry.info.task == "denoise"]
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for entry in self._models:
-            self.model_combo.addItem(entry.info.title)
-            self.model_combo.setItemData(
-                self.model_combo.count() - 1, str(entry.path), Qt.ItemDataRole.ToolTipRole
-            )
-        self.model_combo.blockSignals(False)
-        self.model_combo.setEnabled(bool(self._models))
-        self._change_model()
-
-    def show_image(self, image: LoadedImage) -> None:
-        """Make `image` the Original and denoise it."""
-        self._image = image
-        self._fit_image()
-
-    def shutdown(self) -> None:
-        """Stop the worker thread (waits for a running job)."""
-        stop_worker_thread(self._thread)
-
-    def _build_layout(self) -> None:
-        captions = [QLabel("Model:"), QLabel(f"Noise {SIGMA}:")]
-        width = max(caption.sizeHint().width() for caption in captions)
-        for caption in captions:
-            caption.setFixedWidth(width)
-        model_row = QHBoxLayout()
-        model_row.addWidget(captions[0])
-        model_row.addWidget(self.model_combo, 1)
-        self.model_label.setContentsMargins(width + 6, 0, 0, 4)
-        noise_row = QHBoxLayout()
-        noise_row.addWidget(captions[1])
-        noise_row.addWidget(self.sigma_slider, 1)
-        noise_row.addWidget(self.sigma_label)
-        noise_row.addSpacing(16)
-        noise_row.addWidget(QLabel("Seed:"))
-        noise_row.addWidget(self.seed_spin)
-        panels = QHBoxLayout()
-        for panel in self.panels.values():
-            panels.addWidget(panel, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(model_row)
-        layout.addWidget(self.model_label)
-        layout.addLayout(noise_row)
-        layout.addLayout(panels, 1)
-        layout.addWidget(self.conversion_label)
-        layout.addWidget(self.metrics_table)
-
-    @Slot()
-    def _change_model(self) -> None:
-        entry = self.current_model
-        if entry is None:
-            self.model_label.setText("No denoise models found.")
-            return
-        self.model_label.setText(describe_model(entry))
-        self._fit_image()
-
-    @Slot()
-    def _change_noise(self) -> None:
-        self.sigma_label.setText(describe_sigma(self.sigma))
-        self._request_denoise()
-
-    def _fit_image(self) -> None:
-        entry = self.current_model
-        self._input = None
-        if self._image is None:
-            return
-        if entry is None:  # nothing to run: show the image as loaded
-            self.panels["Original"].show_array(self._image.pixels)
-            return
-        info = entry.info
-        try:
-            self._input = fit_to_model(
-                self._image,
-                channels=info.channels,
-                input_size=info.input_size,
-                size_multiple=info.size_multiple,
-            )
-        except ImageLoadError as error:
-            self.error_occurred.emit(str(error))
-            return
-        self.conversion_label.setText(f"Input: {self._input.description}")
-        self.panels["Original"].show_array(self._input.pixels)
-        self._request_denoise()
-
-    def _request_denoise(self) -> None:
-        entry = self.current_model
-        if self._input is None or entry is None:
-            return
-        self._latest_request += 1
-        self._worker.submit(
-            DenoiseRequest(
-                self._latest_request,
-                entry.path,
-                self._device,
-                self._input.pixels,
-                self.sigma,
-                self.seed_spin.value(),
-            )
+    def read_settings(self) -> DenoiseSettings:
+        """Return the settings the widgets describe."""
+        return DenoiseSettings(
+            add_noise=self.add_noise_check.isChecked(),
+            sigma=self.sigma,
+            seed=self.seed_spin.value(),
+            model_sigma=None if self.auto_check.isChecked() else round(self.strength_slider.value, 4),
+            tile_size=self.context.tiles,
         )
 
-    @Slot(int, object, object)
-    def _show_result(self, request_id: int, result: DenoiseResult, model: ModelSession) -> None:
-        if request_id != self._latest_request:  # stale: a newer request is on its way
-            return
-        self.panels["Noisy"].show_array(result.noisy)
-        self.panels["Denoised"].show_array(result.denoised)
-        self.metrics_table.show_metrics(result.noisy_metrics, result.denoised_metrics)
-        self.result_shown.emit(result, model)
+    def set_models(self, scan: ModelScan) -> None:
+        self.picker.set_models(scan.select_task("denoise"))
 
-    @Slot(int, str)
-    def _show_failure(self, request_id: int, message: str) -> None:
-        if request_id == self._latest_request:
-            self.panels["Denoised"].show_array(None)
-            self.error_occurred.emit(f"Denoising failed: {message}")
+    def refresh(self) -> None:
+        entry = self.picker.current
+        if self.image is None:
+            return
+        if entry is None:  # nothing to run: show the image as loaded
+            self.compare.set_layers([("Original", convert_array_to_qimage(self.image.pixels))])
+            return
+        image, settings, context = self.image, self.read_settings(), self.context
+        self.submit(lambda progress: run_page_job(image, entry, settings, context, progress))
+
+    def show_result(self, page_result: PageResult) -> None:
+        result: DenoiseResult = page_result.result
+        self.result = result
+        self.compare.set_layers(page_result.layers)
+        self.metrics_table.show_metrics(result.noisy_metrics, result.denoised_metrics)
+        self.metrics_note.setText(
+            "" if result.clean is not None else "Denoising as is: no clean reference, so no metrics."
+        )
+        self.conversion_label.setText(page_result.details)
+        if result.model_sigma is not None:
+            how = "estimated" if self.auto_check.isChecked() else "set"
+            self.strength_label.setText(f"{SIGMA} fed to the model: {result.model_sigma:.3f} ({how})")
+            if self.auto_check.isChecked():
+                self.strength_slider.set_value(result.model_sigma, quiet=True)
+
+    def result_pixels(self) -> tuple | None:
+        if self.result is None:
+            return None
+        return self.result.denoised, self.image.alpha if self.image else None, self.picker.current
+
+    def describe_processing(self) -> dict[str, object]:
+        result, entry = self.result, self.picker.current
+        if result is None or entry is None:
+            return {}
+        return {
+            "task": "denoise",
+            "model": entry.info.name,
+            "added_noise_sigma": result.sigma if result.clean is not None else None,
+            "seed": result.seed if result.clean is not None else None,
+            "model_sigma": None if result.model_sigma is None else round(result.model_sigma, 4),
+            "tile_size": result.tile_size,
+            "device": result.provider,
+        }
+
+    def _build_layout(self) -> None:
+        noise = QGroupBox("Noise")
+        form = QFormLayout(noise)
+        form.addRow(self.add_noise_check)
+        form.addRow(f"{SIGMA}:", self.sigma_slider)
+        form.addRow("Seed:", self.seed_spin)
+        strength = QVBoxLayout(self.strength_group)
+        strength.addWidget(self.auto_check)
+        strength.addWidget(self.strength_slider)
+        strength.addWidget(self.strength_label)
+        panel = QWidget()
+        panel.setFixedWidth(PANEL_WIDTH)
+        column = QVBoxLayout(panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.picker)
+        column.addWidget(noise)
+        column.addWidget(self.strength_group)
+        column.addWidget(QLabel("<b>Quality against the original</b>"))
+        column.addWidget(self.metrics_table)
+        column.addWidget(self.metrics_note)
+        column.addWidget(self.conversion_label)
+        column.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(panel)
+        layout.addWidget(self.compare, 1)
+
+    @Slot(object)
+    def _change_model(self, entry: ModelEntry | None) -> None:
+        takes_sigma = entry is not None and entry.info.takes_sigma
+        self.strength_group.setVisible(takes_sigma)
+        if takes_sigma:
+            noise = entry.info.noise
+            high = noise.sigma_max if noise.sigma_max is not None else noise.sigma or SIGMA_MAX
+            self.strength_slider.set_range(0.0, max(high, 0.01))
+        self.request_refresh()
+
+    @Slot()
+    def _change_settings(self) -> None:
+        adding = self.add_noise_check.isChecked()
+        self.sigma_slider.setEnabled(adding)
+        self.seed_spin.setEnabled(adding)
+        self.strength_slider.setEnabled(not self.auto_check.isChecked())
+        self.request_refresh()

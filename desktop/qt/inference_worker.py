@@ -1,64 +1,99 @@
-"""Runs denoise jobs off the UI thread; only the latest request is ever run (latest request wins)."""
+"""Runs jobs off the UI thread, latest request wins: a new job replaces any job not yet started and cancels
+the running one (through its `Progress`), so dragging a slider never queues stale work."""
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from desktop.core.denoise import denoise_image
-from desktop.core.session import SessionCache
+from desktop.core.progress import CancelledError, Progress
+
+JobFunction = Callable[[Progress], object]  # pure work: core calls only, checks progress between steps
+PROGRESS_INTERVAL_S = 0.05  # report progress at most this often
 
 
 @dataclass(frozen=True)
-class DenoiseRequest:
-    """One denoise job: a model-ready image, the noise to add, and the model to run."""
-
+class Job:
     request_id: int
-    model_path: Path
-    device: str
-    clean: np.ndarray  # (H, W, C) fitted to the model
-    sigma: float
-    seed: int
+    run: JobFunction
+    progress: Progress
 
 
 class InferenceWorker(QObject):
-    """Lives in its own QThread. `submit` replaces any request not yet started, so stale work never queues.
+    """Lives in its own QThread (`start_worker_thread`). `submit` may be called from any thread.
 
-    Signals: `result_ready(request_id, DenoiseResult, ModelSession)`, `failed(request_id, message)`.
+    Signals: `started(request_id)`, `progressed(request_id, fraction)`, `finished(request_id, result)`,
+    `failed(request_id, message)`, `cancelled(request_id)`.
     """
 
-    result_ready = Signal(int, object, object)
+    started = Signal(int)
+    progressed = Signal(int, float)
+    finished = Signal(int, object)
     failed = Signal(int, str)
-    _request_submitted = Signal()
+    cancelled = Signal(int)
+    _job_submitted = Signal()
 
-    def __init__(self, cache: SessionCache | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._cache = cache or SessionCache()
         self._lock = threading.Lock()
-        self._pending: DenoiseRequest | None = None
-        self._request_submitted.connect(self._run_latest)
+        self._pending: Job | None = None
+        self._running: Job | None = None
+        self._next_id = 0
+        self._job_submitted.connect(self._run_latest)
 
-    def submit(self, request: DenoiseRequest) -> None:
-        """Queue `request` in place of any pending one; safe to call from any thread."""
+    def submit(self, run: JobFunction, *, cancel_running: bool = True) -> int:
+        """Queue `run` in place of any pending job (cancelling the running one); return its request id."""
         with self._lock:
-            self._pending = request
-        self._request_submitted.emit()
+            self._next_id += 1
+            job = Job(self._next_id, run, Progress())
+            if self._pending is not None:
+                self.cancelled.emit(self._pending.request_id)
+            self._pending = job
+            if cancel_running and self._running is not None:
+                self._running.progress.cancel()
+        self._job_submitted.emit()
+        return job.request_id
+
+    def cancel(self) -> None:
+        """Drop the pending job and cancel the running one."""
+        with self._lock:
+            if self._pending is not None:
+                self.cancelled.emit(self._pending.request_id)
+            self._pending = None
+            if self._running is not None:
+                self._running.progress.cancel()
 
     @Slot()
     def _run_latest(self) -> None:
         with self._lock:
-            request, self._pending = self._pending, None
-        if request is None:  # an earlier wake-up already took it
+            job, self._pending = self._pending, None
+            self._running = job
+        if job is None:  # an earlier wake-up already took it
             return
+        self.started.emit(job.request_id)
+        last = [0.0]
+
+        def report(fraction: float) -> None:
+            now = time.monotonic()
+            if fraction >= 1.0 or now - last[0] >= PROGRESS_INTERVAL_S:
+                last[0] = now
+                self.progressed.emit(job.request_id, fraction)
+
+        progress = job.progress.relay(report)  # shares the job's cancel flag
         try:
-            model = self._cache.get(request.model_path, request.device)
-            result = denoise_image(model, request.clean, request.sigma, request.seed)
-        except Exception as error:  # reported to the UI, never raised in the worker thread
-            self.failed.emit(request.request_id, f"{type(error).__name__}: {error}")
+            result = job.run(progress)
+        except CancelledError:
+            self.cancelled.emit(job.request_id)
             return
-        self.result_ready.emit(request.request_id, result, model)
+        except Exception as error:  # reported to the UI, never raised in the worker thread
+            self.failed.emit(job.request_id, str(error) or type(error).__name__)
+            return
+        finally:
+            with self._lock:
+                self._running = None
+        self.finished.emit(job.request_id, result)
 
 
 def start_worker_thread(worker: QObject, parent: QObject, name: str = "InferenceThread") -> QThread:

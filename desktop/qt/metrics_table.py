@@ -1,4 +1,4 @@
-"""A small table of MAE / PSNR / SSIM for the noisy and denoised images against the original."""
+"""A small table of MAE / PSNR / SSIM of a few images (rows, e.g. Noisy / Denoised) against a reference."""
 
 import math
 
@@ -7,23 +7,26 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from desktop.core.metrics import ImageMetrics
 
-ROWS = ("Noisy", "Denoised")
 COLUMNS = ("MAE", "PSNR (dB)", "SSIM")
+EMPTY = "\N{EM DASH}"
 
 
-def format_metrics(metrics: ImageMetrics) -> tuple[str, str, str]:
-    """Return the texts shown for MAE, PSNR ("∞" for identical images) and SSIM."""
+def format_metrics(metrics: ImageMetrics | None) -> tuple[str, str, str]:
+    """Return the texts shown for MAE, PSNR ("∞" for identical images) and SSIM ("—" where undefined)."""
+    if metrics is None:
+        return EMPTY, EMPTY, EMPTY
     psnr = "∞" if math.isinf(metrics.psnr) else f"{metrics.psnr:.2f}"
-    return f"{metrics.mae:.4f}", psnr, f"{metrics.ssim:.4f}"
+    ssim = EMPTY if math.isnan(metrics.ssim) else f"{metrics.ssim:.4f}"
+    return f"{metrics.mae:.4f}", psnr, ssim
 
 
 class MetricsTable(QTableWidget):
-    """Rows Noisy / Denoised, columns MAE / PSNR (dB) / SSIM."""
+    """One row per compared image, columns MAE / PSNR (dB) / SSIM; "—" where there is no reference."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(len(ROWS), len(COLUMNS), parent)
+    def __init__(self, rows: tuple[str, ...] = ("Noisy", "Denoised"), parent: QWidget | None = None) -> None:
+        super().__init__(len(rows), len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(COLUMNS)
-        self.setVerticalHeaderLabels(ROWS)
+        self.setVerticalHeaderLabels(rows)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -31,17 +34,18 @@ class MetricsTable(QTableWidget):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        for row in range(len(ROWS)):
+        for row in range(len(rows)):
             for column in range(len(COLUMNS)):
-                item = QTableWidgetItem("—")
+                item = QTableWidgetItem(EMPTY)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.setItem(row, column, item)
         self._fit_height()
 
-    def show_metrics(self, noisy: ImageMetrics, denoised: ImageMetrics) -> None:
-        """Fill both rows."""
-        for row, metrics in enumerate((noisy, denoised)):
-            for column, text in enumerate(format_metrics(metrics)):
+    def show_metrics(self, *rows: ImageMetrics | None) -> None:
+        """Fill the rows in order; None (or a missing row) shows dashes."""
+        for row in range(self.rowCount()):
+            texts = format_metrics(rows[row] if row < len(rows) else None)
+            for column, text in enumerate(texts):
                 self.item(row, column).setText(text)
 
     def read_row(self, row: int) -> tuple[str, ...]:
@@ -51,5 +55,5 @@ class MetricsTable(QTableWidget):
     def _fit_height(self) -> None:
         self.resizeRowsToContents()
         height = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth()
-        height += sum(self.rowHeight(row) for row in range(len(ROWS)))
+        height += sum(self.rowHeight(row) for row in range(self.rowCount()))
         self.setFixedHeight(height)

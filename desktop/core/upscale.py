@@ -1,0 +1,113 @@
+"""The upscale job: a model applied once or several times (x4 = x2 twice), a bicubic resize beside it for
+an honest comparison, and an optional "downscale then upscale" check with metrics against the original."""
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from desktop.core.image_model import ModelOpener, apply_model_with_retries
+from desktop.core.imageio import resize_image
+from desktop.core.metrics import ImageMetrics, measure_image
+from desktop.core.model_info import ModelInfo
+from desktop.core.progress import Progress
+from desktop.core.tiling import DEFAULT_TILE_SIZE
+
+FACTORS = (2, 4)
+
+
+@dataclass(frozen=True)
+class UpscaleResult:
+    """The upscaled image by the model and by bicubic, from `source`; with a check, the original they
+    are measured against and both metrics."""
+
+    source: np.ndarray  # (h, w, C) what was enlarged: the input, or in a check its downscaled copy
+    upscaled: np.ndarray  # (h * factor, w * factor, C) by the model
+    bicubic: np.ndarray  # the same size, by bicubic interpolation
+    original: np.ndarray | None  # in a check: the input cropped to a multiple of the factor
+    bicubic_metrics: ImageMetrics | None
+    model_metrics: ImageMetrics | None
+    factor: int
+    passes: int  # model applications
+    seconds: float
+    provider: str
+    tile_size: int | None
+    notes: tuple[str, ...] = ()
+
+
+def count_passes(info: ModelInfo, factor: int) -> int:
+    """Return how many times the model must run to enlarge `factor` times; ValueError when it cannot."""
+    passes = round(math.log(factor, info.scale)) if info.scale > 1 else 0
+    if info.scale < 2 or info.scale**passes != factor:
+        raise ValueError(f"{info.name} enlarges x{info.scale}: it cannot make x{factor}")
+    if passes > 1 and info.input_size is not None:
+        raise ValueError(f"{info.name} takes only {info.input_size[0]}x{info.input_size[1]}: it runs once")
+    return passes
+
+
+def resize_bicubic(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bicubic resize of (H, W, C); Pillow widens the kernel when shrinking, so downscales are antialiased."""
+    return resize_image(pixels, height, width, resample=Image.Resampling.BICUBIC)
+
+
+def downscale_for_check(pixels: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (the image cropped to a multiple of `factor`, that crop shrunk `factor` times)."""
+    height, width = pixels.shape[0] // factor * factor, pixels.shape[1] // factor * factor
+    if height == 0 or width == 0:
+        raise ValueError(f"the image is smaller than {factor}x{factor}: nothing to downscale")
+    original = np.ascontiguousarray(pixels[:height, :width])
+    return original, resize_bicubic(original, height // factor, width // factor)
+
+
+def upscale_image(
+    open_model: ModelOpener,
+    device: str,
+    pixels: np.ndarray,
+    *,
+    factor: int = 2,
+    check: bool = False,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    progress: Progress | None = None,
+) -> UpscaleResult:
+    """Enlarge model-ready pixels (H, W, C) `factor` times with the model and with bicubic; with `check`,
+    first shrink them `factor` times and measure both results against the original."""
+    progress = progress or Progress()
+    model = open_model(device)
+    passes = count_passes(model.info, factor)
+    original, source = downscale_for_check(pixels, factor) if check else (None, pixels)
+    image, notes, provider, tile = source, [], model.provider, None
+    start = time.perf_counter()
+    for index in range(passes):
+        run = apply_model_with_retries(
+            lambda chosen: model if chosen == device else open_model(chosen),
+            device,
+            image,
+            tile_size=tile_size,
+            progress=progress.sub_progress(0.9 * index / passes, 0.9 / passes),
+        )
+        image, provider, tile = run.output, run.provider, run.tile_size
+        notes.extend(run.notes)
+    seconds = time.perf_counter() - start
+    progress.check_aborted()
+    bicubic = resize_bicubic(source, image.shape[0], image.shape[1])
+    bicubic_metrics = model_metrics = None
+    if original is not None:
+        bicubic_metrics = measure_image(original, bicubic)
+        model_metrics = measure_image(original, image)
+    progress.set_progress(1.0)
+    return UpscaleResult(
+        source=source,
+        upscaled=image,
+        bicubic=bicubic,
+        original=original,
+        bicubic_metrics=bicubic_metrics,
+        model_metrics=model_metrics,
+        factor=factor,
+        passes=passes,
+        seconds=seconds,
+        provider=provider,
+        tile_size=tile,
+        notes=tuple(notes),
+    )

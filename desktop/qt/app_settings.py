@@ -1,0 +1,114 @@
+"""`AppSettings`: the app's persistent settings, typed, over a QSettings (models folder, device, tile size,
+theme, save quality, recent files, window geometry, last mode)."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+THEMES = ("system", "light", "dark")
+MAX_RECENT = 10
+
+
+class AppSettings:
+    """Reads and writes one QSettings; every property has a default."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self.qsettings = settings
+
+    def _read(self, key: str, default: str = "") -> str:
+        value = self.qsettings.value(key, default)
+        return default if value is None else str(value)
+
+    @property
+    def models_dir(self) -> Path | None:
+        """The user's own models folder, scanned before the shipped one."""
+        text = self._read("models/folder")
+        return Path(text) if text else None
+
+    @models_dir.setter
+    def models_dir(self, folder: Path | None) -> None:
+        self.qsettings.setValue("models/folder", str(folder) if folder else "")
+
+    @property
+    def device(self) -> str:
+        return self._read("run/device", "auto")
+
+    @device.setter
+    def device(self, device: str) -> None:
+        self.qsettings.setValue("run/device", device)
+
+    @property
+    def tile_size(self) -> int:
+        """Tile side in pixels for fully convolutional models; 0 is automatic."""
+        try:
+            return max(0, int(self._read("run/tile_size", "0")))
+        except ValueError:
+            return 0
+
+    @tile_size.setter
+    def tile_size(self, size: int) -> None:
+        self.qsettings.setValue("run/tile_size", int(size))
+
+    @property
+    def theme(self) -> str:
+        theme = self._read("view/theme", "system")
+        return theme if theme in THEMES else "system"
+
+    @theme.setter
+    def theme(self, theme: str) -> None:
+        self.qsettings.setValue("view/theme", theme)
+
+    @property
+    def quality(self) -> int:
+        """JPEG and WebP quality of saved results."""
+        try:
+            return min(100, max(1, int(self._read("save/quality", "95"))))
+        except ValueError:
+            return 95
+
+    @quality.setter
+    def quality(self, quality: int) -> None:
+        self.qsettings.setValue("save/quality", int(quality))
+
+    @property
+    def mode(self) -> int:
+        try:
+            return int(self._read("view/mode", "0"))
+        except ValueError:
+            return 0
+
+    @mode.setter
+    def mode(self, index: int) -> None:
+        self.qsettings.setValue("view/mode", index)
+
+    @property
+    def last_dir(self) -> Path:
+        return Path(self._read("paths/last_dir", str(Path.home())))
+
+    @last_dir.setter
+    def last_dir(self, folder: Path) -> None:
+        self.qsettings.setValue("paths/last_dir", str(folder))
+
+    @property
+    def recent_files(self) -> list[Path]:
+        value = self.qsettings.value("paths/recent", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [Path(str(item)) for item in items if item]
+
+    def add_recent_file(self, path: Path) -> None:
+        """Put `path` first in the recent files (no duplicates, at most MAX_RECENT)."""
+        paths = [path, *(p for p in self.recent_files if p != path)][:MAX_RECENT]
+        self.qsettings.setValue("paths/recent", [str(p) for p in paths])
+        self.qsettings.setValue("paths/last_image", str(path))
+
+    def clear_recent_files(self) -> None:
+        self.qsettings.setValue("paths/recent", [])
+
+    @property
+    def geometry(self) -> QByteArray | None:
+        value = self.qsettings.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    @geometry.setter
+    def geometry(self, value: QByteArray) -> None:
+        self.qsettings.setValue("window/geometry", value)

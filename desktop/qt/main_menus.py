@@ -1,0 +1,96 @@
+"""The main window's menus and keyboard shortcuts; every action calls one `MainWindow` method."""
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from desktop.core.paths import find_sample_images
+
+if TYPE_CHECKING:
+    from desktop.qt.main_window import MainWindow
+
+SHORTCUTS = (  # (keys, what) for Help > Keyboard shortcuts and the README
+    ("Ctrl+O", "Open images"),
+    ("Ctrl+V", "Paste an image (or copied files)"),
+    ("Ctrl+S", "Save the result (PNG, JPEG, WebP) with its processing in the metadata"),
+    ("Ctrl+Shift+C", "Copy the result"),
+    ("Ctrl+B", "Batch process a folder"),
+    ("Ctrl+1 … Ctrl+4", "Denoise, Upscale, Generate, Latent map"),
+    ("Ctrl+T", "Side by side / split view"),
+    ("Ctrl+0", "Fit"),
+    ("Ctrl+Shift+0", "100% (one image pixel per screen pixel)"),
+    ("Ctrl+= / Ctrl+-", "Zoom in / out (or the mouse wheel; drag to pan)"),
+    ("Esc", "Cancel the running job"),
+    ("Ctrl+,", "Settings"),
+)
+
+
+def add_action(
+    menu: QMenu, text: str, slot: object, shortcut: str | QKeySequence.StandardKey | None = None
+) -> QAction:
+    action = QAction(text, menu)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.triggered.connect(lambda _checked=False: slot())  # type: ignore[operator]
+    menu.addAction(action)
+    return action
+
+
+def build_menus(window: "MainWindow") -> None:
+    """Fill the menu bar of `window`."""
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    add_action(file_menu, "&Open…", window.choose_files, QKeySequence.StandardKey.Open)
+    window.recent_menu = file_menu.addMenu("Open &recent")
+    window.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(window))
+    samples = file_menu.addMenu("Open &sample")
+    for sample in find_sample_images():
+        add_action(samples, sample.stem, lambda path=sample: window.open_paths([path]))
+    samples.setEnabled(not samples.isEmpty())
+    add_action(file_menu, "&Paste image", window.paste, QKeySequence.StandardKey.Paste)
+    file_menu.addSeparator()
+    add_action(file_menu, "&Save result…", window.choose_save_path, QKeySequence.StandardKey.Save)
+    add_action(file_menu, "&Copy result", window.copy_result, "Ctrl+Shift+C")
+    file_menu.addSeparator()
+    add_action(file_menu, "&Batch process folder…", window.open_batch_dialog, "Ctrl+B")
+    file_menu.addSeparator()
+    add_action(file_menu, "Se&ttings…", window.open_settings, "Ctrl+,")
+    add_action(file_menu, "&Quit", window.close, "Ctrl+Q")
+
+    view_menu = bar.addMenu("&View")
+    for index, page in enumerate(window.pages.values()):
+        add_action(
+            view_menu, f"&{index + 1} {page.title}", lambda i=index: window.show_mode(i), f"Ctrl+{index + 1}"
+        )
+    view_menu.addSeparator()
+    add_action(view_menu, "Side by side / &split", window.toggle_split, "Ctrl+T")
+    add_action(view_menu, "&Fit", lambda: window.zoom("fit"), "Ctrl+0")
+    add_action(view_menu, "&100%", lambda: window.zoom("100"), "Ctrl+Shift+0")
+    zoom_in = add_action(view_menu, "Zoom &in", lambda: window.zoom("in"), "Ctrl+=")
+    zoom_in.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
+    add_action(view_menu, "Zoom &out", lambda: window.zoom("out"), "Ctrl+-")
+    view_menu.addSeparator()
+    add_action(view_menu, "&Cancel running job", window.cancel_job, "Esc")
+
+    models_menu = bar.addMenu("&Models")
+    add_action(models_menu, "&Models…", window.open_models_dialog)
+    add_action(models_menu, "&Rescan model folders", window.rescan_models, "F5")
+
+    help_menu = bar.addMenu("&Help")
+    add_action(help_menu, "&Keyboard shortcuts", window.show_shortcuts)
+    add_action(help_menu, "&About", window.show_about)
+
+
+def fill_recent_menu(window: "MainWindow") -> None:
+    """Rebuild File > Open recent from the settings (files that no longer exist are left out)."""
+    menu = window.recent_menu
+    menu.clear()
+    recent = [path for path in window.settings.recent_files if path.is_file()]
+    for path in recent:
+        add_action(menu, str(path), lambda p=path: window.open_paths([p]))
+    if recent:
+        menu.addSeparator()
+        add_action(menu, "Clear list", window.settings.clear_recent_files)
+    else:
+        menu.addAction("No recent files").setEnabled(False)

@@ -1,0 +1,186 @@
+"""The Upscale mode: x2 or x4 (an x2 model applied twice) beside a bicubic resize, and on request the
+"downscale then upscale" check that measures both against the original."""
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.image_model import prepare_model_input
+from desktop.core.imageio import LoadedImage
+from desktop.core.progress import Progress
+from desktop.core.registry import ModelEntry, ModelScan
+from desktop.core.upscale import FACTORS, UpscaleResult, count_passes, upscale_image
+from desktop.qt.compare_box import CompareBox
+from desktop.qt.metrics_table import MetricsTable
+from desktop.qt.mode_page import ModePage, PageResult, RunContext, RunStatus
+from desktop.qt.model_picker import ModelPicker
+from desktop.qt.qimage import convert_array_to_qimage
+
+PANEL_WIDTH = 340
+
+
+def list_factors(entry: ModelEntry | None) -> list[int]:
+    """Return the enlargements a model can make (x2, and x4 by running an x2 model twice)."""
+    if entry is None:
+        return []
+    factors = []
+    for factor in sorted({*FACTORS, entry.info.scale}):
+        try:
+            count_passes(entry.info, factor)
+        except ValueError:
+            continue
+        factors.append(factor)
+    return factors
+
+
+def run_page_job(
+    image: LoadedImage, entry: ModelEntry, factor: int, check: bool, context: RunContext, progress: Progress
+) -> PageResult:
+    """The Upscale page's job, run in the worker."""
+    model_input = prepare_model_input(image, entry.info)
+    session_note = context.open_session(entry.path, context.device).note
+    result = upscale_image(
+        context.opener(entry),
+        context.device,
+        model_input.pixels,
+        factor=factor,
+        check=check,
+        tile_size=context.tiles,
+        progress=progress,
+    )
+    named = [("Original", result.original)] if result.original is not None else []
+    named += [
+        ("Downscaled" if check else "Input", result.source),
+        ("Bicubic", result.bicubic),
+        (f"Model x{factor}", result.upscaled),
+    ]
+    layers = [(name, convert_array_to_qimage(pixels)) for name, pixels in named]
+    notes = tuple(note for note in (session_note, *result.notes) if note)
+    status = RunStatus(entry.info.title, result.provider, result.seconds, notes)
+    size = f"{result.source.shape[1]}x{result.source.shape[0]}"
+    out = f"{result.upscaled.shape[1]}x{result.upscaled.shape[0]}"
+    passes = f" ({result.passes} passes)" if result.passes > 1 else ""
+    details = f"Input: {model_input.description}. Enlarged {size} -> {out}{passes}."
+    return PageResult(result, layers, status, details)
+
+
+class UpscalePage(ModePage):
+    """`result_shown(UpscaleResult)` after the compare view and the metrics update."""
+
+    title = "Upscale"
+
+    def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.result: UpscaleResult | None = None
+        self.picker = ModelPicker("upscale")
+        self.factor_combo = QComboBox()
+        self.check_box = QCheckBox("Downscale-then-upscale check")
+        self.check_label = QLabel(
+            "Shrinks the image first (antialiased bicubic), enlarges it with the model and with bicubic, and "
+            "measures both against the original."
+        )
+        self.check_label.setWordWrap(True)
+        self.metrics_table = MetricsTable(("Bicubic", "Model"))
+        self.metrics_note = QLabel("Tick the check above to measure PSNR / SSIM against the original.")
+        self.metrics_note.setWordWrap(True)
+        self.details_label = QLabel("Open an image, or drop one here.")
+        self.details_label.setWordWrap(True)
+        self.details_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.compare = CompareBox()
+        self._build_layout()
+        self.picker.model_changed.connect(self._change_model)
+        self.factor_combo.currentIndexChanged.connect(self._change_settings)
+        self.check_box.toggled.connect(self._change_settings)
+        self._change_model(None)
+
+    @property
+    def factor(self) -> int:
+        return int(self.factor_combo.currentData() or 2)
+
+    def set_models(self, scan: ModelScan) -> None:
+        self.picker.set_models(scan.select_task("upscale"))
+
+    def refresh(self) -> None:
+        entry = self.picker.current
+        if self.image is None:
+            return
+        if entry is None or self.factor_combo.count() == 0:
+            self.compare.set_layers([("Input", convert_array_to_qimage(self.image.pixels))])
+            return
+        image, factor, check, context = self.image, self.factor, self.check_box.isChecked(), self.context
+        self.compare.set_preferred_split("Bicubic", f"Model x{factor}")
+        self.submit(lambda progress: run_page_job(image, entry, factor, check, context, progress))
+
+    def show_result(self, page_result: PageResult) -> None:
+        result: UpscaleResult = page_result.result
+        self.result = result
+        self.compare.set_layers(page_result.layers)
+        self.metrics_table.show_metrics(result.bicubic_metrics, result.model_metrics)
+        self.metrics_note.setVisible(result.original is None)
+        self.details_label.setText(page_result.details)
+
+    def result_pixels(self) -> tuple | None:
+        if self.result is None:
+            return None
+        return self.result.upscaled, self.image.alpha if self.image else None, self.picker.current
+
+    def describe_processing(self) -> dict[str, object]:
+        result, entry = self.result, self.picker.current
+        if result is None or entry is None:
+            return {}
+        return {
+            "task": "upscale",
+            "model": entry.info.name,
+            "factor": result.factor,
+            "passes": result.passes,
+            "downscale_check": result.original is not None,
+            "tile_size": result.tile_size,
+            "device": result.provider,
+        }
+
+    def _build_layout(self) -> None:
+        group = QGroupBox("Upscale")
+        form = QFormLayout(group)
+        form.addRow("Factor:", self.factor_combo)
+        form.addRow(self.check_box)
+        form.addRow(self.check_label)
+        panel = QWidget()
+        panel.setFixedWidth(PANEL_WIDTH)
+        column = QVBoxLayout(panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.picker)
+        column.addWidget(group)
+        column.addWidget(QLabel("<b>Quality against the original</b>"))
+        column.addWidget(self.metrics_table)
+        column.addWidget(self.metrics_note)
+        column.addWidget(self.details_label)
+        column.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(panel)
+        layout.addWidget(self.compare, 1)
+
+    @Slot(object)
+    def _change_model(self, entry: ModelEntry | None) -> None:
+        keep = self.factor
+        self.factor_combo.blockSignals(True)
+        self.factor_combo.clear()
+        for factor in list_factors(entry):
+            passes = count_passes(entry.info, factor) if entry is not None else 1
+            text = f"x{factor}" + (f" (x{entry.info.scale} applied {passes} times)" if passes > 1 else "")
+            self.factor_combo.addItem(text, factor)
+        index = self.factor_combo.findData(keep)
+        self.factor_combo.setCurrentIndex(max(0, index))
+        self.factor_combo.blockSignals(False)
+        self.request_refresh()
+
+    @Slot()
+    def _change_settings(self) -> None:
+        self.request_refresh()

@@ -1,0 +1,67 @@
+"""Build the PyInstaller bundle from a clean state and run its `--self-test` (slow: CI runs it; locally set
+AESTUDIO_BUILD_BUNDLE=1)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_NAME = "AutoencoderStudio"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (os.environ.get("CI") or os.environ.get("AESTUDIO_BUILD_BUNDLE")),
+        reason="builds the bundle (minutes): runs in CI, or locally with AESTUDIO_BUILD_BUNDLE=1",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build dist/AutoencoderStudio in a temporary folder with `--clean` and return the folder."""
+    if shutil.which("objdump") is None and sys.platform.startswith("linux"):
+        pytest.fail("PyInstaller needs objdump (Debian: apt-get install binutils)")
+    work = tmp_path_factory.mktemp("pyinstaller")
+    command = [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--clean",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        str(work / "dist"),
+        "--workpath",
+        str(work / "build"),
+        str(ROOT / "build.spec"),
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return work / "dist" / APP_NAME
+
+
+def test_bundle_self_test_passes_headless(bundle: Path) -> None:
+    executable = bundle / (APP_NAME + (".exe" if sys.platform == "win32" else ""))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("AESTUDIO_MODELS_DIR", None)
+    result = subprocess.run(
+        [str(executable), "--self-test"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    shipped = sorted((ROOT / "onnx_models").glob("*.onnx"))
+    assert result.stdout.count("\nok ") + result.stdout.startswith("ok ") == len(shipped), result.stdout
+    version = subprocess.run([str(executable), "--version"], capture_output=True, text=True, env=env)
+    assert version.returncode == 0 and "Autoencoder Studio" in version.stdout
+
+
+def test_bundle_carries_no_training_libraries(bundle: Path) -> None:
+    names = {p.name.lower() for p in bundle.rglob("*")}
+    for banned in ("torch", "torchvision", "onnxscript", "scipy", "matplotlib", "skimage", "training"):
+        assert banned not in names, f"{banned} is inside the bundle"
+    assert not list(bundle.rglob("libtorch*")), "a torch library is inside the bundle"

@@ -1,0 +1,240 @@
+"""Each mode driven through the window with tiny stand-in models (pytest-qt): what the GUI shows equals
+the core's own computation for the same inputs."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtGui import QMouseEvent
+from pytestqt.qtbot import QtBot
+
+from desktop.core.denoise import DenoiseSettings, run_denoise_job
+from desktop.core.imageio import fit_to_model, load_image
+from desktop.core.latent import load_latent
+from desktop.core.latent_models import decode_codes, encode_images, find_atlas_path, load_atlas
+from desktop.core.noise import add_gaussian_noise, estimate_noise_sigma
+from desktop.core.session import SessionCache
+from desktop.core.upscale import upscale_image
+from desktop.qt.latent_map_page import DecodedPoint, EncodedAtlas
+from desktop.qt.main_window import MainWindow
+from desktop.qt.metrics_table import EMPTY, format_metrics
+
+TIMEOUT_MS = 15_000
+pytestmark = [
+    pytest.mark.filterwarnings("error"),
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise"),
+]
+
+
+@pytest.fixture(scope="module")
+def cache() -> SessionCache:
+    return SessionCache()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 96x72 RGB image with structure (for any-size models)."""
+    y, x = np.mgrid[0:72, 0:96] / 96
+    pixels = np.stack([0.5 + 0.4 * np.sin(9 * x), 0.5 + 0.4 * np.cos(7 * y), x * y], axis=2)
+    path = tmp_path_factory.mktemp("photos") / "photo.png"
+    Image.fromarray((pixels * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def window(
+    qtbot: QtBot, tmp_path: Path, tiny_models_dir: Path, latent_models_dir: Path
+) -> Iterator[MainWindow]:
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, model_dirs=[tiny_models_dir, latent_models_dir], device="cpu")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.close()
+
+
+def open_image(qtbot: QtBot, window: MainWindow, path: Path) -> None:
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS):
+        window.open_paths([path])
+
+
+def test_denoise_any_size_model_with_auto_strength(
+    qtbot: QtBot, window: MainWindow, photo: Path, cache: SessionCache, tiny_models_dir: Path
+) -> None:
+    page = window.denoise_page
+    page.picker.select("conv_gray_sigma")
+    assert page.strength_group.isVisibleTo(page)
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        open_image(qtbot, window, photo)
+    result = blocker.args[0]
+    clean = fit_to_model(load_image(photo), channels=1, input_size=None).pixels  # luma, whole image
+    noisy = add_gaussian_noise(clean, 0.2, 0)
+    assert result.model_sigma == pytest.approx(estimate_noise_sigma(noisy))  # auto: estimated
+    model_path = tiny_models_dir / "conv_gray_sigma.onnx"
+    expected = run_denoise_job(
+        lambda device: cache.get(model_path, device), "cpu", clean, DenoiseSettings(sigma=0.2, seed=0)
+    )
+    np.testing.assert_allclose(result.denoised, expected.denoised, atol=1e-6)
+    assert page.metrics_table.read_row(1) == format_metrics(expected.denoised_metrics)
+    assert "estimated" in page.strength_label.text()
+    assert page.compare.view.image("Denoised").size().toTuple() == (96, 72)
+
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.clean is None):
+        page.add_noise_check.setChecked(False)  # denoise as is: no reference, no metrics
+    assert page.metrics_table.read_row(0) == (EMPTY, EMPTY, EMPTY)
+    assert "no metrics" in page.metrics_note.text()
+    assert page.compare.view.layer_names() == ["Input", "Denoised"]
+    with qtbot.waitSignal(
+        page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.model_sigma == 0.3
+    ):
+        page.auto_check.setChecked(False)
+        page.strength_slider.set_value(0.3)
+
+
+def test_upscale_with_the_downscale_check(
+    qtbot: QtBot, window: MainWindow, photo: Path, cache: SessionCache, tiny_models_dir: Path
+) -> None:
+    window.show_mode("upscale")
+    page = window.upscale_page
+    assert [page.factor_combo.itemData(i) for i in range(page.factor_combo.count())] == [2, 4]
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        open_image(qtbot, window, photo)
+    assert blocker.args[0].upscaled.shape == (144, 192, 3)
+    assert page.metrics_table.read_row(0) == (EMPTY, EMPTY, EMPTY)
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        page.check_box.setChecked(True)
+    result = blocker.args[0]
+    pixels = load_image(photo).pixels
+    opener = lambda device: cache.get(tiny_models_dir / "up2_rgb.onnx", device)  # noqa: E731
+    expected = upscale_image(opener, "cpu", pixels, factor=2, check=True)
+    np.testing.assert_allclose(result.upscaled, expected.upscaled, atol=1e-6)
+    assert page.metrics_table.read_row(0) == format_metrics(expected.bicubic_metrics)
+    assert page.metrics_table.read_row(1) == format_metrics(expected.model_metrics)
+    assert page.compare.view.layer_names() == ["Original", "Downscaled", "Bicubic", "Model x2"]
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        page.check_box.setChecked(False)
+        page.factor_combo.setCurrentIndex(1)
+    assert blocker.args[0].upscaled.shape == (288, 384, 3) and blocker.args[0].passes == 2
+
+
+def test_generate_sliders_encode_and_latent_files(
+    qtbot: QtBot,
+    window: MainWindow,
+    sample_images: list[Path],
+    cache: SessionCache,
+    latent_models_dir: Path,
+    tmp_path: Path,
+) -> None:
+    window.show_mode("generate")
+    page = window.generate_page
+    page.picker.select("tiny_vae_decoder")
+    decoder = cache.get(latent_models_dir / "tiny_vae_decoder.onnx", "cpu")
+    assert len(page.sliders.raw_sliders) == 8 and page.encode_button.isEnabled()
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        page.sliders.raw_sliders[2].set_value(1.0)  # a slider change decodes
+    code = blocker.args[0].code
+    assert code[2] == pytest.approx(1.0, abs=0.01)
+    np.testing.assert_allclose(blocker.args[0].image, decode_codes(decoder, code[None])[0], atol=1e-6)
+
+    with qtbot.waitSignal(
+        page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.input is not None
+    ):
+        open_image(qtbot, window, sample_images[1])  # opened while on Generate: encoded into the sliders
+    encoder = cache.get(latent_models_dir / "tiny_vae_encoder.onnx", "cpu")
+    mu = encode_images(encoder, load_image(sample_images[1]).pixels[None])[0]
+    np.testing.assert_allclose(page.code.code, mu, atol=1e-5)
+    shown = [slider.value for slider in page.sliders.raw_sliders]
+    np.testing.assert_allclose(shown, np.clip(mu, -1.4, 1.6), atol=0.02)  # slider range: 0.1 +- 3 * 0.5
+    assert page.compare.view.layer_names() == ["Input", "Decoded"]
+
+    page.save_latent(tmp_path / "z.json")
+    assert load_latent(tmp_path / "z.json")[0] == "tiny_vae_decoder"
+    page.store("A")
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        page.reset()
+    np.testing.assert_allclose(page.code.code, 0.0)
+    page.store("B")
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        page.mix_slider.set_value(0.25)
+    np.testing.assert_allclose(page.code.code, 0.75 * mu, atol=1e-5)
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        page.load_latent(tmp_path / "z.json")  # round trip: the saved code comes back
+    np.testing.assert_allclose(blocker.args[0].code, mu, atol=1e-6)
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        page.grid_button.click()
+    assert blocker.args[0].grid_seed == page.seed_spin.value() and blocker.args[0].image.shape == (
+        118,
+        118,
+        1,
+    )
+
+
+def test_generate_large_latent_opens_on_principal_directions(qtbot: QtBot, window: MainWindow) -> None:
+    window.show_mode("generate")
+    page = window.generate_page
+    page.picker.select("tiny_cans_vae_decoder")
+    assert page.sliders.tabText(0).startswith("Principal directions (16)")
+    direction = np.asarray(page.picker.current.info.latent.components[0], np.float32)
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        page.sliders.direction_sliders[0].set_value(1.2)
+    centred = blocker.args[0].code - page.picker.current.info.latent.mean_array(24)  # stats mean: 0.1
+    assert float(centred @ direction) == pytest.approx(1.2, abs=0.05)
+
+
+def test_latent_map_encodes_hovers_and_decodes(
+    qtbot: QtBot, window: MainWindow, cache: SessionCache, latent_models_dir: Path
+) -> None:
+    page = window.latent_map_page
+    page.picker.select("tiny_vae_encoder")
+    with qtbot.waitSignal(
+        page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: isinstance(r, EncodedAtlas)
+    ) as blocker:
+        window.show_mode("latent_map")
+    encoded = blocker.args[0]
+    atlas_path = find_atlas_path("fashion-mnist")
+    assert atlas_path is not None
+    encoder = cache.get(latent_models_dir / "tiny_vae_encoder.onnx", "cpu")
+    np.testing.assert_allclose(
+        encoded.codes, encode_images(encoder, load_atlas(atlas_path).images), atol=1e-5
+    )
+
+    scatter = page.scatter
+    where = scatter.map_to_widget(*map(float, page.projection.project(encoded.codes[17:18])[0]))
+    with qtbot.waitSignal(scatter.point_hovered, timeout=TIMEOUT_MS) as hovered:
+        scatter.mouseMoveEvent(mouse_event(QMouseEvent.Type.MouseMove, where))
+    index = hovered.args[0]
+    assert index >= 0 and np.allclose(
+        page.projection.project(encoded.codes[index : index + 1]),
+        page.projection.project(encoded.codes[17:18]),
+        atol=0.5,
+    )
+    assert page.hover_label.text().startswith(f"Test image #{index}: ")
+
+    with qtbot.waitSignal(
+        page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: isinstance(r, DecodedPoint)
+    ) as blocker:
+        scatter.mousePressEvent(mouse_event(QMouseEvent.Type.MouseButtonPress, where))
+    point = blocker.args[0]
+    expected_code = page.projection.lift(point.point, encoded.codes)
+    np.testing.assert_allclose(point.code, expected_code, atol=1e-6)
+    decoder = cache.get(latent_models_dir / "tiny_vae_decoder.onnx", "cpu")
+    np.testing.assert_allclose(point.image, decode_codes(decoder, expected_code[None])[0], atol=1e-6)
+    assert page.preview.layer_names() == ["Hovered", "Decoded"]
+
+    page.projection_combo.setCurrentIndex(1)  # two raw dimensions: nearest code, those two replaced
+    page.y_spin.setValue(5)
+    points = page.scatter._screen
+    assert points.shape == (2000, 2)
+    np.testing.assert_array_equal(page.projection.project(encoded.codes), encoded.codes[:, [0, 4]])
+
+
+def mouse_event(kind: QMouseEvent.Type, where: QPointF) -> QMouseEvent:
+    button = (
+        Qt.MouseButton.LeftButton if kind == QMouseEvent.Type.MouseButtonPress else Qt.MouseButton.NoButton
+    )
+    return QMouseEvent(kind, where, where, button, button, Qt.KeyboardModifier.NoModifier)
