@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from training.config import RECIPES, load_config, override_config
-from training.models import DenoisingMLP, build_model
+from training.models import CondUNet, ConvVAE, DenoisingMLP, SuperResNet, VAEEncoder, build_model
 
 
 def test_dae_mlp_shapes_and_range() -> None:
@@ -41,3 +41,37 @@ def test_config_round_trips_through_a_dict() -> None:
     cfg = override_config(RECIPES["fashion-dae-mlp"], {"hidden": "32,16"})
     data = dataclasses.asdict(cfg) | {"hidden": [32, 16]}  # lists, as after JSON
     assert load_config(data) == cfg
+
+
+@pytest.mark.parametrize(("recipe", "size"), [("fashion-dae-conv", (20, 36)), ("photo-denoise", (24, 40))])
+def test_conditioned_denoiser_any_size(recipe: str, size: tuple[int, int]) -> None:
+    cfg = override_config(RECIPES[recipe], {"widths": "8,16,32" if recipe == "photo-denoise" else "8,16"})
+    model = build_model(cfg)
+    assert isinstance(model, CondUNet) and model.size_multiple == (8 if recipe == "photo-denoise" else 4)
+    x = torch.rand(2, cfg.channels, *size)
+    output = model(x, torch.tensor([0.0, 0.5]))
+    assert output.shape == x.shape and output.min() >= 0 and output.max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("recipe", "size"), [("fashion-sr-x2", 14), ("fashion-sr-x2", 28), ("photo-sr-x2", 13)]
+)
+def test_super_resolution_doubles_any_size(recipe: str, size: int) -> None:
+    cfg = RECIPES[recipe]
+    model = build_model(cfg)
+    assert isinstance(model, SuperResNet)
+    output = model(torch.rand(3, cfg.channels, size, size + 4))
+    assert output.shape == (3, cfg.channels, 2 * size, 2 * size + 8)
+    assert output.min() >= 0 and output.max() <= 1
+
+
+@pytest.mark.parametrize("recipe", ["fashion-vae", "cans-vae"])
+def test_vae_shapes(recipe: str) -> None:
+    cfg = RECIPES[recipe]
+    model = build_model(cfg)
+    assert isinstance(model, ConvVAE)
+    x = torch.rand(3, cfg.channels, cfg.image_size, cfg.image_size)
+    recon, mu, logvar = model(x)
+    assert recon.shape == x.shape and mu.shape == logvar.shape == (3, cfg.latent_dim)
+    assert [t.shape for t in VAEEncoder(model)(x)] == [(3, cfg.latent_dim)] * 2
+    assert model.decoder(torch.randn(5, cfg.latent_dim)).shape == (5, *x.shape[1:])

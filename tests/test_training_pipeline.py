@@ -154,7 +154,7 @@ def test_parity_check_catches_a_perturbed_model(onnx_path: Path, run_dir: Path, 
 def test_evaluate_matches_training_metrics(onnx_path: Path, run_dir: Path, data_dir: Path) -> None:
     from training.evaluate import evaluate_models
 
-    table = evaluate_models([onnx_path], data_dir=data_dir, limit=LIMIT)
+    table = evaluate_models([onnx_path], data_dir=data_dir, limit=LIMIT, bm3d_images=0)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     rows = {
         line.split("|")[1].strip(): line.split("|")[2:-1]
@@ -177,3 +177,74 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best() -> None:
     assert result["epochs"] == 3  # epoch 1 beats +inf; epochs 2 and 3 cannot beat it by 10
     best = int(np.argmin(result["val"])) + 1
     assert result["best_epoch"] == best
+
+
+KIND_RECIPES = {  # one recipe per training kind, shrunk to seconds
+    "fashion-dae-conv": ["widths=8,16", "blocks=1"],
+    "fashion-sr-x2": ["width=8", "depth=2"],
+    "fashion-vae": ["widths=8,16"],
+}
+
+
+@pytest.fixture(scope="module", params=sorted(KIND_RECIPES))
+def kind_export(
+    request: pytest.FixtureRequest, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple:
+    """A tiny train -> export (with its parity check) of one recipe per kind -> recipe, run, metadata."""
+    recipe = request.param
+    out = tmp_path_factory.mktemp(recipe)
+    sets = [*KIND_RECIPES[recipe], "batch_size=32", "time_budget_s=0"]
+    args = ["--limit", "128", "--max-epochs", "2", "--out", str(out), "--data-dir", str(data_dir)]
+    assert main(["train", recipe, *args, *(arg for s in sets for arg in ("--set", s))]) == 0
+    (run,) = (out / recipe).iterdir()
+    name = RECIPES[recipe].name + ("_encoder" if recipe.endswith("vae") else "")
+    assert main(["export", str(run), "--out", str(run / f"{name}.onnx"), "--data-dir", str(data_dir)]) == 0
+    metas = {p.stem: {m.key: m.value for m in onnx.load(str(p)).metadata_props} for p in run.glob("*.onnx")}
+    return recipe, run, metas
+
+
+def test_each_kind_exports_by_the_contract(kind_export: tuple) -> None:
+    recipe, run, metas = kind_export
+    metrics = json.loads((run / "metrics.json").read_text())
+    for meta in metas.values():
+        assert set(meta) >= CONTRACT_KEYS and json.loads(meta["metrics"]) == metrics
+    if recipe == "fashion-dae-conv":
+        meta = metas["fashion_dae_conv"]
+        assert (meta["input_size"], meta["size_multiple"], meta["task"]) == ("any", "4", "denoise")
+        assert json.loads(meta["noise"]) == {
+            "kind": "gaussian",
+            "sigma_min": 0.0,
+            "sigma_max": 0.5,
+            "clip": True,
+        }
+        assert set(metrics["by_sigma"]) >= {"0.1", "0.2", "0.4"}
+        session = ort.InferenceSession(str(run / "fashion_dae_conv.onnx"), providers=["CPUExecutionProvider"])
+        out = session.run(
+            None,
+            {"image": np.random.rand(2, 1, 20, 36).astype(np.float32), "sigma": np.ones(2, np.float32) * 0.3},
+        )
+        assert out[0].shape == (2, 1, 20, 36)
+    elif recipe == "fashion-sr-x2":
+        meta = metas["fashion_sr_x2"]
+        assert (meta["input_size"], meta["scale"], meta["task"]) == ("any", "2", "upscale")
+        session = ort.InferenceSession(str(run / "fashion_sr_x2.onnx"), providers=["CPUExecutionProvider"])
+        for size in (14, 28):
+            out = session.run(None, {"image": np.random.rand(3, 1, size, size).astype(np.float32)})[0]
+            assert out.shape == (3, 1, 2 * size, 2 * size)
+    else:
+        enc, dec = metas["fashion_vae_encoder"], metas["fashion_vae_decoder"]
+        assert (enc["task"], enc["pair"], dec["task"], dec["pair"]) == (
+            "vae-encoder", "fashion_vae_decoder", "vae-decoder", "fashion_vae_encoder",
+        )  # fmt: skip
+        assert dec["input_size"] == "28x28" and dec["latent_dim"] == "16"
+        for meta in (enc, dec):
+            stats, pca = json.loads(meta["latent_stats"]), json.loads(meta["latent_pca"])
+            assert len(stats["mean"]) == len(stats["std"]) == 16
+            components = np.array(pca["components"])
+            assert components.shape == (16, 16) and np.allclose(
+                np.linalg.norm(components, axis=1), 1, atol=1e-4
+            )
+            means = json.loads(meta["class_means"])
+            assert len(means["labels"]) == len(means["means"]) == 10
+        for name in ("loss.png", "samples.png", "sample_grid.png", "latent_map.png"):
+            assert (run / name).stat().st_size > 0

@@ -34,13 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="dataset folder for the parity check")
     p.set_defaults(handler=run_export)
 
-    p = sub.add_parser("evaluate", help="measure ONNX denoisers on the Fashion-MNIST test set")
-    p.add_argument(
-        "models", type=Path, nargs="*", help="ONNX files (default: fashion-mnist denoisers in onnx_models/)"
-    )
-    p.add_argument("--sigma", type=float, help="noise level (default: the model's trained sigma)")
+    p = sub.add_parser("evaluate", help="measure ONNX models and classical baselines on their test splits")
+    p.add_argument("models", type=Path, nargs="*", help="ONNX files (default: every model in onnx_models/)")
+    p.add_argument("--sigma", type=float, help="noise level (default: trained sigma, or 0.1, 0.2, 0.4)")
     p.add_argument("--data-dir", type=Path, help="dataset folder")
     p.add_argument("--limit", type=int, default=0, help="use only the first N test images")
+    p.add_argument(
+        "--bm3d-images", type=int, default=4, help="BM3D on the first N test photos (x50 for Fashion-MNIST)"
+    )
+    p.add_argument("--out", type=Path, default=Path("runs/results.md"), help="markdown file for the table")
     p.set_defaults(handler=run_evaluate)
     return parser
 
@@ -72,7 +74,12 @@ def run_export(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate_models
 
-    print(evaluate_models(args.models, sigma=args.sigma, data_dir=args.data_dir, limit=args.limit))
+    table = evaluate_models(
+        args.models, sigma=args.sigma, data_dir=args.data_dir, limit=args.limit, bm3d_images=args.bm3d_images
+    )
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(table + "\n")
     return 0
 
 

@@ -1,18 +1,38 @@
-"""Measure shipped ONNX denoisers through onnxruntime on the Fashion-MNIST test set.
+"""Measure shipped ONNX models through onnxruntime on their test split, with classical baselines measured in
+the same run, and write one markdown results table.
 
+Denoisers: noisy input, NL-means (OpenCV, h tuned per sigma on validation images) and BM3D (on the first
+`bm3d_images` test images: ~44 s per 512x512 photo), each also through the inverse clipping bias
+(`baselines.invert_clipping_bias`). Upscalers: bicubic and Lanczos (PIL). VAEs: reconstruction from mu and KL.
 The noisy inputs use the same fixed seed as the metrics training writes, so the figures match metrics.json.
 """
 
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import torch
 
-from training.data import TEST_NOISE_SEED, add_fixed_noise, load_images
+from training.baselines import denoise_bm3d, denoise_nlmeans, invert_clipping_bias, upscale_pil
+from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_images, load_splits
 from training.metrics import measure
+from training.steps import downsample
 
 MODELS_DIR = Path("onnx_models")
+SIGMAS = (0.1, 0.2, 0.4)  # test levels of the noise-conditioned denoisers
+NLM_FACTORS = (0.3, 0.45, 0.6, 0.8, 1.0, 1.25)  # NL-means h = factor * sigma * 255, best on validation
+
+
+@dataclass
+class Row:
+    name: str
+    sigma: float | None  # None for upscalers
+    figures: dict[str, float]
+    images: int
+    note: str = ""
 
 
 def read_metadata(path: Path) -> dict[str, str]:
@@ -26,66 +46,222 @@ def is_fashion_denoiser(metadata: dict[str, str]) -> bool:
 
 
 def find_models(folder: Path = MODELS_DIR) -> list[Path]:
-    """The Fashion-MNIST denoisers in `folder`, by name."""
-    return [p for p in sorted(Path(folder).glob("*.onnx")) if is_fashion_denoiser(read_metadata(p))]
+    """The models in `folder` that `evaluate_models` measures (denoise, upscale, vae-encoder), by name."""
+    tasks = ("denoise", "upscale", "vae-encoder")
+    return [p for p in sorted(Path(folder).glob("*.onnx")) if read_metadata(p).get("task") in tasks]
 
 
-def trained_sigma(metadata: dict[str, str]) -> float:
-    """The sigma a model was trained on (the middle of the range for noise-conditioned models)."""
+def trained_sigma(metadata: dict[str, str]) -> float | None:
+    """The sigma a fixed-level model was trained on; None for noise-conditioned models."""
     noise = json.loads(metadata.get("noise", '{"kind": "none"}'))
-    if "sigma" in noise:
-        return float(noise["sigma"])
-    if "sigma_min" in noise:
-        return (float(noise["sigma_min"]) + float(noise["sigma_max"])) / 2
-    raise ValueError("the model has no trained noise level; pass --sigma")
+    return float(noise["sigma"]) if "sigma" in noise else None
+
+
+def run_onnx(path: Path, inputs: dict[str, np.ndarray], batch_size: int) -> list[np.ndarray]:
+    """All outputs of an ONNX model, batch by batch."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = {i.name for i in session.get_inputs()}
+    n = len(next(iter(inputs.values())))
+    parts = [
+        session.run(None, {k: v[s : s + batch_size] for k, v in inputs.items() if k in names})
+        for s in range(0, n, batch_size)
+    ]
+    return [np.concatenate(p) for p in zip(*parts, strict=True)]
 
 
 def run_denoiser(path: Path, noisy: np.ndarray, sigma: float, batch_size: int = 1000) -> np.ndarray:
-    """The `output` of an ONNX denoiser on (N, C, H, W) noisy images, batch by batch."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    inputs = {i.name for i in session.get_inputs()}
-    outputs = []
-    for start in range(0, len(noisy), batch_size):
-        feed = {"image": noisy[start : start + batch_size]}
-        if "sigma" in inputs:
-            feed["sigma"] = np.full(len(feed["image"]), sigma, np.float32)
-        outputs.append(session.run(["output"], feed)[0])
-    return np.concatenate(outputs)
+    """The `output` of an ONNX denoiser on (N, C, H, W) noisy images (with `sigma` where it takes one)."""
+    sigmas = np.full(len(noisy), sigma, np.float32)
+    return run_onnx(path, {"image": noisy, "sigma": sigmas}, batch_size)[0]
+
+
+def load_test(dataset: str, data_dir: Path | None, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test images (N, C, H, W) and validation images (for tuning NL-means) of a dataset."""
+    if dataset == "coca-vs-pepsi":
+        from training.photos import load_photo_splits
+
+        splits = load_photo_splits(image_size=512)
+        return splits.test_x[: limit or None], splits.val_x[:4]
+    test, _ = load_images(data_dir, train=False)
+    val = load_splits(val_size=10_000, split_seed=42, data_dir=data_dir).val_x[:200]
+    return test[: limit or None], val
+
+
+def tune_nlmeans(val: torch.Tensor, sigma: float, corrected: bool) -> float:
+    """The NL-means h (0-255 units) with the best mean PSNR on noisy validation images."""
+    clean = val.numpy()
+    noisy = add_fixed_noise(val, sigma, VAL_NOISE_SEED).numpy()
+    scores = {}
+    for factor in NLM_FACTORS:
+        h = factor * sigma * 255
+        out = np.stack([denoise_nlmeans(x, h) for x in noisy])
+        scores[h] = measure(clean, invert_clipping_bias(out, sigma) if corrected else out)["psnr"]
+    return max(scores, key=scores.get)
+
+
+def measure_baselines(
+    clean: np.ndarray, noisy: np.ndarray, val: torch.Tensor, sigma: float, bm3d_images: int
+) -> list[Row]:
+    """Noisy input, NL-means and BM3D rows (each plain and through the inverse clipping bias)."""
+    n = len(clean)
+    rows = [Row("noisy input", sigma, measure(clean, noisy), n)]
+    for corrected in (False, True):
+        h = tune_nlmeans(val, sigma, corrected)
+        out = np.stack([denoise_nlmeans(x, h) for x in noisy])
+        out = invert_clipping_bias(out, sigma) if corrected else out
+        name = "NL-means + clip-bias inverse" if corrected else "NL-means"
+        rows.append(Row(name, sigma, measure(clean, out), n, f"h {h:.1f}"))
+    k = min(bm3d_images, n)
+    if k:
+        out = np.stack([denoise_bm3d(x, sigma) for x in noisy[:k]])
+        rows.append(Row("BM3D", sigma, measure(clean[:k], out), k, f"first {k} images"))
+        fixed = invert_clipping_bias(out, sigma)
+        rows.append(Row("BM3D + clip-bias inverse", sigma, measure(clean[:k], fixed), k, f"first {k} images"))
+    return rows
+
+
+def evaluate_denoisers(
+    paths: list[Path],
+    dataset: str,
+    *,
+    sigma: float | None,
+    data_dir: Path | None,
+    limit: int,
+    bm3d_images: int,
+) -> list[Row]:
+    """Rows of every denoiser of a dataset and the baselines, at each test sigma."""
+    test, val = load_test(dataset, data_dir, limit)
+    clean = test.numpy()
+    metas = {p: read_metadata(p) for p in paths}
+    levels = {trained_sigma(m) for m in metas.values()} - {None}
+    if any(trained_sigma(m) is None for m in metas.values()):
+        levels |= set(SIGMAS)
+    rows = []
+    for s in sorted(levels) if sigma is None else [sigma]:
+        noisy = add_fixed_noise(test, s, TEST_NOISE_SEED).numpy()
+        rows += measure_baselines(clean, noisy, val, s, bm3d_images)
+        for path, meta in metas.items():
+            if trained_sigma(meta) not in (None, s):
+                continue
+            t0 = time.perf_counter()
+            out = run_denoiser(path, noisy, s, batch_size=1 if dataset == "coca-vs-pepsi" else 1000)
+            ms = 1000 * (time.perf_counter() - t0) / len(noisy)
+            note = f"{ms:.0f} ms per 512x512 image (batch 1)" if dataset == "coca-vs-pepsi" else ""
+            rows.append(Row(meta.get("name", path.stem), s, measure(clean, out), len(clean), note))
+            k = min(bm3d_images, len(clean))
+            if 0 < k < len(clean):
+                rows.append(
+                    Row(meta.get("name", path.stem), s, measure(clean[:k], out[:k]), k, f"first {k} images")
+                )
+    return rows
+
+
+def evaluate_upscalers(paths: list[Path], dataset: str, *, data_dir: Path | None, limit: int) -> list[Row]:
+    """Rows of every x2 upscaler of a dataset and of bicubic / Lanczos on the same low-resolution inputs."""
+    test, _ = load_test(dataset, data_dir, limit)
+    low = downsample(test, 2, box=dataset == "fashion-mnist").numpy()
+    clean, n = test.numpy(), len(test)
+    rows = [
+        Row(m, None, measure(clean, np.stack([upscale_pil(x, 2, m) for x in low])), n)
+        for m in ("bicubic", "lanczos")
+    ]
+    for path in paths:
+        t0 = time.perf_counter()
+        out = run_onnx(path, {"image": low}, 1 if dataset == "coca-vs-pepsi" else 1000)[0]
+        mps = out[:, 0].size / 1e6 / (time.perf_counter() - t0)
+        rows.append(
+            Row(
+                read_metadata(path).get("name", path.stem),
+                None,
+                measure(clean, out),
+                n,
+                f"{mps:.1f} MP/s output",
+            )
+        )
+    return rows
+
+
+def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
+    """One line of a VAE pair: reconstruction figures (decoder of mu) and KL per image, on the test split."""
+    meta = read_metadata(path)
+    decoder = path.with_name(f"{meta['pair']}.onnx")
+    if meta["dataset"] == "coca-vs-pepsi":
+        from training.photos import load_photo_splits
+
+        test = load_photo_splits(image_size=int(meta["input_size"].split("x")[0])).test_x
+    else:
+        test, _ = load_images(data_dir, train=False)
+    test = test[: limit or None]
+    mu, logvar = run_onnx(path, {"image": test.numpy()}, 256)
+    recon = run_onnx(decoder, {"z": mu}, 256)[0]
+    kl = float(np.mean(np.sum(-0.5 * (1 + logvar - mu**2 - np.exp(logvar)), axis=1)))
+    m = measure(test.numpy(), recon)
+    return f"| {meta['name']} | {len(test)} | {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {kl:.1f} |"
 
 
 def evaluate_models(
-    paths: list[Path], *, sigma: float | None = None, data_dir: Path | None = None, limit: int = 0
+    paths: list[Path],
+    *,
+    sigma: float | None = None,
+    data_dir: Path | None = None,
+    limit: int = 0,
+    bm3d_images: int = 4,
 ) -> str:
-    """Markdown table of test MAE / PSNR / SSIM for each model, with the noisy input as a baseline row."""
+    """Markdown tables of test figures of each model, with baselines measured in the same run."""
     paths = list(paths) or find_models()
     if not paths:
-        raise SystemExit(f"no Fashion-MNIST denoisers in {MODELS_DIR}/")
-    images, _ = load_images(data_dir, train=False)
-    clean = images[: limit or None]
-    rows, baselines = [], set()
-    for path in paths:
-        metadata = read_metadata(path)
-        if not is_fashion_denoiser(metadata):
-            raise SystemExit(f"{path} is not a Fashion-MNIST denoiser")
-        s = trained_sigma(metadata) if sigma is None else sigma
-        noisy = add_fixed_noise(clean, s, TEST_NOISE_SEED).numpy()
-        if s not in baselines:
-            baselines.add(s)
-            rows.append(("noisy input", s, measure(clean.numpy(), noisy)))
-        rows.append(
-            (metadata.get("name", path.stem), s, measure(clean.numpy(), run_denoiser(path, noisy, s)))
-        )
-    return format_table(rows, len(clean))
+        raise SystemExit(f"no models in {MODELS_DIR}/")
+    metas = {p: read_metadata(p) for p in paths}
+    sections = []
+    for dataset in ("fashion-mnist", "coca-vs-pepsi"):
+        group = [p for p, m in metas.items() if m.get("dataset") == dataset and m.get("task") == "denoise"]
+        if group:
+            k = bm3d_images * (50 if dataset == "fashion-mnist" else 1)  # 28x28 BM3D is fast
+            rows = evaluate_denoisers(
+                group, dataset, sigma=sigma, data_dir=data_dir, limit=limit, bm3d_images=k
+            )
+            sections.append(format_table(f"Denoising, {dataset} test split", rows, denoise=True))
+        group = [p for p, m in metas.items() if m.get("dataset") == dataset and m.get("task") == "upscale"]
+        if group:
+            rows = evaluate_upscalers(group, dataset, data_dir=data_dir, limit=limit)
+            how = "2x2 box average" if dataset == "fashion-mnist" else "antialiased bicubic"
+            sections.append(
+                format_table(
+                    f"x2 upscaling, {dataset} test split (downsampled by {how})", rows, denoise=False
+                )
+            )
+    vaes = [p for p, m in metas.items() if m.get("task") == "vae-encoder"]
+    if vaes:
+        lines = [
+            "### VAEs, test split (reconstruction = decoder(mu))",
+            "",
+            "| model | images | MAE | PSNR (dB) | SSIM | KL (nats/image) |",
+            "|---|---|---|---|---|---|",
+        ]
+        sections.append("\n".join(lines + [evaluate_vae(p, data_dir=data_dir, limit=limit) for p in vaes]))
+    header = (
+        f"noisy = clip(x + N(0, sigma), 0, 1), test noise seed {TEST_NOISE_SEED}; PSNR per image "
+        "(data range 1), "
+        "averaged; NL-means h tuned per sigma on validation images (h = k * sigma * 255, "
+        f"k in {list(NLM_FACTORS)}); BM3D on the first test images only (see images)."
+    )
+    return "\n\n".join([header, *sections])
 
 
-def format_table(rows: list[tuple[str, float, dict[str, float]]], n_images: int) -> str:
+def format_table(title: str, rows: list[Row], *, denoise: bool) -> str:
     lines = [
-        f"Fashion-MNIST test set, {n_images} images, "
-        f"noisy = clip(x + N(0, sigma), 0, 1) with noise seed {TEST_NOISE_SEED}",
+        f"### {title}",
         "",
-        "| model | sigma | MAE | PSNR (dB) | SSIM |",
-        "|---|---|---|---|---|",
+        "| model | sigma | MAE | PSNR (dB) | SSIM | images | notes |"
+        if denoise
+        else "| model | MAE | PSNR (dB) | SSIM | images | notes |",
+        "|---|---|---|---|---|---|---|" if denoise else "|---|---|---|---|---|---|",
     ]
-    for name, sigma, m in rows:
-        lines.append(f"| {name} | {sigma:g} | {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
+    for r in rows:
+        m = r.figures
+        level = f" {r.sigma:g} |" if denoise else ""
+        lines.append(
+            f"| {r.name} |{level} {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {r.images} "
+            f"| {r.note} |"
+        )
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 
 import itertools
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from training.config import RecipeConfig
@@ -35,10 +37,154 @@ class DenoisingMLP(nn.Module):
         return self.decoder(z), z  # (N, C, H, W) in [0, 1], (N, latent_dim)
 
 
+def conv_block(c_in: int, c_out: int, n: int, negative_slope: float = 0.0) -> nn.Sequential:
+    """`n` 3x3 convolutions with ReLU (LeakyReLU with a `negative_slope` > 0) after each."""
+    layers: list[nn.Module] = []
+    for i in range(n):
+        layers += [nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1), activation(negative_slope)]
+    return nn.Sequential(*layers)
+
+
+def activation(negative_slope: float) -> nn.Module:
+    """ReLU, or LeakyReLU where `negative_slope` > 0 (ReLUs died in the photo denoiser's deep levels)."""
+    return nn.LeakyReLU(negative_slope, inplace=True) if negative_slope > 0 else nn.ReLU(inplace=True)
+
+
+class CondUNet(nn.Module):
+    """FFDNet-style noise-level conditioned denoiser, fully convolutional.
+
+    Pixel-unshuffle by `unshuffle` (r*r times fewer pixels), a noise-level map as one more channel, a U-Net
+    with strided-convolution downsampling, transposed-convolution upsampling and additive skips, and a
+    pixel-shuffle back; it predicts the residual added to the noisy image. Height and width must be multiples
+    of `size_multiple`.
+    """
+
+    def __init__(
+        self,
+        *,
+        channels: int,
+        widths: tuple[int, ...],
+        blocks: int,
+        unshuffle: int,
+        negative_slope: float = 0.0,
+    ) -> None:
+        super().__init__()
+        r = unshuffle
+        self.size_multiple = r * 2 ** (len(widths) - 1)
+        self.unshuffle, self.shuffle = nn.PixelUnshuffle(r), nn.PixelShuffle(r)
+        self.head = nn.Conv2d(channels * r * r + 1, widths[0], 3, padding=1)
+        self.enc = nn.ModuleList(conv_block(w, w, blocks, negative_slope) for w in widths)
+        self.down = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2) for a, b in itertools.pairwise(widths))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in itertools.pairwise(widths))
+        self.dec = nn.ModuleList(conv_block(w, w, blocks, negative_slope) for w in widths[:-1])
+        self.tail = nn.Conv2d(widths[0], channels * r * r, 3, padding=1)
+
+    def forward(self, x: Tensor, sigma: Tensor) -> Tensor:
+        h = self.unshuffle(x)  # (N, C*r*r, H/r, W/r)
+        level = sigma.view(-1, 1, 1, 1) * torch.ones_like(h[:, :1])  # (N, 1, H/r, W/r) noise-level map
+        h = self.head(torch.cat([h, level], dim=1))  # (N, widths[0], H/r, W/r)
+        skips = []
+        for i, enc in enumerate(self.enc):
+            h = enc(h)
+            if i < len(self.down):
+                skips.append(h)
+                h = self.down[i](h)  # (N, widths[i+1], H', W') halved
+        for i in reversed(range(len(self.dec))):
+            h = self.dec[i](self.up[i](h) + skips[i])  # (N, widths[i], H', W') doubled
+        return (x + self.shuffle(self.tail(h))).clamp(0, 1)  # (N, C, H, W)
+
+
+class SuperResNet(nn.Module):
+    """Seed 004's x2 upscaler, fully convolutional: 3x3 convolutions at the input size, a transposed
+    convolution to `scale` times the size and a 3x3 convolution to the image channels, added to bilinear
+    upsampling."""
+
+    def __init__(
+        self, *, channels: int, width: int, depth: int, scale: int, negative_slope: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.scale = scale
+        self.body = nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), activation(negative_slope))
+        self.body.extend(conv_block(width, width, depth - 1, negative_slope))
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(width, width // 2, 2 * scale, stride=scale, padding=scale // 2),
+            activation(negative_slope),
+            nn.Conv2d(width // 2, channels, 3, padding=1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        base = F.interpolate(
+            x, scale_factor=self.scale, mode="bilinear", align_corners=False
+        )  # (N, C, sH, sW)
+        return (base + self.up(self.body(x))).clamp(0, 1)  # (N, C, sH, sW)
+
+
+class ConvVAE(nn.Module):
+    """Convolutional VAE: stride-2 4x4 convolutions down to a Gaussian latent code, transposed ones back."""
+
+    def __init__(self, *, channels: int, image_size: int, widths: tuple[int, ...], latent_dim: int) -> None:
+        super().__init__()
+        s = image_size // 2 ** len(widths)  # spatial size of the innermost feature map
+        sizes = [channels, *widths]
+        enc: list[nn.Module] = []
+        for a, b in itertools.pairwise(sizes):
+            enc += [nn.Conv2d(a, b, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        self.encoder = nn.Sequential(*enc, nn.Flatten())  # (N, C, H, W) -> (N, widths[-1]*s*s)
+        self.to_stats = nn.Linear(widths[-1] * s * s, 2 * latent_dim)  # -> mu, logvar
+        dec: list[nn.Module] = [
+            nn.Linear(latent_dim, widths[-1] * s * s),
+            nn.Unflatten(1, (widths[-1], s, s)),
+        ]
+        for a, b in itertools.pairwise(sizes[::-1]):
+            dec += [nn.LeakyReLU(0.2), nn.ConvTranspose2d(a, b, 4, stride=2, padding=1)]
+        self.decoder = nn.Sequential(*dec, nn.Sigmoid())  # (N, D) -> (N, C, H, W)
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.to_stats(self.encoder(x)).chunk(2, dim=1)  # (N, D) each
+        return mu, logvar
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Reconstruction (from a sample in training mode, from mu in eval mode), mu, logvar."""
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
+        return self.decoder(z), mu, logvar
+
+
+class VAEEncoder(nn.Module):
+    """The encoder half of a `ConvVAE` for export: image -> (mu, logvar)."""
+
+    def __init__(self, vae: ConvVAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.vae.encode(x)
+
+
 def build_model(cfg: RecipeConfig) -> nn.Module:
     """Build the (untrained) model a recipe config describes."""
     if cfg.arch == "dae-mlp":
         return DenoisingMLP(
             channels=cfg.channels, image_size=cfg.image_size, hidden=cfg.hidden, latent_dim=cfg.latent_dim
+        )
+    if cfg.arch == "cond-unet":
+        return CondUNet(
+            channels=cfg.channels,
+            widths=cfg.widths,
+            blocks=cfg.blocks,
+            unshuffle=cfg.unshuffle,
+            negative_slope=cfg.negative_slope,
+        )
+    if cfg.arch == "sr-convt":
+        return SuperResNet(
+            channels=cfg.channels,
+            width=cfg.width,
+            depth=cfg.depth,
+            scale=cfg.scale,
+            negative_slope=cfg.negative_slope,
+        )
+    if cfg.arch == "conv-vae":
+        return ConvVAE(
+            channels=cfg.channels, image_size=cfg.image_size, widths=cfg.widths, latent_dim=cfg.latent_dim
         )
     raise ValueError(f"unknown arch {cfg.arch!r}")

@@ -28,17 +28,57 @@ def plot_losses(train: list[float], val: list[float], best_epoch: int, path: Pat
     plt.close(fig)
 
 
+def pick_examples(labels: Tensor, per_class: int = 1) -> list[int]:
+    """Indices of the first `per_class` test images of each class."""
+    return [int(i) for c in labels.unique() for i in (labels == c).nonzero()[:per_class, 0]]
+
+
 def plot_samples(clean: Tensor, noisy: Tensor, denoised: Tensor, labels: Tensor, path: Path) -> None:
     """Rows of clean / noisy / denoised test images, the first image of each class."""
-    idx = [int((labels == c).nonzero()[0]) for c in range(len(LABELS)) if (labels == c).any()]
-    rows = torch.cat([clean[idx], noisy[idx], denoised[idx]])  # (3*K, C, H, W)
-    grid = make_grid(rows, nrow=len(idx), padding=2, pad_value=1.0)  # (3, H', W')
-    fig, ax = plt.subplots(figsize=(1.2 * len(idx), 4))
+    idx = pick_examples(labels)
+    names = [LABELS[int(labels[i])] for i in idx]
+    plot_rows({"clean": clean[idx], "noisy": noisy[idx], "denoised": denoised[idx]}, path, names)
+
+
+def plot_rows(rows: dict[str, Tensor], path: Path, names: list[str] | None = None) -> None:
+    """Rows of images (each (K, C, H, W), all the same size), labelled on the left."""
+    k = len(next(iter(rows.values())))
+    grid = make_grid(torch.cat(list(rows.values())), nrow=k, padding=2, pad_value=1.0)  # (3, H', W')
+    height = 1.2 if next(iter(rows.values())).shape[-1] <= 64 else 2.5
+    fig, ax = plt.subplots(figsize=(height * k, height * len(rows) + 0.6))
     ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
-    size = clean.shape[-2] + 2
-    ax.set_yticks([size * (i + 0.5) for i in range(3)], ["clean", "noisy", "denoised"])
-    ax.set_xticks([size * (i + 0.5) for i in range(len(idx))], [LABELS[int(labels[i])] for i in idx])
+    size = next(iter(rows.values())).shape[-2] + 2
+    ax.set_yticks([size * (i + 0.5) for i in range(len(rows))], list(rows))
+    ax.set_xticks([size * (i + 0.5) for i in range(k)], names or [""] * k)
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_grid(images: Tensor, path: Path, title: str, nrow: int = 8) -> None:
+    """A grid of images (N, C, H, W), e.g. VAE samples."""
+    grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)  # (3, H', W')
+    fig, ax = plt.subplots(figsize=(8, 8 * grid.shape[1] / grid.shape[2] + 0.4))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.set(title=title, xticks=[], yticks=[])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_latent_map(codes: Tensor, labels: Tensor, names: list[str], path: Path) -> None:
+    """The test codes projected on their first two principal directions, coloured by class."""
+    z = codes - codes.mean(0)
+    _, _, v = torch.linalg.svd(z, full_matrices=False)
+    xy = (z @ v[:2].T).numpy()  # (N, 2)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    cmap = plt.get_cmap("tab10")
+    for c, name in enumerate(names):
+        sel = (labels == c).numpy()
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=2 if len(xy) > 500 else 12, color=cmap(c), label=name, alpha=0.6)
+    ax.set(xlabel="PC 1", ylabel="PC 2", title="Latent means of the test set")
+    ax.legend(markerscale=3, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

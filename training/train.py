@@ -1,4 +1,4 @@
-"""The training loop: Adam on L1(denoise(noisy), clean), early stopping on the validation loss.
+"""The training loop: Adam on the recipe kind's loss (`steps.py`), early stopping on the validation loss.
 
 Writes a run folder `<out>/<recipe>/<YYYYmmdd-HHMMSS>/` with best.pt, metrics.json and the plots.
 
@@ -6,6 +6,9 @@ Early stopping (seed 001: patience 25, min delta 1e-3): an epoch is a real impro
 loss is below the reference loss by more than `min_delta`; the reference then moves to it and patience resets.
 Training stops after `patience` epochs without a real improvement. The weights kept are those of the lowest
 validation loss seen, also where that epoch improved by less than `min_delta`.
+
+Recipes with a `time_budget_s` also stop once that much time has passed, with the learning rate on a cosine
+from `lr` to 0 over the budget (by elapsed time, so a run fits its budget on any machine).
 """
 
 import dataclasses
@@ -13,29 +16,32 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from training.config import RecipeConfig
-from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, Splits, add_fixed_noise, add_noise, load_splits
-from training.metrics import measure
+from training.data import VAL_NOISE_SEED, Splits, load_recipe_splits
 from training.models import build_model
-from training.plots import plot_latent_pairs, plot_losses, plot_samples
+from training.photos import sample_crops
+from training.plots import plot_losses
+from training.report import write_report
+from training.steps import compute_loss, make_inputs
 
 
 def train(cfg: RecipeConfig, *, out: Path = Path("runs"), data_dir: Path | None = None) -> Path:
     """Train a recipe end to end and return its run folder."""
+    torch.set_num_threads(2)  # the 2-core machine is shared; see training/README.md
     torch.manual_seed(cfg.seed)
-    splits = load_splits(val_size=cfg.val_size, split_seed=cfg.split_seed, limit=cfg.limit, data_dir=data_dir)
+    splits = load_recipe_splits(cfg, data_dir)
     run_dir = make_run_dir(Path(out) / cfg.recipe)
     print(f"run folder {run_dir}  ({len(splits.train_x)} train / {len(splits.val_x)} val images)")
 
     model = build_model(cfg)
+    print(f"{cfg.arch}: {sum(p.numel() for p in model.parameters()):,} parameters")
     t0 = time.perf_counter()
     result = fit(model, cfg, splits, report=make_reporter(cfg.max_epochs, t0))
     wall = time.perf_counter() - t0
@@ -46,24 +52,17 @@ def train(cfg: RecipeConfig, *, out: Path = Path("runs"), data_dir: Path | None 
     ckpt = {"model": model.state_dict(), "config": dataclasses.asdict(cfg), "epoch": result["best_epoch"]}
     torch.save(ckpt, run_dir / "best.pt")
 
-    clean = splits.test_x
-    noisy = add_fixed_noise(clean, cfg.sigma, TEST_NOISE_SEED)
-    denoised, latent = predict(model, noisy)
-    metrics = {
-        "sigma": cfg.sigma,
-        **measure(clean.numpy(), denoised.numpy()),
-        "noisy": measure(clean.numpy(), noisy.numpy()),
-        "test_images": len(clean),
+    metrics = write_report(model, cfg, splits, run_dir)
+    metrics |= {
+        "test_images": len(splits.test_x),
         "epochs": result["epochs"],
         "best_epoch": result["best_epoch"],
         "best_val_loss": min(result["val"]),
         "wall_time_s": round(wall, 3),
-        "images_per_s": round(result["epochs"] * len(splits.train_x) / wall, 1),
+        "images_per_s": round(result["images"] / wall, 1),
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     plot_losses(result["train"], result["val"], result["best_epoch"], run_dir / "loss.png")
-    plot_samples(clean, noisy, denoised, splits.test_y, run_dir / "samples.png")
-    plot_latent_pairs(latent, splits.test_y, run_dir / "latent_pairs.png")
     print(f"test MAE {metrics['mae']:.5f}  PSNR {metrics['psnr']:.2f} dB  SSIM {metrics['ssim']:.4f}")
     return run_dir
 
@@ -71,15 +70,17 @@ def train(cfg: RecipeConfig, *, out: Path = Path("runs"), data_dir: Path | None 
 def fit(model: nn.Module, cfg: RecipeConfig, splits: Splits, *, report: Callable[..., None]) -> dict:
     """Run the epochs; return the loss history and the state_dict of the best validation epoch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    val_noisy = add_fixed_noise(splits.val_x, cfg.sigma, VAL_NOISE_SEED)
+    val_x = splits.val_x[: cfg.val_limit or None]
+    val_inputs = make_inputs(val_x, cfg, torch.Generator().manual_seed(VAL_NOISE_SEED))
     history: dict[str, list[float]] = {"train": [], "val": []}
     best_loss, best_epoch, best_state = math.inf, 0, None
     reference, since_improvement = math.inf, 0
-    epoch = 0
+    epoch, images, t0 = 0, 0, time.perf_counter()
     try:
         for epoch in range(1, cfg.max_epochs + 1):
-            train_loss = train_epoch(model, optimizer, splits.train_x, cfg)
-            val_loss = compute_loss(model, val_noisy, splits.val_x, cfg.batch_size)
+            train_loss, n = train_epoch(model, optimizer, splits.train_x, cfg, t0)
+            images += n
+            val_loss = compute_val_loss(model, val_inputs, val_x, cfg)
             history["train"].append(train_loss)
             history["val"].append(val_loss)
             if val_loss < best_loss:
@@ -90,47 +91,86 @@ def fit(model: nn.Module, cfg: RecipeConfig, splits: Splits, *, report: Callable
             else:
                 since_improvement += 1
             report(epoch, train_loss, val_loss, best_loss, best_epoch, since_improvement, cfg.patience)
-            if since_improvement >= cfg.patience:
+            if since_improvement >= cfg.patience or is_over_budget(cfg, t0):
                 break
     except KeyboardInterrupt:
         print(f"\ninterrupted at epoch {epoch}; keeping the best weights so far")
         if best_state is None:
             raise
-    return {**history, "state": best_state, "best_epoch": best_epoch, "epochs": len(history["val"])}
+    return {
+        **history,
+        "state": best_state,
+        "best_epoch": best_epoch,
+        "epochs": len(history["val"]),
+        "images": images,
+    }
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, cfg: RecipeConfig) -> float:
-    """One pass over shuffled training images with fresh noise per batch; return the mean L1 loss.
+def train_epoch(
+    model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, cfg: RecipeConfig, t0: float
+) -> tuple[float, int]:
+    """One epoch of batches with fresh noise per batch; return the mean loss and the number of images.
 
     Shuffling and noise draw from the global RNG that `train` seeds before the weight init. (A second
     generator seeded alike would replay the init's random numbers as the first batches' noise.)
     """
     model.train()
-    total = 0.0
-    for idx in torch.randperm(len(x)).split(cfg.batch_size):
-        clean = x[idx]  # (B, C, H, W)
-        output, _ = model(add_noise(clean, cfg.sigma))
-        loss = F.l1_loss(output, clean)
+    total, n = 0.0, 0
+    for clean in iterate_batches(x, cfg):  # (B, C, H, W)
+        if is_over_budget(cfg, t0):
+            break
+        set_lr(optimizer, cfg, t0)
+        loss = compute_loss(model, make_inputs(clean, cfg), clean, cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(idx)
-    return total / len(x)
+        total += loss.item() * len(clean)
+        n += len(clean)
+    return total / max(n, 1), n
+
+
+def iterate_batches(x: Tensor, cfg: RecipeConfig) -> Iterator[Tensor]:
+    """Training batches: one shuffled pass over `x`, or `epoch_size` images drawn with replacement, cropped
+    at random (with flips) where the recipe has a `crop_size`."""
+    idx = torch.randint(len(x), (cfg.epoch_size,)) if cfg.epoch_size else torch.randperm(len(x))
+    for chunk in idx.split(cfg.batch_size):
+        yield sample_crops(x, chunk, cfg.crop_size) if cfg.crop_size else x[chunk]
+
+
+def is_over_budget(cfg: RecipeConfig, t0: float) -> bool:
+    return 0 < cfg.time_budget_s <= time.perf_counter() - t0
+
+
+def set_lr(optimizer: torch.optim.Optimizer, cfg: RecipeConfig, t0: float) -> None:
+    """Cosine decay from `lr` to 0 over the time budget; constant `lr` without one."""
+    if cfg.time_budget_s > 0:
+        done = min((time.perf_counter() - t0) / cfg.time_budget_s, 1.0)
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * done))
 
 
 @torch.no_grad()
-def compute_loss(model: nn.Module, noisy: Tensor, clean: Tensor, batch_size: int) -> float:
-    """Mean L1 loss of the model's output against the clean images."""
-    output, _ = predict(model, noisy, batch_size)
-    return F.l1_loss(output, clean).item()
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: Tensor, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
-    """Outputs and latent codes of the model in eval mode, batch by batch."""
+def compute_val_loss(model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg: RecipeConfig) -> float:
+    """Mean loss over the validation set in eval mode (a VAE decodes its mean code there)."""
     model.eval()
-    outputs, latents = zip(*(model(chunk) for chunk in x.split(batch_size)), strict=True)
-    return torch.cat(outputs), torch.cat(latents)
+    total = 0.0
+    for start in range(0, len(clean), cfg.batch_size):
+        part = slice(start, start + cfg.batch_size)
+        total += compute_loss(model, tuple(t[part] for t in inputs), clean[part], cfg).item() * len(
+            clean[part]
+        )
+    return total / len(clean)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, inputs: tuple[Tensor, ...], batch_size: int = 4096) -> tuple[Tensor, ...]:
+    """The model's outputs in eval mode, batch by batch, each concatenated over the batches."""
+    model.eval()
+    chunks = []
+    for start in range(0, len(inputs[0]), batch_size):
+        out = model(*(t[start : start + batch_size] for t in inputs))
+        chunks.append(out if isinstance(out, tuple) else (out,))
+    return tuple(torch.cat(parts) for parts in zip(*chunks, strict=True))
 
 
 def make_run_dir(parent: Path) -> Path:
