@@ -93,7 +93,9 @@ def stage_screenshot(window: MainWindow, mode: str, path: Path) -> None:
         window.upscale_page.compare.set_mode(SPLIT)
 
         def zoom_in(_result: object) -> None:
-            window.upscale_page.compare.view.set_zoom(2.0)
+            view = window.upscale_page.compare.view
+            if view.zoom < 2.0:  # big photos: enlarge to see the pixels; small images stay fitted
+                view.set_zoom(2.0)
             grab_later(window, path)
 
         page.result_shown.connect(zoom_in, Qt.ConnectionType.SingleShotConnection)
