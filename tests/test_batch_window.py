@@ -188,7 +188,8 @@ def test_menu_and_dropped_folder_open_the_dialog(
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
     rest = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    assert QApplication.sendEvent(window, QDragEnterEvent(QPoint(50, 50), *rest))  # QPoint here, QPointF below
+    # QDragEnterEvent takes a QPoint, QDropEvent a QPointF
+    assert QApplication.sendEvent(window, QDragEnterEvent(QPoint(50, 50), *rest))
     QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), *rest))
     assert window.batch_dialog.form.input_edit.text() == str(tmp_path)
     window.close()

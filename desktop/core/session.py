@@ -82,10 +82,13 @@ def choose_providers(device: str = "auto") -> list[str]:
 
 
 def create_session_options() -> ort.SessionOptions:
-    """Return options with every graph optimisation on and one intra-op thread per core."""
+    """Return options with every graph optimisation on, one intra-op thread per core, and no spinning:
+    idle intra-op threads sleep instead of busy-waiting, so they leave the cores to the UI thread and other
+    programs (`python -m desktop.bench --spinning on` measures the difference)."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = count_cores()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
