@@ -2,10 +2,11 @@
 [--models-dir DIR] [--screenshot PNG]`."""
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -82,4 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         stage_screenshot(window, args.mode or "denoise", args.screenshot)
     window.show()
     window.open_paths(choose_start_images(args.images, settings))
+    close_on_terminate(app)
     return app.exec()
+
+
+def close_on_terminate(app: QApplication) -> None:
+    """On SIGTERM (logout, `kill`) close the windows as the user would, so worker threads stop cleanly instead
+    of Qt aborting on a running QThread. Python runs signal handlers only when it gets control, hence the
+    idle timer."""
+    signal.signal(signal.SIGTERM, lambda *_: app.closeAllWindows())
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
