@@ -109,7 +109,10 @@ def test_cancel_stops_within_a_second_and_keeps_finished_files(
     with qtbot.waitSignal(dialog.batch_finished, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
         assert not dialog.start_button.isEnabled() and dialog.cancel_button.isEnabled()
-        qtbot.waitUntil(lambda: dialog.results.rowCount() >= 2, timeout=TIMEOUT_MS)
+        # two files done, and the progress report that says so delivered (it can trail the table's rows)
+        qtbot.waitUntil(
+            lambda: dialog.results.rowCount() >= 2 and any(s.done >= 2 for s in statuses), timeout=TIMEOUT_MS
+        )
         cancelled_at = time.perf_counter()
         qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     assert time.perf_counter() - cancelled_at < 1.0
