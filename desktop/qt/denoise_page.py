@@ -7,7 +7,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QSpinBox,
     QVBoxLayout,
@@ -174,21 +173,9 @@ class DenoisePage(ModePage):
         strength.addWidget(self.auto_check)
         strength.addWidget(self.strength_slider)
         strength.addWidget(self.strength_label)
-        panel = QWidget()
-        panel.setFixedWidth(PANEL_WIDTH)
-        column = QVBoxLayout(panel)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.picker)
-        column.addWidget(noise)
-        column.addWidget(self.strength_group)
-        column.addWidget(QLabel("<b>Quality against the original</b>"))
-        column.addWidget(self.metrics_table)
-        column.addWidget(self.metrics_note)
-        column.addWidget(self.conversion_label)
-        column.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.addWidget(panel)
-        layout.addWidget(self.compare, 1)
+        quality = QLabel("<b>Quality against the original</b>")
+        side = [self.picker, noise, self.strength_group, quality, self.metrics_table, self.metrics_note]
+        self.lay_out_beside(PANEL_WIDTH, [*side, self.conversion_label, None], self.compare)
 
     @Slot(object)
     def _change_model(self, entry: ModelEntry | None) -> None:

@@ -334,18 +334,9 @@ class GeneratePage(ModePage):
         files = QHBoxLayout()
         files.addWidget(self.save_button)
         files.addWidget(self.load_button)
-        panel = QWidget()
-        panel.setFixedWidth(PANEL_WIDTH)
-        side = QVBoxLayout(panel)
-        side.setContentsMargins(0, 0, 0, 0)
-        side.addWidget(self.picker)
-        side.addWidget(sample)
-        side.addWidget(encode)
-        side.addLayout(files)
-        side.addWidget(self.sliders, 1)
-        layout = QHBoxLayout(self)
-        layout.addWidget(panel)
-        layout.addWidget(self.compare, 1)
+        self.lay_out_beside(
+            PANEL_WIDTH, [self.picker, sample, encode, files, (self.sliders, 1)], self.compare
+        )
 
     @Slot()
     def _choose_save_path(self) -> None:

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -280,15 +279,5 @@ class LatentMapPage(ModePage):
         dims.addWidget(self.y_spin)
         form.addRow("Dimensions:", dims)
         form.addRow(self.projection_label)
-        panel = QWidget()
-        panel.setFixedWidth(PANEL_WIDTH)
-        column = QVBoxLayout(panel)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.picker)
-        column.addWidget(group)
-        column.addWidget(self.decoder_label)
-        column.addWidget(self.hover_label)
-        column.addWidget(self.preview, 1)
-        layout = QHBoxLayout(self)
-        layout.addWidget(panel)
-        layout.addWidget(self.scatter, 1)
+        side = [self.picker, group, self.decoder_label, self.hover_label, (self.preview, 1)]
+        self.lay_out_beside(PANEL_WIDTH, side, self.scatter)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QThread, Signal, Slot
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLayout, QVBoxLayout, QWidget
 
 from desktop.core.image_model import ModelOpener
 from desktop.core.imageio import LoadedImage
@@ -68,6 +68,9 @@ class PageResult:
     details: str = ""  # e.g. how the image was fitted to the model
 
 
+SideItem = QWidget | QLayout | tuple[QWidget, int] | None  # see ModePage.lay_out_beside
+
+
 class ModePage(QWidget):
     """Base of the mode pages. Subclasses implement `set_models`, `refresh` and `show_result`.
 
@@ -120,6 +123,26 @@ class ModePage(QWidget):
     def describe_processing(self) -> dict[str, object]:
         """Return what made the current result, for the saved file's metadata."""
         return {}
+
+    def lay_out_beside(self, width: int, items: list[SideItem], main: QWidget) -> None:
+        """Lay the page out as a fixed-width side column of `items` beside `main`, which takes the rest:
+        a widget or layout, a (widget, stretch) pair, or None for a stretch."""
+        panel = QWidget()
+        panel.setFixedWidth(width)
+        column = QVBoxLayout(panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        for item in items:
+            if item is None:
+                column.addStretch(1)
+            elif isinstance(item, tuple):
+                column.addWidget(*item)
+            elif isinstance(item, QLayout):
+                column.addLayout(item)
+            else:
+                column.addWidget(item)
+        layout = QHBoxLayout(self)
+        layout.addWidget(panel)
+        layout.addWidget(main, 1)
 
     def set_context(self, context: RunContext) -> None:
         """Use new settings (device, tile size) and run again."""

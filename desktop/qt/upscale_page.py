@@ -7,9 +7,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -152,20 +150,9 @@ class UpscalePage(ModePage):
         form.addRow("Factor:", self.factor_combo)
         form.addRow(self.check_box)
         form.addRow(self.check_label)
-        panel = QWidget()
-        panel.setFixedWidth(PANEL_WIDTH)
-        column = QVBoxLayout(panel)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.picker)
-        column.addWidget(group)
-        column.addWidget(QLabel("<b>Quality against the original</b>"))
-        column.addWidget(self.metrics_table)
-        column.addWidget(self.metrics_note)
-        column.addWidget(self.details_label)
-        column.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.addWidget(panel)
-        layout.addWidget(self.compare, 1)
+        quality = QLabel("<b>Quality against the original</b>")
+        side = [self.picker, group, quality, self.metrics_table, self.metrics_note, self.details_label, None]
+        self.lay_out_beside(PANEL_WIDTH, side, self.compare)
 
     @Slot(object)
     def _change_model(self, entry: ModelEntry | None) -> None:
