@@ -91,7 +91,10 @@ class CondUNet(nn.Module):
                 h = self.down[i](h)  # (N, widths[i+1], H', W') halved
         for i in reversed(range(len(self.dec))):
             h = self.dec[i](self.up[i](h) + skips[i])  # (N, widths[i], H', W') doubled
-        return (x + self.shuffle(self.tail(h))).clamp(0, 1)  # (N, C, H, W)
+        out = x + self.shuffle(self.tail(h))  # (N, C, H, W)
+        # Clamped only outside training: a clamp there zeroes the gradient wherever the output overshoots,
+        # so near-white pixels (half the cans' values are 1) would stop learning.
+        return out if self.training else out.clamp(0, 1)
 
 
 class SuperResNet(nn.Module):
@@ -116,7 +119,8 @@ class SuperResNet(nn.Module):
         base = F.interpolate(
             x, scale_factor=self.scale, mode="bilinear", align_corners=False
         )  # (N, C, sH, sW)
-        return (base + self.up(self.body(x))).clamp(0, 1)  # (N, C, sH, sW)
+        out = base + self.up(self.body(x))  # (N, C, sH, sW)
+        return out if self.training else out.clamp(0, 1)  # why not in training: see CondUNet.forward
 
 
 class ConvVAE(nn.Module):
