@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.onnx_builders import GOOD_METADATA, build_blur_model
 from training.bench_torch import RANDOM, load_part, make_inputs
-from training.quantize import format_rows
+from training.evaluate import read_metadata
+from training.quantize import format_rows, ship_variants
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,3 +55,30 @@ def test_quantize_table_marks_what_to_ship() -> None:
     ]
     table = format_rows(rows).splitlines()
     assert "(reference)" in table[2] and "| yes |" in table[3] and "error: Exception: boom" in table[4]
+
+
+def test_ship_copies_only_worthy_int8_variants_with_their_own_figures(tmp_path: Path) -> None:
+    models, out = tmp_path / "models", tmp_path / "variants"
+    models.mkdir(), out.mkdir()
+    for name in ("fast", "lossy"):
+        build_blur_model(models / f"{name}.onnx", GOOD_METADATA | {"name": name})
+        build_blur_model(out / f"{name}.int8-static.onnx", GOOD_METADATA | {"name": "calibrated copy"})
+    base = {"variant": "float32", "psnr": 20.0, "ssim": 0.8, "mae": 0.05, "ms": 10.0}
+    rows = [
+        {"model": "fast", **base},
+        {"model": "fast", **base, "variant": "int8-static", "psnr": 19.95, "ms": 4.0, "ship": True},
+        {"model": "lossy", **base},
+        {"model": "lossy", **base, "variant": "int8-static", "psnr": 19.0, "ms": 4.0, "ship": False},
+    ]
+    assert ship_variants(rows, models, out) == [models / "fast_int8.onnx"]
+    assert sorted(p.name for p in models.iterdir()) == ["fast.onnx", "fast_int8.onnx", "lossy.onnx"]
+    metadata = read_metadata(models / "fast_int8.onnx")
+    assert (metadata["name"], metadata["variant_of"], metadata["precision"]) == (
+        "fast_int8",
+        "fast",
+        "int8-static",
+    )
+    assert "2.5x faster" in metadata["title"] and "0.050 dB PSNR below" in metadata["description"]
+    metrics = json.loads(metadata["metrics"])
+    assert metrics["psnr"] == 19.95 and metrics["float_psnr"] == 20.0 and metrics["speedup"] == 2.5
+    assert metadata["task"] == GOOD_METADATA["task"]  # the rest of the contract comes from the float model

@@ -123,6 +123,8 @@ def train_epoch(
         loss = compute_loss(model, make_inputs(clean, cfg), clean, cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if getattr(cfg, "grad_clip", 0) > 0:  # only the conditioned denoisers' configs have the field
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         total += loss.item() * len(clean)
         n += len(clean)
