@@ -47,7 +47,8 @@ def test_config_round_trips_through_a_dict() -> None:
 def test_conditioned_denoiser_any_size(recipe: str, size: tuple[int, int]) -> None:
     cfg = override_config(RECIPES[recipe], {"widths": "8,16,32" if recipe == "photo-denoise" else "8,16"})
     model = build_model(cfg).eval()
-    assert isinstance(model, CondUNet) and model.size_multiple == {"fashion-dae-conv": 2, "photo-denoise": 4}[recipe]
+    assert isinstance(model, CondUNet)
+    assert model.size_multiple == {"fashion-dae-conv": 2, "photo-denoise": 4}[recipe]
     x = torch.rand(2, cfg.channels, *size)
     output = model(x, torch.tensor([0.0, 0.5]))
     assert output.shape == x.shape and output.min() >= 0 and output.max() <= 1
