@@ -17,7 +17,7 @@ from desktop.core.image_model import (
 )
 from desktop.core.progress import CancelledError, Progress
 from desktop.core.session import ModelSession, SessionCache
-from desktop.core.tiling import TILE_BATCH_PIXELS, make_ramp, plan_axis, plan_tiles
+from desktop.core.tiling import TILE_BATCH_PIXELS, TilePiece, make_ramp, plan_axis, plan_tiles
 
 ORT_OOM = "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for requested buffer"
 
@@ -89,6 +89,38 @@ def test_tiled_equals_untiled(
     scale = model.info.scale
     assert whole.shape == tiled.shape == (shape[0] * scale, shape[1] * scale, channels)
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
+
+
+def test_focus_runs_the_tiles_there_first_and_hands_over_every_piece(
+    cache: SessionCache, tiny_models_dir: Path
+) -> None:
+    model = open_tiny(cache, tiny_models_dir, "up2_rgb")
+    image = make_image(300, 400, 3)
+    pieces: list[TilePiece] = []
+    progress = Progress(on_partial=pieces.append)
+    focused = apply_model(model, image, tile_size=96, progress=progress, focus=(290.0, 390.0))
+    np.testing.assert_allclose(focused, apply_model(model, image, tile_size=96), atol=1e-5)
+    first = pieces[0]  # the bottom-right tile, at twice the size (x2 model), cropped to the image
+    assert (first.rows.stop, first.columns.stop) == (600, 800)
+    assert first.pixels.shape == (
+        first.rows.stop - first.rows.start,
+        first.columns.stop - first.columns.start,
+        3,
+    )
+    covered = np.zeros(focused.shape[:2], bool)
+    for piece in pieces:
+        covered[piece.rows, piece.columns] = True
+        m = 70  # output pixels: more than the overlap (32 input pixels, x2)
+        rows, columns = (
+            slice(piece.rows.start + m, piece.rows.stop - m),
+            slice(piece.columns.start + m, piece.columns.stop - m),
+        )
+        np.testing.assert_allclose(  # away from the overlaps a piece is the final result
+            piece.pixels[m:-m, m:-m], focused[rows, columns], atol=1e-4
+        )
+    assert covered.all()
+    distances = [np.hypot(p.rows.start / 2 - 290, p.columns.start / 2 - 390) for p in pieces]
+    assert distances[0] < distances[-1]
 
 
 def test_large_image_runs_tiled_with_bounded_memory(cache: SessionCache, tiny_models_dir: Path) -> None:

@@ -27,6 +27,21 @@ def test_sub_progress_maps_into_its_share_and_shares_the_cancel_flag() -> None:
         second_half.check_aborted()
 
 
+def test_partial_pieces_reach_the_handler_through_sub_progresses() -> None:
+    pieces: list[object] = []
+    seen: list[float] = []
+    progress = Progress(seen.append, on_partial=pieces.append)
+    progress.sub_progress(0.5, 0.5).sub_progress(0.0, 0.5).show_partial("tile 1")
+    wrapped: list[object] = []
+    inner = progress.with_partial(lambda piece: wrapped.append(("seen", piece)))
+    inner.sub_progress(0.5, 0.5).show_partial("tile 2")
+    inner.set_progress(0.5)  # with_partial keeps the progress callback and range
+    assert pieces == ["tile 1"] and wrapped == [("seen", "tile 2")] and seen == [0.5]
+    Progress().show_partial("nobody listens")  # no handler: nothing happens
+    inner.cancel()
+    assert progress.cancelled
+
+
 def test_atomic_write_replaces_whole_files_and_cleans_up_on_errors(tmp_path: Path) -> None:
     target = tmp_path / "out.png"
     target.write_bytes(b"old")

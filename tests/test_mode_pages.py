@@ -1,6 +1,7 @@
 """Each mode driven through the window with tiny stand-in models (pytest-qt): what the GUI shows equals
 the core's own computation for the same inputs."""
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,6 +95,40 @@ def test_denoise_any_size_model_with_auto_strength(
     ):
         page.auto_check.setChecked(False)
         page.strength_slider.set_value(0.3)
+
+
+def test_denoise_shows_tiles_as_they_finish_starting_at_the_view_centre(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    page = window.denoise_page
+    page.picker.select("conv_gray_sigma")
+    page.set_context(dataclasses.replace(page.context, tile_size=64))
+    path = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (640, 960), np.uint8)).save(path)
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        open_image(qtbot, window, path)
+    page.compare.view.set_zoom(4.0, None)
+    page.compare.view.pan_by(-1200, -800)  # centre from (320, 480) to about (520, 780): bottom right
+    focus = page.compare.view.focus_point((640, 960))
+    assert focus is not None and 440 < focus[0] < 640 and 660 < focus[1] < 960
+    previews: list[list] = []
+    page.worker.partial.connect(lambda _, piece: previews.append(piece))
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        page.seed_spin.setValue(1)
+    qtbot.waitUntil(lambda: len(previews) > 0, timeout=TIMEOUT_MS)
+    names, images = zip(*previews[0], strict=True)
+    assert names == ("Original", "Noisy", "Denoised") and images[2].size().toTuple() == (960, 640)
+    preview = np.asarray(images[2].convertToFormat(images[2].Format.Format_Grayscale8).constBits()).reshape(
+        640, -1
+    )[:, :960]
+    final = np.round(blocker.args[0].denoised[..., 0] * 255)
+    noisy = np.round(blocker.args[0].noisy[..., 0] * 255)
+    # the first preview holds the tile at the view's centre, denoised, and the far (first in row order)
+    # corner still noisy
+    row, column = int(focus[0]), int(focus[1])
+    assert np.abs(preview[row, column].astype(float) - final[row, column]) <= 1
+    assert np.abs(preview[:20, :20].astype(float) - noisy[:20, :20]).max() <= 1
+    assert np.abs(final[:20, :20] - noisy[:20, :20]).max() > 10
 
 
 def test_upscale_with_the_downscale_check(

@@ -3,7 +3,8 @@
 `denoise_image` is the fixed-size shortcut (one model call); `run_denoise_job` is what the Denoise page
 runs for every model: synthetic noise on a clean image (with metrics against it) or an already-noisy image
 as is, the sigma for noise-conditioned models given or estimated, and fully convolutional models run on
-the whole image in tiles through `apply_model_with_retries` (the batch runner's function).
+the whole image in tiles through `apply_model_with_retries` (the batch runner's function). Partial results
+go to the progress: first the noisy image whole, then each denoised tile (`TilePiece`) as it finishes.
 """
 
 import time
@@ -17,7 +18,7 @@ from desktop.core.metrics import ImageMetrics, measure_image
 from desktop.core.noise import add_gaussian_noise
 from desktop.core.progress import Progress
 from desktop.core.session import ModelSession
-from desktop.core.tiling import DEFAULT_TILE_SIZE
+from desktop.core.tiling import DEFAULT_TILE_SIZE, TilePiece
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class DenoiseSettings:
     seed: int = 0
     model_sigma: float | None = None  # for noise-conditioned models; None: estimated from the image
     tile_size: int = DEFAULT_TILE_SIZE
+    focus: tuple[float, float] | None = None  # (row, column) the view is centred on: tiles there run first
 
 
 def check_noise_settings(sigma: float, seed: int) -> None:
@@ -93,6 +95,8 @@ def run_denoise_job(
     noisy = add_gaussian_noise(pixels, sigma, settings.seed) if settings.add_noise else pixels
     model = open_model(device)
     model_sigma, note = choose_sigma(model.info, noisy, settings.model_sigma)
+    height, width = noisy.shape[:2]
+    progress.show_partial(TilePiece(slice(0, height), slice(0, width), noisy))  # until the tiles come in
     start = time.perf_counter()
     run = apply_model_with_retries(
         lambda chosen: model if chosen == device else open_model(chosen),
@@ -101,6 +105,7 @@ def run_denoise_job(
         sigma=model_sigma,
         tile_size=settings.tile_size,
         progress=progress.sub_progress(0.0, 0.9 if clean is not None else 1.0),
+        focus=settings.focus,
     )
     seconds = time.perf_counter() - start
     noisy_metrics = denoised_metrics = None

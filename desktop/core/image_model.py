@@ -120,8 +120,10 @@ def apply_model(
     sigma: float | None = None,
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
+    focus: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """Run a model on model-ready pixels (H, W, C); fully convolutional models run tiled."""
+    """Run a model on model-ready pixels (H, W, C); fully convolutional models run tiled, nearest first to
+    `focus` (row, column) where given."""
     info = model.info
     progress = progress or Progress()
     if info.input_size is not None:
@@ -136,6 +138,7 @@ def apply_model(
         multiple=info.size_multiple,
         tile_size=tile_size,
         progress=progress,
+        focus=focus,
     )
 
 
@@ -147,6 +150,7 @@ def apply_model_with_retries(
     sigma: float | None = None,
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
+    focus: tuple[float, float] | None = None,
 ) -> ModelRun:
     """`apply_model`, retried on out of memory with tiles halved down to `MIN_TILE_SIZE`, then on CPU;
     raises `OutOfMemoryError` with an actionable message when nothing fits."""
@@ -157,7 +161,7 @@ def apply_model_with_retries(
     tile, notes = start_tile, []
     while True:
         try:
-            output = apply_model(model, pixels, sigma=sigma, tile_size=tile, progress=progress)
+            output = apply_model(model, pixels, sigma=sigma, tile_size=tile, progress=progress, focus=focus)
             return ModelRun(output, model.provider, tile if tiled else None, tuple(notes))
         except CancelledError:
             raise

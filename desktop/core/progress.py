@@ -1,12 +1,14 @@
 """Progress and cancellation for long work (chaiNNer-style): pass a `Progress` into the work, it reports
 fractions through `set_progress` and calls `check_aborted` between steps; `sub_progress` hands a slice of
-the range to a sub-step. Thread-safe: `cancel` may be called from any thread.
+the range to a sub-step. Work that finishes in pieces (tiles) also hands each finished piece to
+`show_partial`, so a view can show results as they come. Thread-safe: `cancel` may be called from any thread.
 """
 
 import threading
 from collections.abc import Callable
 
 ProgressCallback = Callable[[float], None]
+PartialCallback = Callable[[object], None]  # a finished piece of the work; what a piece is, the work says
 
 
 class CancelledError(Exception):
@@ -23,8 +25,10 @@ class Progress:
         cancel_event: threading.Event | None = None,
         offset: float = 0.0,
         span: float = 1.0,
+        on_partial: PartialCallback | None = None,
     ) -> None:
         self._on_progress = on_progress
+        self._on_partial = on_partial
         self._cancel_event = cancel_event or threading.Event()
         self._offset = offset
         self._span = span
@@ -48,6 +52,11 @@ class Progress:
             fraction = min(1.0, max(0.0, fraction))
             self._on_progress(self._offset + self._span * fraction)
 
+    def show_partial(self, piece: object) -> None:
+        """Hand a finished piece of the work (e.g. a `tiling.TilePiece`) to whoever shows partial results."""
+        if self._on_partial is not None:
+            self._on_partial(piece)
+
     def sub_progress(self, offset: float, span: float) -> "Progress":
         """Return a Progress whose [0, 1] maps onto [offset, offset + span] of this one's range."""
         return Progress(
@@ -55,8 +64,20 @@ class Progress:
             cancel_event=self._cancel_event,
             offset=self._offset + self._span * offset,
             span=self._span * span,
+            on_partial=self._on_partial,
         )
 
-    def relay(self, on_progress: ProgressCallback) -> "Progress":
-        """Return a Progress with this one's cancel flag that reports its [0, 1] to another callback."""
-        return Progress(on_progress, cancel_event=self._cancel_event)
+    def relay(self, on_progress: ProgressCallback, on_partial: PartialCallback | None = None) -> "Progress":
+        """Return a Progress with this one's cancel flag that reports its [0, 1] (and partial pieces) to
+        other callbacks."""
+        return Progress(on_progress, cancel_event=self._cancel_event, on_partial=on_partial)
+
+    def with_partial(self, on_partial: PartialCallback) -> "Progress":
+        """Return this Progress with partial pieces going to `on_partial` instead."""
+        return Progress(
+            self._on_progress,
+            cancel_event=self._cancel_event,
+            offset=self._offset,
+            span=self._span,
+            on_partial=on_partial,
+        )

@@ -126,6 +126,13 @@ class CompareView(QWidget):
         """The canvas point shown at the centre of every pane."""
         return QPointF(self._center)
 
+    def focus_point(self, size: tuple[int, int]) -> tuple[float, float] | None:
+        """The (row, column) of a (height, width) image that the panes are centred on, where the layers are
+        that size; tiled runs start there."""
+        if (self._canvas.height(), self._canvas.width()) != tuple(size):
+            return None
+        return self._center.y(), self._center.x()
+
     @property
     def fitted(self) -> bool:
         return self._fit

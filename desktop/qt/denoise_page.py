@@ -2,6 +2,9 @@
 noise-conditioned model's strength (estimated by default), and compare Original / Noisy / Denoised with
 live MAE, PSNR and SSIM."""
 
+import time
+
+import numpy as np
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,8 +20,9 @@ from desktop.core.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
 from desktop.core.image_model import prepare_model_input
 from desktop.core.imageio import LoadedImage
 from desktop.core.model_info import SIGMA
-from desktop.core.progress import Progress
+from desktop.core.progress import PartialCallback, Progress
 from desktop.core.registry import ModelEntry, ModelScan
+from desktop.core.tiling import TilePiece
 from desktop.qt.compare_box import CompareBox
 from desktop.qt.float_slider import FloatSlider
 from desktop.qt.metrics_table import MetricsTable
@@ -30,6 +34,7 @@ SIGMA_MAX = 0.50
 SIGMA_STEPS = 50  # steps of 0.01
 DEFAULT_SIGMA = 0.20
 PANEL_WIDTH = 340
+PREVIEW_INTERVAL_S = 0.25  # a tiled run redraws its partial result at most this often
 
 
 def describe_sigma(sigma: float) -> str:
@@ -37,18 +42,48 @@ def describe_sigma(sigma: float) -> str:
     return f"{sigma:.2f} ({sigma * 255:.0f}/255)"
 
 
+def layer_names(clean: bool) -> tuple[str, ...]:
+    return ("Original", "Noisy", "Denoised") if clean else ("Input", "Denoised")
+
+
+def make_preview(clean: np.ndarray | None, send: PartialCallback) -> PartialCallback:
+    """A handler, run in the worker, of the denoise job's pieces: the first is the noisy image whole, the
+    others denoised tiles pasted over it; sends the layers to show (with the preview as "Denoised") at most
+    every `PREVIEW_INTERVAL_S`. Single-tile runs send nothing: their result comes at once."""
+    state: dict = {"sent": 0.0}
+
+    def on_piece(piece: object) -> None:
+        if not isinstance(piece, TilePiece):
+            return
+        if "preview" not in state:  # the noisy image, shown where no tile has finished yet
+            state["preview"] = piece.pixels.copy()
+            state["fixed"] = [convert_array_to_qimage(a) for a in (clean, piece.pixels) if a is not None]
+            return
+        state["preview"][piece.rows, piece.columns] = np.clip(piece.pixels, 0, 1)
+        now = time.monotonic()
+        if now - state["sent"] >= PREVIEW_INTERVAL_S:
+            state["sent"] = now
+            images = [*state["fixed"], convert_array_to_qimage(state["preview"])]
+            send(list(zip(layer_names(clean is not None), images, strict=True)))
+
+    return on_piece
+
+
 def run_page_job(
     image: LoadedImage, entry: ModelEntry, settings: DenoiseSettings, context: RunContext, progress: Progress
 ) -> PageResult:
-    """The Denoise page's job, run in the worker: fit the image, denoise, and build the images to show."""
+    """The Denoise page's job, run in the worker: fit the image, denoise (showing tiles as they finish), and
+    build the images to show."""
     model_input = prepare_model_input(image, entry.info)
     session_note = context.open_session(entry.path, context.device).note
+    clean = model_input.pixels if settings.add_noise else None
+    progress = progress.with_partial(make_preview(clean, progress.show_partial))
     result = run_denoise_job(context.opener(entry), context.device, model_input.pixels, settings, progress)
     if result.clean is not None:
-        names = ("Original", "Noisy", "Denoised")
         arrays = (result.clean, result.noisy, result.denoised)
     else:
-        names, arrays = ("Input", "Denoised"), (result.noisy, result.denoised)
+        arrays = (result.noisy, result.denoised)
+    names = layer_names(result.clean is not None)
     layers = [(name, convert_array_to_qimage(pixels)) for name, pixels in zip(names, arrays, strict=True)]
     notes = tuple(note for note in (session_note, *result.notes) if note)
     status = RunStatus(entry.info.title, result.provider, result.seconds, notes)
@@ -114,6 +149,7 @@ class DenoisePage(ModePage):
             seed=self.seed_spin.value(),
             model_sigma=None if self.auto_check.isChecked() else round(self.strength_slider.value, 4),
             tile_size=self.context.tiles,
+            focus=self.compare.view.focus_point(self.image.pixels.shape[:2]) if self.image else None,
         )
 
     def set_models(self, scan: ModelScan) -> None:
@@ -128,6 +164,11 @@ class DenoisePage(ModePage):
             return
         image, settings, context = self.image, self.read_settings(), self.context
         self.submit(lambda progress: run_page_job(image, entry, settings, context, progress))
+
+    def show_partial(self, piece: object) -> None:
+        """Layers of a tiled run under way (from `make_preview`)."""
+        if isinstance(piece, list):
+            self.compare.set_layers(piece)
 
     def show_result(self, page_result: PageResult) -> None:
         result: DenoiseResult = page_result.result

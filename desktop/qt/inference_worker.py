@@ -24,12 +24,14 @@ class Job:
 class InferenceWorker(QObject):
     """Lives in its own QThread (`start_worker_thread`). `submit` may be called from any thread.
 
-    Signals: `started(request_id)`, `progressed(request_id, fraction)`, `finished(request_id, result)`,
-    `failed(request_id, message)`, `cancelled(request_id)`.
+    Signals: `started(request_id)`, `progressed(request_id, fraction)`, `partial(request_id, piece)` (what
+    the job hands `Progress.show_partial`), `finished(request_id, result)`, `failed(request_id, message)`,
+    `cancelled(request_id)`.
     """
 
     started = Signal(int)
     progressed = Signal(int, float)
+    partial = Signal(int, object)
     finished = Signal(int, object)
     failed = Signal(int, str)
     cancelled = Signal(int)
@@ -81,7 +83,10 @@ class InferenceWorker(QObject):
                 last[0] = now
                 self.progressed.emit(job.request_id, fraction)
 
-        progress = job.progress.relay(report)  # shares the job's cancel flag
+        def show(piece: object) -> None:
+            self.partial.emit(job.request_id, piece)
+
+        progress = job.progress.relay(report, show)  # shares the job's cancel flag
         try:
             result = job.run(progress)
         except CancelledError:

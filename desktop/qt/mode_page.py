@@ -100,6 +100,7 @@ class ModePage(QWidget):
         self.worker.failed.connect(self._fail)
         self.worker.cancelled.connect(self._cancelled)
         self.worker.progressed.connect(self._progress)
+        self.worker.partial.connect(self._partial)
         self._thread: QThread = start_worker_thread(self.worker, self, f"{type(self).__name__}Thread")
 
     @property
@@ -115,6 +116,9 @@ class ModePage(QWidget):
 
     def show_result(self, result: PageResult) -> None:
         raise NotImplementedError
+
+    def show_partial(self, piece: object) -> None:
+        """Show a partial result the running job handed its progress (pages that tile override this)."""
 
     def result_pixels(self) -> tuple[np.ndarray, np.ndarray | None, ModelEntry | None] | None:
         """Return (pixels, alpha to put back, model) of the result to save or copy, or None."""
@@ -210,3 +214,8 @@ class ModePage(QWidget):
     def _progress(self, request_id: int, fraction: float) -> None:
         if request_id == self._latest:
             self.progressed.emit(fraction)
+
+    @Slot(int, object)
+    def _partial(self, request_id: int, piece: object) -> None:
+        if request_id == self._latest:
+            self.show_partial(piece)
