@@ -16,8 +16,14 @@ SCREENSHOT_MODES = ("denoise", "upscale", "generate", "latent_map", "compare_spl
 SETTLE_MS = 400
 
 
+GIVE_UP_MS = 60_000  # no result by then (a file that does not open, a model that fails): grab what is shown
+
+
 def save_screenshot_and_quit(window: MainWindow, path: Path) -> None:
-    """Grab the window into a PNG file and quit the app."""
+    """Grab the window into a PNG file and quit the app (once)."""
+    if window.property("screenshot_taken"):
+        return
+    window.setProperty("screenshot_taken", True)
     path.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(path))
     print(f"screenshot saved to {path}")
@@ -68,7 +74,8 @@ def run_steps(window: MainWindow, path: Path, steps: list) -> None:
 
 
 def stage_screenshot(window: MainWindow, mode: str, path: Path) -> None:
-    """Show `mode` and grab the window once its first result is on screen."""
+    """Show `mode` and grab the window once its first result is on screen (or after `GIVE_UP_MS`)."""
+    QTimer.singleShot(GIVE_UP_MS, lambda: save_screenshot_and_quit(window, path))
     split = mode == "compare_split"
     window.show_mode("denoise" if split else mode)
     page = window.page
