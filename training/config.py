@@ -103,7 +103,7 @@ class CondDenoiseConfig:
     patience: int = 1000  # the time budget ends these runs, not early stopping
     min_delta: float = 1e-5
     seed: int = 0
-    time_budget_s: float = 900.0
+    time_budget_s: float = 1200.0  # 20 minutes
 
 
 @dataclass(frozen=True)
