@@ -149,8 +149,16 @@ class DenoisePage(ModePage):
             seed=self.seed_spin.value(),
             model_sigma=None if self.auto_check.isChecked() else round(self.strength_slider.value, 4),
             tile_size=self.context.tiles,
-            focus=self.compare.view.focus_point(self.image.pixels.shape[:2]) if self.image else None,
+            focus=self.view_focus(),
         )
+
+    def view_focus(self) -> tuple[float, float] | None:
+        """Where tiled runs start: the image point at the centre of the view, or the image's centre where the
+        view does not show this image yet (a fitted view is centred there)."""
+        if self.image is None:
+            return None
+        height, width = self.image.pixels.shape[:2]
+        return self.compare.view.focus_point((height, width)) or (height / 2, width / 2)
 
     def set_models(self, scan: ModelScan) -> None:
         self.picker.set_models(scan.select_task("denoise"))
