@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -46,27 +47,31 @@ def layer_names(clean: bool) -> tuple[str, ...]:
     return ("Original", "Noisy", "Denoised") if clean else ("Input", "Denoised")
 
 
-def make_preview(clean: np.ndarray | None, send: PartialCallback) -> PartialCallback:
+class TilePreview:
     """A handler, run in the worker, of the denoise job's pieces: the first is the noisy image whole, the
     others denoised tiles pasted over it; sends the layers to show (with the preview as "Denoised") at most
     every `PREVIEW_INTERVAL_S`. Single-tile runs send nothing: their result comes at once."""
-    state: dict = {"sent": 0.0}
 
-    def on_piece(piece: object) -> None:
+    def __init__(self, clean: np.ndarray | None, send: PartialCallback) -> None:
+        self._clean = clean
+        self._send = send
+        self._preview: np.ndarray | None = None  # the output so far: noisy where no tile has finished
+        self._fixed: list[QImage] = []  # Original (with a clean image) and Noisy, converted once
+        self._sent = 0.0
+
+    def __call__(self, piece: object) -> None:
         if not isinstance(piece, TilePiece):
             return
-        if "preview" not in state:  # the noisy image, shown where no tile has finished yet
-            state["preview"] = piece.pixels.copy()
-            state["fixed"] = [convert_array_to_qimage(a) for a in (clean, piece.pixels) if a is not None]
+        if self._preview is None:
+            self._preview = piece.pixels.copy()
+            self._fixed = [convert_array_to_qimage(a) for a in (self._clean, piece.pixels) if a is not None]
             return
-        state["preview"][piece.rows, piece.columns] = np.clip(piece.pixels, 0, 1)
+        self._preview[piece.rows, piece.columns] = np.clip(piece.pixels, 0, 1)
         now = time.monotonic()
-        if now - state["sent"] >= PREVIEW_INTERVAL_S:
-            state["sent"] = now
-            images = [*state["fixed"], convert_array_to_qimage(state["preview"])]
-            send(list(zip(layer_names(clean is not None), images, strict=True)))
-
-    return on_piece
+        if now - self._sent >= PREVIEW_INTERVAL_S:
+            self._sent = now
+            images = [*self._fixed, convert_array_to_qimage(self._preview)]
+            self._send(list(zip(layer_names(self._clean is not None), images, strict=True)))
 
 
 def run_page_job(
@@ -77,7 +82,7 @@ def run_page_job(
     model_input = prepare_model_input(image, entry.info)
     session_note = context.open_session(entry.path, context.device).note
     clean = model_input.pixels if settings.add_noise else None
-    progress = progress.with_partial(make_preview(clean, progress.show_partial))
+    progress = progress.with_partial(TilePreview(clean, progress.show_partial))
     result = run_denoise_job(context.opener(entry), context.device, model_input.pixels, settings, progress)
     if result.clean is not None:
         arrays = (result.clean, result.noisy, result.denoised)
@@ -174,7 +179,7 @@ class DenoisePage(ModePage):
         self.submit(lambda progress: run_page_job(image, entry, settings, context, progress))
 
     def show_partial(self, piece: object) -> None:
-        """Layers of a tiled run under way (from `make_preview`)."""
+        """Layers of a tiled run under way (from `TilePreview`)."""
         if isinstance(piece, list):
             self.compare.set_layers(piece)
 
