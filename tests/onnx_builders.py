@@ -178,6 +178,30 @@ def _save_model(nodes: list, inputs: list, outputs: list, initializers: list, me
     return path
 
 
+def make_latent_model_metadata(
+    path: Path,
+    task: str,
+    description: str,
+    channels: int,
+    size: tuple[int, int],
+    latent_dim: int,
+    pair: str,
+) -> dict[str, str]:
+    """Contract metadata of a test encoder or decoder named after its file, with latent-space metadata."""
+    height, width = size
+    return with_metadata(
+        task=task,
+        name=path.stem,
+        title=f"{path.stem} (test)",
+        description=description,
+        channels=str(channels),
+        input_size=f"{height}x{width}",
+        noise=json.dumps({"kind": "none"}),
+        latent_dim=str(latent_dim),
+        **make_latent_metadata(latent_dim, pair=pair),
+    )
+
+
 def build_decoder_model(
     path: Path,
     *,
@@ -206,17 +230,8 @@ def build_decoder_model(
     ]
     inputs = [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", latent_dim])]
     outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", channels, height, width])]
-    meta = with_metadata(
-        task=task,
-        name=path.stem,
-        title=f"{path.stem} (test)",
-        description="A random linear decoder standing in for a trained one.",
-        channels=str(channels),
-        input_size=f"{height}x{width}",
-        noise=json.dumps({"kind": "none"}),
-        latent_dim=str(latent_dim),
-        **make_latent_metadata(latent_dim, pair=pair),
-    )
+    description = "A random linear decoder standing in for a trained one."
+    meta = make_latent_model_metadata(path, task, description, channels, size, latent_dim, pair)
     return _save_model(nodes, inputs, outputs, initializers, meta, path)
 
 
@@ -243,17 +258,8 @@ def build_vae_encoder(
         helper.make_tensor_value_info("mu", TensorProto.FLOAT, ["N", latent_dim]),
         helper.make_tensor_value_info("logvar", TensorProto.FLOAT, ["N", latent_dim]),
     ]
-    meta = with_metadata(
-        task="vae-encoder",
-        name=path.stem,
-        title=f"{path.stem} (test)",
-        description="A random linear encoder standing in for a trained VAE's.",
-        channels=str(channels),
-        input_size=f"{height}x{width}",
-        noise=json.dumps({"kind": "none"}),
-        latent_dim=str(latent_dim),
-        **make_latent_metadata(latent_dim, pair=pair),
-    )
+    description = "A random linear encoder standing in for a trained VAE's."
+    meta = make_latent_model_metadata(path, "vae-encoder", description, channels, size, latent_dim, pair)
     return _save_model(nodes, inputs, outputs, initializers, meta, path)
 
 
