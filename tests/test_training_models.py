@@ -6,6 +6,7 @@ from torch import nn
 
 from training.config import RECIPES, load_config, override_config
 from training.models import CondUNet, ConvVAE, DenoisingMLP, SuperResNet, VAEEncoder, build_model
+from training.steps import compute_loss
 
 
 def test_dae_mlp_shapes_and_range() -> None:
@@ -82,9 +83,24 @@ def test_super_resolution_doubles_any_size(recipe: str, size: int) -> None:
     assert output.min() >= 0 and output.max() <= 1
 
 
-@pytest.mark.parametrize("recipe", ["fashion-vae", "cans-vae"])
-def test_vae_shapes(recipe: str) -> None:
-    cfg = RECIPES[recipe]
+@pytest.mark.parametrize("loss", ["l1", "log-l1"])
+def test_log_l1_weighs_images_by_their_relative_error(loss: str) -> None:
+    # Plain L1 pulls as hard on a barely noisy image as on a very noisy one, so the noisiest images dominate
+    # what is left to learn; log-L1 pulls on each image in proportion to 1 / its error.
+    cfg = override_config(RECIPES["fashion-dae-conv"], {"loss": loss})
+    clean = torch.zeros(2, 1, 4, 4)
+    output = torch.tensor([0.01, 0.1]).view(2, 1, 1, 1).expand(2, 1, 4, 4).clone().requires_grad_()
+    compute_loss(lambda x, sigma: output, (clean, torch.tensor([0.05, 0.5])), clean, cfg).backward()
+    pull = output.grad.flatten(1).mean(1)  # gradient per pixel of each image
+    ratio = float(pull[0] / pull[1])
+    assert ratio == pytest.approx(1.0 if loss == "l1" else (0.1 + 1e-3) / (0.01 + 1e-3), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "upsample"), [("fashion-vae", "convt"), ("fashion-vae", "nearest"), ("cans-vae", None)]
+)
+def test_vae_shapes(recipe: str, upsample: str | None) -> None:
+    cfg = RECIPES[recipe] if upsample is None else override_config(RECIPES[recipe], {"upsample": upsample})
     model = build_model(cfg)
     assert isinstance(model, ConvVAE)
     x = torch.rand(3, cfg.channels, cfg.image_size, cfg.image_size)

@@ -166,6 +166,18 @@ def test_evaluate_matches_training_metrics(onnx_path: Path, run_dir: Path, data_
     assert float(rows["noisy input"][1]) == pytest.approx(metrics["noisy"]["mae"], abs=1e-5)
 
 
+def test_init_starts_from_the_given_run(run_dir: Path, data_dir: Path, tmp_path: Path) -> None:
+    args = ["--limit", "64", "--max-epochs", "1", "--out", str(tmp_path), "--data-dir", str(data_dir)]
+    sets = ["--set", "batch_size=64", "--set", "lr=0"]  # Adam with lr 0 leaves the weights as they started
+    assert main(["train", "fashion-dae-mlp", *args, *sets, "--init", str(run_dir)]) == 0
+    (second,) = (tmp_path / "fashion-dae-mlp").iterdir()
+    before = torch.load(run_dir / "best.pt", weights_only=True)
+    after = torch.load(second / "best.pt", weights_only=True)
+    assert all(torch.equal(before["model"][k], after["model"][k]) for k in before["model"])
+    assert after["init"] == str(run_dir / "best.pt")
+    assert json.loads((second / "metrics.json").read_text())["init"] == after["init"]
+
+
 def test_early_stopping_stops_after_patience_and_keeps_the_best() -> None:
     cfg = override_config(
         RECIPES["fashion-dae-mlp"], {"max_epochs": 50, "patience": 2, "min_delta": 10.0, "batch_size": 32}
@@ -179,10 +191,10 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best() -> None:
     assert result["best_epoch"] == best
 
 
-KIND_RECIPES = {  # one recipe per training kind, shrunk to seconds
-    "fashion-dae-conv": ["widths=8,16", "blocks=1"],
+KIND_RECIPES = {  # one recipe per training kind, shrunk to seconds (the shipped models cover the defaults)
+    "fashion-dae-conv": ["widths=8,16", "blocks=1", "loss=log-l1"],
     "fashion-sr-x2": ["width=8", "depth=2"],
-    "fashion-vae": ["widths=8,16"],
+    "fashion-vae": ["widths=8,16", "upsample=nearest"],
 }
 
 

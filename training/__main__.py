@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-epochs", type=int, help="config field max_epochs")
     p.add_argument("--seed", type=int, help="config field seed")
     p.add_argument("--limit", type=int, help="config field limit: images per split, for quick runs")
+    p.add_argument("--init", type=Path, help="start from a run's weights (same architecture)")
     p.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="override any existing config field"
     )
@@ -58,7 +59,7 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = override_config(RECIPES[args.recipe], overrides)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
-    run_dir = train(cfg, out=args.out, data_dir=args.data_dir)
+    run_dir = train(cfg, out=args.out, data_dir=args.data_dir, init=args.init)
     print(f"wrote {run_dir}")
     return 0
 

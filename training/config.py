@@ -99,6 +99,9 @@ class CondDenoiseConfig:
     batch_size: int = 32  # small batches: on 2 CPU cores the number of steps limits these runs
     lr: float = 5e-4  # Adam, cosine-decayed over the time budget (2e-3 diverged in probes, 1e-3 after 3 min)
     grad_clip: float = 0.5  # > 0: clip the gradient norm (spikes knocked the photo denoiser back to identity)
+    # "l1": mean absolute error of the batch, dominated by the noisiest images; "log-l1": mean over the images
+    # of log(L1 + 1e-3), so every noise level counts by its relative error, as an average of PSNRs does.
+    loss: str = "l1"
     max_epochs: int = 1000
     patience: int = 1000  # the time budget ends these runs, not early stopping
     min_delta: float = 1e-5
@@ -182,6 +185,7 @@ class VAEConfig:
     # --- model ---
     widths: tuple[int, ...] = (32, 64)  # channels of the stride-2 convolutions (28 -> 14 -> 7)
     latent_dim: int = 16
+    upsample: str = "convt"  # decoder: "convt" (transposed convolutions) or "nearest" (x2, 3x3 convolution)
     beta: float = 1.0  # weight of the KL term
 
     # --- optimisation ---

@@ -124,9 +124,19 @@ class SuperResNet(nn.Module):
 
 
 class ConvVAE(nn.Module):
-    """Convolutional VAE: stride-2 4x4 convolutions down to a Gaussian latent code, transposed ones back."""
+    """Convolutional VAE: stride-2 4x4 convolutions down to a Gaussian latent code, and back up by stride-2
+    transposed convolutions (`upsample="convt"`) or nearest-neighbour x2 then a 3x3 convolution ("nearest",
+    no checkerboard: the transposed ones left a grid pattern on the 128x128 cans)."""
 
-    def __init__(self, *, channels: int, image_size: int, widths: tuple[int, ...], latent_dim: int) -> None:
+    def __init__(
+        self,
+        *,
+        channels: int,
+        image_size: int,
+        widths: tuple[int, ...],
+        latent_dim: int,
+        upsample: str = "convt",
+    ) -> None:
         super().__init__()
         s = image_size // 2 ** len(widths)  # spatial size of the innermost feature map
         sizes = [channels, *widths]
@@ -140,7 +150,7 @@ class ConvVAE(nn.Module):
             nn.Unflatten(1, (widths[-1], s, s)),
         ]
         for a, b in itertools.pairwise(sizes[::-1]):
-            dec += [nn.LeakyReLU(0.2), nn.ConvTranspose2d(a, b, 4, stride=2, padding=1)]
+            dec += [nn.LeakyReLU(0.2), *upsample_layers(a, b, upsample)]
         self.decoder = nn.Sequential(*dec, nn.Sigmoid())  # (N, D) -> (N, C, H, W)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -152,6 +162,15 @@ class ConvVAE(nn.Module):
         mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
         return self.decoder(z), mu, logvar
+
+
+def upsample_layers(c_in: int, c_out: int, kind: str) -> list[nn.Module]:
+    """Layers that double the size: a stride-2 transposed convolution, or nearest x2 and a 3x3 convolution."""
+    if kind == "convt":
+        return [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
+    if kind == "nearest":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1)]
+    raise ValueError(f"unknown upsample {kind!r}")
 
 
 class VAEEncoder(nn.Module):
@@ -189,6 +208,10 @@ def build_model(cfg: RecipeConfig) -> nn.Module:
         )
     if cfg.arch == "conv-vae":
         return ConvVAE(
-            channels=cfg.channels, image_size=cfg.image_size, widths=cfg.widths, latent_dim=cfg.latent_dim
+            channels=cfg.channels,
+            image_size=cfg.image_size,
+            widths=cfg.widths,
+            latent_dim=cfg.latent_dim,
+            upsample=cfg.upsample,
         )
     raise ValueError(f"unknown arch {cfg.arch!r}")

@@ -15,13 +15,15 @@ from training.data import LABELS
 
 
 def plot_losses(train: list[float], val: list[float], best_epoch: int, path: Path) -> None:
-    """Training and validation L1 loss per epoch, with the kept epoch marked."""
+    """Training and validation loss per epoch, with the kept epoch marked (log scale unless a loss, such as
+    log-L1, goes negative)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = range(1, len(train) + 1)
     ax.plot(epochs, train, label="train")
     ax.plot(epochs, val, label="validation")
     ax.axvline(best_epoch, color="gray", linestyle="--", label=f"best epoch {best_epoch}")
-    ax.set(xlabel="epoch", ylabel="L1 loss", yscale="log", title="Loss")
+    positive = min(train + val) > 0
+    ax.set(xlabel="epoch", ylabel="loss", yscale="log" if positive else "linear", title="Loss")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

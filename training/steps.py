@@ -2,8 +2,8 @@
 
 `make_inputs(clean, cfg, generator)` -> the model's inputs made from clean images (noise drawn from
 `generator`, or from the global RNG when None); `compute_loss(model, inputs, clean, cfg)` -> training loss.
-Kinds: `denoise` (fixed sigma, L1), `denoise-cond` (sigma per image, L1), `sr` (downsampled input, L1),
-`vae` (per-image BCE summed over pixels + beta * KL, averaged over the batch).
+Kinds: `denoise` (fixed sigma, L1), `denoise-cond` (sigma per image, L1 or per-image log-L1), `sr`
+(downsampled input, L1), `vae` (per-image BCE summed over pixels + beta * KL, averaged over the batch).
 """
 
 import torch
@@ -12,6 +12,9 @@ from torch import Tensor, nn
 
 from training.config import RecipeConfig
 from training.data import add_noise
+
+# log-L1 stops sharpening an image's error below this, so near-noiseless images do not outweigh the rest.
+LOG_L1_FLOOR = 1e-3
 
 
 def make_inputs(
@@ -47,6 +50,9 @@ def compute_loss(model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cf
         recon, mu, logvar = out
         return sum(compute_vae_terms(recon, mu, logvar, clean, cfg.beta)) / len(clean)
     output = out[0] if isinstance(out, tuple) else out
+    if getattr(cfg, "loss", "l1") == "log-l1":  # only the conditioned denoisers' configs have the field
+        per_image = (output - clean).abs().flatten(1).mean(1)  # (N,)
+        return torch.log(per_image + LOG_L1_FLOOR).mean()
     return F.l1_loss(output, clean)
 
 

@@ -32,8 +32,11 @@ from training.report import write_report
 from training.steps import compute_loss, make_inputs
 
 
-def train(cfg: RecipeConfig, *, out: Path = Path("runs"), data_dir: Path | None = None) -> Path:
-    """Train a recipe end to end and return its run folder."""
+def train(
+    cfg: RecipeConfig, *, out: Path = Path("runs"), data_dir: Path | None = None, init: Path | None = None
+) -> Path:
+    """Train a recipe end to end and return its run folder; `init`: a checkpoint (best.pt or its run folder)
+    of the same architecture to start from instead of random weights (a second stage of a recipe)."""
     torch.set_num_threads(2)  # the 2-core machine is shared; see training/README.md
     torch.manual_seed(cfg.seed)
     splits = load_recipe_splits(cfg, data_dir)
@@ -42,6 +45,10 @@ def train(cfg: RecipeConfig, *, out: Path = Path("runs"), data_dir: Path | None 
 
     model = build_model(cfg)
     print(f"{cfg.arch}: {sum(p.numel() for p in model.parameters()):,} parameters")
+    if init is not None:
+        init = init / "best.pt" if init.is_dir() else init
+        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True)["model"])
+        print(f"starting from {init}")
     t0 = time.perf_counter()
     result = fit(model, cfg, splits, report=make_reporter(cfg.max_epochs, t0))
     wall = time.perf_counter() - t0
@@ -49,7 +56,12 @@ def train(cfg: RecipeConfig, *, out: Path = Path("runs"), data_dir: Path | None 
         print()  # end the updating progress line
 
     model.load_state_dict(result["state"])
-    ckpt = {"model": model.state_dict(), "config": dataclasses.asdict(cfg), "epoch": result["best_epoch"]}
+    ckpt = {
+        "model": model.state_dict(),
+        "config": dataclasses.asdict(cfg),
+        "epoch": result["best_epoch"],
+        "init": str(init or ""),
+    }
     torch.save(ckpt, run_dir / "best.pt")
 
     metrics = write_report(model, cfg, splits, run_dir)
@@ -58,6 +70,7 @@ def train(cfg: RecipeConfig, *, out: Path = Path("runs"), data_dir: Path | None 
         "epochs": result["epochs"],
         "best_epoch": result["best_epoch"],
         "best_val_loss": min(result["val"]),
+        "init": str(init or ""),
         "wall_time_s": round(wall, 3),
         "images_per_s": round(result["images"] / wall, 1),
     }
