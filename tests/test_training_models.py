@@ -108,3 +108,18 @@ def test_vae_shapes(recipe: str, upsample: str | None) -> None:
     assert recon.shape == x.shape and mu.shape == logvar.shape == (3, cfg.latent_dim)
     assert [t.shape for t in VAEEncoder(model)(x)] == [(3, cfg.latent_dim)] * 2
     assert model.decoder(torch.randn(5, cfg.latent_dim)).shape == (5, *x.shape[1:])
+
+
+@pytest.mark.parametrize(("dihedral", "orientations"), [(False, 2), (True, 8)])
+def test_crops_flip_or_turn_every_way(dihedral: bool, orientations: int) -> None:
+    from training.photos import sample_crops
+
+    image = torch.arange(3 * 4 * 4.0).view(1, 3, 4, 4)  # every pixel distinct: a crop shows its orientation
+    torch.manual_seed(0)
+    seen = {
+        tuple(sample_crops(image, torch.tensor([0]), 4, dihedral=dihedral).flatten().tolist())
+        for _ in range(200)
+    }
+    assert len(seen) == orientations
+    turned = {tuple(torch.rot90(image, k, (-2, -1)).flatten().tolist()) for k in range(4)}
+    assert turned <= seen if dihedral else len(turned & seen) == 1

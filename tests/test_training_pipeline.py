@@ -178,6 +178,30 @@ def test_init_starts_from_the_given_run(run_dir: Path, data_dir: Path, tmp_path:
     assert json.loads((second / "metrics.json").read_text())["init"] == after["init"]
 
 
+def test_init_from_an_exported_onnx_file_takes_its_weights(
+    run_dir: Path, onnx_path: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """A shipped model can be trained further when its run folder is gone: the ONNX initializers carry the
+    parameter names (the file also holds constants of its own, which are left out)."""
+    args = ["--limit", "64", "--max-epochs", "1", "--out", str(tmp_path), "--data-dir", str(data_dir)]
+    sets = ["--set", "batch_size=64", "--set", "lr=0"]
+    assert main(["train", "fashion-dae-mlp", *args, *sets, "--init", str(onnx_path)]) == 0
+    (second,) = (tmp_path / "fashion-dae-mlp").iterdir()
+    before = torch.load(run_dir / "best.pt", weights_only=True)["model"]
+    after = torch.load(second / "best.pt", weights_only=True)
+    assert set(after["model"]) == set(before)
+    assert all(torch.equal(before[k], after["model"][k]) for k in before)
+    assert after["init"] == str(onnx_path)
+
+
+def test_init_refuses_a_file_of_another_architecture(onnx_path: Path) -> None:
+    from training.train import load_initial_weights
+
+    model = build_model(RECIPES["fashion-dae-conv"])
+    with pytest.raises(RuntimeError, match="Missing key"):
+        model.load_state_dict(load_initial_weights(onnx_path, model))
+
+
 def test_early_stopping_stops_after_patience_and_keeps_the_best() -> None:
     cfg = override_config(
         RECIPES["fashion-dae-mlp"], {"max_epochs": 50, "patience": 2, "min_delta": 10.0, "batch_size": 32}
@@ -192,7 +216,7 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best() -> None:
 
 
 KIND_RECIPES = {  # one recipe per training kind, shrunk to seconds (the shipped models cover the defaults)
-    "fashion-dae-conv": ["widths=8,16", "blocks=1", "loss=log-l1"],
+    "fashion-dae-conv": ["widths=8,16", "blocks=1", "loss=log-l1", "channels_last=true"],
     "fashion-sr-x2": ["width=8", "depth=2"],
     "fashion-vae": ["widths=8,16", "upsample=nearest"],
 }

@@ -57,7 +57,16 @@ def load_photo_splits(*, image_size: int, limit: int = 0, root: Path = PHOTOS_DI
     return Splits(**{k: v[:n] for k, v in data.items()})
 
 
-def sample_crops(x: Tensor, idx: Tensor, size: int) -> Tensor:
-    """Random `size` crops with random horizontal flips of the images `x[idx]`: (B, C, size, size)."""
-    augment = v2.Compose([v2.RandomCrop(size), v2.RandomHorizontalFlip()])
+def sample_crops(x: Tensor, idx: Tensor, size: int, *, dihedral: bool = False) -> Tensor:
+    """Random `size` crops of the images `x[idx]` with random horizontal flips, or with `dihedral` any of
+    the eight flips and quarter turns (noise has no orientation; a can does): (B, C, size, size)."""
+    steps: list = [v2.RandomCrop(size), v2.RandomHorizontalFlip()]
+    if dihedral:
+        steps += [v2.RandomVerticalFlip(), v2.RandomApply([v2.Lambda(transpose_hw)])]
+    augment = v2.Compose(steps)
     return torch.stack([augment(x[i]) for i in idx.tolist()])
+
+
+def transpose_hw(image: Tensor) -> Tensor:
+    """Swap height and width (with the flips: every quarter turn)."""
+    return image.transpose(-2, -1)

@@ -47,8 +47,10 @@ def train(
     print(f"{cfg.arch}: {sum(p.numel() for p in model.parameters()):,} parameters")
     if init is not None:
         init = init / "best.pt" if init.is_dir() else init
-        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True)["model"])
+        model.load_state_dict(load_initial_weights(init, model))
         print(f"starting from {init}")
+    if getattr(cfg, "channels_last", False):
+        model = model.to(memory_format=torch.channels_last)
     t0 = time.perf_counter()
     result = fit(model, cfg, splits, report=make_reporter(cfg.max_epochs, t0))
     wall = time.perf_counter() - t0
@@ -78,6 +80,24 @@ def train(
     plot_losses(result["train"], result["val"], result["best_epoch"], run_dir / "loss.png")
     print(f"test MAE {metrics['mae']:.5f}  PSNR {metrics['psnr']:.2f} dB  SSIM {metrics['ssim']:.4f}")
     return run_dir
+
+
+def load_initial_weights(path: Path, model: nn.Module) -> dict[str, Tensor]:
+    """The state_dict in a checkpoint, or `model`'s parameters out of an exported ONNX file (its
+    initializers carry the parameter names, beside constants of its own), so a recipe can go on from a
+    shipped model when its run folder is gone."""
+    if path.suffix != ".onnx":
+        return torch.load(path, map_location="cpu", weights_only=True)["model"]
+    import onnx
+    from onnx import numpy_helper
+
+    names = set(model.state_dict())
+    graph = onnx.load(str(path)).graph
+    return {
+        t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
+        for t in graph.initializer
+        if t.name in names
+    }
 
 
 def fit(model: nn.Module, cfg: RecipeConfig, splits: Splits, *, report: Callable[..., None]) -> dict:
@@ -132,6 +152,8 @@ def train_epoch(
     for clean in iterate_batches(x, cfg):  # (B, C, H, W)
         if is_over_budget(cfg, t0):
             break
+        if getattr(cfg, "channels_last", False):
+            clean = clean.contiguous(memory_format=torch.channels_last)
         set_lr(optimizer, cfg, t0)
         loss = compute_loss(model, make_inputs(clean, cfg), clean, cfg)
         optimizer.zero_grad(set_to_none=True)
@@ -146,10 +168,11 @@ def train_epoch(
 
 def iterate_batches(x: Tensor, cfg: RecipeConfig) -> Iterator[Tensor]:
     """Training batches: one shuffled pass over `x`, or `epoch_size` images drawn with replacement, cropped
-    at random (with flips) where the recipe has a `crop_size`."""
+    at random (with flips, or all eight flips and rotations) where the recipe has a `crop_size`."""
     idx = torch.randint(len(x), (cfg.epoch_size,)) if cfg.epoch_size else torch.randperm(len(x))
+    dihedral = getattr(cfg, "augment", "hflip") == "dihedral"
     for chunk in idx.split(cfg.batch_size):
-        yield sample_crops(x, chunk, cfg.crop_size) if cfg.crop_size else x[chunk]
+        yield sample_crops(x, chunk, cfg.crop_size, dihedral=dihedral) if cfg.crop_size else x[chunk]
 
 
 def is_over_budget(cfg: RecipeConfig, t0: float) -> bool:
