@@ -112,9 +112,11 @@ def build_conv_model(
     with_sigma: bool = False,
     size_multiple: int = 1,
     scale: int = 1,
+    symmetry: str | None = None,
 ) -> Path:
     """Write an "any"-size model named after the file: output = clip(3x3 box blur per channel), enlarged
-    `scale` times (nearest) for upscalers; `sigma` (N,) is added times 0, so it is fed but changes nothing."""
+    `scale` times (nearest) for upscalers; `sigma` (N,) is added times 0, so it is fed but changes nothing.
+    `symmetry` sets that metadata key (the blur treats every orientation alike)."""
     kernel = np.full((channels, 1, 3, 3), 1 / 9, np.float32)  # depthwise: one blur per channel
     initializers = [
         numpy_helper.from_array(kernel, "kernel"),
@@ -144,7 +146,7 @@ def build_conv_model(
     model.ir_version = 8
     meta = make_conv_metadata(
         path.stem, task=task, channels=channels, size_multiple=size_multiple, scale=scale
-    )
+    ) | ({"symmetry": symmetry} if symmetry else {})
     helper.set_model_props(model, meta)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))

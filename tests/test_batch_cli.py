@@ -78,6 +78,8 @@ def test_all_good_files_make_exit_code_0_and_skip_existing_works(
         (["--model", "conv_rgb", "--format", "bmp"], "argument --format: invalid choice: 'bmp'"),
         (["--model", "conv_rgb", "--sigma", "2"], "sigma must be in [0, 1]"),
         (["--task", "upscale", "--model", "conv_rgb"], "upscale models: up2_rgb"),
+        (["--model", "conv_rgb", "--self-ensemble", "4"], "conv_rgb was not trained on every flip"),
+        (["--model", "conv_rgb", "--self-ensemble", "3"], "argument --self-ensemble: invalid choice: 3"),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -120,6 +122,20 @@ def test_add_noise_reports_psnr_and_ssim(tree: InputTree, tiny_models_dir: Path,
     (row,) = json.loads((out / "batch_report.json").read_text(encoding="utf-8"))["rows"]
     assert row["metrics"]["noisy_psnr"] < 20 and 0 < row["metrics"]["denoised_ssim"] <= 1
     assert "noisy_psnr" in (out / "batch_report.csv").read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_self_ensemble_is_run_and_reported(tree: InputTree, tmp_path: Path) -> None:
+    from onnx_builders import build_conv_model
+
+    models = tmp_path / "models"
+    models.mkdir()
+    build_conv_model(models / "blur_dihedral.onnx", symmetry="dihedral")
+    out = tmp_path / "out"
+    args = [tree.root, out, "--model", "blur_dihedral", "--self-ensemble", "8", "--glob", "rgb*.jpg"]
+    assert run_cli(models, *args) == EXIT_OK
+    report = json.loads((out / "batch_report.json").read_text(encoding="utf-8"))
+    assert report["parameters"]["self_ensemble"] == 8
+    assert report["rows"] and all(row["parameters"]["self_ensemble"] == 8 for row in report["rows"])
 
 
 def test_runs_as_a_subprocess(tree: InputTree, tiny_models_dir: Path, tmp_path: Path) -> None:

@@ -273,3 +273,33 @@ def mouse_event(kind: QMouseEvent.Type, where: QPointF) -> QMouseEvent:
         Qt.MouseButton.LeftButton if kind == QMouseEvent.Type.MouseButtonPress else Qt.MouseButton.NoButton
     )
     return QMouseEvent(kind, where, where, button, button, Qt.KeyboardModifier.NoModifier)
+
+
+def test_denoise_offers_the_self_ensemble_only_to_models_trained_on_every_orientation(
+    qtbot: QtBot, tmp_path: Path, photo: Path
+) -> None:
+    from onnx_builders import build_conv_model
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    build_conv_model(folder / "blur_any.onnx")
+    build_conv_model(folder / "blur_dihedral.onnx", symmetry="dihedral")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, model_dirs=[folder], device="cpu")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    page = window.denoise_page
+    page.picker.select("blur_dihedral")
+    assert page.ensemble_group.isVisibleTo(page)
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        open_image(qtbot, window, photo)
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.ensemble == 8):
+        page.ensemble_combo.setCurrentIndex(page.ensemble_combo.findData(8))
+    assert page.describe_processing()["self_ensemble"] == 8
+    assert window.status.model_label.text().endswith("self-ensemble x8")
+
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.ensemble == 1):
+        page.picker.select("blur_any")  # its sleeves-at-the-top kind: one pass, and no choice shown
+    assert not page.ensemble_group.isVisibleTo(page)
+    window.close()

@@ -75,6 +75,17 @@ def run_denoiser(path: Path, noisy: np.ndarray, sigma: float, batch_size: int = 
     return run_onnx(path, {"image": noisy, "sigma": sigmas}, batch_size)[0]
 
 
+def run_self_ensemble(path: Path, noisy: np.ndarray, sigma: float, passes: int = 8) -> np.ndarray:
+    """`run_denoiser` averaged over the first `passes` of the 8 flips and quarter turns, each turned back
+    (as the app's self-ensemble does it for models with `symmetry: dihedral`)."""
+    total = np.zeros_like(noisy)
+    for k in range(passes):
+        turned = np.rot90(noisy, k % 4, axes=(2, 3))[..., :: -1 if k >= 4 else 1]
+        out = run_denoiser(path, np.ascontiguousarray(turned), sigma, batch_size=1)
+        total += np.rot90(out[..., :: -1 if k >= 4 else 1], -(k % 4), axes=(2, 3))
+    return total / passes
+
+
 def load_test(dataset: str, data_dir: Path | None, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Test images (N, C, H, W) and validation images (for tuning NL-means) of a dataset."""
     if dataset == "coca-vs-pepsi":
@@ -148,6 +159,10 @@ def evaluate_denoisers(
             ms = 1000 * (time.perf_counter() - t0) / len(noisy)
             note = f"{ms:.0f} ms per 512x512 image (batch 1)" if dataset == "coca-vs-pepsi" else ""
             rows.append(Row(meta.get("name", path.stem), s, measure(clean, out), len(clean), note))
+            if meta.get("symmetry") == "dihedral":
+                name = f"{meta.get('name', path.stem)} (self-ensemble x8)"
+                out8 = run_self_ensemble(path, noisy, s)
+                rows.append(Row(name, s, measure(clean, out8), len(clean), "8 orientations averaged"))
             k = min(bm3d_images, len(clean))
             if 0 < k < len(clean):
                 rows.append(

@@ -94,7 +94,9 @@ def build_metadata(
     task = task or cfg.task
     suffix = {"vae-encoder": " — encoder", "vae-decoder": " — decoder", "decoder": " — decoder"}.get(task, "")
     any_size = describe_io(cfg, task).dynamic_hw
-    return {
+    # Trained on all eight flips and quarter turns: the app may average them (a self-ensemble).
+    symmetry = {"symmetry": "dihedral"} if getattr(cfg, "augment", "") == "dihedral" else {}
+    return symmetry | {
         "task": task,
         "name": name or cfg.name,
         "title": cfg.title + suffix,

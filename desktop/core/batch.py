@@ -176,6 +176,7 @@ def describe_job(plan: BatchPlan) -> dict[str, object]:
         "add_noise": job.add_noise,
         "seed": job.seed,
         "tile_size": job.tile_size,
+        "self_ensemble": job.ensemble,
         "device": job.device,
         "model_path": str(plan.model.path),
     }

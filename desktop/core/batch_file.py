@@ -98,9 +98,17 @@ def transform_image(
         parameters["sigma"] = round(sigma, 4)
         notes.extend([sigma_note] if sigma_note else [])
     run = apply_model_with_retries(
-        open_model, job.device, pixels, sigma=sigma, tile_size=job.tile_size, progress=progress
+        open_model,
+        job.device,
+        pixels,
+        sigma=sigma,
+        tile_size=job.tile_size,
+        progress=progress,
+        ensemble=job.ensemble,
     )
     parameters["device"] = run.provider
+    if job.ensemble > 1:
+        parameters["self_ensemble"] = job.ensemble
     if run.tile_size is not None:
         parameters["tile_size"] = run.tile_size
     notes.extend(run.notes)

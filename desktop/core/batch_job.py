@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.core.atomic import TEMP_SUFFIX
+from desktop.core.ensemble import check_ensemble
 from desktop.core.registry import ModelEntry
 from desktop.core.session import list_devices
 from desktop.core.tiling import DEFAULT_TILE_SIZE
@@ -43,6 +44,7 @@ class BatchJob:
     seed: int = 0  # seed of the synthetic noise (per file: mixed with the file's path)
     add_noise: bool = False  # synthetic mode: add Gaussian noise of `sigma` first, report PSNR/SSIM
     tile_size: int = DEFAULT_TILE_SIZE  # input pixels per tile side, fully convolutional models
+    ensemble: int = 1  # self-ensemble passes (1, 2, 4, 8), for models trained on every orientation
     device: str = "auto"  # auto, cpu or cuda
     report_path: Path | None = None  # None: batch_report.json in the output folder
 
@@ -165,6 +167,10 @@ def validate_job(job: BatchJob, models: Sequence[ModelEntry]) -> BatchPlan:
     """Check everything that can be checked before starting; return the plan or raise BatchJobError."""
     check_parameters(job)
     entry = find_model(models, job.task, job.model)
+    try:
+        check_ensemble(entry.info, job.ensemble)
+    except ValueError as error:
+        raise BatchJobError(str(error)) from None
     input_dir = Path(job.input_dir).expanduser().resolve()
     output_dir = (
         choose_output_dir(input_dir, job.task, job.model)

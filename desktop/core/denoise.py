@@ -39,6 +39,7 @@ class DenoiseResult:
     provider: str = ""
     tile_size: int | None = None  # None when the model ran on the image in one go
     notes: tuple[str, ...] = field(default=())  # out-of-memory retries
+    ensemble: int = 1  # orientations averaged (self-ensemble), 1: the model once
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class DenoiseSettings:
     model_sigma: float | None = None  # for noise-conditioned models; None: estimated from the image
     tile_size: int = DEFAULT_TILE_SIZE
     focus: tuple[float, float] | None = None  # (row, column) the view is centred on: tiles there run first
+    ensemble: int = 1  # self-ensemble passes (1, 2, 4, 8) for models with `symmetry: dihedral`
 
 
 def check_noise_settings(sigma: float, seed: int) -> None:
@@ -106,6 +108,7 @@ def run_denoise_job(
         tile_size=settings.tile_size,
         progress=progress.sub_progress(0.0, 0.9 if clean is not None else 1.0),
         focus=settings.focus,
+        ensemble=settings.ensemble,
     )
     seconds = time.perf_counter() - start
     noisy_metrics = denoised_metrics = None
@@ -128,4 +131,5 @@ def run_denoise_job(
         provider=run.provider,
         tile_size=run.tile_size,
         notes=run.notes,
+        ensemble=settings.ensemble,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from desktop.core.ensemble import check_ensemble, ensemble_call
 from desktop.core.imageio import (
     LoadedImage,
     ModelInput,
@@ -121,18 +122,21 @@ def apply_model(
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
+    ensemble: int = 1,
 ) -> np.ndarray:
     """Run a model on model-ready pixels (H, W, C); fully convolutional models run tiled, nearest first to
-    `focus` (row, column) where given."""
+    `focus` (row, column) where given; `ensemble` > 1 averages that many orientations (`ensemble.py`)."""
     info = model.info
     progress = progress or Progress()
+    check_ensemble(info, ensemble)
+    call = ensemble_call(lambda batch: run_model_batch(model, batch, sigma), ensemble)
     if info.input_size is not None:
         progress.check_aborted()
-        output = from_batch(run_model_batch(model, to_batch(pixels), sigma))
+        output = from_batch(call(to_batch(pixels)))
         progress.set_progress(1.0)
         return output
     return run_tiled(
-        lambda batch: run_model_batch(model, batch, sigma),
+        call,
         pixels,
         scale=info.scale,
         multiple=info.size_multiple,
@@ -151,6 +155,7 @@ def apply_model_with_retries(
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
+    ensemble: int = 1,
 ) -> ModelRun:
     """`apply_model`, retried on out of memory with tiles halved down to `MIN_TILE_SIZE`, then on CPU;
     raises `OutOfMemoryError` with an actionable message when nothing fits."""
@@ -161,7 +166,9 @@ def apply_model_with_retries(
     tile, notes = start_tile, []
     while True:
         try:
-            output = apply_model(model, pixels, sigma=sigma, tile_size=tile, progress=progress, focus=focus)
+            output = apply_model(
+                model, pixels, sigma=sigma, tile_size=tile, progress=progress, focus=focus, ensemble=ensemble
+            )
             return ModelRun(output, model.provider, tile if tiled else None, tuple(notes))
         except CancelledError:
             raise

@@ -20,7 +20,8 @@ REQUIRED_KEYS = (
     "task", "name", "title", "description", "channels", "input_size", "size_multiple", "scale",
     "value_range", "noise", "latent_dim", "dataset", "metrics", "train_config", "version",
 )  # fmt: skip
-OPTIONAL_KEYS = ("labels", "pair", *LATENT_KEYS)
+OPTIONAL_KEYS = ("labels", "pair", "symmetry", *LATENT_KEYS)
+SYMMETRIES = ("none", "dihedral")  # dihedral: the model treats all 8 flips and quarter turns alike
 JSON_KEYS = ("value_range", "noise", "labels", "metrics", "train_config", *LATENT_KEYS)
 FLOAT_TYPE = "tensor(float)"
 SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
@@ -91,6 +92,7 @@ class ModelInfo:
     inputs: tuple[TensorSpec, ...] = ()
     outputs: tuple[TensorSpec, ...] = ()
     pair: str = ""  # name of the partner model (encoder <-> decoder, autoencoder -> its decoder), or ""
+    symmetry: str = "none"  # "dihedral": trained on every flip and quarter turn (self-ensemble applies)
     latent: LatentSpace = field(default_factory=LatentSpace, hash=False)
     # Models without metadata (`model_shapes.infer_model_info`): contract name -> graph name of a tensor,
     # and the largest batch the graph takes (0: any).
@@ -158,10 +160,19 @@ def parse_model_info(
         inputs=tuple(inputs),
         outputs=tuple(outputs),
         pair=metadata.get("pair", "").strip(),
+        symmetry=_parse_symmetry(metadata),
         latent=_parse_latent(metadata, _parse_int(metadata, "latent_dim", minimum=0)),
     )
     _check_signature(info)
     return info
+
+
+def _parse_symmetry(metadata: Mapping[str, str]) -> str:
+    value = metadata.get("symmetry", "none").strip() or "none"
+    if value not in SYMMETRIES:
+        expected = ", ".join(SYMMETRIES)
+        raise ModelContractError(f"metadata key 'symmetry' is {value!r}, expected one of {expected}")
+    return value
 
 
 def _parse_latent(metadata: Mapping[str, str], latent_dim: int) -> LatentSpace:

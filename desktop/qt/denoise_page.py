@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFormLayout,
     QGroupBox,
     QLabel,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
+from desktop.core.ensemble import ENSEMBLE_SIZES
 from desktop.core.image_model import prepare_model_input
 from desktop.core.imageio import LoadedImage
 from desktop.core.model_info import SIGMA
@@ -91,7 +93,9 @@ def run_page_job(
     names = layer_names(result.clean is not None)
     layers = [(name, convert_array_to_qimage(pixels)) for name, pixels in zip(names, arrays, strict=True)]
     notes = tuple(note for note in (session_note, *result.notes) if note)
-    status = RunStatus(entry.info.title, result.provider, result.seconds, notes)
+    ensemble = f" \N{MIDDLE DOT} self-ensemble x{result.ensemble}" if result.ensemble > 1 else ""
+    title = entry.info.title + ensemble
+    status = RunStatus(title, result.provider, result.seconds, notes)
     return PageResult(result, layers, status, f"Input: {model_input.description}")
 
 
@@ -120,6 +124,13 @@ class DenoisePage(ModePage):
             0.0, SIGMA_MAX, DEFAULT_SIGMA, steps=SIGMA_STEPS, describe=describe_sigma
         )
         self.strength_label = QLabel()
+        self.ensemble_group = QGroupBox("Self-ensemble")
+        self.ensemble_combo = QComboBox()
+        for passes in ENSEMBLE_SIZES:
+            self.ensemble_combo.addItem("Off: one pass" if passes == 1 else f"{passes} orientations", passes)
+        self.ensemble_combo.setToolTip(
+            "Denoise flipped and turned copies and average them: a cleaner result, that many times slower"
+        )
         self.metrics_table = MetricsTable(("Noisy", "Denoised"))
         self.metrics_note = QLabel()
         self.metrics_note.setWordWrap(True)
@@ -136,6 +147,7 @@ class DenoisePage(ModePage):
         self.seed_spin.valueChanged.connect(self._change_settings)
         self.auto_check.toggled.connect(self._change_settings)
         self.strength_slider.value_changed.connect(self._change_settings)
+        self.ensemble_combo.currentIndexChanged.connect(self._change_settings)
         self._change_model(None)
 
     @property
@@ -155,7 +167,12 @@ class DenoisePage(ModePage):
             model_sigma=None if self.auto_check.isChecked() else round(self.strength_slider.value, 4),
             tile_size=self.context.tiles,
             focus=self.view_focus(),
+            ensemble=self.ensemble if self.ensemble_group.isVisibleTo(self) else 1,
         )
+
+    @property
+    def ensemble(self) -> int:
+        return int(self.ensemble_combo.currentData() or 1)
 
     def view_focus(self) -> tuple[float, float] | None:
         """Where tiled runs start: the image point at the centre of the view, or the image's centre where the
@@ -214,6 +231,7 @@ class DenoisePage(ModePage):
             "seed": result.seed if result.clean is not None else None,
             "model_sigma": None if result.model_sigma is None else round(result.model_sigma, 4),
             "tile_size": result.tile_size,
+            "self_ensemble": result.ensemble,
             "device": result.provider,
         }
 
@@ -227,14 +245,19 @@ class DenoisePage(ModePage):
         strength.addWidget(self.auto_check)
         strength.addWidget(self.strength_slider)
         strength.addWidget(self.strength_label)
+        ensemble = QFormLayout(self.ensemble_group)
+        ensemble.addRow("Average over:", self.ensemble_combo)
         quality = QLabel("<b>Quality against the original</b>")
-        side = [self.picker, noise, self.strength_group, quality, self.metrics_table, self.metrics_note]
+        groups = [noise, self.strength_group, self.ensemble_group]
+        side = [self.picker, *groups, quality, self.metrics_table, self.metrics_note]
         self.lay_out_beside(PANEL_WIDTH, [*side, self.conversion_label, None], self.compare)
 
     @Slot(object)
     def _change_model(self, entry: ModelEntry | None) -> None:
         takes_sigma = entry is not None and entry.info.takes_sigma
         self.strength_group.setVisible(takes_sigma)
+        # Only models trained on every orientation gain from averaging them (see core/ensemble.py).
+        self.ensemble_group.setVisible(entry is not None and entry.info.symmetry == "dihedral")
         if takes_sigma:
             noise = entry.info.noise
             high = noise.sigma_max if noise.sigma_max is not None else noise.sigma or SIGMA_MAX
