@@ -50,13 +50,19 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def window(
     qtbot: QtBot, tmp_path: Path, tiny_models_dir: Path, latent_models_dir: Path
 ) -> Iterator[MainWindow]:
+    window = show_window(qtbot, tmp_path, [tiny_models_dir, latent_models_dir])
+    yield window
+    window.close()
+
+
+def show_window(qtbot: QtBot, tmp_path: Path, model_dirs: list[Path]) -> MainWindow:
+    """A main window on these model folders, with its settings in `tmp_path`, shown."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings, model_dirs=[tiny_models_dir, latent_models_dir], device="cpu")
+    window = MainWindow(settings, model_dirs=model_dirs, device="cpu")
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    yield window
-    window.close()
+    return window
 
 
 def open_image(qtbot: QtBot, window: MainWindow, path: Path) -> None:
@@ -284,11 +290,7 @@ def test_denoise_offers_the_self_ensemble_only_to_models_trained_on_every_orient
     folder.mkdir()
     build_conv_model(folder / "blur_any.onnx")
     build_conv_model(folder / "blur_dihedral.onnx", symmetry="dihedral")
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings, model_dirs=[folder], device="cpu")
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+    window = show_window(qtbot, tmp_path, [folder])
     page = window.denoise_page
     page.picker.select("blur_dihedral")
     assert page.ensemble_group.isVisibleTo(page)
