@@ -123,3 +123,23 @@ def test_crops_flip_or_turn_every_way(dihedral: bool, orientations: int) -> None
     assert len(seen) == orientations
     turned = {tuple(torch.rot90(image, k, (-2, -1)).flatten().tolist()) for k in range(4)}
     assert turned <= seen if dihedral else len(turned & seen) == 1
+
+
+@pytest.mark.parametrize("width", [8, 13, 16])
+def test_widening_the_first_level_keeps_the_function(width: int) -> None:
+    from training.widen import widen_first_level
+
+    narrow = CondUNet(channels=3, widths=(8, 16, 32), blocks=2, unshuffle=1, negative_slope=0.1).eval()
+    wide = CondUNet(channels=3, widths=(width, 16, 32), blocks=2, unshuffle=1, negative_slope=0.1).eval()
+    wide.load_state_dict(widen_first_level(narrow.state_dict(), width, noise=0))
+    x, sigma = torch.rand(2, 3, 24, 40), torch.tensor([0.1, 0.4])
+    with torch.no_grad():
+        assert torch.allclose(wide(x, sigma), narrow(x, sigma), atol=1e-5)
+        jittered = widen_first_level(narrow.state_dict(), width, noise=1e-3)
+        wide.load_state_dict(jittered)
+        assert torch.allclose(wide(x, sigma), narrow(x, sigma), atol=1e-2)  # close, and the copies differ
+    if width > 8:
+        head = jittered["head.weight"]
+        assert not torch.equal(head[8], head[0])
+    with pytest.raises(ValueError, match="needs more"):
+        widen_first_level(narrow.state_dict(), 4)

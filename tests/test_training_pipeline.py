@@ -285,3 +285,25 @@ def test_each_kind_exports_by_the_contract(kind_export: tuple) -> None:
             assert len(means["labels"]) == len(means["means"]) == 10
         for name in ("loss.png", "samples.png", "sample_grid.png", "latent_map.png"):
             assert (run / name).stat().st_size > 0
+
+
+def test_widen_writes_a_checkpoint_that_init_takes(tmp_path: Path) -> None:
+    import dataclasses
+
+    cfg = override_config(RECIPES["fashion-dae-conv"], {"widths": (8, 16), "blocks": 1})
+    model = build_model(cfg).eval()
+    source = tmp_path / "best.pt"
+    torch.save({"model": model.state_dict(), "config": dataclasses.asdict(cfg)}, source)
+    out = tmp_path / "wide" / "init.pt"
+    assert main(["widen", str(source), "--width", "12", "--out", str(out)]) == 0
+    ckpt = torch.load(out, weights_only=True)
+    assert tuple(ckpt["config"]["widths"]) == (12, 16) and ckpt["init"] == str(source)
+    wide = build_model(override_config(cfg, {"widths": (12, 16)})).eval()
+    wide.load_state_dict(ckpt["model"])
+    x, sigma = torch.rand(3, 1, 28, 28), torch.full((3,), 0.2)
+    with torch.no_grad():
+        assert torch.allclose(wide(x, sigma), model(x, sigma), atol=1e-2)
+    with pytest.raises(SystemExit, match="cond-unet"):
+        mlp = RECIPES["fashion-dae-mlp"]
+        torch.save({"model": build_model(mlp).state_dict(), "config": dataclasses.asdict(mlp)}, source)
+        main(["widen", str(source), "--width", "12", "--out", str(out)])

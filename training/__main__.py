@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="dataset folder for the parity check")
     p.set_defaults(handler=run_export)
 
+    p = sub.add_parser("widen", help="widen a conditioned U-Net's full-resolution level, same function")
+    p.add_argument("source", type=Path, help="run folder, best.pt or exported .onnx of a cond-unet recipe")
+    p.add_argument("--width", type=int, required=True, help="channels at full resolution")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint to write (use it with train --init)")
+    p.set_defaults(handler=run_widen)
+
     p = sub.add_parser("evaluate", help="measure ONNX models and classical baselines on their test splits")
     p.add_argument("models", type=Path, nargs="*", help="ONNX files (default: every model in onnx_models/)")
     p.add_argument("--sigma", type=float, help="noise level (default: trained sigma, or 0.1, 0.2, 0.4)")
@@ -69,6 +75,39 @@ def run_export(args: argparse.Namespace) -> int:
 
     path = export_checkpoint(args.checkpoint, args.out, data_dir=args.data_dir)
     print(f"wrote {path}")
+    return 0
+
+
+def run_widen(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    import torch
+
+    from training.config import load_config
+    from training.models import build_model
+    from training.train import load_initial_weights
+    from training.widen import widen_first_level
+
+    source = args.source / "best.pt" if args.source.is_dir() else args.source
+    if source.suffix == ".onnx":
+        import onnx
+
+        metadata = {p.key: p.value for p in onnx.load(str(source)).metadata_props}
+        cfg = load_config(json.loads(metadata["train_config"]))
+    else:
+        cfg = load_config(torch.load(source, map_location="cpu", weights_only=True)["config"])
+    if cfg.arch != "cond-unet":
+        raise SystemExit(f"error: widen takes a cond-unet recipe, {source} is {cfg.arch}")
+    state = load_initial_weights(source, build_model(cfg))
+    cfg = dataclasses.replace(cfg, widths=(args.width, *cfg.widths[1:]))
+    widened = widen_first_level(state, args.width)
+    build_model(cfg).load_state_dict(widened)  # the shapes fit the wider recipe
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = {"model": widened, "config": dataclasses.asdict(cfg), "epoch": 0, "init": str(source)}
+    torch.save(ckpt, args.out)
+    widths = ",".join(map(str, cfg.widths))
+    print(f"wrote {args.out}: train it with --init {args.out} --set widths={widths}")
     return 0
 
 
