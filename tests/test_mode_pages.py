@@ -163,6 +163,32 @@ def test_upscale_with_the_downscale_check(
     assert blocker.args[0].upscaled.shape == (288, 384, 3) and blocker.args[0].passes == 2
 
 
+def test_upscale_shows_the_model_tiles_over_bicubic_as_they_finish(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    window.show_mode("upscale")
+    page = window.upscale_page
+    page.set_context(dataclasses.replace(page.context, tile_size=64))
+    path = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (240, 320, 3), np.uint8)).save(path)
+    previews: list[list] = []
+    page.worker.partial.connect(lambda _, piece: previews.append(piece))
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        open_image(qtbot, window, path)
+    qtbot.waitUntil(lambda: len(previews) > 0, timeout=TIMEOUT_MS)
+    names, images = zip(*previews[0], strict=True)
+    assert names == ("Input", "Bicubic", "Model x2") and images[2].size().toTuple() == (640, 480)
+    image = images[2].convertToFormat(images[2].Format.Format_RGB888)
+    preview = np.asarray(image.constBits()).reshape(480, -1)[:, : 640 * 3].reshape(480, 640, 3)
+    result = blocker.args[0]
+    final, bicubic = (np.round(a * 255) for a in (result.upscaled, result.bicubic))
+    # the first preview has the tile at the centre (where a fitted view is centred) from the model, and the
+    # far corner still bicubic, which the model changes there
+    assert np.abs(preview[230:250, 310:330].astype(float) - final[230:250, 310:330]).max() <= 1
+    assert np.abs(preview[:10, :10].astype(float) - bicubic[:10, :10]).max() <= 1
+    assert np.abs(final[:10, :10] - bicubic[:10, :10]).max() > 10
+
+
 def test_generate_sliders_encode_and_latent_files(
     qtbot: QtBot,
     window: MainWindow,

@@ -19,6 +19,17 @@ FACTORS = (2, 4)
 
 
 @dataclass(frozen=True)
+class UpscaleStart:
+    """The first partial piece of an upscale job: what it enlarges, the bicubic result (which a preview
+    shows until the model's tiles come in) and, in a check, the original. The final pass's tiles follow as
+    `tiling.TilePiece`s in output pixels; earlier passes of x4 send none (they are not the output)."""
+
+    source: np.ndarray
+    bicubic: np.ndarray
+    original: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class UpscaleResult:
     """The upscaled image by the model and by bicubic, from `source`; with a check, the original they
     are measured against and both metrics."""
@@ -70,28 +81,34 @@ def upscale_image(
     check: bool = False,
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
+    focus: tuple[float, float] | None = None,
 ) -> UpscaleResult:
     """Enlarge model-ready pixels (H, W, C) `factor` times with the model and with bicubic; with `check`,
-    first shrink them `factor` times and measure both results against the original."""
+    first shrink them `factor` times and measure both results against the original. The last pass runs
+    its tiles nearest first to `focus` (row, column in output pixels, where the view is centred)."""
     progress = progress or Progress()
     model = open_model(device)
     passes = count_passes(model.info, factor)
     original, source = downscale_for_check(pixels, factor) if check else (None, pixels)
+    bicubic = resize_bicubic(source, source.shape[0] * factor, source.shape[1] * factor)
+    progress.show_partial(UpscaleStart(source, bicubic, original))
     image, notes, provider, tile = source, [], model.provider, None
     start = time.perf_counter()
     for index in range(passes):
+        step = progress.sub_progress(0.9 * index / passes, 0.9 / passes)
+        last = index == passes - 1
         run = apply_model_with_retries(
             lambda chosen: model if chosen == device else open_model(chosen),
             device,
             image,
             tile_size=tile_size,
-            progress=progress.sub_progress(0.9 * index / passes, 0.9 / passes),
+            progress=step if last else step.with_partial(lambda piece: None),
+            focus=(focus[0] / model.info.scale, focus[1] / model.info.scale) if focus and last else None,
         )
         image, provider, tile = run.output, run.provider, run.tile_size
         notes.extend(run.notes)
     seconds = time.perf_counter() - start
     progress.check_aborted()
-    bicubic = resize_bicubic(source, image.shape[0], image.shape[1])
     bicubic_metrics = model_metrics = None
     if original is not None:
         bicubic_metrics = measure_image(original, bicubic)

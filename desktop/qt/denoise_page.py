@@ -2,11 +2,8 @@
 noise-conditioned model's strength (estimated by default), and compare Original / Noisy / Denoised with
 live MAE, PSNR and SSIM."""
 
-import time
-
 import numpy as np
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,12 +29,12 @@ from desktop.qt.metrics_table import MetricsTable
 from desktop.qt.mode_page import ModePage, PageResult, RunContext, RunStatus
 from desktop.qt.model_picker import ModelPicker
 from desktop.qt.qimage import convert_array_to_qimage
+from desktop.qt.tile_preview import TilePreview
 
 SIGMA_MAX = 0.50
 SIGMA_STEPS = 50  # steps of 0.01
 DEFAULT_SIGMA = 0.20
 PANEL_WIDTH = 340
-PREVIEW_INTERVAL_S = 0.25  # a tiled run redraws its partial result at most this often
 
 
 def describe_sigma(sigma: float) -> str:
@@ -49,31 +46,22 @@ def layer_names(clean: bool) -> tuple[str, ...]:
     return ("Original", "Noisy", "Denoised") if clean else ("Input", "Denoised")
 
 
-class TilePreview:
+def preview_denoising(clean: np.ndarray | None, send: PartialCallback) -> PartialCallback:
     """A handler, run in the worker, of the denoise job's pieces: the first is the noisy image whole, the
-    others denoised tiles pasted over it; sends the layers to show (with the preview as "Denoised") at most
-    every `PREVIEW_INTERVAL_S`. Single-tile runs send nothing: their result comes at once."""
+    others denoised tiles pasted over it in the "Denoised" pane (`TilePreview`)."""
+    preview = TilePreview(send, "Denoised")
 
-    def __init__(self, clean: np.ndarray | None, send: PartialCallback) -> None:
-        self._clean = clean
-        self._send = send
-        self._preview: np.ndarray | None = None  # the output so far: noisy where no tile has finished
-        self._fixed: list[QImage] = []  # Original (with a clean image) and Noisy, converted once
-        self._sent = 0.0
-
-    def __call__(self, piece: object) -> None:
+    def handle(piece: object) -> None:
         if not isinstance(piece, TilePiece):
             return
-        if self._preview is None:
-            self._preview = piece.pixels.copy()
-            self._fixed = [convert_array_to_qimage(a) for a in (self._clean, piece.pixels) if a is not None]
+        if preview.started:
+            preview.paste(piece)
             return
-        self._preview[piece.rows, piece.columns] = np.clip(piece.pixels, 0, 1)
-        now = time.monotonic()
-        if now - self._sent >= PREVIEW_INTERVAL_S:
-            self._sent = now
-            images = [*self._fixed, convert_array_to_qimage(self._preview)]
-            self._send(list(zip(layer_names(self._clean is not None), images, strict=True)))
+        names = layer_names(clean is not None)[:-1]
+        fixed = [a for a in (clean, piece.pixels) if a is not None]
+        preview.begin(list(zip(names, fixed, strict=True)), piece.pixels)
+
+    return handle
 
 
 def run_page_job(
@@ -84,7 +72,7 @@ def run_page_job(
     model_input = prepare_model_input(image, entry.info)
     session_note = context.open_session(entry.path, context.device).note
     clean = model_input.pixels if settings.add_noise else None
-    progress = progress.with_partial(TilePreview(clean, progress.show_partial))
+    progress = progress.with_partial(preview_denoising(clean, progress.show_partial))
     result = run_denoise_job(context.opener(entry), context.device, model_input.pixels, settings, progress)
     if result.clean is not None:
         arrays = (result.clean, result.noisy, result.denoised)

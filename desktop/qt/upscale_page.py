@@ -13,14 +13,16 @@ from PySide6.QtWidgets import (
 
 from desktop.core.image_model import prepare_model_input
 from desktop.core.imageio import LoadedImage
-from desktop.core.progress import Progress
+from desktop.core.progress import PartialCallback, Progress
 from desktop.core.registry import ModelEntry, ModelScan
-from desktop.core.upscale import FACTORS, UpscaleResult, count_passes, upscale_image
+from desktop.core.tiling import TilePiece
+from desktop.core.upscale import FACTORS, UpscaleResult, UpscaleStart, count_passes, upscale_image
 from desktop.qt.compare_box import CompareBox
 from desktop.qt.metrics_table import MetricsTable
 from desktop.qt.mode_page import ModePage, PageResult, RunContext, RunStatus
 from desktop.qt.model_picker import ModelPicker
 from desktop.qt.qimage import convert_array_to_qimage
+from desktop.qt.tile_preview import TilePreview
 
 PANEL_WIDTH = 340
 
@@ -39,12 +41,42 @@ def list_factors(entry: ModelEntry | None) -> list[int]:
     return factors
 
 
+def name_layers(factor: int, check: bool) -> tuple[str, ...]:
+    """The compare view's layers: [Original,] the enlarged image, Bicubic, the model's result."""
+    enlarged = ("Original", "Downscaled") if check else ("Input",)
+    return (*enlarged, "Bicubic", f"Model x{factor}")
+
+
+def preview_upscaling(factor: int, check: bool, send: PartialCallback) -> PartialCallback:
+    """A handler, run in the worker, of the upscale job's pieces: the result pane starts as the bicubic
+    enlargement and the model's tiles are pasted over it as they finish (`TilePreview`)."""
+    names = name_layers(factor, check)
+    preview = TilePreview(send, names[-1])
+
+    def handle(piece: object) -> None:
+        if isinstance(piece, UpscaleStart):
+            fixed = [a for a in (piece.original, piece.source, piece.bicubic) if a is not None]
+            preview.begin(list(zip(names[:-1], fixed, strict=True)), piece.bicubic)
+        elif isinstance(piece, TilePiece):
+            preview.paste(piece)
+
+    return handle
+
+
 def run_page_job(
-    image: LoadedImage, entry: ModelEntry, factor: int, check: bool, context: RunContext, progress: Progress
+    image: LoadedImage,
+    entry: ModelEntry,
+    factor: int,
+    check: bool,
+    context: RunContext,
+    progress: Progress,
+    focus: tuple[float, float] | None = None,
 ) -> PageResult:
-    """The Upscale page's job, run in the worker."""
+    """The Upscale page's job, run in the worker: the model's tiles show over the bicubic result as they
+    finish."""
     model_input = prepare_model_input(image, entry.info)
     session_note = context.open_session(entry.path, context.device).note
+    progress = progress.with_partial(preview_upscaling(factor, check, progress.show_partial))
     result = upscale_image(
         context.opener(entry),
         context.device,
@@ -53,14 +85,11 @@ def run_page_job(
         check=check,
         tile_size=context.tiles,
         progress=progress,
+        focus=focus,
     )
-    named = [("Original", result.original)] if result.original is not None else []
-    named += [
-        ("Downscaled" if check else "Input", result.source),
-        ("Bicubic", result.bicubic),
-        (f"Model x{factor}", result.upscaled),
-    ]
-    layers = [(name, convert_array_to_qimage(pixels)) for name, pixels in named]
+    arrays = [a for a in (result.original, result.source, result.bicubic, result.upscaled) if a is not None]
+    names = name_layers(factor, check)
+    layers = [(name, convert_array_to_qimage(pixels)) for name, pixels in zip(names, arrays, strict=True)]
     notes = tuple(note for note in (session_note, *result.notes) if note)
     status = RunStatus(entry.info.title, result.provider, result.seconds, notes)
     size = f"{result.source.shape[1]}x{result.source.shape[0]}"
@@ -115,7 +144,21 @@ class UpscalePage(ModePage):
             return
         image, factor, check, context = self.image, self.factor, self.check_box.isChecked(), self.context
         self.compare.set_preferred_split("Bicubic", f"Model x{factor}")
-        self.submit(lambda progress: run_page_job(image, entry, factor, check, context, progress))
+        focus = self.view_focus(1 if check else factor)  # a check enlarges a shrunk copy back to size
+        self.submit(lambda progress: run_page_job(image, entry, factor, check, context, progress, focus))
+
+    def view_focus(self, factor: int) -> tuple[float, float] | None:
+        """Where the last pass starts its tiles, in output pixels: the point at the centre of the view, or
+        the output's centre where the view does not show a result of this size yet."""
+        if self.image is None:
+            return None
+        height, width = (n * factor for n in self.image.pixels.shape[:2])
+        return self.compare.view.focus_point((height, width)) or (height / 2, width / 2)
+
+    def show_partial(self, piece: object) -> None:
+        """Layers of a tiled run under way (from `preview_upscaling`)."""
+        if isinstance(piece, list):
+            self.compare.set_layers(piece)
 
     def show_result(self, page_result: PageResult) -> None:
         result: UpscaleResult = page_result.result
