@@ -54,3 +54,20 @@ def test_estimate_noise_sigma_of_clean_and_tiny_images() -> None:
     assert estimate_noise_sigma(make_smooth_image()) < 0.005
     assert estimate_noise_sigma(make_smooth_image()[..., 0]) < 0.005  # (H, W) works too
     assert estimate_noise_sigma(np.zeros((1, 5, 1), np.float32)) == 0.0
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.2, 0.3])
+def test_estimate_noise_sigma_on_a_white_background(sigma: float) -> None:
+    """A product shot: a textured object on pure white (60% of the picture). Clipping halves the noise
+    there; the estimate must come from the unclipped part (the plain median gave ~0.65 sigma)."""
+    image = np.ones((256, 256, 3), np.float32)
+    image[40:200, 60:160] = make_smooth_image(3)[40:200, 60:160]
+    noisy = add_gaussian_noise(image, sigma, seed=5)
+    assert estimate_noise_sigma(noisy) == pytest.approx(sigma, rel=0.1)
+
+
+def test_estimate_noise_sigma_keeps_the_plain_estimate_without_enough_unclipped_blocks() -> None:
+    image = np.zeros((28, 28, 1), np.float32)  # Fashion-MNIST size, black: nothing away from the limits
+    image[8:20, 8:20] = 0.5
+    noisy = add_gaussian_noise(image, 0.2, seed=1)
+    assert 0.05 < estimate_noise_sigma(noisy) < 0.2
