@@ -60,3 +60,14 @@ def test_denoise_image_refuses_bad_input(model: ModelSession) -> None:
         run_denoise(model, np.zeros((28, 28, 3), np.float32))
     with pytest.raises(ValueError, match="sigma must be in"):
         denoise_image(model, np.zeros((28, 28, 1), np.float32), sigma=1.5, seed=0)
+
+
+def test_scale_from_range_maps_and_clips_a_fresh_output_in_place() -> None:
+    from desktop.core.tensors import scale_from_range
+
+    output = np.array([-0.5, 0.0, 0.25, 1.0, 1.5], np.float32)
+    assert scale_from_range(output, (0.0, 1.0)) is output  # no copy of a big batch
+    np.testing.assert_array_equal(output, [0.0, 0.0, 0.25, 1.0, 1.0])
+    signed = scale_from_range(np.array([-2.0, -1.0, 0.0, 1.0], np.float64), (-1.0, 1.0))
+    assert signed.dtype == np.float32
+    np.testing.assert_allclose(signed, [0.0, 0.0, 0.5, 1.0])

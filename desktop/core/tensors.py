@@ -22,8 +22,11 @@ def scale_to_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarra
 
 
 def scale_from_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
-    """Map [low, high] back to [0, 1] and clip."""
+    """Map [low, high] back to [0, 1] and clip, in place when `x` is float32: callers hand it a fresh
+    model output. (A copy of a 256-image output cost more than the model here: a new 800 kB array is
+    fresh pages from the kernel, 1.6 ms of page faults on this VM for a 0.5 ms decoder call.)"""
     low, high = value_range
+    x = np.asarray(x, dtype=np.float32)
     if (low, high) != (0.0, 1.0):
-        x = (x - low) / (high - low)
-    return np.clip(x, 0.0, 1.0).astype(np.float32)
+        x = (x - np.float32(low)) / np.float32(high - low)
+    return np.clip(x, 0.0, 1.0, out=x)
