@@ -33,6 +33,7 @@ from desktop.core.latent_models import decode_codes
 from desktop.core.paths import find_asset_root, find_model_dirs
 from desktop.core.registry import ModelEntry, scan_models
 from desktop.core.session import ModelSession, count_cores, create_session_options, open_model
+from desktop.core.tensors import to_batch
 
 SIGMA = 0.2  # noise level fed to noise-conditioned denoisers
 WORKER_TIMEOUT_S = 600
@@ -61,23 +62,30 @@ def build_options(threads: int, spinning: str, arena: bool = True) -> ort.Sessio
 
 
 def make_call(model: ModelSession, case: Case, rng: np.random.Generator, tile_size: int):
-    """Return (call, items, output pixels per call) for one case: the app's own function for the task."""
+    """Return (call, items, output pixels per call, model call) for one case: the app's own function for
+    the task, and the bare session call on the same input (None for tiled cases) that PyTorch's timing of
+    the bare module compares with."""
     info = model.info
     sigma = SIGMA if info.takes_sigma else None
     if info.task in ("vae-decoder", "decoder"):
         z = rng.standard_normal((case.batch, info.latent_dim)).astype(np.float32)  # (N, D)
         height, width = info.input_size or (0, 0)
-        return (lambda: decode_codes(model, z)), case.batch, case.batch * height * width
+        bare = lambda: run_session(model, ["output"], {"z": z})  # noqa: E731
+        return (lambda: decode_codes(model, z)), case.batch, case.batch * height * width, bare
     if info.task == "vae-encoder":
         images = rng.random((case.batch, info.channels, case.height, case.width), dtype=np.float32)
         feed = build_feed(model, images)
-        return (lambda: run_session(model, ["mu", "logvar"], feed)), case.batch, 0
+        call = lambda: run_session(model, ["mu", "logvar"], feed)  # noqa: E731
+        return call, case.batch, 0, call
     out_pixels = case.batch * case.height * case.width * info.scale**2
     if info.input_size is not None:  # fixed size: one batch straight to the session
         batch = rng.random((case.batch, info.channels, case.height, case.width), dtype=np.float32)
-        return (lambda: run_model_batch(model, batch, sigma)), case.batch, out_pixels
+        bare = lambda: run_session(model, ["output"], build_feed(model, batch, sigma))  # noqa: E731
+        return (lambda: run_model_batch(model, batch, sigma)), case.batch, out_pixels, bare
     pixels = rng.random((case.height, case.width, info.channels), dtype=np.float32)  # (H, W, C)
-    return (lambda: apply_model(model, pixels, sigma=sigma, tile_size=tile_size)), 1, out_pixels
+    feed = build_feed(model, to_batch(pixels), sigma)  # the sizes of untiled cases are size multiples
+    bare = None if case.tiled else lambda: run_session(model, ["output"], feed)
+    return (lambda: apply_model(model, pixels, sigma=sigma, tile_size=tile_size)), 1, out_pixels, bare
 
 
 def measure_model(path: Path, args: argparse.Namespace) -> dict:
@@ -93,10 +101,11 @@ def measure_model(path: Path, args: argparse.Namespace) -> dict:
     for case in plan_cases(
         info.task, info.input_size, info.size_multiple, smoke=args.smoke, sizes=args.sizes
     ):
-        call, items, out_pixels = make_call(model, case, rng, args.tile_size)
+        call, items, out_pixels, bare = make_call(model, case, rng, args.tile_size)
         warm = min(warmup, 1) if case.tiled else warmup  # a tiled call is many session calls already
         times = time_calls(call, warmup=warm, repeats=repeats, budget_s=budget)
         median = compute_median(times)
+        bare_times = time_calls(bare, warmup=warm, repeats=repeats, budget_s=budget) if bare else []
         cases.append(
             {
                 "case": case.label,
@@ -107,6 +116,7 @@ def measure_model(path: Path, args: argparse.Namespace) -> dict:
                 "calls": len(times),
                 "median_ms": median * 1e3,
                 "p90_ms": compute_percentile(times, 90) * 1e3,
+                "model_median_ms": compute_median(bare_times) * 1e3 if bare_times else None,
                 "per_item_ms": median * 1e3 / items,
                 "mpix_per_s": out_pixels / median / 1e6 if out_pixels else None,
             }
@@ -148,8 +158,9 @@ def forward_flags(args: argparse.Namespace) -> list[str]:
 
 
 def compare_torch(row: dict, args: argparse.Namespace) -> None:
-    """Add PyTorch eager timings (`torch_median_ms`, `torch_ratio` = torch / onnxruntime) to the untiled
-    cases of a row, from `python -m training.bench_torch` in a subprocess; a failure goes in `torch_error`."""
+    """Add PyTorch eager timings (`torch_median_ms`, `torch_ratio` = torch / onnxruntime, both the bare
+    model call on the same input) to the untiled cases of a row, from `python -m training.bench_torch` in a
+    subprocess; a failure goes in `torch_error`."""
     for case in row["cases"]:
         if case["tiled"]:
             continue
@@ -167,7 +178,7 @@ def compare_torch(row: dict, args: argparse.Namespace) -> None:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         case["torch_median_ms"] = result["median_ms"]
         case["torch_p90_ms"] = result["p90_ms"]
-        case["torch_ratio"] = result["median_ms"] / case["median_ms"]
+        case["torch_ratio"] = result["median_ms"] / (case.get("model_median_ms") or case["median_ms"])
 
 
 def read_train_speed(recipe: str) -> float | None:

@@ -104,7 +104,7 @@ def format_number(value: float | None, digits: int = 3) -> str:
 
 TABLE_COLUMNS = (
     "model", "provider", "session ms", "case", "median ms", "p90 ms", "ms / item", "MP/s", "peak RSS MiB",
-    "torch ms", "ort speed-up", "train img/s",
+    "model call ms", "torch ms", "ort speed-up", "train img/s",
 )  # fmt: skip
 
 
@@ -129,6 +129,7 @@ def format_table(models: Sequence[dict]) -> str:
                 format_number(case["per_item_ms"]),
                 format_number(case["mpix_per_s"]),
                 memory if first else "",
+                format_number(case.get("model_median_ms")),
                 format_number(case.get("torch_median_ms")),
                 format_number(case.get("torch_ratio"), 2) + ("x" if case.get("torch_ratio") else ""),
                 format_number(model.get("train_images_per_s")) if first else "",

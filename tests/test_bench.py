@@ -44,6 +44,9 @@ def test_smoke_run_measures_every_shipped_model(tmp_path: Path) -> None:
             assert case["median_ms"] > 0 and case["p90_ms"] >= case["median_ms"] * 0.999
             assert case["per_item_ms"] > 0
             assert case["mpix_per_s"] is None or case["mpix_per_s"] > 0
+            # the bare model call, which PyTorch's timing compares with, for the untiled cases
+            assert (case["model_median_ms"] is None) == case["tiled"]
+            assert case["tiled"] or case["model_median_ms"] > 0
     assert "| model |" in done.stdout and report["machine"]["cores"] >= 1
 
 
@@ -87,11 +90,14 @@ def test_format_table_has_a_row_per_case() -> None:
         "session_ms": 10.0,
         "rss_base_mib": 80.0,
         "rss_peak_mib": 100.0,
-        "cases": [case, case | {"case": "256x28x28", "torch_median_ms": 1.0, "torch_ratio": 2.0}],
+        "cases": [
+            case,
+            case | {"case": "256x28x28", "model_median_ms": 0.45, "torch_median_ms": 1.0, "torch_ratio": 2.0},
+        ],
         "train_images_per_s": 70000.0,
     }
     table = format_table([model, {"name": "bad", "error": "boom"}]).splitlines()
     assert len(table) == 2 + 2 + 1
     assert table[2].startswith("| m | CPU | 10.0 | 1x28x28 | 0.500 |") and "100 (+20)" in table[2]
-    assert "| 2.0x |" in table[3]
+    assert "| 0.450 | 1.00 | 2.0x |" in table[3] and "| - | - | - |" in table[2]
     assert "error: boom" in table[4]
