@@ -216,7 +216,7 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best() -> None:
 
 
 KIND_RECIPES = {  # one recipe per training kind, shrunk to seconds (the shipped models cover the defaults)
-    "fashion-dae-conv": ["widths=8,16", "blocks=1", "loss=log-l1", "channels_last=true"],
+    "fashion-dae-conv": ["widths=8,16", "blocks=1", "loss=log-l1", "channels_last=true", "augment=dihedral"],
     "fashion-sr-x2": ["width=8", "depth=2"],
     "fashion-vae": ["widths=8,16", "upsample=nearest"],
 }
@@ -248,6 +248,7 @@ def test_each_kind_exports_by_the_contract(kind_export: tuple) -> None:
         meta = metas["fashion_dae_conv"]
         # two levels at full resolution: height and width multiples of 2
         assert (meta["input_size"], meta["size_multiple"], meta["task"]) == ("any", "2", "denoise")
+        assert meta["symmetry"] == "dihedral"  # trained on every flip and quarter turn
         assert json.loads(meta["noise"]) == {
             "kind": "gaussian",
             "sigma_min": 0.0,
@@ -263,6 +264,7 @@ def test_each_kind_exports_by_the_contract(kind_export: tuple) -> None:
         assert out[0].shape == (2, 1, 20, 36)
     elif recipe == "fashion-sr-x2":
         meta = metas["fashion_sr_x2"]
+        assert "symmetry" not in meta  # horizontal flips only
         assert (meta["input_size"], meta["scale"], meta["task"]) == ("any", "2", "upscale")
         session = ort.InferenceSession(str(run / "fashion_sr_x2.onnx"), providers=["CPUExecutionProvider"])
         for size in (14, 28):

@@ -168,11 +168,13 @@ def train_epoch(
 
 def iterate_batches(x: Tensor, cfg: RecipeConfig) -> Iterator[Tensor]:
     """Training batches: one shuffled pass over `x`, or `epoch_size` images drawn with replacement, cropped
-    at random (with flips, or all eight flips and rotations) where the recipe has a `crop_size`."""
+    at random with flips where the recipe has a `crop_size`; with `augment=dihedral` every image (crop or
+    whole) in any of the eight flips and quarter turns, which export then records as `symmetry`."""
     idx = torch.randint(len(x), (cfg.epoch_size,)) if cfg.epoch_size else torch.randperm(len(x))
     dihedral = getattr(cfg, "augment", "hflip") == "dihedral"
+    size = cfg.crop_size or x.shape[-1]
     for chunk in idx.split(cfg.batch_size):
-        yield sample_crops(x, chunk, cfg.crop_size, dihedral=dihedral) if cfg.crop_size else x[chunk]
+        yield sample_crops(x, chunk, size, dihedral=dihedral) if cfg.crop_size or dihedral else x[chunk]
 
 
 def is_over_budget(cfg: RecipeConfig, t0: float) -> bool:
