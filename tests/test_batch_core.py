@@ -1,6 +1,7 @@
 """The batch runner on a folder of good and bad files: nothing lost or modified, every failure explained."""
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,82 @@ def test_cancel_inside_a_tiled_file_leaves_nothing_behind(tmp_path: Path, models
         "batch_report.csv",
         "batch_report.json",
     ]
+    assert list_leftovers(plan.output_dir) == []
+
+
+def make_photo_folder(root: Path, count: int) -> Path:
+    root.mkdir()
+    for k in range(count):
+        Image.new("RGB", (24, 24), (40 * k, 90, 200)).save(root / f"{k}.png")
+    return root
+
+
+def test_a_file_is_saved_while_the_next_one_is_in_the_model(
+    tmp_path: Path, models: list[ModelEntry], sessions: SessionCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import desktop.core.batch_file as batch_file
+
+    plan = validate_job(BatchJob(make_photo_folder(tmp_path / "in", 3), "conv_rgb"), models)
+    in_model: list[str] = []
+    second_started = threading.Event()
+    overlapped: list[bool] = []
+    transform, save = batch_file.transform_image, batch_file.save_image
+
+    def record_transform(plan, image, relative, *args, **kwargs):
+        in_model.append(relative)
+        if len(in_model) == 2:
+            second_started.set()
+        return transform(plan, image, relative, *args, **kwargs)
+
+    def wait_for_second(pixels, path, **kwargs):
+        if not overlapped:  # the first save: done one file at a time, this would wait for nothing
+            overlapped.append(second_started.wait(timeout=5))
+        save(pixels, path, **kwargs)
+
+    monkeypatch.setattr(batch_file, "transform_image", record_transform)
+    monkeypatch.setattr(batch_file, "save_image", wait_for_second)
+    report = process_folder(plan, open_session=sessions.get)
+    assert overlapped == [True]
+    assert [row.path for row in report.rows] == ["0.png", "1.png", "2.png"]
+    assert [row.status for row in report.rows] == ["ok"] * 3
+    assert sorted(p.name for p in plan.output_dir.glob("*.png")) == [
+        f"{k}_denoise_conv_rgb.png" for k in range(3)
+    ]
+
+
+def test_a_failed_save_fails_its_row_only_and_leaves_no_file(
+    tmp_path: Path, models: list[ModelEntry], sessions: SessionCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import desktop.core.batch_file as batch_file
+
+    plan = validate_job(BatchJob(make_photo_folder(tmp_path / "in", 3), "conv_rgb"), models)
+    save = batch_file.save_image
+
+    def disk_full_for_1(pixels, path, **kwargs):
+        if path.name.startswith("1_"):
+            raise OSError(28, "No space left on device")
+        save(pixels, path, **kwargs)
+
+    monkeypatch.setattr(batch_file, "save_image", disk_full_for_1)
+    report = process_folder(plan, open_session=sessions.get)
+    rows = find_rows(report)
+    assert [rows[name].status for name in ("0.png", "1.png", "2.png")] == ["ok", "failed", "ok"]
+    assert rows["1.png"].reason == "OSError: [Errno 28] No space left on device"
+    assert rows["1.png"].input_size == "24x24"
+    assert not (plan.output_dir / "1_denoise_conv_rgb.png").exists()
+
+
+def test_a_cancel_as_a_row_comes_in_saves_no_further_file(
+    tmp_path: Path, models: list[ModelEntry], sessions: SessionCache
+) -> None:
+    plan = validate_job(BatchJob(make_photo_folder(tmp_path / "in", 4), "conv_rgb"), models)
+    progress = Progress()
+    report = process_folder(
+        plan, progress=progress, on_file_finished=lambda row: progress.cancel(), open_session=sessions.get
+    )
+    assert report.cancelled
+    assert [row.status for row in report.rows] == ["ok", "cancelled", "cancelled", "cancelled"]
+    assert [p.name for p in plan.output_dir.glob("*.png")] == ["0_denoise_conv_rgb.png"]
     assert list_leftovers(plan.output_dir) == []
 
 

@@ -119,17 +119,51 @@ def transform_image(
     return Transformed(output, parameters, (*notes, *alpha_notes), metrics)
 
 
-def process_file(
+@dataclass(frozen=True)
+class PreparedFile:
+    """A file through the model, not yet saved: `save` writes its output and returns its report row. The
+    batch runs it on its writer thread while the next file goes through the model."""
+
+    plan: BatchPlan
+    item: InputFile
+    output_path: Path
+    image: LoadedImage
+    result: Transformed
+    start: float  # perf_counter() when the file was started, for the row's seconds
+
+    def save(self) -> FileResult:
+        row = {"path": self.item.relative, "model": self.plan.model.info.name}
+        try:
+            self.output_path.parent.mkdir(parents=True, exist_ok=True)
+            save_image(self.result.pixels, self.output_path, quality=self.plan.job.quality)
+        except Exception as error:  # a disk error on one file never stops the batch
+            return _fail(row, f"{type(error).__name__}: {error}", self.image, self.start)
+        return FileResult(
+            status="ok",
+            seconds=time.perf_counter() - self.start,
+            input_size=self.image.size_text,
+            input_mode=self.image.mode,
+            output_size=describe_size(self.result.pixels),
+            output_path=str(self.output_path),
+            parameters=self.result.parameters,
+            notes=self.result.notes,
+            metrics=self.result.metrics,
+            **row,
+        )
+
+
+def prepare_file(
     plan: BatchPlan,
     item: InputFile,
     output_path: Path,
     *,
     open_model: ModelOpener,
     protected: Set[Path],
-    written: set[Path],
+    claimed: set[Path],
     progress: Progress,
-) -> FileResult:
-    """Process one input into `output_path`; return its report row. Raises only CancelledError."""
+) -> FileResult | PreparedFile:
+    """Load one input and run the model on it, ready to save to `output_path` (which it adds to `claimed`);
+    or its report row where it ends before that. Raises only CancelledError."""
     start = time.perf_counter()
     row = {"path": item.relative, "model": plan.model.info.name}
     if item.problem:
@@ -140,7 +174,7 @@ def process_file(
             f"output {output_path.name} would overwrite an input file: choose another output folder or name"
         )
         return FileResult(status="failed", reason=reason, **row)
-    if target in written:
+    if target in claimed:
         return FileResult(
             status="failed", reason=f"output {output_path.name} was already written by another input", **row
         )
@@ -153,27 +187,14 @@ def process_file(
         image = load_image(item.path, keep_alpha=True)  # alpha aside, put back by attach_alpha
         result = transform_image(plan, image, item.relative, open_model, progress)
         progress.check_aborted()
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        save_image(result.pixels, output_path, quality=plan.job.quality)
     except CancelledError:
         raise
     except (ImageLoadError, OutOfMemoryError) as error:  # the row names the file: drop "name: "
         return _fail(row, str(error).removeprefix(f"{item.path.name}: "), image, start)
-    except Exception as error:  # a model or disk error on one file never stops the batch
+    except Exception as error:  # a model error on one file never stops the batch
         return _fail(row, f"{type(error).__name__}: {error}", image, start)
-    written.add(target)
-    return FileResult(
-        status="ok",
-        seconds=time.perf_counter() - start,
-        input_size=image.size_text,
-        input_mode=image.mode,
-        output_size=describe_size(result.pixels),
-        output_path=str(output_path),
-        parameters=result.parameters,
-        notes=result.notes,
-        metrics=result.metrics,
-        **row,
-    )
+    claimed.add(target)
+    return PreparedFile(plan, item, output_path, image, result, start)
 
 
 def _fail(row: dict[str, str], reason: str, image: LoadedImage | None, start: float) -> FileResult:
