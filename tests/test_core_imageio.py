@@ -1,5 +1,6 @@
 """Image loading (modes, bit depths, EXIF), fitting to a model's input, and atomic saving."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -104,12 +105,15 @@ def test_load_keeps_alpha_aside_and_counts_frames(tmp_path: Path) -> None:
     assert load_image(gif).pixels.max() == 0.0  # the first frame
 
 
-@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns, then we refuse
 def test_load_refuses_images_over_the_pixel_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = save(tmp_path, Image.new("L", (40, 30)))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1200 pixels: over the limit, under twice it
-    with pytest.raises(ImageLoadError, match=r"refused: it is 40x30 .*\(Pillow's decompression-bomb guard"):
-        load_image(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # our message only, without Pillow's warning printed before it
+        with pytest.raises(
+            ImageLoadError, match=r"refused: it is 40x30 .*\(Pillow's decompression-bomb guard"
+        ):
+            load_image(path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # Pillow itself raises DecompressionBombError
     with pytest.raises(
         ImageLoadError, match=r"refused: its header claims 0 megapixels, over the 0-megapixel"

@@ -1,6 +1,7 @@
 """Read images of any mode into float arrays, fit them to a model's input, and save results atomically."""
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,7 @@ def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False)
     try:
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{path.name}: empty file (0 bytes)")
-        with Image.open(path) as image:
+        with open_quietly(path) as image:
             check_image_pixels(path, image.width, image.height)
             frames = getattr(image, "n_frames", 1)
             image = ImageOps.exif_transpose(image)
@@ -95,6 +96,15 @@ def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False)
     if alpha is not None and not keep_alpha:
         pixels, alpha = composite_alpha(pixels, alpha, background), None
     return LoadedImage(pixels, path, mode, alpha, frames)
+
+
+def open_quietly(path: Path) -> Image.Image:
+    """`Image.open` without Pillow's DecompressionBombWarning (for up to twice `MAX_IMAGE_PIXELS`), which
+    printed a line of Pillow's internals before `check_image_pixels` refuses the same image with a message.
+    (catch_warnings swaps a process-wide list; two threads at once can at worst leave this filter on.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(path)
 
 
 def check_image_pixels(path: Path, width: int, height: int) -> None:
