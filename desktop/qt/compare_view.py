@@ -126,11 +126,12 @@ class CompareView(QWidget):
         """The canvas point shown at the centre of every pane."""
         return QPointF(self._center)
 
-    def focus_point(self, size: tuple[int, int]) -> tuple[float, float] | None:
+    def focus_point(self, size: tuple[int, int]) -> tuple[float, float]:
         """The (row, column) of a (height, width) image that the panes are centred on, where the layers are
-        that size; tiled runs start there."""
+        that size, else the image's centre (where a fitted view will show it centred); tiled runs start
+        there."""
         if (self._canvas.height(), self._canvas.width()) != tuple(size):
-            return None
+            return size[0] / 2, size[1] / 2
         return self._center.y(), self._center.x()
 
     @property

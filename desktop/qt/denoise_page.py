@@ -163,12 +163,11 @@ class DenoisePage(ModePage):
         return int(self.ensemble_combo.currentData() or 1)
 
     def view_focus(self) -> tuple[float, float] | None:
-        """Where tiled runs start: the image point at the centre of the view, or the image's centre where the
-        view does not show this image yet (a fitted view is centred there)."""
+        """Where tiled runs start: the image point at the centre of the view (`CompareView.focus_point`)."""
         if self.image is None:
             return None
         height, width = self.image.pixels.shape[:2]
-        return self.compare.view.focus_point((height, width)) or (height / 2, width / 2)
+        return self.compare.view.focus_point((height, width))
 
     def set_models(self, scan: ModelScan) -> None:
         self.picker.set_models(scan.select_task("denoise"))

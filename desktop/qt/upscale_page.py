@@ -148,12 +148,12 @@ class UpscalePage(ModePage):
         self.submit(lambda progress: run_page_job(image, entry, factor, check, context, progress, focus))
 
     def view_focus(self, factor: int) -> tuple[float, float] | None:
-        """Where the last pass starts its tiles, in output pixels: the point at the centre of the view, or
-        the output's centre where the view does not show a result of this size yet."""
+        """Where the last pass starts its tiles, in output pixels: the point at the centre of the view
+        (`CompareView.focus_point`)."""
         if self.image is None:
             return None
         height, width = (n * factor for n in self.image.pixels.shape[:2])
-        return self.compare.view.focus_point((height, width)) or (height / 2, width / 2)
+        return self.compare.view.focus_point((height, width))
 
     def show_partial(self, piece: object) -> None:
         """Layers of a tiled run under way (from `preview_upscaling`)."""
