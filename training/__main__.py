@@ -19,11 +19,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a recipe and write a run folder")
     p.add_argument("recipe", choices=sorted(RECIPES))
     p.add_argument("--out", type=Path, default=Path("runs"), help="runs root (default: runs)")
-    p.add_argument("--data-dir", type=Path, help="dataset folder (default: ~/.cache/autoencoder-studio)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help=(
+            "dataset folder: Fashion-MNIST's (default ~/.cache/autoencoder-studio), or for photo recipes "
+            "the one holding coca-vs-pepsi/ and photos/ (default ../shared/datasets)"
+        ),
+    )
     p.add_argument("--max-epochs", type=int, help="config field max_epochs")
     p.add_argument("--seed", type=int, help="config field seed")
     p.add_argument("--limit", type=int, help="config field limit: images per split, for quick runs")
     p.add_argument("--init", type=Path, help="start from a run's weights (same architecture)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2: this 2-core machine)")
     p.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="override any existing config field"
     )
@@ -65,7 +73,7 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = override_config(RECIPES[args.recipe], overrides)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
-    run_dir = train(cfg, out=args.out, data_dir=args.data_dir, init=args.init)
+    run_dir = train(cfg, out=args.out, data_dir=args.data_dir, init=args.init, threads=args.threads)
     print(f"wrote {run_dir}")
     return 0
 

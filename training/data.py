@@ -101,17 +101,3 @@ def add_noise(x: Tensor, sigma: float, generator: torch.Generator | None = None)
 def add_fixed_noise(x: Tensor, sigma: float, seed: int) -> Tensor:
     """`add_noise` with a fresh generator seeded by `seed`: the same noisy images on every call."""
     return add_noise(x, sigma, torch.Generator().manual_seed(seed))
-
-
-def load_recipe_splits(cfg, data_dir: Path | None = None) -> Splits:
-    """The splits of a recipe's dataset: Fashion-MNIST here, the can photos in `training.photos`."""
-    if cfg.dataset == "coca-vs-pepsi":
-        from training.photos import load_photo_splits  # photos.py imports this module
-
-        return load_photo_splits(image_size=cfg.image_size, limit=cfg.limit)
-    return load_splits(val_size=cfg.val_size, split_seed=cfg.split_seed, limit=cfg.limit, data_dir=data_dir)
-
-
-def dataset_labels(dataset: str) -> list[str]:
-    """Class names of a dataset."""
-    return ["coca", "pepsi"] if dataset == "coca-vs-pepsi" else LABELS

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from training.config import RecipeConfig, load_config, override_config
-from training.data import TEST_NOISE_SEED, add_fixed_noise, dataset_labels, load_recipe_splits
+from training.data import TEST_NOISE_SEED, add_fixed_noise
+from training.datasets import dataset_labels, is_photo_dataset, load_recipe_splits
 from training.models import VAEEncoder, build_model
 from training.steps import make_inputs
 
@@ -146,7 +147,7 @@ def describe_parts(
     splits = load_recipe_splits(override_config(cfg, {"limit": 0}), data_dir)
     test_x, test_y = splits.test_x, splits.test_y
     names = dataset_labels(cfg.dataset)
-    photos = cfg.dataset == "coca-vs-pepsi"
+    photos = is_photo_dataset(cfg.dataset)
     images = test_x[: 4 if photos else PARITY_IMAGES]  # (N, C, H, W)
     if cfg.kind == "denoise":  # seed 001's autoencoder and its decoder half (for the latent map)
         noisy_all = add_fixed_noise(test_x, cfg.sigma, TEST_NOISE_SEED)

@@ -1,9 +1,17 @@
-"""The Coca-Cola vs Pepsi can photos of seed 000 as float tensors in [0, 1], and random training crops.
+"""Photo datasets as float tensors in [0, 1], and random training crops.
 
-Splits (see the dataset's README): train = `split/train` plus every `raw/` photo whose name is in no split
-(resized to the split's size like the seed did: RGB, palette/RGBA converted); `split/val` for early stopping;
-`split/test` only for the final figures. Images are resized to `image_size` (antialiased bicubic) and cached
-as one tensor file per size in `~/.cache/autoencoder-studio/` (never in the repository: third-party photos).
+`coca-vs-pepsi` (seed 000's can photos; see the dataset's README): train = `split/train` plus every `raw/`
+photo whose name is in no split (resized to the split's size like the seed did: RGB, palette/RGBA converted);
+`split/val` for early stopping; `split/test` only for the final figures. Images are resized to `image_size`
+(antialiased bicubic) and cached as one tensor file per size in `~/.cache/autoencoder-studio/` (never in the
+repository: third-party photos).
+
+`photos` (general photos for anyone's pictures): the varied colour photos of `photos/train` at their own sizes
+plus the cans' training photos (so product shots keep working); validation = centre crops of `photos/val` and
+of the cans' `split/val`; test = the cans' `split/test` (Kodak24 and Set14 are measured by `evaluate` only).
+
+Both are read from one datasets folder (`--data-dir`, default `DEFAULT_DATASETS_DIR`) holding
+`coca-vs-pepsi/` and `photos/`.
 """
 
 from pathlib import Path
@@ -16,8 +24,11 @@ from torchvision.transforms import v2
 
 from training.data import CACHE_DIR, Splits
 
-PHOTOS_DIR = Path("/work/shared/datasets/coca-vs-pepsi")
+# The project's shared folder beside the checkout (relative to the working directory, as the README runs it).
+DEFAULT_DATASETS_DIR = Path("../shared/datasets")
 PHOTO_LABELS = ["coca", "pepsi"]
+VAL_CROP = 256  # validation photos are centre-cropped to one size, so they batch (the smallest side is 321)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = 1  # bump when the loading below changes
 
 
@@ -30,18 +41,22 @@ def list_split(root: Path) -> dict[str, list[Path]]:
     return files
 
 
-def read_photo(path: Path, size: int) -> Tensor:
-    """One photo as a (3, size, size) float tensor in [0, 1] (palette/RGBA -> RGB, antialiased bicubic)."""
+def read_photo(path: Path, size: int = 0) -> Tensor:
+    """One photo as a (3, H, W) float tensor in [0, 1] (palette/RGBA -> RGB), resized to `size` x `size`
+    with antialiased bicubic where `size` > 0."""
     with Image.open(path) as im:
         im = im.convert("RGBA").convert("RGB") if im.mode in ("P", "RGBA", "LA") else im.convert("RGB")
-        if im.size != (size, size):
+        if size and im.size != (size, size):
             im = im.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=None)
         array = np.asarray(im, np.float32) / 255  # (H, W, 3)
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()  # (3, H, W)
 
 
-def load_photo_splits(*, image_size: int, limit: int = 0, root: Path = PHOTOS_DIR) -> Splits:
-    """Train / val / test photos (N, 3, S, S) and labels (0 coca, 1 pepsi), cached per size."""
+def load_photo_splits(*, image_size: int, limit: int = 0, datasets_dir: Path | None = None) -> Splits:
+    """Train / val / test can photos (N, 3, S, S) and labels (0 coca, 1 pepsi), cached per size."""
+    root = (datasets_dir or DEFAULT_DATASETS_DIR) / "coca-vs-pepsi"
+    if not root.is_dir():
+        raise FileNotFoundError(f"no can photos in {root}: pass the datasets folder with --data-dir")
     cache = CACHE_DIR / f"cans-{image_size}-v{CACHE_VERSION}.pt"
     if cache.exists():
         data = torch.load(cache, weights_only=True)
@@ -55,6 +70,38 @@ def load_photo_splits(*, image_size: int, limit: int = 0, root: Path = PHOTOS_DI
         cache.with_suffix(".tmp").replace(cache)
     n = limit or None
     return Splits(**{k: v[:n] for k, v in data.items()})
+
+
+def load_general_photo_splits(*, cans_size: int, limit: int = 0, datasets_dir: Path | None = None) -> Splits:
+    """The `photos` dataset: train = `photos/train` at their own sizes plus the cans' training photos (a
+    list of (3, H, W) tensors), val = `VAL_CROP` centre crops of `photos/val` and of the cans' val, test =
+    the cans' test. Labels are 0 throughout (the photos have no classes)."""
+    root = (datasets_dir or DEFAULT_DATASETS_DIR) / "photos"
+    if not root.is_dir():
+        raise FileNotFoundError(f"no photos in {root}: pass the datasets folder with --data-dir")
+    cans = load_photo_splits(image_size=cans_size, limit=limit, datasets_dir=datasets_dir)
+    n = limit or None
+    train = [read_photo(p) for p in list_photos(root / "train")[:n]] + list(cans.train_x)
+    val = [center_crop(read_photo(p), VAL_CROP) for p in list_photos(root / "val")[:n]]
+    val_x = torch.cat([torch.stack(val), center_crop(cans.val_x, VAL_CROP)])
+    return Splits(
+        train_x=train,  # type: ignore[arg-type]  # a list: the photos differ in size
+        train_y=torch.zeros(len(train), dtype=torch.long),
+        val_x=val_x,
+        val_y=torch.zeros(len(val_x), dtype=torch.long),
+        test_x=cans.test_x,
+        test_y=torch.zeros(len(cans.test_x), dtype=torch.long),
+    )
+
+
+def list_photos(folder: Path) -> list[Path]:
+    """The image files of a folder, sorted."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def center_crop(x: Tensor, size: int) -> Tensor:
+    """The centre `size` x `size` crop of (..., H, W) images."""
+    return v2.functional.center_crop(x, [size, size])
 
 
 def sample_crops(x: Tensor, idx: Tensor, size: int, *, dihedral: bool = False) -> Tensor:

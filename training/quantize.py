@@ -41,7 +41,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
 from training.config import load_config, override_config
-from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_recipe_splits
+from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise
+from training.datasets import is_photo_dataset, load_recipe_splits
 from training.evaluate import read_metadata, run_onnx
 from training.metrics import measure
 from training.steps import make_inputs
@@ -72,7 +73,7 @@ def load_workload(path: Path, limit: int) -> Workload:
     cfg = load_config(json.loads(metadata["train_config"]))
     splits = load_recipe_splits(override_config(cfg, {"limit": 0}))
     test, val = splits.test_x[: limit or None], splits.val_x[:CALIBRATION_IMAGES]  # (N, C, H, W)
-    batch = PHOTO_BATCH if cfg.dataset == "coca-vs-pepsi" else 1000
+    batch = PHOTO_BATCH if is_photo_dataset(cfg.dataset) else 1000
     task = metadata["task"]
     if task in ("decoder", "vae-decoder"):  # codes from the float partner
         partner = path.with_name(metadata["pair"] + ".onnx")

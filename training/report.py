@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from training.config import RecipeConfig
-from training.data import TEST_NOISE_SEED, Splits, add_fixed_noise, dataset_labels
+from training.data import TEST_NOISE_SEED, Splits, add_fixed_noise
+from training.datasets import dataset_labels, is_photo_dataset
 from training.metrics import measure
 from training.plots import (
     pick_examples,
@@ -25,7 +26,7 @@ def write_report(model: nn.Module, cfg: RecipeConfig, splits: Splits, run_dir: P
     from training.train import predict  # train.py imports this module
 
     clean, labels = splits.test_x, splits.test_y
-    batch = 8 if cfg.dataset == "coca-vs-pepsi" else 1024
+    batch = 8 if is_photo_dataset(cfg.dataset) else 1024
     names = dataset_labels(cfg.dataset)
     idx = pick_examples(labels, per_class=1 if len(names) > 2 else 3)
     if cfg.kind == "denoise":

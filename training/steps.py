@@ -28,7 +28,9 @@ def make_inputs(
         noise = torch.randn(clean.shape, generator=generator)
         return (clean + sigma.view(-1, 1, 1, 1) * noise).clamp(0, 1), sigma  # (N, C, H, W), (N,)
     if cfg.kind == "sr":
-        return (downsample(clean, cfg.scale, box=cfg.dataset == "fashion-mnist"),)
+        low = downsample(clean, cfg.scale, box=cfg.dataset == "fashion-mnist")
+        # Users' low-resolution images are 8-bit: round like PIL's uint8 downscale the benchmark makes.
+        return (low.mul(255).round().div(255) if cfg.dataset == "photos" else low,)
     if cfg.kind == "vae":
         return (clean,)
     raise ValueError(f"unknown kind {cfg.kind!r}")

@@ -24,20 +24,28 @@ import torch
 from torch import Tensor, nn
 
 from training.config import RecipeConfig
-from training.data import VAL_NOISE_SEED, Splits, load_recipe_splits
+from training.data import VAL_NOISE_SEED, Splits
+from training.datasets import load_recipe_splits
 from training.models import build_model
 from training.photos import sample_crops
 from training.plots import plot_losses
 from training.report import write_report
 from training.steps import compute_loss, make_inputs
 
+CHECKPOINT_EVERY_S = 180.0  # best.pt is rewritten this often, so an interrupted stage loses little
+
 
 def train(
-    cfg: RecipeConfig, *, out: Path = Path("runs"), data_dir: Path | None = None, init: Path | None = None
+    cfg: RecipeConfig,
+    *,
+    out: Path = Path("runs"),
+    data_dir: Path | None = None,
+    init: Path | None = None,
+    threads: int = 2,
 ) -> Path:
     """Train a recipe end to end and return its run folder; `init`: a checkpoint (best.pt or its run folder)
     of the same architecture to start from instead of random weights (a second stage of a recipe)."""
-    torch.set_num_threads(2)  # the 2-core machine is shared; see training/README.md
+    torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)
     splits = load_recipe_splits(cfg, data_dir)
     run_dir = make_run_dir(Path(out) / cfg.recipe)
@@ -51,20 +59,20 @@ def train(
         print(f"starting from {init}")
     if getattr(cfg, "channels_last", False):
         model = model.to(memory_format=torch.channels_last)
+
+    def save_checkpoint(state: dict[str, Tensor], epoch: int) -> None:
+        ckpt = {"model": state, "config": dataclasses.asdict(cfg), "epoch": epoch, "init": str(init or "")}
+        torch.save(ckpt, run_dir / "best.pt.tmp")
+        (run_dir / "best.pt.tmp").replace(run_dir / "best.pt")  # a kill mid-write keeps the last one whole
+
     t0 = time.perf_counter()
-    result = fit(model, cfg, splits, report=make_reporter(cfg.max_epochs, t0))
+    result = fit(model, cfg, splits, report=make_reporter(cfg.max_epochs, t0), checkpoint=save_checkpoint)
     wall = time.perf_counter() - t0
     if sys.stdout.isatty():
         print()  # end the updating progress line
 
     model.load_state_dict(result["state"])
-    ckpt = {
-        "model": model.state_dict(),
-        "config": dataclasses.asdict(cfg),
-        "epoch": result["best_epoch"],
-        "init": str(init or ""),
-    }
-    torch.save(ckpt, run_dir / "best.pt")
+    save_checkpoint(model.state_dict(), result["best_epoch"])
 
     metrics = write_report(model, cfg, splits, run_dir)
     metrics |= {
@@ -100,8 +108,16 @@ def load_initial_weights(path: Path, model: nn.Module) -> dict[str, Tensor]:
     }
 
 
-def fit(model: nn.Module, cfg: RecipeConfig, splits: Splits, *, report: Callable[..., None]) -> dict:
-    """Run the epochs; return the loss history and the state_dict of the best validation epoch."""
+def fit(
+    model: nn.Module,
+    cfg: RecipeConfig,
+    splits: Splits,
+    *,
+    report: Callable[..., None],
+    checkpoint: Callable[[dict[str, Tensor], int], None] | None = None,
+) -> dict:
+    """Run the epochs; return the loss history and the state_dict of the best validation epoch.
+    `checkpoint(state, epoch)` is handed the best weights so far every `CHECKPOINT_EVERY_S` seconds."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     val_x = splits.val_x[: cfg.val_limit or None]
     val_inputs = make_inputs(val_x, cfg, torch.Generator().manual_seed(VAL_NOISE_SEED))
@@ -109,6 +125,7 @@ def fit(model: nn.Module, cfg: RecipeConfig, splits: Splits, *, report: Callable
     best_loss, best_epoch, best_state = math.inf, 0, None
     reference, since_improvement = math.inf, 0
     epoch, images, t0 = 0, 0, time.perf_counter()
+    saved_at = t0
     try:
         for epoch in range(1, cfg.max_epochs + 1):
             train_loss, n = train_epoch(model, optimizer, splits.train_x, cfg, t0)
@@ -124,6 +141,9 @@ def fit(model: nn.Module, cfg: RecipeConfig, splits: Splits, *, report: Callable
             else:
                 since_improvement += 1
             report(epoch, train_loss, val_loss, best_loss, best_epoch, since_improvement, cfg.patience)
+            if checkpoint and best_state is not None and time.perf_counter() - saved_at > CHECKPOINT_EVERY_S:
+                checkpoint(best_state, best_epoch)
+                saved_at = time.perf_counter()
             if since_improvement >= cfg.patience or is_over_budget(cfg, t0):
                 break
     except KeyboardInterrupt:
