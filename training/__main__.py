@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--bm3d-images", type=int, default=4, help="BM3D on the first N test photos (x50 for Fashion-MNIST)"
     )
+    p.add_argument(
+        "--benchmarks",
+        type=Path,
+        help="folder with kodak24/ and set14/ for the photo models' final figures "
+        "(default: ../shared/datasets/benchmarks)",
+    )
     p.add_argument("--out", type=Path, default=Path("runs/results.md"), help="markdown file for the table")
     p.set_defaults(handler=run_evaluate)
     return parser
@@ -123,7 +129,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate_models
 
     table = evaluate_models(
-        args.models, sigma=args.sigma, data_dir=args.data_dir, limit=args.limit, bm3d_images=args.bm3d_images
+        args.models,
+        sigma=args.sigma,
+        data_dir=args.data_dir,
+        limit=args.limit,
+        bm3d_images=args.bm3d_images,
+        benchmarks_dir=args.benchmarks,
     )
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ import onnxruntime as ort
 import torch
 
 from training.baselines import denoise_bm3d, denoise_nlmeans, invert_clipping_bias, upscale_pil
+from training.benchmarks import DEFAULT_BENCHMARKS_DIR, evaluate_benchmarks
 from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_images, load_splits
 from training.metrics import measure
 from training.steps import downsample
@@ -43,6 +44,12 @@ def read_metadata(path: Path) -> dict[str, str]:
 
 def is_fashion_denoiser(metadata: dict[str, str]) -> bool:
     return metadata.get("dataset") == "fashion-mnist" and metadata.get("task") == "denoise"
+
+
+def test_set_of(metadata: dict[str, str]) -> str:
+    """The test split a model is measured on: its dataset's, the cans' for the general photo models."""
+    dataset = metadata.get("dataset", "")
+    return "coca-vs-pepsi" if dataset == "photos" else dataset
 
 
 def find_models(folder: Path = MODELS_DIR) -> list[Path]:
@@ -221,22 +228,24 @@ def evaluate_models(
     data_dir: Path | None = None,
     limit: int = 0,
     bm3d_images: int = 4,
+    benchmarks_dir: Path | None = None,
 ) -> str:
-    """Markdown tables of test figures of each model, with baselines measured in the same run."""
+    """Markdown tables of test figures of each model, with baselines measured in the same run, and the
+    photo models' figures on the public benchmark sets (`benchmarks.py`)."""
     paths = list(paths) or find_models()
     if not paths:
         raise SystemExit(f"no models in {MODELS_DIR}/")
     metas = {p: read_metadata(p) for p in paths}
     sections = []
     for dataset in ("fashion-mnist", "coca-vs-pepsi"):
-        group = [p for p, m in metas.items() if m.get("dataset") == dataset and m.get("task") == "denoise"]
+        group = [p for p, m in metas.items() if test_set_of(m) == dataset and m.get("task") == "denoise"]
         if group:
             k = bm3d_images * (50 if dataset == "fashion-mnist" else 1)  # 28x28 BM3D is fast
             rows = evaluate_denoisers(
                 group, dataset, sigma=sigma, data_dir=data_dir, limit=limit, bm3d_images=k
             )
             sections.append(format_table(f"Denoising, {dataset} test split", rows, denoise=True))
-        group = [p for p, m in metas.items() if m.get("dataset") == dataset and m.get("task") == "upscale"]
+        group = [p for p, m in metas.items() if test_set_of(m) == dataset and m.get("task") == "upscale"]
         if group:
             rows = evaluate_upscalers(group, dataset, data_dir=data_dir, limit=limit)
             how = "2x2 box average" if dataset == "fashion-mnist" else "antialiased bicubic"
@@ -245,6 +254,7 @@ def evaluate_models(
                     f"x2 upscaling, {dataset} test split (downsampled by {how})", rows, denoise=False
                 )
             )
+    sections += evaluate_benchmarks(metas, benchmarks_dir or DEFAULT_BENCHMARKS_DIR, bm3d_images=bm3d_images)
     vaes = [p for p, m in metas.items() if m.get("task") == "vae-encoder"]
     if vaes:
         lines = [

@@ -1,0 +1,73 @@
+"""The benchmark protocol of `training.benchmarks` on tiny synthetic sets: padding to the size multiple,
+the x8 orientations, Y-channel scoring, and the tables with the peers' reference rows."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx_builders import build_conv_model
+from PIL import Image
+
+from training import benchmarks
+
+
+def write_images(folder: Path, sizes: list[tuple[int, int]], *, gray: bool = False) -> Path:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate(sizes):
+        image = rng.integers(0, 256, (h, w) if gray else (h, w, 3), dtype=np.uint8)
+        Image.fromarray(image).save(folder / f"im{i}.png")
+    return folder
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_orientations_are_undone(k: int) -> None:
+    x = np.random.default_rng(k).random((3, 5, 7), dtype=np.float32)
+    turned = benchmarks.orient(x, k)
+    assert turned.shape == ((3, 7, 5) if k % 2 else (3, 5, 7))
+    np.testing.assert_array_equal(benchmarks.unorient(turned, k), x)
+    assert len({benchmarks.orient(x, j).tobytes() for j in range(8)}) == 8  # eight different images
+
+
+def test_run_padded_pads_to_the_size_multiple_and_crops_back(tmp_path: Path) -> None:
+    path = build_conv_model(tmp_path / "m.onnx", with_sigma=True, size_multiple=8)
+    session = benchmarks.make_session(path)
+    image = np.random.default_rng(0).random((3, 21, 30), dtype=np.float32)
+    out = benchmarks.run_padded(session, image, sigma=np.array([0.1], np.float32))
+    assert out.shape == image.shape
+    # the 3x3 blur away from the padded border equals the blur of the unpadded image
+    inner = sum(image[:, 1 + dy : 19 + dy, 1 + dx : 28 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
+    np.testing.assert_allclose(out[:, 1:19, 1:28], inner, atol=1e-6)
+
+
+def test_y_scores_follow_the_protocol() -> None:
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    noisy = hr.copy()
+    noisy[0, 0] = 255 - noisy[0, 0]  # a change inside the shaved border counts for nothing
+    psnr, ssim = benchmarks.score_y(hr, noisy, shave=2)
+    assert psnr == benchmarks.PSNR_CAP and ssim == pytest.approx(1.0)
+    off = np.clip(hr.astype(int) + 4, 0, 255).astype(np.uint8)
+    assert benchmarks.score_y(hr, off, shave=2)[0] < 40
+
+
+def test_tables_hold_every_method_and_the_references(tmp_path: Path) -> None:
+    root = tmp_path / "benchmarks"
+    write_images(root / "kodak24", [(24, 32), (32, 24)])
+    write_images(root / "set14", [(26, 34)])
+    write_images(root / "set14_gray", [(26, 34)], gray=True)
+    denoiser = build_conv_model(tmp_path / "d.onnx", with_sigma=True, size_multiple=4, symmetry="dihedral")
+    upscaler = build_conv_model(tmp_path / "u.onnx", task="upscale", scale=2)
+    kodak = benchmarks.evaluate_kodak([denoiser], root / "kodak24", bm3d_images=0)
+    lines = kodak.splitlines()
+    assert any(line.startswith("| noisy input |") for line in lines)
+    assert any(line.startswith("| d v") and "self-ensemble" not in line for line in lines)
+    assert any("self-ensemble x8" in line for line in lines)
+    assert "| 34.67 | 32.18 | 29.03 |" in kodak  # FFDNet's figures, as measured in the benchmarks README
+    set14 = benchmarks.evaluate_set14([upscaler], root / "set14")
+    gray = benchmarks.evaluate_set14([upscaler], root / "set14_gray")  # replicated to RGB, as bridge is
+    assert "| bicubic (PIL) |" in gray
+    rows = {line.split(" | ")[0].strip("| "): line for line in set14.splitlines() if line.startswith("| ")}
+    assert {"bicubic (PIL)", "Lanczos (PIL)", "DnCNN-3 (2017; benchmarks README)"} <= set(rows)
+    ours = next(line for name, line in rows.items() if name.startswith("u v"))
+    assert ours.count("|") == 6 and "-" not in ours.split("|")[3]  # x2 and x4 figures both measured
