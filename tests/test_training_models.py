@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from training.config import RECIPES, load_config, override_config
+from training.kinds import kind_of
 from training.models import CondUNet, ConvVAE, DenoisingMLP, ResidualSR, SuperResNet, VAEEncoder, build_model
-from training.steps import compute_loss
 
 
 def test_dae_mlp_shapes_and_range() -> None:
@@ -90,7 +90,9 @@ def test_log_l1_weighs_images_by_their_relative_error(loss: str) -> None:
     cfg = override_config(RECIPES["fashion-dae-conv"], {"loss": loss})
     clean = torch.zeros(2, 1, 4, 4)
     output = torch.tensor([0.01, 0.1]).view(2, 1, 1, 1).expand(2, 1, 4, 4).clone().requires_grad_()
-    compute_loss(lambda x, sigma: output, (clean, torch.tensor([0.05, 0.5])), clean, cfg).backward()
+    kind_of(cfg).compute_loss(
+        lambda x, sigma: output, (clean, torch.tensor([0.05, 0.5])), clean, cfg
+    ).backward()
     pull = output.grad.flatten(1).mean(1)  # gradient per pixel of each image
     ratio = float(pull[0] / pull[1])
     assert ratio == pytest.approx(1.0 if loss == "l1" else (0.1 + 1e-3) / (0.01 + 1e-3), rel=1e-4)

@@ -24,7 +24,8 @@ from skimage.metrics import structural_similarity
 
 from training.baselines import denoise_bm3d
 from training.data import TEST_NOISE_SEED
-from training.export import IOSpec, export_onnx
+from training.export import export_onnx
+from training.kinds import IOSpec
 from training.metrics import PSNR_CAP, measure
 from training.reference_nets import DnCNN3, FFDNet
 

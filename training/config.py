@@ -10,33 +10,60 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
-class DenoiseMLPConfig:
-    """Seed 001: a fully connected denoising autoencoder on Fashion-MNIST with an 8-d latent code."""
+@dataclass(frozen=True, kw_only=True)
+class RecipeBase:
+    """The fields every recipe has: identity, data, optimisation. Each kind adds its own in a subclass."""
 
     # --- identity (also written into the ONNX metadata) ---
-    recipe: str = "fashion-dae-mlp"  # key in RECIPES
-    name: str = "fashion_dae_mlp"  # ONNX file stem, unique in onnx_models/
+    recipe: str  # key in RECIPES
+    name: str  # ONNX file stem, unique in onnx_models/
+    title: str
+    description: str
+    version: str = "1.0"  # model version, bump when the weights change
+    task: str  # ONNX contract task
+    arch: str  # which model `models.build_model` builds
+    kind: str  # which module of `training/kinds/` makes its inputs, loss, report and export parts
+
+    # --- data ---
+    dataset: str = "fashion-mnist"  # "fashion-mnist", "coca-vs-pepsi" or "photos" (see datasets.py)
+    channels: int = 1  # 1 grayscale, 3 RGB
+    image_size: int = 28  # size of the stored images (can photos: resized to it)
+    crop_size: int = 0  # > 0: train on random crops of this size with flips
+    augment: str = "hflip"  # "hflip", or "dihedral" (all 8 flips and quarter turns; export writes `symmetry`)
+    epoch_size: int = 10_000  # > 0: training images (crops) per epoch, drawn with replacement; 0 = one pass
+    val_size: int = 10_000  # Fashion-MNIST only: held out of the 60,000 training images for early stopping
+    split_seed: int = 42  # seed of the train/validation split, fixed so runs share a validation set
+    val_limit: int = 2000  # > 0: score early stopping on the first `val_limit` validation images only
+    limit: int = 0  # > 0: keep only the first `limit` images of each split, at most that many per epoch
+
+    # --- optimisation ---
+    batch_size: int = 64
+    lr: float = 1e-3  # Adam learning rate (cosine-decayed over the time budget where there is one)
+    grad_clip: float = 0.0  # > 0: clip the gradient norm
+    channels_last: bool = False  # NHWC tensors in training (1.5x the crops/s of the photo denoiser here)
+    max_epochs: int = 1000
+    patience: int = 1000  # early stopping: epochs without a real improvement before stopping
+    min_delta: float = 1e-5  # a real improvement lowers the reference validation loss by more than this
+    seed: int = 0  # weight init, shuffling and training noise
+    time_budget_s: float = 0.0  # > 0: stop after this many seconds, lr on a cosine over it; 0 = no budget
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenoiseMLPConfig(RecipeBase):
+    """Seed 001: a fully connected denoising autoencoder on Fashion-MNIST with an 8-d latent code."""
+
+    recipe: str = "fashion-dae-mlp"
+    name: str = "fashion_dae_mlp"
     title: str = "Fashion-MNIST denoiser — MLP (seed 001)"
     description: str = (
         "Removes Gaussian noise (sigma 0.2) from 28x28 grayscale Fashion-MNIST images with a small fully "
         "connected autoencoder whose 8-number latent code groups the clothes by class."
     )
-    version: str = "1.0"  # model version, bump when the weights change
-    task: str = "denoise"  # ONNX contract task
-    arch: str = "dae-mlp"  # which model `models.build_model` builds
-    kind: str = "denoise"  # training step of `steps.py`: fixed-sigma denoising
-
-    # --- data ---
-    dataset: str = "fashion-mnist"
-    channels: int = 1  # 1 grayscale, 3 RGB
-    image_size: int = 28  # height = width of the (fixed-size) input
-    crop_size: int = 0  # unused here (whole images)
-    epoch_size: int = 0  # 0: an epoch is one shuffled pass over the training images
-    val_size: int = 10_000  # held out of the 60,000 training images for early stopping (50,000 remain)
-    split_seed: int = 42  # seed of the train/validation split, fixed so runs share a validation set
-    val_limit: int = 0  # > 0: score early stopping on the first `val_limit` validation images only
-    limit: int = 0  # > 0: keep only the first `limit` images of each split (quick tests); 0 = all
+    task: str = "denoise"
+    arch: str = "dae-mlp"
+    kind: str = "denoise"  # fixed-sigma denoising
+    epoch_size: int = 0  # an epoch is one shuffled pass over the training images
+    val_limit: int = 0
 
     # --- model ---
     hidden: tuple[int, ...] = (128, 64)  # encoder widths; the decoder mirrors them
@@ -45,21 +72,17 @@ class DenoiseMLPConfig:
     # --- noise: noisy = clip(x + N(0, sigma), 0, 1), fresh per training batch ---
     sigma: float = 0.2
 
-    # --- optimisation ---
     batch_size: int = 4096
-    lr: float = 1e-3  # Adam learning rate
     max_epochs: int = 200
-    patience: int = 25  # early stopping: epochs without a real improvement before stopping
-    min_delta: float = 1e-3  # a real improvement lowers the reference validation loss by more than this
-    seed: int = 4  # weight init, shuffling and training noise; 4: best validation loss of seeds 0-6
-    time_budget_s: float = 0.0  # > 0: stop after this many seconds, lr on a cosine over it; 0 = no budget
+    patience: int = 25
+    min_delta: float = 1e-3
+    seed: int = 4  # best validation loss of seeds 0-6
 
 
-@dataclass(frozen=True)
-class CondDenoiseConfig:
+@dataclass(frozen=True, kw_only=True)
+class CondDenoiseConfig(RecipeBase):
     """Noise-level conditioned, fully convolutional denoiser (FFDNet-style residual U-Net), sigma 0-0.5."""
 
-    # --- identity ---
     recipe: str = "fashion-dae-conv"
     name: str = "fashion_dae_conv"
     title: str = "Fashion-MNIST denoiser — conditioned U-Net"
@@ -72,18 +95,6 @@ class CondDenoiseConfig:
     arch: str = "cond-unet"
     kind: str = "denoise-cond"  # noise level drawn per image, passed to the model as `sigma`
 
-    # --- data ---
-    dataset: str = "fashion-mnist"  # or "coca-vs-pepsi"
-    channels: int = 1
-    image_size: int = 28  # size of the stored images (photos: resized to it)
-    crop_size: int = 0  # > 0: train on random crops of this size with horizontal flips
-    augment: str = "hflip"  # crops: "hflip", or "dihedral" (all 8 flips and quarter turns: 160 photos only)
-    epoch_size: int = 10_000  # > 0: training images (crops) per epoch, drawn with replacement; 0 = one pass
-    val_size: int = 10_000  # Fashion-MNIST only: held out of the training images
-    split_seed: int = 42
-    val_limit: int = 2000  # > 0: score early stopping on the first `val_limit` validation images only
-    limit: int = 0  # > 0: keep only the first `limit` images of each split (quick tests)
-
     # --- model ---
     unshuffle: int = 1  # > 1: pixel-unshuffle at the input (r*r fewer pixels; learned much slower here)
     widths: tuple[int, ...] = (32, 64, 128)  # channels per level; each halves the size
@@ -95,27 +106,20 @@ class CondDenoiseConfig:
     sigma_max: float = 0.5
     sigma: float = 0.2  # the headline test level (metrics at `eval_sigmas` too)
     eval_sigmas: tuple[float, ...] = (0.1, 0.2, 0.4)  # test levels written to metrics.json
-
-    # --- optimisation ---
-    batch_size: int = 32  # small batches: on 2 CPU cores the number of steps limits these runs
-    lr: float = 5e-4  # Adam, cosine-decayed over the time budget (2e-3 diverged in probes, 1e-3 after 3 min)
-    grad_clip: float = 0.5  # > 0: clip the gradient norm (spikes knocked the photo denoiser back to identity)
-    channels_last: bool = False  # NHWC tensors in training: 1.5x the crops/s of the photo denoiser here
     # "l1": mean absolute error of the batch, dominated by the noisiest images; "log-l1": mean over the images
     # of log(L1 + 1e-3), so every noise level counts by its relative error, as an average of PSNRs does.
     loss: str = "l1"
-    max_epochs: int = 1000
-    patience: int = 1000  # the time budget ends these runs, not early stopping
-    min_delta: float = 1e-5
-    seed: int = 0
+
+    batch_size: int = 32  # small batches: on 2 CPU cores the number of steps limits these runs
+    lr: float = 5e-4  # 2e-3 diverged in probes, 1e-3 after 3 min
+    grad_clip: float = 0.5  # spikes knocked the photo denoiser back to identity
     time_budget_s: float = 1200.0  # 20 minutes
 
 
-@dataclass(frozen=True)
-class SuperResConfig:
+@dataclass(frozen=True, kw_only=True)
+class SuperResConfig(RecipeBase):
     """Seed 004: x2 super-resolution, convolutions at the input size and a transposed convolution up."""
 
-    # --- identity ---
     recipe: str = "fashion-sr-x2"
     name: str = "fashion_sr_x2"
     title: str = "Fashion-MNIST x2 upscaler (seed 004)"
@@ -124,46 +128,24 @@ class SuperResConfig:
         "small convolutional network with a transposed convolution, adding detail on top of bilinear "
         "upsampling."
     )
-    version: str = "1.0"
     task: str = "upscale"
     arch: str = "sr-convt"
     kind: str = "sr"  # input: the image box-downsampled (Fashion) or bicubic-downsampled (photos) by `scale`
 
-    # --- data ---
-    dataset: str = "fashion-mnist"
-    channels: int = 1
-    image_size: int = 28
-    crop_size: int = 0  # > 0: random high-resolution crops of this size with flips
-    augment: str = "hflip"  # crops: "hflip", or "dihedral" (all 8 flips and quarter turns)
-    epoch_size: int = 10_000
-    val_size: int = 10_000
-    split_seed: int = 42
-    val_limit: int = 2000  # > 0: score early stopping on the first `val_limit` validation images only
-    limit: int = 0
-
     # --- model ---
     scale: int = 2
     width: int = 64  # channels of the convolutions at the input size
-    depth: int = 4  # 3x3 convolutions before the transposed convolution
+    depth: int = 4  # 3x3 convolutions before the transposed convolution (sr-res: residual blocks)
     negative_slope: float = 0.0  # > 0: LeakyReLU instead of ReLU (0 in checkpoints from before the field)
 
-    # --- optimisation ---
-    batch_size: int = 64
     lr: float = 2e-3
-    grad_clip: float = 0.0  # > 0: clip the gradient norm
-    channels_last: bool = False  # NHWC tensors in training
-    max_epochs: int = 1000
-    patience: int = 1000
-    min_delta: float = 1e-5
-    seed: int = 0
     time_budget_s: float = 240.0
 
 
-@dataclass(frozen=True)
-class VAEConfig:
+@dataclass(frozen=True, kw_only=True)
+class VAEConfig(RecipeBase):
     """Convolutional VAE: strided convolutions down to a latent Gaussian, transposed convolutions back."""
 
-    # --- identity ---
     recipe: str = "fashion-vae"
     name: str = "fashion_vae"  # stem of the two files: <name>_encoder.onnx and <name>_decoder.onnx
     title: str = "Fashion-MNIST VAE"
@@ -175,32 +157,15 @@ class VAEConfig:
     task: str = "vae"  # exported as a `vae-encoder` and a `vae-decoder` file
     arch: str = "conv-vae"
     kind: str = "vae"
-
-    # --- data ---
-    dataset: str = "fashion-mnist"
-    channels: int = 1
-    image_size: int = 28
-    crop_size: int = 0
     epoch_size: int = 0
-    val_size: int = 10_000
-    split_seed: int = 42
-    val_limit: int = 2000  # > 0: score early stopping on the first `val_limit` validation images only
-    limit: int = 0
 
     # --- model ---
     widths: tuple[int, ...] = (32, 64)  # channels of the stride-2 convolutions (28 -> 14 -> 7)
     latent_dim: int = 16
     upsample: str = "convt"  # decoder: "convt" (transposed convolutions) or "nearest" (x2, 3x3 convolution)
     beta: float = 1.0  # weight of the KL term
-    channels_last: bool = False  # NHWC tensors in training (cans, nearest decoder: 30 -> 46 images/s here)
 
-    # --- optimisation ---
     batch_size: int = 128
-    lr: float = 1e-3
-    max_epochs: int = 1000
-    patience: int = 1000
-    min_delta: float = 1e-5
-    seed: int = 0
     time_budget_s: float = 480.0
 
 

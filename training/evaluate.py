@@ -19,8 +19,8 @@ import torch
 from training.baselines import denoise_bm3d, denoise_nlmeans, invert_clipping_bias, upscale_pil
 from training.benchmarks import DEFAULT_BENCHMARKS_DIR, evaluate_benchmarks
 from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_images, load_splits
+from training.kinds.sr import downsample
 from training.metrics import measure
-from training.steps import downsample
 
 MODELS_DIR = Path("onnx_models")
 SIGMAS = (0.1, 0.2, 0.4)  # test levels of the noise-conditioned denoisers

@@ -44,8 +44,8 @@ from training.config import load_config, override_config
 from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise
 from training.datasets import is_photo_dataset, load_recipe_splits
 from training.evaluate import read_metadata, run_onnx
+from training.kinds import kind_of
 from training.metrics import measure
-from training.steps import make_inputs
 
 MODELS_DIR = Path("onnx_models")
 VARIANTS = ("fp16", "int8-dynamic", "int8-static")
@@ -84,19 +84,11 @@ def load_workload(path: Path, limit: int) -> Workload:
         partner = path.with_name(metadata["pair"] + ".onnx")
         finish = lambda out: run_onnx(partner, {"z": out[0]}, batch)[0]  # noqa: E731 (mu -> image)
         return Workload({"image": test.numpy()}, test.numpy(), finish, {"image": val.numpy()}, batch)
-    feed, calibration = make_feed(cfg, test, TEST_NOISE_SEED), make_feed(cfg, val, VAL_NOISE_SEED)
+    feed, calibration = (
+        kind_of(cfg).make_test_feed(cfg, test, TEST_NOISE_SEED),
+        kind_of(cfg).make_test_feed(cfg, val, VAL_NOISE_SEED),
+    )
     return Workload(feed, test.numpy(), lambda out: out[0], calibration, batch)
-
-
-def make_feed(cfg, clean: torch.Tensor, seed: int) -> dict[str, np.ndarray]:
-    """Model inputs for clean images: noisy at the recipe's headline sigma, or downsampled (upscalers)."""
-    if cfg.kind == "sr":
-        (low,) = make_inputs(clean, cfg)
-        return {"image": low.numpy()}
-    noisy = add_fixed_noise(clean, cfg.sigma, seed).numpy()
-    if cfg.kind == "denoise-cond":
-        return {"image": noisy, "sigma": np.full(len(clean), cfg.sigma, np.float32)}
-    return {"image": noisy}
 
 
 def encode(path: Path, metadata: dict[str, str], cfg, clean: torch.Tensor, batch: int) -> np.ndarray:

@@ -26,11 +26,10 @@ from torch import Tensor, nn
 from training.config import RecipeConfig
 from training.data import VAL_NOISE_SEED, Splits
 from training.datasets import load_recipe_splits
+from training.kinds import kind_of
 from training.models import build_model
 from training.photos import sample_crops
 from training.plots import plot_losses
-from training.report import write_report
-from training.steps import compute_loss, make_inputs
 
 CHECKPOINT_EVERY_S = 180.0  # best.pt is rewritten this often, so an interrupted stage loses little
 
@@ -57,7 +56,7 @@ def train(
         init = init / "best.pt" if init.is_dir() else init
         model.load_state_dict(load_initial_weights(init, model))
         print(f"starting from {init}")
-    if getattr(cfg, "channels_last", False):
+    if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
 
     def save_checkpoint(state: dict[str, Tensor], epoch: int) -> None:
@@ -74,7 +73,7 @@ def train(
     model.load_state_dict(result["state"])
     save_checkpoint(model.state_dict(), result["best_epoch"])
 
-    metrics = write_report(model, cfg, splits, run_dir)
+    metrics = kind_of(cfg).report(model, cfg, splits, run_dir)
     metrics |= {
         "test_images": len(splits.test_x),
         "epochs": result["epochs"],
@@ -120,7 +119,7 @@ def fit(
     `checkpoint(state, epoch)` is handed the best weights so far every `CHECKPOINT_EVERY_S` seconds."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     val_x = splits.val_x[: cfg.val_limit or None]
-    val_inputs = make_inputs(val_x, cfg, torch.Generator().manual_seed(VAL_NOISE_SEED))
+    val_inputs = kind_of(cfg).make_inputs(val_x, cfg, torch.Generator().manual_seed(VAL_NOISE_SEED))
     history: dict[str, list[float]] = {"train": [], "val": []}
     best_loss, best_epoch, best_state = math.inf, 0, None
     reference, since_improvement = math.inf, 0
@@ -168,17 +167,18 @@ def train_epoch(
     generator seeded alike would replay the init's random numbers as the first batches' noise.)
     """
     model.train()
+    kind = kind_of(cfg)
     total, n = 0.0, 0
     for clean in iterate_batches(x, cfg):  # (B, C, H, W)
         if is_over_budget(cfg, t0):
             break
-        if getattr(cfg, "channels_last", False):
+        if cfg.channels_last:
             clean = clean.contiguous(memory_format=torch.channels_last)
         set_lr(optimizer, cfg, t0)
-        loss = compute_loss(model, make_inputs(clean, cfg), clean, cfg)
+        loss = kind.compute_loss(model, kind.make_inputs(clean, cfg), clean, cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if getattr(cfg, "grad_clip", 0) > 0:  # only the conditioned denoisers' configs have the field
+        if cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         total += loss.item() * len(clean)
@@ -189,9 +189,11 @@ def train_epoch(
 def iterate_batches(x: Tensor, cfg: RecipeConfig) -> Iterator[Tensor]:
     """Training batches: one shuffled pass over `x`, or `epoch_size` images drawn with replacement, cropped
     at random with flips where the recipe has a `crop_size`; with `augment=dihedral` every image (crop or
-    whole) in any of the eight flips and quarter turns, which export then records as `symmetry`."""
-    idx = torch.randint(len(x), (cfg.epoch_size,)) if cfg.epoch_size else torch.randperm(len(x))
-    dihedral = getattr(cfg, "augment", "hflip") == "dihedral"
+    whole) in any of the eight flips and quarter turns, which export then records as `symmetry`. A quick
+    run's `limit` caps `epoch_size` too (an epoch of 10,000 crops of 128 images is not quick)."""
+    epoch_size = min(cfg.epoch_size, cfg.limit) if cfg.limit else cfg.epoch_size
+    idx = torch.randint(len(x), (epoch_size,)) if epoch_size else torch.randperm(len(x))
+    dihedral = cfg.augment == "dihedral"
     size = cfg.crop_size or x.shape[-1]
     for chunk in idx.split(cfg.batch_size):
         yield sample_crops(x, chunk, size, dihedral=dihedral) if cfg.crop_size or dihedral else x[chunk]
@@ -216,21 +218,10 @@ def compute_val_loss(model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor
     total = 0.0
     for start in range(0, len(clean), cfg.batch_size):
         part = slice(start, start + cfg.batch_size)
-        total += compute_loss(model, tuple(t[part] for t in inputs), clean[part], cfg).item() * len(
-            clean[part]
-        )
+        total += kind_of(cfg).compute_loss(
+            model, tuple(t[part] for t in inputs), clean[part], cfg
+        ).item() * len(clean[part])
     return total / len(clean)
-
-
-@torch.no_grad()
-def predict(model: nn.Module, inputs: tuple[Tensor, ...], batch_size: int = 4096) -> tuple[Tensor, ...]:
-    """The model's outputs in eval mode, batch by batch, each concatenated over the batches."""
-    model.eval()
-    chunks = []
-    for start in range(0, len(inputs[0]), batch_size):
-        out = model(*(t[start : start + batch_size] for t in inputs))
-        chunks.append(out if isinstance(out, tuple) else (out,))
-    return tuple(torch.cat(parts) for parts in zip(*chunks, strict=True))
 
 
 def make_run_dir(parent: Path) -> Path:
