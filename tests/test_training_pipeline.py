@@ -218,6 +218,7 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best() -> None:
 KIND_RECIPES = {  # one recipe per training kind, shrunk to seconds (the shipped models cover the defaults)
     "fashion-dae-conv": ["widths=8,16", "blocks=1", "loss=log-l1", "channels_last=true", "augment=dihedral"],
     "fashion-sr-x2": ["width=8", "depth=2"],
+    "fashion-sr-x2 residual": ["arch=sr-res", "width=8", "depth=1", "negative_slope=0.1"],  # photo_sr_x2's
     "fashion-vae": ["widths=8,16", "upsample=nearest"],
 }
 
@@ -227,9 +228,9 @@ def kind_export(
     request: pytest.FixtureRequest, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple:
     """A tiny train -> export (with its parity check) of one recipe per kind -> recipe, run, metadata."""
-    recipe = request.param
+    recipe = request.param.split()[0]
     out = tmp_path_factory.mktemp(recipe)
-    sets = [*KIND_RECIPES[recipe], "batch_size=32", "time_budget_s=0"]
+    sets = [*KIND_RECIPES[request.param], "batch_size=32", "time_budget_s=0"]
     args = ["--limit", "128", "--max-epochs", "2", "--out", str(out), "--data-dir", str(data_dir)]
     assert main(["train", recipe, *args, *(arg for s in sets for arg in ("--set", s))]) == 0
     (run,) = (out / recipe).iterdir()
