@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="config field limit: images per split, for quick runs")
     p.add_argument("--init", type=Path, help="start from a run's weights (same architecture)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2: this 2-core machine)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (autocast)")
     p.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="override any existing config field"
     )
@@ -42,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="ONNX file (default: onnx_models/<name>.onnx)")
     p.add_argument("--data-dir", type=Path, help="dataset folder for the parity check")
     p.set_defaults(handler=run_export)
+
+    p = sub.add_parser("pack", help="write a compact copy of the photo datasets (for a GPU machine)")
+    p.add_argument("out", type=Path, help="folder to write (then pass it to train as --data-dir)")
+    p.add_argument("--data-dir", type=Path, help="datasets folder to read (default: ../shared/datasets)")
+    p.add_argument(
+        "--quality", type=int, default=90, help="JPEG quality of re-encoded photos (default 90: under 40 MiB)"
+    )
+    p.set_defaults(handler=run_pack)
 
     p = sub.add_parser("widen", help="widen a conditioned U-Net's full-resolution level, same function")
     p.add_argument("source", type=Path, help="run folder, best.pt or exported .onnx of a cond-unet recipe")
@@ -79,8 +89,24 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = override_config(RECIPES[args.recipe], overrides)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
-    run_dir = train(cfg, out=args.out, data_dir=args.data_dir, init=args.init, threads=args.threads)
+    run_dir = train(
+        cfg,
+        out=args.out,
+        data_dir=args.data_dir,
+        init=args.init,
+        threads=args.threads,
+        device=args.device,
+        amp=args.amp,
+    )
     print(f"wrote {run_dir}")
+    return 0
+
+
+def run_pack(args: argparse.Namespace) -> int:
+    from training.photos import DEFAULT_DATASETS_DIR, pack_photo_datasets
+
+    size = pack_photo_datasets(args.data_dir or DEFAULT_DATASETS_DIR, args.out, quality=args.quality)
+    print(f"wrote {args.out}: {size / 2**20:.1f} MiB")
     return 0
 
 

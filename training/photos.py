@@ -94,6 +94,29 @@ def load_general_photo_splits(*, cans_size: int, limit: int = 0, datasets_dir: P
     )
 
 
+def pack_photo_datasets(source: Path, target: Path, *, quality: int = 90, cans_size: int = 512) -> int:
+    """Write a compact copy of `source`'s `photos/` and `coca-vs-pepsi/` into `target`, readable with
+    `--data-dir target`, to carry to a GPU machine (39.7 MiB at quality 90 instead of 95 MiB): JPEGs byte
+    for byte, PNGs as JPEG at `quality`, the can photos at the size the recipes read them (the unsplit raw
+    photos go into `split/train`, where `list_split` puts them). Returns the bytes written."""
+    jobs: list[tuple[Path, Path, int]] = []  # (source file, target folder, size; 0 = as is)
+    for split in ("train", "val"):
+        jobs += [(p, target / "photos" / split, 0) for p in list_photos(source / "photos" / split)]
+    for split, paths in list_split(source / "coca-vs-pepsi").items():
+        jobs += [(p, target / "coca-vs-pepsi" / "split" / split / p.parent.name, cans_size) for p in paths]
+    total = 0
+    for path, folder, size in jobs:
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / f"{path.stem}.jpg"
+        if path.suffix.lower() in (".jpg", ".jpeg") and not size:
+            out.write_bytes(path.read_bytes())
+        else:
+            array = (read_photo(path, size).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            Image.fromarray(array).save(out, quality=quality)
+        total += out.stat().st_size
+    return total
+
+
 def list_photos(folder: Path) -> list[Path]:
     """The image files of a folder, sorted."""
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -41,9 +41,13 @@ def train(
     data_dir: Path | None = None,
     init: Path | None = None,
     threads: int = 2,
+    device: str = "cpu",
+    amp: bool = False,
 ) -> Path:
     """Train a recipe end to end and return its run folder; `init`: a checkpoint (best.pt or its run folder)
-    of the same architecture to start from instead of random weights (a second stage of a recipe)."""
+    of the same architecture to start from instead of random weights (a second stage of a recipe).
+    `device` "cuda" trains on the GPU (crops are still cut on the CPU), `amp` in bfloat16 autocast; the
+    report and the checkpoint are made on the CPU either way."""
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)
     splits = load_recipe_splits(cfg, data_dir)
@@ -56,6 +60,7 @@ def train(
         init = init / "best.pt" if init.is_dir() else init
         model.load_state_dict(load_initial_weights(init, model))
         print(f"starting from {init}")
+    model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
 
@@ -65,11 +70,20 @@ def train(
         (run_dir / "best.pt.tmp").replace(run_dir / "best.pt")  # a kill mid-write keeps the last one whole
 
     t0 = time.perf_counter()
-    result = fit(model, cfg, splits, report=make_reporter(cfg.max_epochs, t0), checkpoint=save_checkpoint)
+    result = fit(
+        model,
+        cfg,
+        splits,
+        report=make_reporter(cfg.max_epochs, t0),
+        checkpoint=save_checkpoint,
+        device=device,
+        amp=amp,
+    )
     wall = time.perf_counter() - t0
     if sys.stdout.isatty():
         print()  # end the updating progress line
 
+    model = model.to("cpu", memory_format=torch.contiguous_format)
     model.load_state_dict(result["state"])
     save_checkpoint(model.state_dict(), result["best_epoch"])
 
@@ -114,12 +128,15 @@ def fit(
     *,
     report: Callable[..., None],
     checkpoint: Callable[[dict[str, Tensor], int], None] | None = None,
+    device: str = "cpu",
+    amp: bool = False,
 ) -> dict:
-    """Run the epochs; return the loss history and the state_dict of the best validation epoch.
-    `checkpoint(state, epoch)` is handed the best weights so far every `CHECKPOINT_EVERY_S` seconds."""
+    """Run the epochs; return the loss history and the state_dict (on the CPU) of the best validation
+    epoch. `checkpoint(state, epoch)` is handed the best weights so far every `CHECKPOINT_EVERY_S` seconds."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     val_x = splits.val_x[: cfg.val_limit or None]
     val_inputs = kind_of(cfg).make_inputs(val_x, cfg, torch.Generator().manual_seed(VAL_NOISE_SEED))
+    val_x, val_inputs = val_x.to(device), tuple(t.to(device) for t in val_inputs)
     history: dict[str, list[float]] = {"train": [], "val": []}
     best_loss, best_epoch, best_state = math.inf, 0, None
     reference, since_improvement = math.inf, 0
@@ -127,14 +144,15 @@ def fit(
     saved_at = t0
     try:
         for epoch in range(1, cfg.max_epochs + 1):
-            train_loss, n = train_epoch(model, optimizer, splits.train_x, cfg, t0)
+            train_loss, n = train_epoch(model, optimizer, splits.train_x, cfg, t0, device=device, amp=amp)
             images += n
-            val_loss = compute_val_loss(model, val_inputs, val_x, cfg)
+            with autocast(device, amp):
+                val_loss = compute_val_loss(model, val_inputs, val_x, cfg)
             history["train"].append(train_loss)
             history["val"].append(val_loss)
             if val_loss < best_loss:
                 best_loss, best_epoch = val_loss, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             if val_loss < reference - cfg.min_delta:
                 reference, since_improvement = val_loss, 0
             else:
@@ -159,7 +177,14 @@ def fit(
 
 
 def train_epoch(
-    model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, cfg: RecipeConfig, t0: float
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: Tensor,
+    cfg: RecipeConfig,
+    t0: float,
+    *,
+    device: str = "cpu",
+    amp: bool = False,
 ) -> tuple[float, int]:
     """One epoch of batches with fresh noise per batch; return the mean loss and the number of images.
 
@@ -172,10 +197,12 @@ def train_epoch(
     for clean in iterate_batches(x, cfg):  # (B, C, H, W)
         if is_over_budget(cfg, t0):
             break
+        clean = clean.to(device, non_blocking=True)
         if cfg.channels_last:
             clean = clean.contiguous(memory_format=torch.channels_last)
         set_lr(optimizer, cfg, t0)
-        loss = kind.compute_loss(model, kind.make_inputs(clean, cfg), clean, cfg)
+        with autocast(device, amp):
+            loss = kind.compute_loss(model, kind.make_inputs(clean, cfg), clean, cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -197,6 +224,11 @@ def iterate_batches(x: Tensor, cfg: RecipeConfig) -> Iterator[Tensor]:
     size = cfg.crop_size or x.shape[-1]
     for chunk in idx.split(cfg.batch_size):
         yield sample_crops(x, chunk, size, dihedral=dihedral) if cfg.crop_size or dihedral else x[chunk]
+
+
+def autocast(device: str, amp: bool) -> torch.autocast:
+    """bfloat16 mixed precision where `amp` (no loss scaling needed, unlike float16); a no-op otherwise."""
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp)
 
 
 def is_over_budget(cfg: RecipeConfig, t0: float) -> bool:

@@ -30,8 +30,9 @@ PARITY_IMAGES = 256  # test images used for the parity check (4 of the 512x512 p
 
 class ConditionedDenoise(Kind):
     def make_inputs(self, clean: Tensor, cfg, generator=None) -> tuple[Tensor, ...]:
-        sigma = cfg.sigma_min + (cfg.sigma_max - cfg.sigma_min) * torch.rand(len(clean), generator=generator)
-        noise = torch.randn(clean.shape, generator=generator)
+        sigma = torch.rand(len(clean), generator=generator, device=clean.device)
+        sigma = cfg.sigma_min + (cfg.sigma_max - cfg.sigma_min) * sigma
+        noise = torch.randn(clean.shape, generator=generator, device=clean.device)
         return (clean + sigma.view(-1, 1, 1, 1) * noise).clamp(0, 1), sigma  # (N, C, H, W), (N,)
 
     def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
