@@ -8,6 +8,7 @@ Where the raw files come from, first match wins:
 """
 
 import gzip
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ def prepare_root(data_dir: Path | None = None) -> tuple[Path, bool]:
     if all((DEBIAN_DIR / f"{name}.gz").exists() for name in RAW_FILES):
         raw.mkdir(parents=True, exist_ok=True)
         for name in RAW_FILES:
-            tmp = raw / f"{name}.tmp"
+            tmp = raw / f"{name}.{os.getpid()}.tmp"  # torchrun's ranks may decompress at the same time
             with gzip.open(DEBIAN_DIR / f"{name}.gz") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             tmp.replace(raw / name)

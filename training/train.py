@@ -1,4 +1,5 @@
-"""The training loop: Adam on the recipe kind's loss (`steps.py`), early stopping on the validation loss.
+"""The training loop: Adam on the recipe kind's loss (`kinds/`), early stopping on the validation loss,
+on one process or on several under torchrun (`distributed.py`).
 
 Writes a run folder `<out>/<recipe>/<YYYYmmdd-HHMMSS>/` with best.pt, metrics.json and the plots.
 
@@ -26,6 +27,7 @@ from torch import Tensor, nn
 from training.config import RecipeConfig
 from training.data import VAL_NOISE_SEED, Splits
 from training.datasets import load_recipe_splits
+from training.distributed import ONE_PROCESS, Ranks, start_ranks, stop_ranks
 from training.kinds import kind_of
 from training.models import build_model
 from training.photos import sample_crops
@@ -40,27 +42,35 @@ def train(
     out: Path = Path("runs"),
     data_dir: Path | None = None,
     init: Path | None = None,
-    threads: int = 2,
+    threads: int | None = None,
     device: str = "cpu",
     amp: bool = False,
-) -> Path:
+) -> Path | None:
     """Train a recipe end to end and return its run folder; `init`: a checkpoint (best.pt or its run folder)
     of the same architecture to start from instead of random weights (a second stage of a recipe).
     `device` "cuda" trains on the GPU (crops are still cut on the CPU), `amp` in bfloat16 autocast; the
-    report and the checkpoint are made on the CPU either way."""
-    torch.set_num_threads(threads)
-    torch.manual_seed(cfg.seed)
+    report and the checkpoint are made on the CPU either way. `threads`: torch's intra-op threads (default:
+    torch's, which follows OMP_NUM_THREADS). Under torchrun every rank trains (`distributed.py`) and rank 0
+    alone writes and returns the run folder; the others return None."""
+    if threads:
+        torch.set_num_threads(threads)
+    ranks = start_ranks(device)
+    say = print if ranks.is_main else lambda *args, **kwargs: None
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     splits = load_recipe_splits(cfg, data_dir)
-    run_dir = make_run_dir(Path(out) / cfg.recipe)
-    print(f"run folder {run_dir}  ({len(splits.train_x)} train / {len(splits.val_x)} val images)")
+    run_dir = make_run_dir(Path(out) / cfg.recipe) if ranks.is_main else None
+    say(f"run folder {run_dir}  ({len(splits.train_x)} train / {len(splits.val_x)} val images)")
 
     model = build_model(cfg)
-    print(f"{cfg.arch}: {sum(p.numel() for p in model.parameters()):,} parameters")
+    say(f"{cfg.arch}: {sum(p.numel() for p in model.parameters()):,} parameters")
     if init is not None:
         init = init / "best.pt" if init.is_dir() else init
         model.load_state_dict(load_initial_weights(init, model))
-        print(f"starting from {init}")
-    model = model.to(device)
+        say(f"starting from {init}")
+    if ranks.world > 1:
+        torch.manual_seed(cfg.seed + 1 + ranks.rank)  # crops and noise of its own on each rank
+        say(f"{ranks.world} ranks, {cfg.batch_size // ranks.world} images of each batch per rank")
+    model = model.to(ranks.device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
 
@@ -74,12 +84,15 @@ def train(
         model,
         cfg,
         splits,
-        report=make_reporter(cfg.max_epochs, t0),
-        checkpoint=save_checkpoint,
-        device=device,
+        report=make_reporter(cfg.max_epochs, t0) if ranks.is_main else lambda *args: None,
+        checkpoint=save_checkpoint if ranks.is_main else None,
+        ranks=ranks,
         amp=amp,
     )
     wall = time.perf_counter() - t0
+    stop_ranks(ranks)
+    if not ranks.is_main:
+        return None
     if sys.stdout.isatty():
         print()  # end the updating progress line
 
@@ -95,7 +108,8 @@ def train(
         "best_val_loss": min(result["val"]),
         "init": str(init or ""),
         "wall_time_s": round(wall, 3),
-        "images_per_s": round(result["images"] / wall, 1),
+        "images_per_s": round(result["images"] * ranks.world / wall, 1),
+        "ranks": ranks.world,
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     plot_losses(result["train"], result["val"], result["best_epoch"], run_dir / "loss.png")
@@ -128,15 +142,18 @@ def fit(
     *,
     report: Callable[..., None],
     checkpoint: Callable[[dict[str, Tensor], int], None] | None = None,
-    device: str = "cpu",
+    ranks: Ranks = ONE_PROCESS,
     amp: bool = False,
 ) -> dict:
     """Run the epochs; return the loss history and the state_dict (on the CPU) of the best validation
-    epoch. `checkpoint(state, epoch)` is handed the best weights so far every `CHECKPOINT_EVERY_S` seconds."""
+    epoch. `checkpoint(state, epoch)` is handed the best weights so far every `CHECKPOINT_EVERY_S` seconds.
+    With several `ranks` each trains on its share of every batch and all follow rank 0's decisions."""
+    net = ranks.wrap(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    local = dataclasses.replace(cfg, **share_of_batches(cfg, ranks.world))
     val_x = splits.val_x[: cfg.val_limit or None]
     val_inputs = kind_of(cfg).make_inputs(val_x, cfg, torch.Generator().manual_seed(VAL_NOISE_SEED))
-    val_x, val_inputs = val_x.to(device), tuple(t.to(device) for t in val_inputs)
+    val_x, val_inputs = val_x.to(ranks.device), tuple(t.to(ranks.device) for t in val_inputs)
     history: dict[str, list[float]] = {"train": [], "val": []}
     best_loss, best_epoch, best_state = math.inf, 0, None
     reference, since_improvement = math.inf, 0
@@ -144,10 +161,10 @@ def fit(
     saved_at = t0
     try:
         for epoch in range(1, cfg.max_epochs + 1):
-            train_loss, n = train_epoch(model, optimizer, splits.train_x, cfg, t0, device=device, amp=amp)
+            train_loss, n = train_epoch(net, optimizer, splits.train_x, local, t0, ranks=ranks, amp=amp)
             images += n
-            with autocast(device, amp):
-                val_loss = compute_val_loss(model, val_inputs, val_x, cfg)
+            with autocast(ranks.device, amp):
+                val_loss = ranks.agree(compute_val_loss(model, val_inputs, val_x, cfg))
             history["train"].append(train_loss)
             history["val"].append(val_loss)
             if val_loss < best_loss:
@@ -161,7 +178,7 @@ def fit(
             if checkpoint and best_state is not None and time.perf_counter() - saved_at > CHECKPOINT_EVERY_S:
                 checkpoint(best_state, best_epoch)
                 saved_at = time.perf_counter()
-            if since_improvement >= cfg.patience or is_over_budget(cfg, t0):
+            if since_improvement >= cfg.patience or ranks.agree(budget_used(cfg, t0)) >= 1:
                 break
     except KeyboardInterrupt:
         print(f"\ninterrupted at epoch {epoch}; keeping the best weights so far")
@@ -176,14 +193,21 @@ def fit(
     }
 
 
+def share_of_batches(cfg: RecipeConfig, world: int) -> dict[str, int]:
+    """One rank's batch and epoch sizes: `1/world` of the recipe's, so the global batch stays the same."""
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} does not split over {world} ranks")
+    return {"batch_size": cfg.batch_size // world, "epoch_size": cfg.epoch_size // world}
+
+
 def train_epoch(
-    model: nn.Module,
+    net: nn.Module,
     optimizer: torch.optim.Optimizer,
     x: Tensor,
     cfg: RecipeConfig,
     t0: float,
     *,
-    device: str = "cpu",
+    ranks: Ranks = ONE_PROCESS,
     amp: bool = False,
 ) -> tuple[float, int]:
     """One epoch of batches with fresh noise per batch; return the mean loss and the number of images.
@@ -191,26 +215,40 @@ def train_epoch(
     Shuffling and noise draw from the global RNG that `train` seeds before the weight init. (A second
     generator seeded alike would replay the init's random numbers as the first batches' noise.)
     """
-    model.train()
+    net.train()
     kind = kind_of(cfg)
     total, n = 0.0, 0
     for clean in iterate_batches(x, cfg):  # (B, C, H, W)
-        if is_over_budget(cfg, t0):
+        done = ranks.agree(budget_used(cfg, t0))  # rank 0's clock: every rank stops on the same step
+        if done >= 1:
             break
-        clean = clean.to(device, non_blocking=True)
+        set_lr(optimizer, cfg, done)
+        clean = clean.to(ranks.device, non_blocking=True)
         if cfg.channels_last:
             clean = clean.contiguous(memory_format=torch.channels_last)
-        set_lr(optimizer, cfg, t0)
-        with autocast(device, amp):
-            loss = kind.compute_loss(model, kind.make_inputs(clean, cfg), clean, cfg)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        total += loss.item() * len(clean)
+        total += train_step(net, optimizer, kind.make_inputs(clean, cfg), clean, cfg, amp=amp) * len(clean)
         n += len(clean)
     return total / max(n, 1), n
+
+
+def train_step(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: tuple[Tensor, ...],
+    clean: Tensor,
+    cfg: RecipeConfig,
+    *,
+    amp: bool = False,
+) -> float:
+    """One optimizer step on one batch (under DDP, the gradients averaged over the ranks); the loss."""
+    with autocast(str(clean.device), amp):
+        loss = kind_of(cfg).compute_loss(net, inputs, clean, cfg)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+    optimizer.step()
+    return loss.item()
 
 
 def iterate_batches(x: Tensor, cfg: RecipeConfig) -> Iterator[Tensor]:
@@ -231,16 +269,16 @@ def autocast(device: str, amp: bool) -> torch.autocast:
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp)
 
 
-def is_over_budget(cfg: RecipeConfig, t0: float) -> bool:
-    return 0 < cfg.time_budget_s <= time.perf_counter() - t0
+def budget_used(cfg: RecipeConfig, t0: float) -> float:
+    """The share of the time budget spent since `t0` (0 without a budget): 1 or more means stop."""
+    return (time.perf_counter() - t0) / cfg.time_budget_s if cfg.time_budget_s > 0 else 0.0
 
 
-def set_lr(optimizer: torch.optim.Optimizer, cfg: RecipeConfig, t0: float) -> None:
-    """Cosine decay from `lr` to 0 over the time budget; constant `lr` without one."""
+def set_lr(optimizer: torch.optim.Optimizer, cfg: RecipeConfig, done: float) -> None:
+    """Cosine decay from `lr` to 0 over the time budget (`done` of it spent); constant `lr` without one."""
     if cfg.time_budget_s > 0:
-        done = min((time.perf_counter() - t0) / cfg.time_budget_s, 1.0)
         for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * done))
+            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
 
 
 @torch.no_grad()
