@@ -297,3 +297,14 @@ def build_plain_upscaler(
     inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, *side])]
     outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, 3, *out_side])]
     return _save_model(nodes, inputs, outputs, initializers, {}, path)
+
+
+def rewrite_metadata(path: Path, **changes: str | None) -> Path:
+    """Change metadata keys of a saved model in place (None removes a key): hostile or broken metadata."""
+    model = onnx.load(str(path))
+    meta = {prop.key: prop.value for prop in model.metadata_props}
+    meta = {k: v for k, v in {**meta, **changes}.items() if v is not None}
+    del model.metadata_props[:]
+    helper.set_model_props(model, meta)
+    onnx.save(model, str(path))
+    return path
