@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from desktop.core.model_info import ModelContractError, TensorSpec
+from desktop.core.model_info import MAX_METADATA_VALUE_LENGTH, ModelContractError, TensorSpec
 
-MAX_METADATA_VALUE_BYTES = 1 << 20  # 1 MiB: latent statistics of a 1024-dim code take ~0.3 MiB
+MAX_METADATA_VALUE_BYTES = 4 * MAX_METADATA_VALUE_LENGTH  # UTF-8 takes at most 4 bytes a character
 MAX_VALUE_INFO_BYTES = 1 << 16  # one input or output: a name and a shape
 MAX_TENSOR_NAME_BYTES = 4096
 
