@@ -202,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     for shadowed in scan.find_shadowed(plan.model):
-        print(f"note: using {plan.model.path}; {shadowed.reason}", file=sys.stderr)
+        print(
+            f"note: model {plan.job.model!r} is {plan.model.path}, not {shadowed.path} of the same name "
+            "(a model in a user folder wins over a shipped one)",
+            file=sys.stderr,
+        )
     return run_plan(plan)
 
 
