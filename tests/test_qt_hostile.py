@@ -7,9 +7,12 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
+from desktop.core.paths import find_sample_images
 from desktop.core.registry import scan_models
+from desktop.qt.app import choose_start_images
 from desktop.qt.app_settings import AppSettings
 from desktop.qt.batch_dialog import BatchDialog
+from desktop.qt.main_menus import fill_recent_menu
 from desktop.qt.main_window import MainWindow
 
 pytestmark = [
@@ -60,6 +63,8 @@ def test_the_window_starts_on_a_settings_file_of_wrong_types(
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    assert choose_start_images([], window.settings) == find_sample_images()[:1]  # what app.main opens
+    fill_recent_menu(window)
     window.close()
 
 
