@@ -314,7 +314,9 @@ def _parse_labels(metadata: Mapping[str, str]) -> tuple[str, ...]:
         return ()
     value = _parse_json(metadata, "labels")
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > MAX_LABELS:
-        raise ModelContractError(f"metadata key 'labels' must be a JSON list of at most {MAX_LABELS} strings")
+        raise ModelContractError(
+            f"metadata key 'labels' must be a JSON list of strings, {MAX_LABELS} at most"
+        )
     return tuple(value)
 
 
