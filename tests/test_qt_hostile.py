@@ -1,6 +1,7 @@
 """Hostile settings and form input in the GUI (issue 20): a settings file with values of the wrong type
 never stops the app, and an input folder the batch cannot use is said in the form, not raised."""
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.core.paths import find_sample_images
-from desktop.core.registry import scan_models
+from desktop.core.registry import ModelScan, scan_models
 from desktop.qt.app import choose_start_images
 from desktop.qt.app_settings import AppSettings
 from desktop.qt.batch_dialog import BatchDialog
@@ -76,4 +77,26 @@ def test_the_root_folder_as_input_is_said_in_the_form(qtbot: QtBot, tiny_models_
     with qtbot.waitSignal(dialog.batch_failed) as blocker:
         qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
     assert "the input folder cannot be the root folder" in blocker.args[0]
-    dialog.close()
+    dialog.shutdown()
+
+
+def test_model_folders_are_scanned_off_the_ui_thread(
+    qtbot: QtBot, tmp_path: Path, tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import desktop.qt.main_window as main_window
+
+    threads: list[threading.Thread] = []
+    scan = main_window.scan_models
+
+    def record_thread(folders: list[Path]) -> ModelScan:
+        threads.append(threading.current_thread())
+        return scan(folders)
+
+    monkeypatch.setattr(main_window, "scan_models", record_thread)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, model_dirs=[tiny_models_dir], device="cpu")
+    qtbot.addWidget(window)
+    window.rescan_models()
+    assert len(threads) == 2 and threading.main_thread() not in threads
+    assert window.scan.find_model("conv_rgb") is not None
+    window.close()
