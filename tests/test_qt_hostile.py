@@ -100,3 +100,24 @@ def test_model_folders_are_scanned_off_the_ui_thread(
     assert len(threads) == 2 and threading.main_thread() not in threads
     assert window.scan.find_model("conv_rgb") is not None
     window.close()
+
+
+def test_the_models_dialog_says_which_of_two_same_named_models_is_used(
+    qtbot: QtBot, tmp_path: Path, tiny_models_dir: Path
+) -> None:
+    from onnx_builders import build_conv_model, rewrite_metadata
+
+    user = tmp_path / "user models"
+    user.mkdir()
+    rewrite_metadata(build_conv_model(user / "mine.onnx"), name="conv_rgb")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, model_dirs=[user, tiny_models_dir], device="cpu")
+    qtbot.addWidget(window)
+    assert window.scan.find_model("conv_rgb").path == user / "mine.onnx"
+    dialog = window.open_models_dialog()
+    qtbot.addWidget(dialog)
+    text = dialog.skipped.toPlainText()
+    assert f"conv_rgb.onnx: model name 'conv_rgb' already used by {user / 'mine.onnx'}" in text
+    assert "a model in a user folder wins over a shipped one of the same name" in text
+    dialog.close()
+    window.close()
