@@ -260,3 +260,15 @@ def test_generate_page_takes_a_decoder_without_latent_metadata(
 def _no_leftover_probe_limit() -> Iterator[None]:
     yield
     model_shapes._inferred.clear()  # a probe result cached for a file of the same path, size and mtime
+
+
+def test_a_file_of_countless_tiny_fields_is_refused_not_walked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import desktop.core.onnx_header as onnx_header
+
+    path = build_conv_model(tmp_path / "many.onnx")
+    rewrite_metadata(path, **{f"extra_{k}": "x" for k in range(50)})
+    monkeypatch.setattr(onnx_header, "MAX_FIELDS", 40)  # the real bound is a million
+    (skipped,) = scan_models([tmp_path]).skipped
+    assert "more than 40 fields in one part of the file" in skipped.reason

@@ -18,7 +18,9 @@ _umask_lock = threading.Lock()
 
 
 def read_umask() -> int:
-    """Return the process's umask (os.umask can only be read by setting it, so set it back at once)."""
+    """Return the process's umask. os.umask can only be read by setting it: it is set to the strict 0077 for
+    that instant and back, so a file another thread creates meanwhile can come out too private, never too
+    open."""
     with _umask_lock:
         mask = os.umask(0o077)
         os.umask(mask)

@@ -19,6 +19,8 @@ from desktop.core.model_info import MAX_METADATA_VALUE_LENGTH, ModelContractErro
 MAX_METADATA_VALUE_BYTES = 4 * MAX_METADATA_VALUE_LENGTH  # UTF-8 takes at most 4 bytes a character
 MAX_VALUE_INFO_BYTES = 1 << 16  # one input or output: a name and a shape
 MAX_TENSOR_NAME_BYTES = 4096
+# A crafted file could hold a billion tiny fields; real models have at most some 10^5 nodes and initializers.
+MAX_FIELDS = 1_000_000
 
 # onnx.proto field numbers
 MODEL_GRAPH, MODEL_METADATA = 7, 14
@@ -76,9 +78,13 @@ def _read_varint(stream: BinaryIO) -> int:
 
 
 def _iter_fields(stream: BinaryIO, end: int) -> Iterator[_Field]:
-    """Yield the fields between the stream's position and `end`; after each, continue after that field
-    whatever the caller read of it."""
+    """Yield the fields between the stream's position and `end` (at most MAX_FIELDS); after each, continue
+    after that field whatever the caller read of it."""
+    count = 0
     while stream.tell() < end:
+        count += 1
+        if count > MAX_FIELDS:
+            raise ModelContractError(f"more than {MAX_FIELDS:,} fields in one part of the file: not read")
         tag = _read_varint(stream)
         number, wire = tag >> 3, tag & 7
         if wire == VARINT:
