@@ -309,3 +309,18 @@ def test_process_folder_refuses_a_locked_folder(tmp_path: Path, tiny_models_dir:
     plan = validate_job(BatchJob(photos, "conv_rgb", output_dir=out), scan_models([tiny_models_dir]).models)
     with pytest.raises(BatchJobError, match="in use by another batch"):
         process_folder(plan)
+
+
+def test_a_link_loop_in_the_output_folder_fails_its_rows_only(tmp_path: Path, tiny_models_dir: Path) -> None:
+    photos = write_images(tmp_path / "in", "top.png")
+    write_images(photos / "sub", "deep.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sub").symlink_to("sub")  # a link to itself where the output subfolder goes
+    assert run_cli(tiny_models_dir, photos, out, "--model", "conv_rgb", "--recursive") == EXIT_FAILED
+    rows = {row["path"]: row for row in strict_json(out / "batch_report.json")["rows"]}
+    assert rows["top.png"]["status"] == "ok"
+    assert (
+        rows["sub/deep.png"]["status"] == "failed"
+        and "cannot use output path" in rows["sub/deep.png"]["reason"]
+    )

@@ -10,7 +10,6 @@ import os
 import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -78,14 +77,18 @@ class ReportWriteError(OSError):
         self.report = report
 
 
+def resolve_quietly(path: Path) -> Path | None:
+    """Return the resolved path, or None where it cannot be resolved (a link loop, an unreadable folder)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
+        return None
+
+
 def find_protected_paths(everything: Iterable[InputFile]) -> frozenset[Path]:
     """Return every input found, resolved: no output may replace one."""
-    protected = set()
-    for item in everything:
-        if not item.problem:
-            with suppress(OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
-                protected.add(item.path.resolve())
-    return frozenset(protected)
+    resolved = (resolve_quietly(item.path) for item in everything if not item.problem)
+    return frozenset(path for path in resolved if path is not None)
 
 
 def find_existing_outputs(plan: BatchPlan, outputs: Iterable[Path]) -> frozenset[Path]:
@@ -94,19 +97,17 @@ def find_existing_outputs(plan: BatchPlan, outputs: Iterable[Path]) -> frozenset
     old output, so none is replaced. Found before anything is written; empty for separate folders."""
     if not check_overlap(plan.input_dir, plan.output_dir):
         return frozenset()
-    existing = set()
-    for path in outputs:
-        with suppress(OSError, RuntimeError):
-            if os.path.lexists(path):
-                existing.add(path.resolve())
-    return frozenset(existing)
+    resolved = (resolve_quietly(path) for path in outputs if os.path.lexists(path))
+    return frozenset(path for path in resolved if path is not None)
 
 
 def check_report_path(plan: BatchPlan, protected: Collection[Path], outputs: Iterable[Path]) -> None:
     """Raise BatchJobError when the report (or its CSV) would replace an input or an output of this run."""
-    targets = {path.resolve() for path in outputs}
+    targets = {resolve_quietly(path) for path in outputs}
     for path in (plan.report_path, find_csv_path(plan.report_path)):
-        resolved = path.resolve()
+        resolved = resolve_quietly(path)
+        if resolved is None:
+            raise BatchJobError(f"report path {path} cannot be resolved (a link loop?): choose another path")
         if resolved in protected:
             raise BatchJobError(f"report {path} would overwrite an input file: choose another report path")
         if resolved in targets:
