@@ -104,12 +104,15 @@ def test_a_model_over_the_size_cap_is_skipped_with_the_reason(
 
 def test_endless_shape_probes_are_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build_endless_probe_model(tmp_path / "endless.onnx")
-    build_plain_upscaler(tmp_path / "plain.onnx")
+    (tmp_path / "plain").mkdir()
     monkeypatch.setattr(model_shapes, "PROBE_SECONDS", 0.3)
     scan = scan_in_thread(tmp_path)
-    assert [entry.info.name for entry in scan.models] == ["plain"]
+    assert scan.models == []
     (skipped,) = scan.skipped
     assert "probing its shapes took over 0.3 s" in skipped.reason
+    build_plain_upscaler(tmp_path / "plain" / "plain.onnx")  # a model whose probes end is read as before
+    monkeypatch.undo()
+    assert [entry.info.name for entry in scan_in_thread(tmp_path / "plain").models] == ["plain"]
 
 
 # --- 11. every metadata value within sane bounds ------------------------------------------------------
@@ -272,3 +275,23 @@ def test_a_file_of_countless_tiny_fields_is_refused_not_walked(
     monkeypatch.setattr(onnx_header, "MAX_FIELDS", 40)  # the real bound is a million
     (skipped,) = scan_models([tmp_path]).skipped
     assert "more than 40 fields in one part of the file" in skipped.reason
+
+
+def test_metadata_less_models_are_not_opened_again_on_a_rescan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_plain_upscaler(tmp_path / "good.onnx")
+    build_plain_upscaler(tmp_path / "refused.onnx", batch=2)  # a fixed batch of 2: refused with the reason
+    opened = []
+    light = registry.open_light_session
+    monkeypatch.setattr(
+        registry, "open_light_session", lambda path: (opened.append(path.name), light(path))[1]
+    )
+    first, second = scan_models([tmp_path]), scan_models([tmp_path])
+    assert (
+        [entry.info.name for entry in first.models]
+        == [entry.info.name for entry in second.models]
+        == ["good"]
+    )
+    assert first.skipped == second.skipped and "batch axis is fixed at 2" in first.skipped[0].reason
+    assert sorted(opened) == ["good.onnx", "refused.onnx"]  # once each, for both scans

@@ -9,7 +9,7 @@ together run longer than `PROBE_SECONDS` (stopped there).
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,23 +31,41 @@ PROBE_VALUE = 0.5
 PROBE_SECONDS = 10.0
 
 _cache_lock = threading.Lock()
-_inferred: dict[tuple[Path, int, int], ModelInfo] = {}  # (path, mtime_ns, size) -> info, probes are slow
+# (path, mtime_ns, size) -> info, or why it was refused: probes are slow
+_inferred: dict[tuple[Path, int, int], ModelInfo | str] = {}
 
 
 def read_session_info(session: ort.InferenceSession, path: Path) -> ModelInfo:
     """Return a session's `ModelInfo`: from its contract metadata, or inferred from its shapes when the
-    metadata has no `task` key (probing once per file version); raises ModelContractError."""
+    metadata has no `task` key (`infer_file_info`); raises ModelContractError."""
     if "task" in session.get_modelmeta().custom_metadata_map:
         return read_model_info(session)
+    return infer_file_info(path, lambda: session)
+
+
+def infer_file_info(path: Path, open_session: Callable[[], ort.InferenceSession]) -> ModelInfo:
+    """Return the inferred `ModelInfo` of a metadata-less model file, probing once per file version (path,
+    mtime, size): a refusal is remembered too (except a timeout), so a rescan neither opens nor probes that
+    file again."""
     path = Path(path).resolve()
     stat = path.stat()
     key = (path, stat.st_mtime_ns, stat.st_size)
     with _cache_lock:
-        if key in _inferred:
-            return _inferred[key]
-    info = infer_model_info(session, path.stem)
+        known = _inferred.get(key)
+    if isinstance(known, str):
+        raise ModelContractError(known)
+    if known is not None:
+        return known
+    try:
+        info: ModelInfo | str = infer_model_info(open_session(), path.stem)
+    except ProbeTimeoutError:
+        raise  # not remembered: a busy machine may be why, and a rescan tries again
+    except ModelContractError as error:
+        info = str(error)
     with _cache_lock:
         _inferred[key] = info
+    if isinstance(info, str):
+        raise ModelContractError(info)
     return info
 
 
@@ -113,6 +131,10 @@ def _read_channels(axis: int | str | None) -> int:
     return 3  # a dynamic channel axis: assume RGB
 
 
+class ProbeTimeoutError(ModelContractError):
+    """A metadata-less model's probes ran past `PROBE_SECONDS` and were stopped."""
+
+
 class ProbeClock:
     """The time left for one model's probes: each run is stopped (onnxruntime's `RunOptions.terminate`)
     when the model's `PROBE_SECONDS` are spent, so a model that loops for ever cannot hang a scan."""
@@ -141,8 +163,8 @@ class ProbeClock:
             timer.cancel()
         return output
 
-    def timed_out(self) -> ModelContractError:
-        return ModelContractError(
+    def timed_out(self) -> ProbeTimeoutError:
+        return ProbeTimeoutError(
             f"no metadata, and probing its shapes took over {self.seconds:g} s (stopped): add the contract "
             "metadata to use it"
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from desktop.core.model_info import ModelContractError, ModelInfo, parse_model_info
-from desktop.core.model_shapes import read_session_info
+from desktop.core.model_shapes import infer_file_info
 from desktop.core.onnx_header import read_onnx_header
 
 MAX_MODEL_BYTES = 2 * 2**30  # protobuf cannot hold more; larger models keep their weights as external data
@@ -98,11 +98,15 @@ def read_model_file(path: Path) -> ModelInfo:
     check_external_data(path, header.external_data)
     if "task" in header.metadata:
         return parse_model_info(header.metadata, header.inputs, header.outputs)
+    return infer_file_info(path, lambda: open_light_session(path))
+
+
+def open_light_session(path: Path) -> ort.InferenceSession:
+    """Return a CPU session without graph optimisation, enough to probe a model's shapes."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3  # errors only: a bad file is reported through `SkippedFile`
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return read_session_info(session, path)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def scan_models(folders: Iterable[Path]) -> ModelScan:
