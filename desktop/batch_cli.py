@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from desktop.core.batch import BatchStatus, process_folder
+from desktop.core.batch import BatchStatus, ReportWriteError, process_folder
 from desktop.core.batch_job import (
     BATCH_TASKS,
     DEFAULT_TEMPLATE,
     OUTPUT_FORMATS,
     BatchJob,
     BatchJobError,
+    BatchPlan,
     validate_job,
 )
 from desktop.core.batch_report import BatchReport, find_csv_path
@@ -96,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         action="append",
         default=[],
-        help="extra folder of .onnx models (repeatable)",
+        help="extra folder of .onnx models (repeatable; searched first: a model here wins over a shipped "
+        "one of the same name)",
     )
     return parser
 
@@ -171,10 +173,14 @@ def cancel_on_interrupt(progress: Progress) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def print_summary(report: BatchReport, json_path: Path) -> None:
-    """Failed files on stderr, then one summary line on stdout."""
+def print_summary(report: BatchReport, json_path: Path, report_error: str = "") -> None:
+    """Failed files on stderr, then one summary line on stdout (and why the report is missing, if it is)."""
     for row in report.failed:
         print(f"failed: {row.path}: {row.reason}", file=sys.stderr)
+    if report_error:
+        print(f"error: {report_error}: {json_path} was not written", file=sys.stderr)
+        print(f"{report.summarize()}; outputs in {report.output_dir}; no report")
+        return
     csv_name = find_csv_path(json_path).name
     print(f"{report.summarize()}; outputs in {report.output_dir}; report {json_path} (+ {csv_name})")
 
@@ -185,27 +191,48 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad arguments, 0 on --help
         return int(exit_.code or 0)
+    missing = [folder for folder in args.models_dir if not folder.is_dir()]
+    if missing:
+        print(f"autoencoder-studio-batch: error: --models-dir {missing[0]} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
     scan = scan_models([*args.models_dir, *find_model_dirs()])
     try:
         plan = validate_job(make_job(args), scan.models)
     except BatchJobError as error:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    for shadowed in scan.find_shadowed(plan.model):
+        print(
+            f"note: model {plan.job.model!r} is {plan.model.path}, not {shadowed.path} of the same name "
+            "(a model in a user folder wins over a shipped one)",
+            file=sys.stderr,
+        )
+    return run_plan(plan)
+
+
+def run_plan(plan: BatchPlan) -> int:
+    """Run a validated plan with a progress bar on a terminal and Ctrl+C handling; return the exit code."""
     progress = Progress()
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    report_error = ""
     try:
         with cancel_on_interrupt(progress):
             report = process_folder(plan, progress=progress, on_status=bar.show if bar else None)
     except BatchJobError as error:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except ReportWriteError as error:  # e.g. a full disk: the rows are still told, on stderr
+        report, report_error = error.report, str(error)
+    except KeyboardInterrupt:  # a Ctrl+C outside the file loop (the loop itself writes the report)
+        print("\ncancelled", file=sys.stderr)
+        return EXIT_CANCELLED
     finally:
         if bar is not None:
             bar.close()
-    print_summary(report, plan.report_path)
+    print_summary(report, plan.report_path, report_error)
     if report.cancelled:
         return EXIT_CANCELLED
-    return EXIT_FAILED if report.failed else EXIT_OK
+    return EXIT_FAILED if report.failed or report_error else EXIT_OK
 
 
 if __name__ == "__main__":

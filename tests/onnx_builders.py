@@ -297,3 +297,43 @@ def build_plain_upscaler(
     inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, *side])]
     outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, 3, *out_side])]
     return _save_model(nodes, inputs, outputs, initializers, {}, path)
+
+
+def rewrite_metadata(path: Path, **changes: str | None) -> Path:
+    """Change metadata keys of a saved model in place (None removes a key): hostile or broken metadata."""
+    model = onnx.load(str(path))
+    meta = {prop.key: prop.value for prop in model.metadata_props}
+    meta = {k: v for k, v in {**meta, **changes}.items() if v is not None}
+    del model.metadata_props[:]
+    helper.set_model_props(model, meta)
+    onnx.save(model, str(path))
+    return path
+
+
+def build_endless_probe_model(path: Path, *, trips: int = 10**15) -> Path:
+    """Write an RGB model WITHOUT metadata whose one node is a `Loop` of `trips` iterations that pass the
+    image through: the shape probes of a metadata-less model would run it for ever."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Identity", ["value_in"], ["value_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("iteration", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("value_in", TensorProto.FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("value_out", TensorProto.FLOAT, None),
+        ],
+    )
+    initializers = [
+        numpy_helper.from_array(np.array(trips, np.int64), "trips"),
+        numpy_helper.from_array(np.array(True), "keep_going"),
+    ]
+    nodes = [helper.make_node("Loop", ["trips", "keep_going", "input"], ["out"], body=body)]
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3, "H", "W"])]
+    return _save_model(nodes, inputs, outputs, initializers, {}, path)

@@ -6,6 +6,7 @@ happens, cancellation checked between files and between tiles, and the JSON + CS
 (also after a cancel).
 """
 
+import os
 import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from desktop.core.atomic import sweep_temp_files
 from desktop.core.batch_file import PreparedFile, prepare_file
 from desktop.core.batch_files import InputFile, filter_files, plan_output_paths, walk_files
-from desktop.core.batch_job import BatchJobError, BatchPlan
-from desktop.core.batch_report import BatchReport, FileResult, merge_rows, write_report
+from desktop.core.batch_job import BatchJobError, BatchPlan, check_overlap
+from desktop.core.batch_report import BatchReport, FileResult, find_csv_path, merge_rows, write_report
+from desktop.core.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
 from desktop.core.progress import CancelledError, Progress
 from desktop.core.session import ModelSession, SessionCache
 
@@ -66,6 +69,51 @@ def find_batch_files(plan: BatchPlan) -> tuple[list[InputFile], list[InputFile]]
     return filter_files(everything, job.glob), everything
 
 
+class ReportWriteError(OSError):
+    """The batch ran but its report could not be written (e.g. a full disk); `report` holds every row."""
+
+    def __init__(self, report: BatchReport, error: OSError) -> None:
+        super().__init__(error.errno, f"cannot write the report ({error.strerror or error})")
+        self.report = report
+
+
+def resolve_quietly(path: Path) -> Path | None:
+    """Return the resolved path, or None where it cannot be resolved (a link loop, an unreadable folder)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
+        return None
+
+
+def find_protected_paths(everything: Iterable[InputFile]) -> frozenset[Path]:
+    """Return every input found, resolved: no output may replace one."""
+    resolved = (resolve_quietly(item.path) for item in everything if not item.problem)
+    return frozenset(path for path in resolved if path is not None)
+
+
+def find_existing_outputs(plan: BatchPlan, outputs: Iterable[Path]) -> frozenset[Path]:
+    """Return, when the input and output folders overlap (one inside the other, allowed only on request),
+    the files already there that an output would hit: in the overlap a file may be an original, not an
+    old output, so none is replaced. Found before anything is written; empty for separate folders."""
+    if not check_overlap(plan.input_dir, plan.output_dir):
+        return frozenset()
+    resolved = (resolve_quietly(path) for path in outputs if os.path.lexists(path))
+    return frozenset(path for path in resolved if path is not None)
+
+
+def check_report_path(plan: BatchPlan, protected: Collection[Path], outputs: Iterable[Path]) -> None:
+    """Raise BatchJobError when the report (or its CSV) would replace an input or an output of this run."""
+    targets = {resolve_quietly(path) for path in outputs}
+    for path in (plan.report_path, find_csv_path(plan.report_path)):
+        resolved = resolve_quietly(path)
+        if resolved is None:
+            raise BatchJobError(f"report path {path} cannot be resolved (a link loop?): choose another path")
+        if resolved in protected:
+            raise BatchJobError(f"report {path} would overwrite an input file: choose another report path")
+        if resolved in targets:
+            raise BatchJobError(f"report {path} would overwrite an output of this batch: choose another path")
+
+
 def process_folder(
     plan: BatchPlan,
     *,
@@ -80,8 +128,35 @@ def process_folder(
 
     `only` limits the run to these relative paths (a retry) and `keep_rows` are earlier rows the report
     keeps for files not run again. Cancelling `progress` stops between files or tiles: finished outputs
-    are kept, the file in progress leaves nothing behind, the rest are reported as cancelled.
+    are kept, the file in progress leaves nothing behind, the rest are reported as cancelled; so does a
+    KeyboardInterrupt (a second Ctrl+C), and the report is written all the same. The output folder is
+    locked for the run (`folder_lock`): a second batch into it is refused with BatchJobError. Raises
+    ReportWriteError, holding the report, when the report cannot be written.
     """
+    for folder in (plan.output_dir, plan.report_path.parent):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BatchJobError(f"cannot create folder {folder} ({error.strerror or error})") from None
+    try:
+        lock = acquire_folder_lock(plan.output_dir)
+    except (FolderLockedError, OSError) as error:
+        raise BatchJobError(str(error)) from None
+    try:
+        return _run_locked(plan, progress, on_status, on_file_finished, open_session, only, keep_rows)
+    finally:
+        release_folder_lock(lock)
+
+
+def _run_locked(
+    plan: BatchPlan,
+    progress: Progress | None,
+    on_status: Callable[[BatchStatus], None] | None,
+    on_file_finished: Callable[[FileResult], None] | None,
+    open_session: SessionOpener | None,
+    only: Collection[str] | None,
+    keep_rows: Iterable[FileResult],
+) -> BatchReport:
     progress = progress or Progress()
     open_session = open_session or SessionCache(max_size=2).get
     job = plan.job
@@ -104,12 +179,11 @@ def process_folder(
         model=job.model,
         ext=job.output_format,
     )
-    protected = frozenset(f.path.resolve() for f in everything if not f.problem)
-    for folder in (plan.output_dir, plan.report_path.parent):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise BatchJobError(f"cannot create folder {folder} ({error.strerror or error})") from None
+    protected = find_protected_paths(everything)
+    existing = find_existing_outputs(plan, outputs.values())
+    check_report_path(plan, protected | existing, outputs.values())
+    # Temp files of our own outputs and report that a killed earlier run left (the lock says none is running).
+    sweep_temp_files([*outputs.values(), plan.report_path, find_csv_path(plan.report_path)])
 
     def emit(done: int, current: str, file_fraction: float) -> None:
         status = make_status(done, len(files), current, file_fraction, time.perf_counter() - start)
@@ -118,7 +192,7 @@ def process_folder(
             on_status(status)
 
     rows: list[FileResult] = []
-    claimed: set[Path] = set()
+    claimed: set[str] = set()
     cancelled = False
 
     def finish(row: FileResult) -> None:
@@ -130,35 +204,41 @@ def process_folder(
     # encoding was a fifth of a photo batch's time). At most one save is pending, and rows keep file order.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-save") as writer:
         saving: Future[FileResult] | None = None
-        for index, item in enumerate(files):
-            if progress.cancelled:
-                cancelled = True
-                break
-            emit(index, item.relative, 0.0)
-            file_progress = progress.relay(lambda f, i=index, name=item.relative: emit(i, name, f))
-            try:
-                outcome = prepare_file(
-                    plan,
-                    item,
-                    outputs[item.relative],
-                    open_model=lambda device: open_session(plan.model.path, device),
-                    protected=protected,
-                    claimed=claimed,
-                    progress=file_progress,
-                )
-            except CancelledError:
-                cancelled = True
-                break
-            if saving is not None:
-                finish(saving.result())
-                saving = None
-            if progress.cancelled:  # cancelled as that row came in: this file is not saved
-                cancelled = True
-                break
-            if isinstance(outcome, PreparedFile):
-                saving = writer.submit(outcome.save)
-            else:
-                finish(outcome)
+        try:
+            for index, item in enumerate(files):
+                if progress.cancelled:
+                    cancelled = True
+                    break
+                emit(index, item.relative, 0.0)
+                file_progress = progress.relay(lambda f, i=index, name=item.relative: emit(i, name, f))
+                try:
+                    outcome = prepare_file(
+                        plan,
+                        item,
+                        outputs[item.relative],
+                        open_model=lambda device: open_session(plan.model.path, device),
+                        protected=protected,
+                        claimed=claimed,
+                        progress=file_progress,
+                        existing=existing,
+                    )
+                except CancelledError:
+                    cancelled = True
+                    break
+                if saving is not None:
+                    finish(saving.result())
+                    saving = None
+                if progress.cancelled:  # cancelled as that row came in: this file is not saved
+                    cancelled = True
+                    break
+                if isinstance(outcome, PreparedFile) and outcome.needs_memory:
+                    finish(outcome.save())  # it ran out of memory once: saved alone, nothing else running
+                elif isinstance(outcome, PreparedFile):
+                    saving = writer.submit(outcome.save)
+                else:
+                    finish(outcome)
+        except KeyboardInterrupt:  # a second Ctrl+C: stop now, but keep what is done and write the report
+            cancelled = True
         if saving is not None:  # its save began before the cancel: finished, and kept
             finish(saving.result())
     cancelled_rows = [
@@ -179,7 +259,10 @@ def process_folder(
         cancelled=cancelled,
         rows=merge_rows(keep_rows, [*gone, *rows]),
     )
-    write_report(report, plan.report_path)
+    try:
+        write_report(report, plan.report_path)
+    except OSError as error:
+        raise ReportWriteError(report, error) from error
     return report
 
 

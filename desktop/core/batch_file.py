@@ -1,7 +1,10 @@
 """One file of a batch: load, fit to the model, (add noise,) run, put the alpha back, save atomically, and
 describe all of it in a report row. Bad input becomes a failed row, never an exception."""
 
+import dataclasses
+import gc
 import math
+import os
 import time
 import zlib
 from collections.abc import Set
@@ -12,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from desktop.core.batch_files import InputFile
-from desktop.core.batch_job import BatchPlan
+from desktop.core.batch_job import BatchPlan, is_inside
 from desktop.core.batch_report import FileResult
 from desktop.core.image_model import (
     ModelOpener,
@@ -32,6 +35,8 @@ from desktop.core.imageio import (
 from desktop.core.metrics import SSIM_WINDOW, compute_psnr, compute_ssim
 from desktop.core.noise import add_gaussian_noise
 from desktop.core.progress import CancelledError, Progress
+
+MAX_NAME_BYTES = 255  # the longest file name ext4, APFS, NTFS (in UTF-16 units) and most others allow
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,8 @@ def transform_image(
 @dataclass(frozen=True)
 class PreparedFile:
     """A file through the model, not yet saved: `save` writes its output and returns its report row. The
-    batch runs it on its writer thread while the next file goes through the model."""
+    batch runs it on its writer thread while the next file goes through the model, except where this file
+    ran out of memory once (`needs_memory`): then it is saved alone."""
 
     plan: BatchPlan
     item: InputFile
@@ -130,14 +136,25 @@ class PreparedFile:
     image: LoadedImage
     result: Transformed
     start: float  # perf_counter() when the file was started, for the row's seconds
+    needs_memory: bool = False
 
     def save(self) -> FileResult:
+        """Write the output; a MemoryError is retried once after freeing what can be freed. The row keeps
+        the run's parameters and notes (out-of-memory retries included) whatever happens."""
         row = {"path": self.item.relative, "model": self.plan.model.info.name}
+        kept = {"parameters": self.result.parameters, "notes": self.result.notes}
         try:
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
-            save_image(self.result.pixels, self.output_path, quality=self.plan.job.quality)
+            try:
+                save_image(self.result.pixels, self.output_path, quality=self.plan.job.quality)
+            except MemoryError:
+                gc.collect()
+                save_image(self.result.pixels, self.output_path, quality=self.plan.job.quality)
+        except MemoryError:
+            reason = "out of memory saving the output: close other programs, then retry this file"
+            return _fail(row, reason, self.image, self.start, **kept)
         except Exception as error:  # a disk error on one file never stops the batch
-            return _fail(row, f"{type(error).__name__}: {error}", self.image, self.start)
+            return _fail(row, f"{type(error).__name__}: {error}", self.image, self.start, **kept)
         return FileResult(
             status="ok",
             seconds=time.perf_counter() - self.start,
@@ -145,11 +162,44 @@ class PreparedFile:
             input_mode=self.image.mode,
             output_size=describe_size(self.result.pixels),
             output_path=str(self.output_path),
-            parameters=self.result.parameters,
-            notes=self.result.notes,
             metrics=self.result.metrics,
+            **kept,
             **row,
         )
+
+
+def check_output_path(plan: BatchPlan, output_path: Path, protected: Set[Path], claimed: Set[str]) -> str:
+    """Return why `output_path` must not be written ("" when it may): too long a name, it leads out of the
+    output folder (through a link), it would replace an input, or another input wrote it (names compared
+    ignoring case, as Windows and macOS do)."""
+    size = len(os.fsencode(output_path.name))
+    if size > MAX_NAME_BYTES:
+        return f"output name is {size} bytes long, file systems allow {MAX_NAME_BYTES}: rename the input"
+    target = output_path.resolve()
+    if not is_inside(target, plan.output_dir):
+        return f"output {output_path} leads out of the output folder {plan.output_dir} (a link): not written"
+    if target in protected:
+        return (
+            f"output {output_path.name} would overwrite an input file: choose another output folder or name"
+        )
+    if str(target).casefold() in claimed:
+        return f"output {output_path.name} was already written by another input"
+    return ""
+
+
+def check_existing_output(plan: BatchPlan, output_path: Path, existing: Set[Path]) -> FileResult | None:
+    """Return the row of a file whose output exists already and is to be skipped (skip existing) or, in
+    overlapping folders, must not be replaced (it may be an original); None when it may be written."""
+    row = {"path": "", "model": plan.model.info.name, "output_path": str(output_path)}
+    if plan.job.skip_existing and os.path.lexists(output_path):
+        return FileResult(status="skipped", reason="output exists (skip existing)", **row)
+    if output_path.resolve() in existing:
+        reason = (
+            f"output {output_path.name} would replace a file already there (the input and output folders "
+            "overlap): not written; choose another output folder or name, or skip existing outputs"
+        )
+        return FileResult(status="failed", reason=reason, **row)
+    return None
 
 
 def prepare_file(
@@ -159,29 +209,26 @@ def prepare_file(
     *,
     open_model: ModelOpener,
     protected: Set[Path],
-    claimed: set[Path],
+    claimed: set[str],
     progress: Progress,
+    existing: Set[Path] = frozenset(),
 ) -> FileResult | PreparedFile:
     """Load one input and run the model on it, ready to save to `output_path` (which it adds to `claimed`);
-    or its report row where it ends before that. Raises only CancelledError."""
+    or its report row where it ends before that. `protected` are the inputs, `existing` the files already
+    in overlapping input and output folders (see `check_existing_output`). Raises only CancelledError."""
     start = time.perf_counter()
     row = {"path": item.relative, "model": plan.model.info.name}
     if item.problem:
         return FileResult(status="skipped", reason=item.problem, **row)
-    target = output_path.resolve()
-    if target in protected:
-        reason = (
-            f"output {output_path.name} would overwrite an input file: choose another output folder or name"
-        )
-        return FileResult(status="failed", reason=reason, **row)
-    if target in claimed:
-        return FileResult(
-            status="failed", reason=f"output {output_path.name} was already written by another input", **row
-        )
-    if plan.job.skip_existing and output_path.exists():
-        return FileResult(
-            status="skipped", reason="output exists (skip existing)", output_path=str(output_path), **row
-        )
+    try:
+        refusal = check_output_path(plan, output_path, protected, claimed)
+        early = None if refusal else check_existing_output(plan, output_path, existing)
+    except (OSError, RuntimeError) as error:  # RuntimeError: a link loop on the way (Python < 3.13)
+        refusal, early = f"cannot use output path {output_path}: {error}", None
+    if refusal:
+        return FileResult(status="failed", reason=refusal, **row)
+    if early is not None:
+        return dataclasses.replace(early, path=item.relative)
     image: LoadedImage | None = None
     try:
         image = load_image(item.path, keep_alpha=True)  # alpha aside, put back by attach_alpha
@@ -193,10 +240,15 @@ def prepare_file(
         return _fail(row, str(error).removeprefix(f"{item.path.name}: "), image, start)
     except Exception as error:  # a model error on one file never stops the batch
         return _fail(row, f"{type(error).__name__}: {error}", image, start)
-    claimed.add(target)
-    return PreparedFile(plan, item, output_path, image, result, start)
+    claimed.add(str(output_path.resolve()).casefold())
+    ran_out = any(note.startswith("out of memory") for note in result.notes)
+    return PreparedFile(plan, item, output_path, image, result, start, needs_memory=ran_out)
 
 
-def _fail(row: dict[str, str], reason: str, image: LoadedImage | None, start: float) -> FileResult:
+def _fail(
+    row: dict[str, str], reason: str, image: LoadedImage | None, start: float, **kept: Any
+) -> FileResult:
     sizes = {"input_size": image.size_text, "input_mode": image.mode} if image is not None else {}
-    return FileResult(status="failed", reason=reason, seconds=time.perf_counter() - start, **sizes, **row)
+    return FileResult(
+        status="failed", reason=reason, seconds=time.perf_counter() - start, **sizes, **kept, **row
+    )

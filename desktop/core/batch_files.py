@@ -6,6 +6,7 @@ way down (a loop) or already walked is reported, not followed. Hidden files (a l
 not be read (unsupported type, broken link, not a regular file).
 """
 
+import errno
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +52,12 @@ def walk_files(folder: Path, *, recursive: bool, exclude: Sequence[Path] = ()) -
                 continue
             relative = str(prefix / entry.name)
             path = Path(entry.path)
-            if entry.is_dir():
+            try:
+                kind = _classify(entry)
+            except OSError as error:  # e.g. ELOOP: a link to a link back to the first one
+                found.append(InputFile(path, relative, describe_unreadable_entry(error)))
+                continue
+            if kind == "folder":
                 if not recursive:
                     continue
                 key = _identify(path)
@@ -66,16 +72,30 @@ def walk_files(folder: Path, *, recursive: bool, exclude: Sequence[Path] = ()) -
                 else:
                     visited[key] = relative
                     walk(path, PurePosixPath(relative), ancestors | {key})
-            elif entry.is_file():
+            elif kind == "file":
                 supported = path.suffix.lower() in IMAGE_SUFFIXES
                 found.append(InputFile(path, relative, "" if supported else describe_unsupported(path)))
-            elif entry.is_symlink():
-                found.append(InputFile(path, relative, "broken symbolic link"))
             else:
-                found.append(InputFile(path, relative, "not a regular file"))
+                found.append(InputFile(path, relative, kind))
 
     walk(folder, PurePosixPath(), frozenset({_identify(folder)}))
     return found
+
+
+def describe_unreadable_entry(error: OSError) -> str:
+    """Return why a folder entry that cannot even be looked at is skipped."""
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop (links that lead back to each other), not followed"
+    return f"cannot read this entry ({error.strerror or error})"
+
+
+def _classify(entry: os.DirEntry[str]) -> str:
+    """Return "folder", "file" or why the entry is neither (following links; raises OSError, e.g. ELOOP)."""
+    if entry.is_dir():
+        return "folder"
+    if entry.is_file():
+        return "file"
+    return "broken symbolic link" if entry.is_symlink() else "not a regular file"
 
 
 def filter_files(files: Sequence[InputFile], glob: str | None) -> list[InputFile]:
@@ -90,34 +110,38 @@ def filter_files(files: Sequence[InputFile], glob: str | None) -> list[InputFile
 def plan_output_paths(
     files: Sequence[InputFile], output_dir: Path, *, template: str, task: str, model: str, ext: str
 ) -> dict[str, Path]:
-    """Map each file's relative path to its output path (subfolders kept). Inputs whose outputs would
-    share a name (a.png and a.jpg) get their own extension added to the stem (a_png..., a_jpg...)."""
-    stems = {f.relative: Path(f.relative).stem for f in files}
-    outputs = _name_outputs(files, stems, output_dir, template, task, model, ext)
+    """Map each file's relative path to its output path (subfolders kept); no two outputs differ only in
+    case (they would be one file on Windows and macOS). Inputs whose outputs would share a name (a.png and
+    a.jpg) get their own extension added to the stem (a_png..., a_jpg...); any still shared (a.png and
+    a.PNG) get a number after that, except the first in name order (a_png..., a_png_2...)."""
+
+    def name(relative: str, stem: str) -> Path:
+        filled = format_output_name(template, stem=stem, task=task, model=model, ext=ext)
+        return output_dir / PurePosixPath(relative).parent / filled
+
+    def add_suffix(relative: str) -> str:
+        return f"{Path(relative).stem}_{Path(relative).suffix.lstrip('.').lower()}"
+
+    outputs = {f.relative: name(f.relative, Path(f.relative).stem) for f in files}
+    for group in _group_by_folded_name(outputs):
+        outputs.update((relative, name(relative, add_suffix(relative))) for relative in group)
+    taken = {str(path).casefold() for path in outputs.values()}
+    for group in _group_by_folded_name(outputs):
+        for relative in sorted(group)[1:]:
+            number = 2
+            while str(name(relative, f"{add_suffix(relative)}_{number}")).casefold() in taken:
+                number += 1
+            outputs[relative] = name(relative, f"{add_suffix(relative)}_{number}")
+            taken.add(str(outputs[relative]).casefold())
+    return outputs
+
+
+def _group_by_folded_name(outputs: dict[str, Path]) -> list[list[str]]:
+    """Return the groups (2 or more) of relative paths whose outputs differ at most in case."""
     by_output: dict[str, list[str]] = {}
     for relative, path in outputs.items():
-        by_output.setdefault(str(path).lower(), []).append(relative)
-    for group in by_output.values():
-        if len(group) > 1:
-            for relative in group:
-                stems[relative] = f"{Path(relative).stem}_{Path(relative).suffix.lstrip('.').lower()}"
-    return _name_outputs(files, stems, output_dir, template, task, model, ext)
-
-
-def _name_outputs(
-    files: Sequence[InputFile],
-    stems: dict[str, str],
-    output_dir: Path,
-    template: str,
-    task: str,
-    model: str,
-    ext: str,
-) -> dict[str, Path]:
-    outputs = {}
-    for f in files:
-        name = format_output_name(template, stem=stems[f.relative], task=task, model=model, ext=ext)
-        outputs[f.relative] = output_dir / PurePosixPath(f.relative).parent / name
-    return outputs
+        by_output.setdefault(str(path).casefold(), []).append(relative)
+    return [group for group in by_output.values() if len(group) > 1]
 
 
 def _identify(path: Path) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """A batch job's settings and their validation: a plain function, run before anything starts, that turns a
 `BatchJob` into a `BatchPlan` or raises `BatchJobError` with a message the user can act on."""
 
+import re
 import string
 import tempfile
 from collections.abc import Sequence
@@ -19,6 +20,9 @@ DEFAULT_TEMPLATE = "{stem}_{task}_{model}.{ext}"
 TEMPLATE_FIELDS = ("stem", "task", "model", "ext")
 REPORT_NAME = "batch_report.json"  # in the output folder, with batch_report.csv beside it
 MIN_TILE = 16
+# Characters that would make a field of an output name more than one plain path component (separators on
+# any platform, NUL and other control characters): each becomes "_".
+UNSAFE_NAME_CHARACTERS = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
 class BatchJobError(ValueError):
@@ -61,15 +65,27 @@ class BatchPlan:
     sigma: float | None  # the job's sigma, or for synthetic noise the model's training sigma
 
 
+def make_plain_component(text: str) -> str:
+    """Return `text` as one plain path component: separators and control characters become "_", and a
+    name that is empty, "." or "..", or starts with a dot (hidden, or a way up) gets a "_" first."""
+    plain = UNSAFE_NAME_CHARACTERS.sub("_", text)
+    return f"_{plain}" if plain in ("", ".", "..") or plain.startswith(".") else plain
+
+
 def choose_output_dir(input_dir: Path, task: str, model: str) -> Path:
     """Return the default output folder: a sibling of the input named `<input>_<task>_<model>`."""
-    input_dir = Path(input_dir).resolve()
-    return input_dir.with_name(f"{input_dir.name}_{task}_{model}")
+    input_dir = Path(input_dir).expanduser().resolve()
+    if not input_dir.name:
+        raise BatchJobError(f"the input folder cannot be the root folder {input_dir}: choose a folder in it")
+    name = make_plain_component(f"{input_dir.name}_{task}_{model}")
+    return input_dir.with_name(name)
 
 
 def format_output_name(template: str, *, stem: str, task: str, model: str, ext: str) -> str:
-    """Fill the naming template, e.g. "{stem}_{task}_{model}.{ext}" -> "cat_denoise_dae.png"."""
-    return template.format(stem=stem, task=task, model=model, ext=ext)
+    """Fill the naming template, e.g. "{stem}_{task}_{model}.{ext}" -> "cat_denoise_dae.png"; every field
+    is made one plain path component first (a model's name comes from its file: it may hold "../")."""
+    fields = {"stem": stem, "task": task, "model": model, "ext": ext}
+    return template.format(**{key: make_plain_component(value) for key, value in fields.items()})
 
 
 def check_template(template: str) -> None:
@@ -142,25 +158,50 @@ def check_parameters(job: BatchJob) -> None:
     check_template(job.name_template)
 
 
+def is_inside(path: Path, folder: Path) -> bool:
+    """True when `path` is `folder` or lies under it (both resolved)."""
+    return path == folder or folder in path.parents
+
+
+def check_overlap(input_dir: Path, output_dir: Path) -> bool:
+    """True when one folder is the other or lies inside it."""
+    return is_inside(output_dir, input_dir) or is_inside(input_dir, output_dir)
+
+
 def check_folders(input_dir: Path, output_dir: Path, allow_output_in_input: bool) -> None:
-    """Raise BatchJobError for a missing input folder, or an output folder in the input one (unless
-    allowed) or that cannot be written."""
+    """Raise BatchJobError for a missing input folder, or an output folder that is, holds or lies in the
+    input one (unless allowed) or that cannot be written."""
     if not input_dir.exists():
         raise BatchJobError(f"input folder {input_dir} does not exist")
     if not input_dir.is_dir():
         raise BatchJobError(f"input {input_dir} is a file, not a folder")
-    inside = output_dir == input_dir or input_dir in output_dir.parents
-    if inside and not allow_output_in_input:
-        where = (
-            "is the input folder" if output_dir == input_dir else f"is inside the input folder {input_dir}"
-        )
+    if check_overlap(input_dir, output_dir) and not allow_output_in_input:
+        if output_dir == input_dir:
+            where = "is the input folder"
+        elif is_inside(output_dir, input_dir):
+            where = f"is inside the input folder {input_dir}"
+        else:
+            where = f"holds the input folder {input_dir}"
         raise BatchJobError(
             f"output folder {output_dir} {where}; choose another folder, or allow output into the input "
-            "folder (inputs are never overwritten)"
+            "folder (inputs and files already there are never overwritten)"
         )
     if output_dir.exists() and not output_dir.is_dir():
         raise BatchJobError(f"output {output_dir} is a file, not a folder")
     check_output_writable(output_dir)
+
+
+def check_report_place(report_path: Path, input_dir: Path, output_dir: Path) -> None:
+    """Raise BatchJobError for a report path (or its CSV) in the input tree but not in the output folder:
+    it could replace an input (`process_folder` also refuses one that would replace any input file)."""
+    for path in (report_path, report_path.with_suffix(".csv")):
+        if is_inside(path, input_dir) and not is_inside(path, output_dir):
+            raise BatchJobError(
+                f"report {path} is inside the input folder {input_dir}: it could replace an input; "
+                "put it in the output folder or elsewhere"
+            )
+        if path.is_dir():
+            raise BatchJobError(f"report {path} is a folder: give a file name, e.g. {path / REPORT_NAME}")
 
 
 def validate_job(job: BatchJob, models: Sequence[ModelEntry]) -> BatchPlan:
@@ -180,6 +221,7 @@ def validate_job(job: BatchJob, models: Sequence[ModelEntry]) -> BatchPlan:
     check_folders(input_dir, output_dir, job.allow_output_in_input)
     report_path = output_dir / REPORT_NAME if job.report_path is None else Path(job.report_path).resolve()
     if job.report_path is not None:
+        check_report_place(report_path, input_dir, output_dir)
         check_output_writable(report_path.parent)
     sigma = job.sigma
     if job.add_noise and sigma is None:

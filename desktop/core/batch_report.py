@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -89,10 +90,23 @@ def find_csv_path(json_path: Path) -> Path:
     return Path(json_path).with_suffix(".csv")
 
 
+def replace_non_finite(value: Any) -> Any:
+    """Return `value` (dicts, lists, tuples, numbers) with NaN and infinities as None: JSON has no such
+    numbers, and a report must load in any JSON reader."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: replace_non_finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [replace_non_finite(item) for item in value]
+    return value
+
+
 def write_report(report: BatchReport, json_path: Path) -> tuple[Path, Path]:
     """Write the report as JSON and CSV (beside it), each atomically; return both paths."""
     json_path = Path(json_path)
-    json_text = json.dumps(asdict(report), indent=2, ensure_ascii=False) + "\n"
+    values = replace_non_finite(asdict(report))
+    json_text = json.dumps(values, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     write_file_atomically(json_path, lambda file: file.write(json_text.encode("utf-8")))
     csv_path = find_csv_path(json_path)
     write_file_atomically(csv_path, lambda file: file.write(format_csv(report.rows).encode("utf-8")))

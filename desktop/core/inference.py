@@ -44,6 +44,7 @@ def run_denoise(model: ModelSession, image: np.ndarray, sigma: float | None = No
     start = time.perf_counter()
     results = run_session(model, wanted, feed)
     seconds = time.perf_counter() - start
+    check_output_shape(model, feed["image"], results["output"])
     latent = results.get("latent")
     return DenoiseOutput(
         image=scale_from_range(from_batch(results["output"]), info.value_range),
@@ -81,11 +82,31 @@ def run_session(model: ModelSession, names: list[str], feed: dict[str, np.ndarra
     return {name: np.concatenate([part[i] for part in parts]) for i, name in enumerate(names)}
 
 
+class ModelOutputError(ValueError):
+    """A model returned an output of another shape than its metadata promises."""
+
+
+def check_output_shape(model: ModelSession, batch: np.ndarray, output: np.ndarray) -> None:
+    """Raise ModelOutputError unless an image model's output for a (N, C, H, W) batch is
+    (N, C, H * scale, W * scale): a model whose graph lies about its scale or channels would otherwise give
+    wrong-size results marked ok, or numpy broadcast errors in the tiling."""
+    info = model.info
+    count, _, height, width = batch.shape
+    expected = (count, info.channels, height * info.scale, width * info.scale)
+    if tuple(output.shape) != expected:
+        raise ModelOutputError(
+            f"{info.name} returned an output of shape {tuple(output.shape)} for an input of shape "
+            f"{tuple(batch.shape)}; its metadata (channels {info.channels}, scale {info.scale}) promises "
+            f"{expected}"
+        )
+
+
 def run_model_batch(model: ModelSession, batch: np.ndarray, sigma: float | None = None) -> np.ndarray:
     """Run a denoise or upscale model on a (N, C, H, W) batch in [0, 1]; return its `output`
-    (N, C, H * scale, W * scale) mapped back to [0, 1]."""
+    (N, C, H * scale, W * scale) mapped back to [0, 1]; raises ModelOutputError for any other shape."""
     info = model.info
     if info.task not in ("denoise", "upscale"):
         raise ValueError(f"{info.name} is a {info.task} model, not an image-to-image model")
     output = run_session(model, ["output"], build_feed(model, batch, sigma))["output"]
+    check_output_shape(model, batch, output)
     return scale_from_range(output, info.value_range)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop.core.imageio import LoadedImage, fit_to_model
-from desktop.core.inference import build_feed, run_session
+from desktop.core.inference import ModelOutputError, build_feed, run_session
 from desktop.core.model_info import DECODER_TASKS, ModelInfo
 from desktop.core.paths import find_asset
 from desktop.core.progress import Progress
@@ -76,7 +76,13 @@ def encode_images(
         chunk = np.ascontiguousarray(images[start : start + batch].transpose(0, 3, 1, 2))  # (n, C, H, W)
         sigma = model.info.noise.sigma or 0.0
         feed = build_feed(model, chunk, sigma if model.info.takes_sigma else None)
-        codes.append(run_session(model, [name], feed)[name])
+        code = run_session(model, [name], feed)[name]
+        if code.shape != (len(chunk), model.info.latent_dim):
+            raise ModelOutputError(
+                f"{model.info.name} returned codes of shape {code.shape} for {len(chunk)} images; its "
+                f"metadata promises ({len(chunk)}, {model.info.latent_dim})"
+            )
+        codes.append(code)
         progress.set_progress(min(len(images), start + batch) / len(images))
     return np.concatenate(codes).astype(np.float32)
 
@@ -90,4 +96,10 @@ def decode_codes(model: ModelSession, codes: np.ndarray) -> np.ndarray:
     if codes.shape[1] != info.latent_dim:
         raise ValueError(f"{info.name} decodes codes of {info.latent_dim} numbers, got {codes.shape[1]}")
     output = run_session(model, ["output"], {"z": codes})["output"]  # (N, C, H, W)
+    size = info.input_size or output.shape[2:]
+    if output.shape != (len(codes), info.channels, *size):
+        raise ModelOutputError(
+            f"{info.name} returned images of shape {output.shape} for {len(codes)} codes; its metadata "
+            f"promises ({len(codes)}, {info.channels}, {size[0]}, {size[1]})"
+        )
     return np.ascontiguousarray(scale_from_range(output, info.value_range).transpose(0, 2, 3, 1))

@@ -34,8 +34,11 @@ class LatentSpace:
         """Return the per-dimension std (D,) float32, ones when the metadata has none."""
         return np.asarray(self.std, np.float32) if self.std else np.ones(dim, np.float32)
 
-    def components_array(self) -> np.ndarray:
-        """Return the principal directions (K, D) float32 ((0, 0) when absent)."""
+    def components_array(self, dim: int = 0) -> np.ndarray:
+        """Return the principal directions (K, D) float32; (0, dim) when the metadata has none (the key
+        `latent_pca` is optional)."""
+        if not self.components:
+            return np.zeros((0, dim), np.float32)
         return np.asarray(self.components, np.float32).reshape(len(self.components), -1)
 
 

@@ -24,6 +24,16 @@ OPTIONAL_KEYS = ("labels", "pair", "symmetry", *LATENT_KEYS)
 SYMMETRIES = ("none", "dihedral")  # dihedral: the model treats all 8 flips and quarter turns alike
 JSON_KEYS = ("value_range", "noise", "labels", "metrics", "train_config", *LATENT_KEYS)
 FLOAT_TYPE = "tensor(float)"
+# Bounds on metadata values: past them a model is refused, since each was once a freeze or a crash (a
+# 20000-dim latent built 20000 sliders for 36 s; a size multiple of 12000 padded a 1x1 image to 5.2 GB).
+MAX_TEXT_LENGTHS = {"name": 100, "title": 200, "description": 4000, "dataset": 200, "version": 100}
+MAX_INPUT_SIDE = 8192
+MAX_SIZE_MULTIPLE = 256
+MAX_SCALE = 16
+MAX_LATENT_DIM = 1024
+MAX_LABELS = 1000
+MAX_ABS_VALUE = 1e6  # value_range ends
+MAX_METADATA_VALUE_LENGTH = 1 << 20  # any one value; latent statistics of a 1024-dim code take ~0.3 M
 SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
 EN_DASH = "\N{EN DASH}"
 
@@ -134,12 +144,19 @@ def parse_model_info(
     metadata: Mapping[str, str], inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
 ) -> ModelInfo:
     """Parse and check metadata strings and a signature; raise `ModelContractError` on any breach."""
+    limit = MAX_METADATA_VALUE_LENGTH
+    for key, value in metadata.items():
+        if len(value) > limit:
+            raise ModelContractError(
+                f"metadata key {key!r} is {len(value):,} characters long, at most {limit:,}"
+            )
     missing = [key for key in REQUIRED_KEYS if key not in metadata]
     if missing:
         raise ModelContractError(f"metadata key {missing[0]!r} is missing")
     task = metadata["task"]
     if task not in TASKS:
         raise ModelContractError(f"metadata key 'task' is {task!r}, expected one of {', '.join(TASKS)}")
+    latent_dim = _parse_int(metadata, "latent_dim", minimum=0, maximum=MAX_LATENT_DIM)
     info = ModelInfo(
         task=task,
         name=_parse_text(metadata, "name", allow_empty=False),
@@ -147,11 +164,11 @@ def parse_model_info(
         description=_parse_text(metadata, "description"),
         channels=_parse_int(metadata, "channels", choices=(1, 3)),
         input_size=_parse_input_size(metadata["input_size"]),
-        size_multiple=_parse_int(metadata, "size_multiple", minimum=1),
-        scale=_parse_int(metadata, "scale", minimum=1),
+        size_multiple=_parse_int(metadata, "size_multiple", minimum=1, maximum=MAX_SIZE_MULTIPLE),
+        scale=_parse_int(metadata, "scale", minimum=1, maximum=MAX_SCALE),
         value_range=_parse_value_range(metadata),
         noise=_parse_noise(metadata),
-        latent_dim=_parse_int(metadata, "latent_dim", minimum=0),
+        latent_dim=latent_dim,
         dataset=_parse_text(metadata, "dataset"),
         version=_parse_text(metadata, "version", allow_empty=False),
         labels=_parse_labels(metadata),
@@ -159,9 +176,9 @@ def parse_model_info(
         train_config=_parse_json_object(metadata, "train_config"),
         inputs=tuple(inputs),
         outputs=tuple(outputs),
-        pair=metadata.get("pair", "").strip(),
+        pair=_parse_text({"pair": metadata.get("pair", "")}, "pair"),
         symmetry=_parse_symmetry(metadata),
-        latent=_parse_latent(metadata, _parse_int(metadata, "latent_dim", minimum=0)),
+        latent=_parse_latent(metadata, latent_dim),
     )
     _check_signature(info)
     return info
@@ -186,11 +203,19 @@ def _parse_text(metadata: Mapping[str, str], key: str, *, allow_empty: bool = Tr
     value = metadata[key].strip()
     if not value and not allow_empty:
         raise ModelContractError(f"metadata key {key!r} is empty")
+    limit = MAX_TEXT_LENGTHS.get(key, MAX_TEXT_LENGTHS["name"])
+    if len(value) > limit:
+        raise ModelContractError(f"metadata key {key!r} is {len(value):,} characters long, at most {limit}")
     return value
 
 
 def _parse_int(
-    metadata: Mapping[str, str], key: str, *, minimum: int | None = None, choices: tuple[int, ...] = ()
+    metadata: Mapping[str, str],
+    key: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    choices: tuple[int, ...] = (),
 ) -> int:
     raw = metadata[key]
     try:
@@ -201,13 +226,24 @@ def _parse_int(
         raise ModelContractError(f"metadata key {key!r} is {value}, expected one of {choices}")
     if minimum is not None and value < minimum:
         raise ModelContractError(f"metadata key {key!r} is {value}, expected at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ModelContractError(f"metadata key {key!r} is {value}, expected at most {maximum}")
     return value
+
+
+def load_strict_json(text: str) -> Any:
+    """`json.loads` without the NaN, Infinity and -Infinity that Python's json accepts but JSON has not."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not a JSON number")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def _parse_json(metadata: Mapping[str, str], key: str) -> Any:
     try:
-        return json.loads(metadata[key])
-    except json.JSONDecodeError as error:
+        return load_strict_json(metadata[key])
+    except ValueError as error:  # json.JSONDecodeError is one
         raise ModelContractError(f"metadata key {key!r} is not valid JSON: {error}") from None
 
 
@@ -226,8 +262,8 @@ def _parse_input_size(raw: str) -> tuple[int, int] | None:
         height, width = (int(p) for p in parts)
     except ValueError:
         raise ModelContractError(f"metadata key 'input_size' is {raw!r}, expected 'HxW' or 'any'") from None
-    if height < 1 or width < 1:
-        raise ModelContractError(f"metadata key 'input_size' is {raw!r}, sizes must be positive")
+    if not (1 <= height <= MAX_INPUT_SIDE and 1 <= width <= MAX_INPUT_SIDE):
+        raise ModelContractError(f"metadata key 'input_size' is {raw!r}, sides must be 1-{MAX_INPUT_SIDE}")
     return height, width
 
 
@@ -236,10 +272,14 @@ def _parse_value_range(metadata: Mapping[str, str]) -> tuple[float, float]:
     if (
         not isinstance(value, list)
         or len(value) != 2
-        or not all(isinstance(v, int | float) for v in value)
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        or not all(abs(v) <= MAX_ABS_VALUE for v in value)
         or value[0] >= value[1]
     ):
-        raise ModelContractError("metadata key 'value_range' must be a JSON list [low, high] with low < high")
+        raise ModelContractError(
+            f"metadata key 'value_range' must be a JSON list [low, high] of numbers within "
+            f"±{MAX_ABS_VALUE:g}, low < high"
+        )
     return float(value[0]), float(value[1])
 
 
@@ -249,27 +289,34 @@ def _parse_noise(metadata: Mapping[str, str]) -> NoiseSpec:
         raise ModelContractError("metadata key 'noise' must be a JSON object with kind 'gaussian' or 'none'")
     if value["kind"] == "none":
         return NoiseSpec(kind="none")
-    try:
-        if "sigma" in value:
-            return NoiseSpec("gaussian", sigma=float(value["sigma"]), clip=bool(value.get("clip", True)))
-        return NoiseSpec(
-            "gaussian",
-            sigma_min=float(value["sigma_min"]),
-            sigma_max=float(value["sigma_max"]),
-            clip=bool(value.get("clip", True)),
-        )
-    except (KeyError, TypeError, ValueError):
+    clip = bool(value.get("clip", True))
+    if "sigma" in value:
+        return NoiseSpec("gaussian", sigma=_parse_sigma(value, "sigma"), clip=clip)
+    low, high = _parse_sigma(value, "sigma_min"), _parse_sigma(value, "sigma_max")
+    if low > high:
+        raise ModelContractError(f"metadata key 'noise': sigma_min {low} is above sigma_max {high}")
+    return NoiseSpec("gaussian", sigma_min=low, sigma_max=high, clip=clip)
+
+
+def _parse_sigma(noise: Mapping[str, Any], key: str) -> float:
+    """Return a noise level in [0, 1] from the `noise` object, or raise ModelContractError."""
+    value = noise.get(key)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
         raise ModelContractError(
-            "metadata key 'noise' of kind 'gaussian' needs a number 'sigma' or 'sigma_min' and 'sigma_max'"
-        ) from None
+            "metadata key 'noise' of kind 'gaussian' needs 'sigma', or 'sigma_min' and 'sigma_max', as "
+            f"numbers in [0, 1]; {key} is {value!r}"
+        )
+    return float(value)
 
 
 def _parse_labels(metadata: Mapping[str, str]) -> tuple[str, ...]:
     if "labels" not in metadata:
         return ()
     value = _parse_json(metadata, "labels")
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ModelContractError("metadata key 'labels' must be a JSON list of strings")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > MAX_LABELS:
+        raise ModelContractError(
+            f"metadata key 'labels' must be a JSON list of strings, {MAX_LABELS} at most"
+        )
     return tuple(value)
 
 

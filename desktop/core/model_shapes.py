@@ -3,11 +3,13 @@
 A model whose metadata has no `task` is accepted when it has one image input (N, C, H, W) with C = 1 or 3
 and an image output with as many channels: the same size out is a `denoise` model, k times larger an
 `upscale` x k model. Symbolic sizes are settled by running a small probe image, which also finds the size
-multiple. Anything else is refused with the reason (`ModelContractError`).
+multiple. Anything else is refused with the reason (`ModelContractError`), as is a model whose probes
+together run longer than `PROBE_SECONDS` (stopped there).
 """
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,25 +27,45 @@ from desktop.core.model_info import (
 PROBE_SIZES = (32, 64)  # probe sides tried until one runs
 PROBE_MULTIPLES = (1, 2, 4, 8, 16, 32)  # candidate size multiples, smallest first
 PROBE_VALUE = 0.5
+# All probes of one model together; a 4x Real-ESRGAN export on two cores takes ~0.5 s for all of them.
+PROBE_SECONDS = 10.0
 
 _cache_lock = threading.Lock()
-_inferred: dict[tuple[Path, int, int], ModelInfo] = {}  # (path, mtime_ns, size) -> info, probes are slow
+# (path, mtime_ns, size) -> info, or why it was refused: probes are slow
+_inferred: dict[tuple[Path, int, int], ModelInfo | str] = {}
 
 
 def read_session_info(session: ort.InferenceSession, path: Path) -> ModelInfo:
     """Return a session's `ModelInfo`: from its contract metadata, or inferred from its shapes when the
-    metadata has no `task` key (probing once per file version); raises ModelContractError."""
+    metadata has no `task` key (`infer_file_info`); raises ModelContractError."""
     if "task" in session.get_modelmeta().custom_metadata_map:
         return read_model_info(session)
+    return infer_file_info(path, lambda: session)
+
+
+def infer_file_info(path: Path, open_session: Callable[[], ort.InferenceSession]) -> ModelInfo:
+    """Return the inferred `ModelInfo` of a metadata-less model file, probing once per file version (path,
+    mtime, size): a refusal is remembered too (except a timeout), so a rescan neither opens nor probes that
+    file again."""
     path = Path(path).resolve()
     stat = path.stat()
     key = (path, stat.st_mtime_ns, stat.st_size)
     with _cache_lock:
-        if key in _inferred:
-            return _inferred[key]
-    info = infer_model_info(session, path.stem)
+        known = _inferred.get(key)
+    if isinstance(known, str):
+        raise ModelContractError(known)
+    if known is not None:
+        return known
+    try:
+        info: ModelInfo | str = infer_model_info(open_session(), path.stem)
+    except ProbeTimeoutError:
+        raise  # not remembered: a busy machine may be why, and a rescan tries again
+    except ModelContractError as error:
+        info = str(error)
     with _cache_lock:
         _inferred[key] = info
+    if isinstance(info, str):
+        raise ModelContractError(info)
     return info
 
 
@@ -67,12 +89,13 @@ def infer_model_info(session: ort.InferenceSession, name: str) -> ModelInfo:
     if isinstance(batch, int) and batch != 1:
         raise ModelContractError(f"no metadata, and the batch axis is fixed at {batch}: cannot run it")
     fixed = [d for d in source.shape[2:] if isinstance(d, int)]
+    clock = ProbeClock(PROBE_SECONDS)
     if len(fixed) == 2:
         height, width = fixed
-        scale = _probe_scale(session, source.name, target.name, channels, height, width)
+        scale = _probe_scale(clock, session, source.name, target.name, channels, height, width)
         input_size, multiple = (height, width), 1
     else:
-        scale, multiple = _probe_any_size(session, source.name, target.name, channels)
+        scale, multiple = _probe_any_size(clock, session, source.name, target.name, channels)
         input_size = None
     task = "denoise" if scale == 1 else "upscale"
     size_text = "any size" if input_size is None else f"{input_size[0]}x{input_size[1]}"
@@ -108,14 +131,62 @@ def _read_channels(axis: int | str | None) -> int:
     return 3  # a dynamic channel axis: assume RGB
 
 
+class ProbeTimeoutError(ModelContractError):
+    """A metadata-less model's probes ran past `PROBE_SECONDS` and were stopped."""
+
+
+class ProbeClock:
+    """The time left for one model's probes: each run is stopped (onnxruntime's `RunOptions.terminate`)
+    when the model's `PROBE_SECONDS` are spent, so a model that loops for ever cannot hang a scan."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+
+    def run(self, session: ort.InferenceSession, target: str, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """Run the session; raise ModelContractError when out of time (other errors pass through)."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise self.timed_out()
+        options = ort.RunOptions()
+        options.log_severity_level = 4  # fatal only: a stopped or failing probe is expected, not an error
+        timer = threading.Timer(left, setattr, (options, "terminate", True))
+        timer.daemon = True
+        timer.start()
+        try:
+            (output,) = session.run([target], feed, options)
+        except Exception:
+            if options.terminate:
+                raise self.timed_out() from None
+            raise
+        finally:
+            timer.cancel()
+        return output
+
+    def timed_out(self) -> ProbeTimeoutError:
+        return ProbeTimeoutError(
+            f"no metadata, and probing its shapes took over {self.seconds:g} s (stopped): add the contract "
+            "metadata to use it"
+        )
+
+
 def _run_probe(
-    session: ort.InferenceSession, source: str, target: str, channels: int, height: int, width: int
+    clock: ProbeClock,
+    session: ort.InferenceSession,
+    source: str,
+    target: str,
+    channels: int,
+    height: int,
+    width: int,
 ) -> Sequence[int] | None:
-    """Run a grey (1, C, height, width) image; return the output shape, or None when the model fails."""
+    """Run a grey (1, C, height, width) image; return the output shape, or None when the model fails.
+    Raises ModelContractError when the probes' time is up."""
     probe = np.full((1, channels, height, width), PROBE_VALUE, np.float32)
     try:
-        (output,) = session.run([target], {source: probe})
-    except Exception:  # any failure means "not this size"
+        output = clock.run(session, target, {source: probe})
+    except ModelContractError:
+        raise
+    except Exception:  # any other failure means "not this size"
         return None
     return output.shape
 
@@ -131,9 +202,15 @@ def _check_scale(shape: Sequence[int] | None, channels: int, height: int, width:
 
 
 def _probe_scale(
-    session: ort.InferenceSession, source: str, target: str, channels: int, height: int, width: int
+    clock: ProbeClock,
+    session: ort.InferenceSession,
+    source: str,
+    target: str,
+    channels: int,
+    height: int,
+    width: int,
 ) -> int:
-    shape = _run_probe(session, source, target, channels, height, width)
+    shape = _run_probe(clock, session, source, target, channels, height, width)
     scale = _check_scale(shape, channels, height, width)
     if scale is None:
         raise ModelContractError(
@@ -143,16 +220,17 @@ def _probe_scale(
 
 
 def _probe_any_size(
-    session: ort.InferenceSession, source: str, target: str, channels: int
+    clock: ProbeClock, session: ort.InferenceSession, source: str, target: str, channels: int
 ) -> tuple[int, int]:
     """Return (scale, size multiple) of a model with symbolic sizes, found with small probe images."""
     for base in PROBE_SIZES:
-        scale = _check_scale(_run_probe(session, source, target, channels, base, base), channels, base, base)
+        shape = _run_probe(clock, session, source, target, channels, base, base)
+        scale = _check_scale(shape, channels, base, base)
         if scale is None:
             continue
         for multiple in PROBE_MULTIPLES:
             side = base + multiple
-            shape = _run_probe(session, source, target, channels, side, side)
+            shape = _run_probe(clock, session, source, target, channels, side, side)
             if _check_scale(shape, channels, side, side) == scale:
                 return scale, multiple
         return scale, base

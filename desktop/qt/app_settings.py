@@ -16,8 +16,19 @@ class AppSettings:
         self.qsettings = settings
 
     def _read(self, key: str, default: str = "") -> str:
+        """Return a text value; anything else stored under the key (a list, a map: a file edited by hand
+        or by another version) gives `default`, so a bad settings file never stops the app."""
         value = self.qsettings.value(key, default)
-        return default if value is None else str(value)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return default
+        return str(value)
+
+    def _read_list(self, key: str) -> list[str]:
+        """Return a list of texts: one text is a list of one (QSettings stores those so), anything else
+        gives an empty list, and items that are not texts are dropped."""
+        value = self.qsettings.value(key, [])
+        items = [value] if isinstance(value, str) else value if isinstance(value, list | tuple) else []
+        return [item for item in items if isinstance(item, str) and item]
 
     @property
     def models_dir(self) -> Path | None:
@@ -91,9 +102,7 @@ class AppSettings:
 
     @property
     def recent_files(self) -> list[Path]:
-        value = self.qsettings.value("paths/recent", [])
-        items = [value] if isinstance(value, str) else list(value or [])
-        return [Path(str(item)) for item in items if item]
+        return [Path(item) for item in self._read_list("paths/recent")]
 
     def add_recent_file(self, path: Path) -> None:
         """Put `path` first in the recent files (no duplicates, at most MAX_RECENT)."""

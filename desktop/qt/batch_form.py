@@ -192,12 +192,15 @@ class BatchForm(QWidget):
     def _update_output_hint(self) -> None:
         text = self.input_edit.text().strip()
         name = self.model_combo.currentData()
-        hint = (
-            str(choose_output_dir(Path(text), self.task_combo.currentText(), name)) if text and name else ""
-        )
-        self.output_edit.setPlaceholderText(
-            f"default: {hint}" if hint else "default: beside the input folder"
-        )
+        try:
+            hint = (
+                f"default: {choose_output_dir(Path(text), self.task_combo.currentText(), name)}"
+                if text and name
+                else "default: beside the input folder"
+            )
+        except (BatchJobError, OSError, RuntimeError) as error:  # e.g. "/": no sibling folder to offer
+            hint = f"no default: {error}"
+        self.output_edit.setPlaceholderText(hint)
 
     @Slot()
     def _update_enabled(self) -> None:

@@ -223,7 +223,7 @@ class LatentMapPage(ModePage):
                 "Clicking decodes the nearest code with these two numbers replaced."
             )
         else:
-            components = entry.info.latent.components_array()
+            components = entry.info.latent.components_array(entry.info.latent_dim)
             self.projection = make_pca_projection(codes, components if len(components) >= 2 else None)
             source = "the model's metadata" if len(components) >= 2 else "these codes (computed)"
             titles = ("PC1", "PC2")

@@ -49,7 +49,7 @@ class LatentSliders(QTabWidget):
         dim = info.latent_dim
         latent = info.latent
         self._mean, std = latent.mean_array(dim), latent.std_array(dim)
-        self._components = latent.components_array()
+        self._components = latent.components_array(dim)
         while self.count():
             page = self.widget(0)
             self.removeTab(0)

@@ -25,6 +25,7 @@ from desktop.core.provenance import describe_processing
 from desktop.core.registry import ModelScan, scan_models
 from desktop.core.session import SessionCache, list_devices
 from desktop.qt.app_settings import AppSettings
+from desktop.qt.background_call import call_off_ui_thread
 from desktop.qt.batch_dialog import BatchDialog
 from desktop.qt.compare_view import SIDE, SPLIT, CompareView
 from desktop.qt.denoise_page import DenoisePage
@@ -150,7 +151,7 @@ class MainWindow(QMainWindow):
     def rescan_models(self) -> None:
         """Scan the model folders again and refill every mode's picker."""
         self.sessions.clear()
-        self.scan = scan_models(self.model_folders())
+        self.scan = call_off_ui_thread(scan_models, self.model_folders())  # a slow file never freezes the UI
         for page in self.pages.values():
             page.set_models(self.scan)
         if self.scan.skipped:
