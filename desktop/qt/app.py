@@ -11,6 +11,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
+from desktop.core.model_choice import read_image_shape
 from desktop.core.paths import find_asset, find_model_dirs, find_sample_images
 from desktop.qt.app_settings import AppSettings
 from desktop.qt.main_window import APP_NAME, MODES, MainWindow
@@ -48,14 +49,18 @@ def find_app_icon() -> QIcon | None:
 
 
 def choose_start_images(images: list[Path], settings: AppSettings) -> list[Path]:
-    """Return the images to show at start: those asked for, else the last one opened, else a sample."""
+    """Return the images to show at start: those asked for, else the last one opened, else the first
+    colour sample photo (what the app is for), else the first sample."""
     if images:
         return images
     recent = [path for path in settings.recent_files[:1] if path.is_file()]
     if recent:
         return recent
     samples = find_sample_images()
-    return samples[:1]
+    colour = [
+        path for path in samples if (shape := read_image_shape(path)) is not None and shape.channels == 3
+    ]
+    return (colour or samples)[:1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode:
         window.show_mode(args.mode if args.mode in MODES else "denoise")
     if args.model:
-        window.page.picker.select(args.model)
+        window.choose_model(args.model)
     if args.screenshot is not None:
         stage_screenshot(window, args.mode or "denoise", args.screenshot)
     window.show()
