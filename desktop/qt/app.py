@@ -15,6 +15,7 @@ from desktop.core.model_choice import read_image_shape
 from desktop.core.paths import find_asset, find_model_dirs, find_sample_images
 from desktop.qt.app_settings import AppSettings
 from desktop.qt.main_window import APP_NAME, MODES, MainWindow
+from desktop.qt.platform_libraries import report_missing_libraries, will_use_xcb
 from desktop.qt.screenshot import SCREENSHOT_MODES, stage_screenshot
 from desktop.qt.theme import apply_theme
 
@@ -66,6 +67,8 @@ def choose_start_images(images: list[Path], settings: AppSettings) -> list[Path]
 def main(argv: list[str] | None = None) -> int:
     """Start the GUI and return its exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if QApplication.instance() is None and will_use_xcb():
+        report_missing_libraries()  # before Qt, whose own abort names the wrong library
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
