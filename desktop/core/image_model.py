@@ -26,7 +26,7 @@ from desktop.core.noise import estimate_noise_sigma
 from desktop.core.progress import CancelledError, Progress
 from desktop.core.session import ModelSession
 from desktop.core.tensors import from_batch, to_batch
-from desktop.core.tiling import DEFAULT_TILE_SIZE, run_tiled
+from desktop.core.tiling import DEFAULT_TILE_SIZE, Box, run_tiled
 
 JPEG_BACKGROUND = 1.0  # JPEG has no alpha: transparent parts become white
 MIN_TILE_SIZE = 64  # out-of-memory retries halve the tile size down to this
@@ -139,9 +139,11 @@ def apply_model(
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
     ensemble: int = 1,
+    visible: Box | None = None,
 ) -> np.ndarray:
     """Run a model on model-ready pixels (H, W, C); fully convolutional models run tiled, nearest first to
-    `focus` (row, column) where given; `ensemble` > 1 averages that many orientations (`ensemble.py`).
+    `focus` (row, column) where given, those in the `visible` box first; `ensemble` > 1 averages that many
+    orientations (`ensemble.py`).
     Grayscale pixels through an RGB model come back grayscale (`run_gray_as_rgb`)."""
     info = model.info
     progress = progress or Progress()
@@ -162,6 +164,7 @@ def apply_model(
         tile_size=tile_size,
         progress=progress,
         focus=focus,
+        visible=visible,
     )
 
 
@@ -175,6 +178,7 @@ def apply_model_with_retries(
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
     ensemble: int = 1,
+    visible: Box | None = None,
 ) -> ModelRun:
     """`apply_model`, retried on out of memory with tiles halved down to `MIN_TILE_SIZE`, then on CPU;
     raises `OutOfMemoryError` with an actionable message when nothing fits."""
@@ -186,7 +190,14 @@ def apply_model_with_retries(
     while True:
         try:
             output = apply_model(
-                model, pixels, sigma=sigma, tile_size=tile, progress=progress, focus=focus, ensemble=ensemble
+                model,
+                pixels,
+                sigma=sigma,
+                tile_size=tile,
+                progress=progress,
+                focus=focus,
+                ensemble=ensemble,
+                visible=visible,
             )
             return ModelRun(output, model.provider, tile if tiled else None, tuple(notes))
         except CancelledError:

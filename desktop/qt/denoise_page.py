@@ -160,6 +160,7 @@ class DenoisePage(ModePage):
             model_sigma=None if self.auto_check.isChecked() else round(self.strength_slider.value, 4),
             tile_size=self.context.tiles,
             focus=self.view_focus(),
+            visible=self.compare.view.visible_box(self.image.pixels.shape[:2]) if self.image else None,
             ensemble=self.ensemble if self.ensemble_group.isVisibleTo(self) else 1,
         )
 

@@ -162,7 +162,7 @@ class MainWindow(QMainWindow):
         else:
             fitting = ", ".join(e.info.name for e in self.page.picker.models) or "none"
             self.show_error(
-                f"--model {name} is a {entry.info.task} model: the {self.page.title} mode cannot run it "
+                f"--model {name} is a model for {entry.info.task}: the {self.page.title} mode cannot run it "
                 f"(its models: {fitting}); --mode chooses the mode ({mode} now)"
             )
         return False

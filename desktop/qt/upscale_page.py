@@ -73,6 +73,7 @@ def run_page_job(
     context: RunContext,
     progress: Progress,
     focus: tuple[float, float] | None = None,
+    visible: tuple[float, float, float, float] | None = None,
 ) -> PageResult:
     """The Upscale page's job, run in the worker: the model's tiles show over the bicubic result as they
     finish."""
@@ -89,6 +90,7 @@ def run_page_job(
         tile_size=context.tiles,
         progress=progress,
         focus=focus,
+        visible=visible,
     )
     arrays = [a for a in (result.original, result.source, result.bicubic, result.upscaled) if a is not None]
     names = name_layers(factor, check)
@@ -157,9 +159,14 @@ class UpscalePage(ModePage):
             return
         image, factor, check, context = self.image, self.factor, self.check_box.isChecked(), self.context
         self.compare.set_preferred_split("Bicubic", f"Model x{factor}")
-        focus = self.view_focus(1 if check else factor)  # a check enlarges a shrunk copy back to size
+        out_factor = 1 if check else factor  # a check enlarges a shrunk copy back to size
+        focus = self.view_focus(out_factor)
+        height, width = (n * out_factor for n in image.pixels.shape[:2])
+        visible = self.compare.view.visible_box((height, width))
         self.details_label.setText(self.describe_run(entry, factor, check))
-        self.submit(lambda progress: run_page_job(image, entry, factor, check, context, progress, focus))
+        self.submit(
+            lambda progress: run_page_job(image, entry, factor, check, context, progress, focus, visible)
+        )
 
     def describe_run(self, entry: ModelEntry, factor: int, check: bool) -> str:
         """What the side panel says while a run is under way: the sizes it makes, e.g. x4's, not x2's."""
