@@ -159,6 +159,18 @@ def test_an_unknown_or_unfitting_model_is_said_in_the_message_bar(window: MainWi
     assert window.choose_model("conv_rgb") and window.denoise_page.picker.current.info.name == "conv_rgb"
 
 
+def test_a_model_asked_for_before_the_first_image_runs_on_it_and_the_page_offers_the_fitting_one(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    assert window.choose_model("fashion_dae_mlp")  # `--model fashion_dae_mlp photo.png`
+    open_and_wait(qtbot, window, write_photo(tmp_path / "photo.png"))
+    picker = window.denoise_page.picker
+    assert picker.current.info.name == "fashion_dae_mlp" and "does not suit" in picker.note
+    assert picker.offered is not None and picker.offered.info.channels == 3
+    open_and_wait(qtbot, window, write_photo(tmp_path / "next.png", 80, 60))  # not for the next image
+    assert picker.current.info.channels == 3 and "Your choice" in picker.note
+
+
 def test_the_first_save_dialog_opens_beside_the_image(
     qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -54,6 +54,7 @@ class ModelPicker(QWidget):
         self._image: ImageShape | None = None
         self._picked = ""  # the user's choice (remembered), "" for none
         self._insist = False  # the pick was made for the image on screen: run it even if it does not fit
+        self._insist_on_next = False  # `select` before any image (`--model`): it is for the first image
         self._choice = ModelChoice(None)
         self.combo = QComboBox()
         # a narrow minimum: long titles must not widen the side panel and squeeze the wrapped label
@@ -124,15 +125,16 @@ class ModelPicker(QWidget):
     def set_image_shape(self, image: ImageShape | None, *, emit: bool = True) -> bool:
         """Choose for a new image; return True when the model in use changed (emitting `model_changed`
         unless `emit` is False)."""
-        self._image, self._insist = image, False
+        self._image, self._insist, self._insist_on_next = image, self._insist_on_next, False
         return self._choose(emit=emit)
 
     def select(self, name: str) -> bool:
-        """Use the model called `name` as if picked by hand for this image, without remembering it
-        (`--model`); False when the picker has no such model."""
+        """Use the model called `name` as if picked by hand for this image (or, before any image, for the
+        first one), without remembering it (`--model`); False when the picker has no such model."""
         if all(entry.info.name != name for entry in self._models):
             return False
         self._picked, self._insist = name, True
+        self._insist_on_next = self._image is None
         self._choose(emit=True)
         return True
 
