@@ -3,12 +3,28 @@ mode has no model, what is missing and how to add one. The choice follows the im
 user's own pick while it fits, else the best-ranked model, and a note when the two differ."""
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.core.model_choice import ImageShape, ModelChoice, choose_model
 from desktop.core.registry import ModelEntry
 
-NOTE_STYLE = "color: #b35900;"  # orange-brown: readable on the light and the dark palette
+NOTE_COLORS = ("#9a4d00", "#ffb366")  # a warning's orange on the light and on the dark palette (>= 4.5:1)
+
+
+def choose_note_color() -> str:
+    """Return the note's text colour for the app's palette (light or dark)."""
+    dark = QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    return NOTE_COLORS[dark]
 
 
 def describe_model(entry: ModelEntry) -> str:
@@ -66,7 +82,6 @@ class ModelPicker(QWidget):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.note_label = QLabel()
         self.note_label.setWordWrap(True)
-        self.note_label.setStyleSheet(NOTE_STYLE)
         self.offer_button = QPushButton()
         row = QHBoxLayout()
         row.addWidget(QLabel("Model:"))
@@ -154,6 +169,7 @@ class ModelPicker(QWidget):
         self.combo.blockSignals(False)
         self.label.setText(describe_model(entry) if entry is not None else describe_missing(self._what))
         self.note_label.setText(self.note)
+        self.note_label.setStyleSheet(f"color: {choose_note_color()};")
         self.note_label.setVisible(bool(self.note))
         better = self.offered
         self.offer_button.setText(f"Use {better.info.title}" if better is not None else "")
