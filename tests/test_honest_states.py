@@ -301,3 +301,28 @@ def test_the_denoise_page_hands_the_part_in_view_to_the_run(
     top, left, bottom, right = page.read_settings().visible
     focus = page.view_focus()
     assert top < focus[0] < bottom and left < focus[1] < right and right - left < 400
+
+
+def test_while_the_next_image_runs_the_last_images_result_cannot_be_saved_as_its_own(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = window.denoise_page
+    page.picker.select("conv_rgb")
+    page.set_context(page.context.__class__(page.context.open_session, "cpu", 64))
+    open_and_wait(qtbot, window, write_photo(tmp_path / "first.png"))
+    assert window.save_action.isEnabled()
+    release = threading.Event()
+    show_piece = tiling.show_piece
+
+    def show_then_wait(*args: object) -> None:
+        show_piece(*args)
+        release.wait(TIMEOUT_MS / 1000)
+
+    monkeypatch.setattr(tiling, "show_piece", show_then_wait)
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS):
+        window.open_paths([write_photo(tmp_path / "second.png", 400, 300)])
+    assert page.busy and page.result_pixels() is None
+    assert not window.save_action.isEnabled() and "still running" in window.save_action.statusTip()
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        release.set()
+    assert window.save_action.isEnabled()

@@ -227,7 +227,7 @@ class DenoisePage(ModePage):
                 self.strength_slider.set_value(result.model_sigma, quiet=True)
 
     def result_pixels(self) -> tuple | None:
-        if self.result is None:
+        if self.result is None or self._result_image is not self.image:  # none, or of the last image
             return None
         return self.result.denoised, self.image.alpha if self.image else None, self.picker.current
 

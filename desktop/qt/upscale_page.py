@@ -212,7 +212,7 @@ class UpscalePage(ModePage):
         self.details_label.setText(page_result.details)
 
     def result_pixels(self) -> tuple | None:
-        if self.result is None:
+        if self.result is None or self._result_image is not self.image:  # none, or of the last image
             return None
         return self.result.upscaled, self.image.alpha if self.image else None, self.picker.current
 
