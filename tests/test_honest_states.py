@@ -326,3 +326,20 @@ def test_while_the_next_image_runs_the_last_images_result_cannot_be_saved_as_its
     with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
         release.set()
     assert window.save_action.isEnabled()
+
+
+def test_while_a_file_loads_the_empty_view_says_so_instead_of_the_drop_hint(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    view = window.denoise_page.compare.view
+    hint = view.placeholder
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT_MS):
+        window.open_paths([bad])
+        assert view.placeholder == "Opening broken.png…"
+    assert view.placeholder == hint  # nothing came: the hint is back
+    with qtbot.waitSignal(window.denoise_page.result_shown, timeout=TIMEOUT_MS):
+        window.open_paths([write_photo(tmp_path / "photo.png")])
+        assert view.placeholder == "Opening photo.png…"
+    assert view.placeholder == hint and view.layer_names()

@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self._device_override = device
         self._pasted = 0
         self._first_pending: Path | None = None
+        self._hints: dict[CompareView, str] = {}  # empty views' own hints, while "Opening ..." shows
         self.sessions = SessionCache(max_size=8)
         self.setWindowTitle(APP_NAME)
         self.message_bar = MessageBar()
@@ -215,6 +216,7 @@ class MainWindow(QMainWindow):
         if files:
             self._first_pending = files[0]
             self.statusBar().showMessage(f"Opening {files[0].name}\N{HORIZONTAL ELLIPSIS}")
+            self._show_opening(f"Opening {files[0].name}\N{HORIZONTAL ELLIPSIS}")
         for path in files:
             self.files.load(path)
 
@@ -246,8 +248,24 @@ class MainWindow(QMainWindow):
         self.images.add(f"Pasted image {self._pasted}", image)
         self.statusBar().showMessage(f"Pasted a {image.size_text} image", MESSAGE_TIMEOUT_MS)
 
+    def _show_opening(self, text: str) -> None:
+        """Say what is loading in the views that show nothing yet, in place of their drop hint."""
+        for page in self.pages.values():
+            compare = getattr(page, "compare", None)
+            if compare is not None and not compare.view.layer_names():
+                self._hints.setdefault(compare.view, compare.view.placeholder)
+                compare.view.placeholder = text
+                compare.view.update()
+
+    def _restore_hints(self) -> None:
+        for view, hint in self._hints.items():
+            view.placeholder = hint
+            view.update()
+        self._hints.clear()
+
     @Slot(Path, object)
     def _show_loaded(self, path: Path, image: LoadedImage) -> None:
+        self._restore_hints()  # the image is on its way to every page
         first = path == self._first_pending
         self.images.add(path.name, image, make_current=first)
         self.settings.add_recent_file(path)
@@ -258,6 +276,7 @@ class MainWindow(QMainWindow):
 
     @Slot(Path, str)
     def _show_file_error(self, _path: Path, message: str) -> None:
+        self._restore_hints()
         self.show_error(message)
 
     @Slot(Path, str)
