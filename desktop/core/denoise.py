@@ -18,7 +18,7 @@ from desktop.core.metrics import ImageMetrics, measure_image
 from desktop.core.noise import add_gaussian_noise
 from desktop.core.progress import Progress
 from desktop.core.session import ModelSession
-from desktop.core.tiling import DEFAULT_TILE_SIZE, TilePiece
+from desktop.core.tiling import DEFAULT_TILE_SIZE, Box, TilePiece
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class DenoiseSettings:
     model_sigma: float | None = None  # for noise-conditioned models; None: estimated from the image
     tile_size: int = DEFAULT_TILE_SIZE
     focus: tuple[float, float] | None = None  # (row, column) the view is centred on: tiles there run first
+    visible: Box | None = None  # the part of the image in view: its tiles run before all others
     ensemble: int = 1  # self-ensemble passes (1, 2, 4, 8) for models with `symmetry: dihedral`
 
 
@@ -109,6 +110,7 @@ def run_denoise_job(
         progress=progress.sub_progress(0.0, 0.9 if clean is not None else 1.0),
         focus=settings.focus,
         ensemble=settings.ensemble,
+        visible=settings.visible,
     )
     seconds = time.perf_counter() - start
     noisy_metrics = denoised_metrics = None

@@ -21,12 +21,12 @@ from desktop.core.imageio import (
     resize_image,
 )
 from desktop.core.inference import run_model_batch
-from desktop.core.model_info import ModelInfo
+from desktop.core.model_info import IMAGE_TASKS, ModelInfo
 from desktop.core.noise import estimate_noise_sigma
 from desktop.core.progress import CancelledError, Progress
 from desktop.core.session import ModelSession
 from desktop.core.tensors import from_batch, to_batch
-from desktop.core.tiling import DEFAULT_TILE_SIZE, run_tiled
+from desktop.core.tiling import DEFAULT_TILE_SIZE, Box, run_tiled
 
 JPEG_BACKGROUND = 1.0  # JPEG has no alpha: transparent parts become white
 MIN_TILE_SIZE = 64  # out-of-memory retries halve the tile size down to this
@@ -58,9 +58,25 @@ class ModelRun:
 
 
 def prepare_model_input(image: LoadedImage, info: ModelInfo) -> ModelInput:
-    """Fit an image to a model: crop, resize and channels for fixed-size models; channels only (luma or
-    replicated grey) for fully convolutional ones, which tiling pads to their size multiple."""
+    """Fit an image to a model: crop, resize and channels for fixed-size models; channels only for fully
+    convolutional ones, which tiling pads to their size multiple. A grayscale image stays one channel for an
+    RGB denoiser or upscaler: `apply_model` runs it as three equal channels and averages them back, so grey
+    stays grey (encoders get the three channels they take)."""
+    if image.pixels.shape[2] == 1 and info.channels == 3 and info.task in IMAGE_TASKS:
+        fitted = fit_to_model(image, channels=1, input_size=info.input_size)
+        return ModelInput(fitted.pixels, f"{fitted.description}; run as three equal channels, grey kept")
     return fit_to_model(image, channels=info.channels, input_size=info.input_size)
+
+
+def run_gray_as_rgb(call: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """Wrap an RGB model call for grayscale batches (N, 1, H, W): the grey goes in as three equal channels
+    and the output's channels are averaged back into one, so no tint can appear (channel spread 0)."""
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        output = call(np.ascontiguousarray(np.repeat(batch, 3, axis=1)))  # (N, 3, H', W')
+        return output.mean(axis=1, keepdims=True, dtype=np.float32)
+
+    return run
 
 
 def fit_alpha(alpha: np.ndarray, info: ModelInfo, size: tuple[int, int]) -> np.ndarray:
@@ -123,13 +139,18 @@ def apply_model(
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
     ensemble: int = 1,
+    visible: Box | None = None,
 ) -> np.ndarray:
     """Run a model on model-ready pixels (H, W, C); fully convolutional models run tiled, nearest first to
-    `focus` (row, column) where given; `ensemble` > 1 averages that many orientations (`ensemble.py`)."""
+    `focus` (row, column) where given, those in the `visible` box first; `ensemble` > 1 averages that many
+    orientations (`ensemble.py`).
+    Grayscale pixels through an RGB model come back grayscale (`run_gray_as_rgb`)."""
     info = model.info
     progress = progress or Progress()
     check_ensemble(info, ensemble)
     call = ensemble_call(lambda batch: run_model_batch(model, batch, sigma), ensemble)
+    if pixels.shape[2] == 1 and info.channels == 3:
+        call = run_gray_as_rgb(call)
     if info.input_size is not None:
         progress.check_aborted()
         output = from_batch(call(to_batch(pixels)))
@@ -143,6 +164,7 @@ def apply_model(
         tile_size=tile_size,
         progress=progress,
         focus=focus,
+        visible=visible,
     )
 
 
@@ -156,6 +178,7 @@ def apply_model_with_retries(
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
     ensemble: int = 1,
+    visible: Box | None = None,
 ) -> ModelRun:
     """`apply_model`, retried on out of memory with tiles halved down to `MIN_TILE_SIZE`, then on CPU;
     raises `OutOfMemoryError` with an actionable message when nothing fits."""
@@ -167,7 +190,14 @@ def apply_model_with_retries(
     while True:
         try:
             output = apply_model(
-                model, pixels, sigma=sigma, tile_size=tile, progress=progress, focus=focus, ensemble=ensemble
+                model,
+                pixels,
+                sigma=sigma,
+                tile_size=tile,
+                progress=progress,
+                focus=focus,
+                ensemble=ensemble,
+                visible=visible,
             )
             return ModelRun(output, model.provider, tile if tiled else None, tuple(notes))
         except CancelledError:

@@ -81,3 +81,20 @@ class Progress:
             span=self._span,
             on_partial=on_partial,
         )
+
+
+def estimate_remaining(elapsed: float, fraction: float) -> float | None:
+    """Seconds still to go if the rest of the work runs at the pace of the part done (`fraction` of it in
+    `elapsed` seconds); None before anything measurable is done, or when it is done."""
+    if not 0.0 < fraction < 1.0 or elapsed <= 0.0:
+        return None
+    return elapsed * (1.0 - fraction) / fraction
+
+
+def describe_remaining(seconds: float) -> str:
+    """Return e.g. "about 40 s left", "about 3 min left" or "under a second left"."""
+    if seconds < 1.0:
+        return "under a second left"
+    if seconds < 90.0:
+        return f"about {seconds:.0f} s left"
+    return f"about {seconds / 60:.0f} min left"

@@ -62,7 +62,7 @@ def run_image_model(model: ModelSession, sample: Path) -> tuple[np.ndarray, tupl
     sigma = SELF_TEST_SIGMA if model.info.takes_sigma else None
     output = apply_model(model, pixels, sigma=sigma)
     scale = model.info.scale
-    expected = (pixels.shape[0] * scale, pixels.shape[1] * scale, model.info.channels)
+    expected = (pixels.shape[0] * scale, pixels.shape[1] * scale, pixels.shape[2])  # grey stays grey
     return output, expected, output.shape
 
 

@@ -24,6 +24,7 @@ DEFAULT_OVERLAP = 32  # input pixels shared by neighbouring tiles
 TILE_BATCH_PIXELS = 512 * 512
 
 BatchRunner = Callable[[np.ndarray], np.ndarray]  # (N, C, h, w) -> (N, C', h * scale, w * scale)
+Box = tuple[float, float, float, float]  # (top, left, bottom, right) in input pixels, e.g. the part in view
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,30 @@ class TileGrid:
     def count(self) -> int:
         return len(self.tops) * len(self.lefts)
 
-    def list_corners(self, focus: tuple[float, float] | None = None) -> list[tuple[int, int]]:
-        """Return (top, left) of every tile, row by row, or nearest first to a (row, column) `focus`."""
+    def list_corners(
+        self, focus: tuple[float, float] | None = None, visible: Box | None = None
+    ) -> list[tuple[int, int]]:
+        """Return (top, left) of every tile, row by row, or nearest first to a (row, column) `focus`; with
+        a `visible` box, every tile that overlaps it comes before every tile that does not."""
         corners = [(top, left) for top in self.tops for left in self.lefts]
         if focus is None:
             return corners
         half_height, half_width = self.tile_height / 2, self.tile_width / 2
-        return sorted(
-            corners, key=lambda c: (c[0] + half_height - focus[0]) ** 2 + (c[1] + half_width - focus[1]) ** 2
-        )
+
+        def key(corner: tuple[int, int]) -> tuple[bool, float]:
+            top, left = corner
+            distance = (top + half_height - focus[0]) ** 2 + (left + half_width - focus[1]) ** 2
+            return not self.overlaps(corner, visible), distance
+
+        return sorted(corners, key=key)
+
+    def overlaps(self, corner: tuple[int, int], box: Box | None) -> bool:
+        """True when the tile at `corner` (top, left) overlaps `box` (False without a box)."""
+        if box is None:
+            return False
+        top, left = corner
+        bottom, right = top + self.tile_height, left + self.tile_width
+        return top < box[2] and box[0] < bottom and left < box[3] and box[1] < right
 
 
 def round_up(value: int, multiple: int) -> int:
@@ -167,17 +183,19 @@ def run_tiled(
     overlap: int = DEFAULT_OVERLAP,
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
+    visible: Box | None = None,
 ) -> np.ndarray:
     """Run `run_batch` over (H, W, C) in tiles; return (H * scale, W * scale, C') in the model's output.
 
     Checks `progress` for cancellation before every model call, reports the fraction of tiles done and hands
-    it each tile as a `TilePiece`; tiles run nearest first to `focus` (row, column in input pixels) if given.
+    it each tile as a `TilePiece`; tiles run nearest first to `focus` (row, column in input pixels) if given,
+    those overlapping the `visible` box (the part of the image in view) before all others.
     """
     progress = progress or Progress()
     height, width = image.shape[:2]
     padded = pad_to_multiple(np.asarray(image, dtype=np.float32), multiple)
     grid = plan_tiles(*padded.shape[:2], tile_size=tile_size, overlap=overlap, multiple=multiple)
-    corners = grid.list_corners(focus)
+    corners = grid.list_corners(focus, visible)
     if len(corners) == 1:  # the image is one tile: nothing to blend
         progress.check_aborted()
         output = run_batch(np.ascontiguousarray(padded.transpose(2, 0, 1)[None]))[0].transpose(1, 2, 0)

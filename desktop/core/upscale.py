@@ -13,7 +13,7 @@ from desktop.core.imageio import resize_image
 from desktop.core.metrics import ImageMetrics, measure_image
 from desktop.core.model_info import ModelInfo
 from desktop.core.progress import Progress
-from desktop.core.tiling import DEFAULT_TILE_SIZE
+from desktop.core.tiling import DEFAULT_TILE_SIZE, Box
 
 FACTORS = (2, 4)
 
@@ -58,6 +58,12 @@ def count_passes(info: ModelInfo, factor: int) -> int:
     return passes
 
 
+def scale_box(box: Box, factor: float) -> Box:
+    """Return a (top, left, bottom, right) box with every coordinate times `factor`."""
+    top, left, bottom, right = box
+    return top * factor, left * factor, bottom * factor, right * factor
+
+
 def resize_bicubic(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bicubic resize of (H, W, C); Pillow widens the kernel when shrinking, so downscales are antialiased."""
     return resize_image(pixels, height, width, resample=Image.Resampling.BICUBIC)
@@ -82,10 +88,12 @@ def upscale_image(
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
+    visible: Box | None = None,
 ) -> UpscaleResult:
     """Enlarge model-ready pixels (H, W, C) `factor` times with the model and with bicubic; with `check`,
     first shrink them `factor` times and measure both results against the original. The last pass runs
-    its tiles nearest first to `focus` (row, column in output pixels, where the view is centred)."""
+    its tiles nearest first to `focus` (row, column in output pixels, where the view is centred), those in
+    the `visible` box (output pixels) first."""
     progress = progress or Progress()
     model = open_model(device)
     passes = count_passes(model.info, factor)
@@ -104,6 +112,7 @@ def upscale_image(
             tile_size=tile_size,
             progress=step if last else step.with_partial(lambda piece: None),
             focus=(focus[0] / model.info.scale, focus[1] / model.info.scale) if focus and last else None,
+            visible=scale_box(visible, 1 / model.info.scale) if visible and last else None,
         )
         image, provider, tile = run.output, run.provider, run.tile_size
         notes.extend(run.notes)

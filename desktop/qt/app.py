@@ -11,9 +11,11 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
+from desktop.core.model_choice import read_image_shape
 from desktop.core.paths import find_asset, find_model_dirs, find_sample_images
 from desktop.qt.app_settings import AppSettings
 from desktop.qt.main_window import APP_NAME, MODES, MainWindow
+from desktop.qt.platform_libraries import report_missing_libraries, will_use_xcb
 from desktop.qt.screenshot import SCREENSHOT_MODES, stage_screenshot
 from desktop.qt.theme import apply_theme
 
@@ -48,19 +50,25 @@ def find_app_icon() -> QIcon | None:
 
 
 def choose_start_images(images: list[Path], settings: AppSettings) -> list[Path]:
-    """Return the images to show at start: those asked for, else the last one opened, else a sample."""
+    """Return the images to show at start: those asked for, else the last one opened, else the first
+    colour sample photo (what the app is for), else the first sample."""
     if images:
         return images
     recent = [path for path in settings.recent_files[:1] if path.is_file()]
     if recent:
         return recent
     samples = find_sample_images()
-    return samples[:1]
+    colour = [
+        path for path in samples if (shape := read_image_shape(path)) is not None and shape.channels == 3
+    ]
+    return (colour or samples)[:1]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Start the GUI and return its exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if QApplication.instance() is None and will_use_xcb():
+        report_missing_libraries()  # before Qt, whose own abort names the wrong library
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
@@ -78,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode:
         window.show_mode(args.mode if args.mode in MODES else "denoise")
     if args.model:
-        window.page.picker.select(args.model)
+        window.choose_model(args.model)
     if args.screenshot is not None:
         stage_screenshot(window, args.mode or "denoise", args.screenshot)
     window.show()

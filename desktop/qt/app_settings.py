@@ -1,5 +1,5 @@
 """`AppSettings`: the app's persistent settings, typed, over a QSettings (models folder, device, tile size,
-theme, save quality, recent files, window geometry, last mode)."""
+theme, save quality, recent files, window geometry, last mode, the model picked by hand in each mode)."""
 
 from pathlib import Path
 
@@ -112,6 +112,23 @@ class AppSettings:
 
     def clear_recent_files(self) -> None:
         self.qsettings.setValue("paths/recent", [])
+
+    def read_picked_model(self, mode: str) -> str:
+        """The model the user last picked by hand in `mode` ("denoise", ...), "" for none."""
+        return self._read(f"models/picked_{mode}")
+
+    def write_picked_model(self, mode: str, name: str) -> None:
+        self.qsettings.setValue(f"models/picked_{mode}", name)
+
+    @property
+    def save_dir(self) -> Path | None:
+        """The folder a result was last saved to; None before the first save."""
+        text = self._read("paths/save_dir")
+        return Path(text) if text else None
+
+    @save_dir.setter
+    def save_dir(self, folder: Path) -> None:
+        self.qsettings.setValue("paths/save_dir", str(folder))
 
     @property
     def geometry(self) -> QByteArray | None:

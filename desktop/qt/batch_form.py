@@ -28,7 +28,9 @@ from desktop.core.batch_job import (
     BatchJobError,
     choose_output_dir,
 )
+from desktop.core.model_choice import ImageShape, rank_models, read_image_shape
 from desktop.core.model_info import SIGMA
+from desktop.core.paths import IMAGE_SUFFIXES
 from desktop.core.registry import ModelEntry
 from desktop.core.tiling import DEFAULT_TILE_SIZE
 
@@ -40,6 +42,7 @@ class BatchForm(QWidget):
         super().__init__(parent)
         self._models = models
         self._device = device
+        self._image: ImageShape | None = None  # what the model list is ranked for (None: any photo)
         self.input_edit, self.output_edit = QLineEdit(), QLineEdit()
         self.input_edit.setPlaceholderText("Folder of images (or drop a folder on the main window)")
         self.recursive_check = QCheckBox("Include subfolders")
@@ -76,6 +79,16 @@ class BatchForm(QWidget):
 
     def set_input_dir(self, folder: Path) -> None:
         self.input_edit.setText(str(folder))
+        first = next((p for p in sorted(folder.glob("*")) if p.suffix.lower() in IMAGE_SUFFIXES), None)
+        shape = read_image_shape(first) if first is not None else None
+        if shape is not None:
+            self.set_image_shape(shape)
+
+    def set_image_shape(self, image: ImageShape | None) -> None:
+        """Offer the models best first for images like `image` (the open image, or the folder's first),
+        choosing the best one."""
+        self._image = image
+        self._fill_models()
 
     def read_job(self) -> BatchJob:
         """Return the job the widgets describe; raises BatchJobError when no input folder is given."""
@@ -167,9 +180,8 @@ class BatchForm(QWidget):
         task = self.task_combo.currentText()
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
-        for entry in self._models:
-            if entry.info.task == task:
-                self.model_combo.addItem(entry.info.title, entry.info.name)
+        for entry in rank_models([e for e in self._models if e.info.task == task], self._image):
+            self.model_combo.addItem(entry.info.title, entry.info.name)
         self.model_combo.blockSignals(False)
         self.model_combo.setEnabled(self.model_combo.count() > 0)
         self.add_noise_check.setEnabled(task == "denoise")

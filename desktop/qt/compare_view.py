@@ -3,19 +3,22 @@ all under one shared zoom and pan. Pixel-exact at 100% and nearest-neighbour whe
 each layer is drawn from a cached smooth reduction (a power of two), so huge images stay fluid.
 
 Layers of different sizes are stretched onto one canvas, the size of the largest (an upscaler's input is
-shown enlarged, nearest, beside its output). Zoom is in device pixels per canvas pixel (1.0 = 100%).
+shown enlarged, nearest, beside its output). Layers with alpha are drawn over a checkerboard.
+Zoom is in device pixels per canvas pixel (1.0 = 100%).
 """
 
 import math
 
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QBrush,
     QColor,
     QImage,
     QMouseEvent,
     QPainter,
     QPaintEvent,
     QPen,
+    QPixmap,
     QResizeEvent,
     QWheelEvent,
 )
@@ -27,6 +30,20 @@ WHEEL_STEP = 1.25  # zoom factor per wheel notch and per zoom in/out
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 DIVIDER_GRAB = 8  # pixels either side of the divider that grab it
 QUICK_REDUCE_PIXELS = 4_000_000  # larger images are reduced in two steps (fast, then smooth)
+CHECKER_SQUARE = 8  # screen pixels per square of the checkerboard under transparent images
+CHECKER_COLORS = ("#cccccc", "#999999")
+
+
+def make_checker_brush() -> QBrush:
+    """Return a brush of grey squares, the usual sign of transparency under an image with alpha."""
+    tile = QPixmap(2 * CHECKER_SQUARE, 2 * CHECKER_SQUARE)
+    tile.fill(QColor(CHECKER_COLORS[0]))
+    painter = QPainter(tile)
+    dark = QColor(CHECKER_COLORS[1])
+    painter.fillRect(0, 0, CHECKER_SQUARE, CHECKER_SQUARE, dark)
+    painter.fillRect(CHECKER_SQUARE, CHECKER_SQUARE, CHECKER_SQUARE, CHECKER_SQUARE, dark)
+    painter.end()
+    return QBrush(tile)
 
 
 def snap_zoom(zoom: float) -> float:
@@ -51,6 +68,7 @@ class CompareView(QWidget):
         self._zoom = 1.0
         self._center = QPointF()
         self._reductions: dict[tuple[int, int], QImage] = {}  # (layer cache key, level) -> reduced image
+        self._checker: QBrush | None = None  # made on first use: a QPixmap needs the GUI thread
         self._drag: str | None = None  # "pan" or "divider"
         self._last_pos = QPointF()
         self.placeholder = "Open an image (Ctrl+O), drop files here, or paste one (Ctrl+V)."
@@ -133,6 +151,21 @@ class CompareView(QWidget):
         if (self._canvas.height(), self._canvas.width()) != tuple(size):
             return size[0] / 2, size[1] / 2
         return self._center.y(), self._center.x()
+
+    def visible_box(self, size: tuple[int, int]) -> tuple[float, float, float, float] | None:
+        """The (top, left, bottom, right) part of a (height, width) image that the first pane shows, where
+        the layers are that size, else None; tiled runs do the tiles in it first."""
+        if (self._canvas.height(), self._canvas.width()) != tuple(size):
+            return None
+        pane = self.pane_rects()[0]
+        top_left = self.map_to_canvas(QPointF(pane.topLeft()), pane)
+        bottom_right = self.map_to_canvas(QPointF(pane.bottomRight()), pane)
+        return (
+            max(0.0, top_left.y()),
+            max(0.0, top_left.x()),
+            min(float(size[0]), bottom_right.y()),
+            min(float(size[1]), bottom_right.x()),
+        )
 
     @property
     def fitted(self) -> bool:
@@ -272,6 +305,10 @@ class CompareView(QWidget):
             cut.height() * per_source,
         )
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, per_source * ratio < 1)
+        if source.hasAlphaChannel():
+            if self._checker is None:
+                self._checker = make_checker_brush()
+            painter.fillRect(target, self._checker)
         painter.drawImage(target, source, QRectF(cut))
 
     def _reduce(self, image: QImage, level: int) -> QImage:

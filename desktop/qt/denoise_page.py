@@ -28,8 +28,8 @@ from desktop.qt.float_slider import FloatSlider
 from desktop.qt.metrics_table import MetricsTable
 from desktop.qt.mode_page import ModePage, PageResult, RunContext, RunStatus
 from desktop.qt.model_picker import ModelPicker
-from desktop.qt.qimage import convert_array_to_qimage
-from desktop.qt.tile_preview import TilePreview
+from desktop.qt.qimage import convert_array_to_qimage, make_alpha_converter
+from desktop.qt.tile_preview import ImageConverter, PreviewStart, TilePreview
 
 SIGMA_MAX = 0.50
 SIGMA_STEPS = 50  # steps of 0.01
@@ -46,10 +46,12 @@ def layer_names(clean: bool) -> tuple[str, ...]:
     return ("Original", "Noisy", "Denoised") if clean else ("Input", "Denoised")
 
 
-def preview_denoising(clean: np.ndarray | None, send: PartialCallback) -> PartialCallback:
+def preview_denoising(
+    clean: np.ndarray | None, send: PartialCallback, convert: ImageConverter = convert_array_to_qimage
+) -> PartialCallback:
     """A handler, run in the worker, of the denoise job's pieces: the first is the noisy image whole, the
     others denoised tiles pasted over it in the "Denoised" pane (`TilePreview`)."""
-    preview = TilePreview(send, "Denoised")
+    preview = TilePreview(send, "Denoised", convert)
 
     def handle(piece: object) -> None:
         if not isinstance(piece, TilePiece):
@@ -72,14 +74,15 @@ def run_page_job(
     model_input = prepare_model_input(image, entry.info)
     session_note = context.open_session(entry.path, context.device).note
     clean = model_input.pixels if settings.add_noise else None
-    progress = progress.with_partial(preview_denoising(clean, progress.show_partial))
+    convert = make_alpha_converter(image.alpha, entry.info)
+    progress = progress.with_partial(preview_denoising(clean, progress.show_partial, convert))
     result = run_denoise_job(context.opener(entry), context.device, model_input.pixels, settings, progress)
     if result.clean is not None:
         arrays = (result.clean, result.noisy, result.denoised)
     else:
         arrays = (result.noisy, result.denoised)
     names = layer_names(result.clean is not None)
-    layers = [(name, convert_array_to_qimage(pixels)) for name, pixels in zip(names, arrays, strict=True)]
+    layers = [(name, convert(pixels)) for name, pixels in zip(names, arrays, strict=True)]
     notes = tuple(note for note in (session_note, *result.notes) if note)
     ensemble = f" \N{MIDDLE DOT} self-ensemble x{result.ensemble}" if result.ensemble > 1 else ""
     title = entry.info.title + ensemble
@@ -95,6 +98,8 @@ class DenoisePage(ModePage):
     def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.result: DenoiseResult | None = None
+        self._start_layers: list = []  # the layers the running job started from (`PreviewStart`)
+        self._result_image: LoadedImage | None = None  # the image the result on screen was made from
         self.picker = ModelPicker("denoise")
         self.add_noise_check = QCheckBox("Add synthetic noise (the image is clean)")
         self.add_noise_check.setChecked(True)
@@ -155,6 +160,7 @@ class DenoisePage(ModePage):
             model_sigma=None if self.auto_check.isChecked() else round(self.strength_slider.value, 4),
             tile_size=self.context.tiles,
             focus=self.view_focus(),
+            visible=self.compare.view.visible_box(self.image.pixels.shape[:2]) if self.image else None,
             ensemble=self.ensemble if self.ensemble_group.isVisibleTo(self) else 1,
         )
 
@@ -169,6 +175,9 @@ class DenoisePage(ModePage):
         height, width = self.image.pixels.shape[:2]
         return self.compare.view.focus_point((height, width))
 
+    def image_picker(self) -> ModelPicker:
+        return self.picker
+
     def set_models(self, scan: ModelScan) -> None:
         self.picker.set_models(scan.select_task("denoise"))
 
@@ -180,16 +189,31 @@ class DenoisePage(ModePage):
             self.compare.set_layers([("Original", convert_array_to_qimage(self.image.pixels))])
             return
         image, settings, context = self.image, self.read_settings(), self.context
+        if self._result_image is not image:  # the hint or the last image's details would be wrong now
+            self.conversion_label.setText(f"Denoising the {image.size_text} image\N{HORIZONTAL ELLIPSIS}")
         self.submit(lambda progress: run_page_job(image, entry, settings, context, progress))
 
     def show_partial(self, piece: object) -> None:
-        """Layers of a tiled run under way (from `TilePreview`)."""
-        if isinstance(piece, list):
+        """Layers of a run under way (from `TilePreview`): its start, shown at once for a new image (a
+        result of the same image stays until the new one is in), then the tiles as they finish."""
+        if isinstance(piece, PreviewStart):
+            self._start_layers = piece.layers
+            if self._result_image is not self.image:
+                self.compare.set_layers(piece.layers)
+        elif isinstance(piece, list):
             self.compare.set_layers(piece)
+
+    def show_cancelled(self) -> None:
+        """After Esc: the panes as the run started (Denoised shows its input again), no result to save."""
+        if self._start_layers:
+            self.compare.set_layers(self._start_layers)
+        self.result, self._result_image = None, None
+        self.metrics_table.show_metrics(None, None)
+        self.conversion_label.setText("Cancelled: change a setting to run again.")
 
     def show_result(self, page_result: PageResult) -> None:
         result: DenoiseResult = page_result.result
-        self.result = result
+        self.result, self._result_image = result, self.image
         self.compare.set_layers(page_result.layers)
         self.metrics_table.show_metrics(result.noisy_metrics, result.denoised_metrics)
         self.metrics_note.setText(
@@ -203,7 +227,7 @@ class DenoisePage(ModePage):
                 self.strength_slider.set_value(result.model_sigma, quiet=True)
 
     def result_pixels(self) -> tuple | None:
-        if self.result is None:
+        if self.result is None or self._result_image is not self.image:  # none, or of the last image
             return None
         return self.result.denoised, self.image.alpha if self.image else None, self.picker.current
 

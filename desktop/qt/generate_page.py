@@ -155,6 +155,9 @@ class GeneratePage(ModePage):
         entry = self.picker.current
         return None if entry is None else self.scan.find_pair(entry, "vae-encoder", "denoise")
 
+    def image_picker(self) -> ModelPicker:
+        return self.picker
+
     def set_models(self, scan: ModelScan) -> None:
         self.scan = scan
         self.picker.set_models(scan.select_task(*DECODER_TASKS))

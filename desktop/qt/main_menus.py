@@ -1,29 +1,15 @@
-"""The main window's menus and keyboard shortcuts; every action calls one `MainWindow` method."""
+"""The main window's menus and keyboard shortcuts; every action calls one `MainWindow` method. The
+shortcuts help is read from the actions themselves, so it cannot drift from them."""
 
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QMenuBar
 
 from desktop.core.paths import find_sample_images
 
 if TYPE_CHECKING:
     from desktop.qt.main_window import MainWindow
-
-SHORTCUTS = (  # (keys, what) for Help > Keyboard shortcuts and the README
-    ("Ctrl+O", "Open images"),
-    ("Ctrl+V", "Paste an image (or copied files)"),
-    ("Ctrl+S", "Save the result (PNG, JPEG, WebP) with its processing in the metadata"),
-    ("Ctrl+Shift+C", "Copy the result"),
-    ("Ctrl+B", "Batch process a folder"),
-    ("Ctrl+1 … Ctrl+4", "Denoise, Upscale, Generate, Latent map"),
-    ("Ctrl+T", "Side by side / split view"),
-    ("Ctrl+0", "Fit"),
-    ("Ctrl+Shift+0", "100% (one image pixel per screen pixel)"),
-    ("Ctrl+= / Ctrl+-", "Zoom in / out (or the mouse wheel; drag to pan)"),
-    ("Esc", "Cancel the running job"),
-    ("Ctrl+,", "Settings"),
-)
 
 
 def add_action(
@@ -50,8 +36,10 @@ def build_menus(window: "MainWindow") -> None:
     samples.setEnabled(not samples.isEmpty())
     add_action(file_menu, "&Paste image", window.paste, QKeySequence.StandardKey.Paste)
     file_menu.addSeparator()
-    add_action(file_menu, "&Save result…", window.choose_save_path, QKeySequence.StandardKey.Save)
-    add_action(file_menu, "&Copy result", window.copy_result, "Ctrl+Shift+C")
+    window.save_action = add_action(
+        file_menu, "&Save result…", window.choose_save_path, QKeySequence.StandardKey.Save
+    )
+    window.copy_action = add_action(file_menu, "&Copy result", window.copy_result, "Ctrl+Shift+C")
     file_menu.addSeparator()
     add_action(file_menu, "&Batch process folder…", window.open_batch_dialog, "Ctrl+B")
     file_menu.addSeparator()
@@ -71,7 +59,7 @@ def build_menus(window: "MainWindow") -> None:
     zoom_in.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
     add_action(view_menu, "Zoom &out", lambda: window.zoom("out"), "Ctrl+-")
     view_menu.addSeparator()
-    add_action(view_menu, "&Cancel running job", window.cancel_job, "Esc")
+    window.cancel_action = add_action(view_menu, "&Cancel running job", window.cancel_job, "Esc")
 
     models_menu = bar.addMenu("&Models")
     add_action(models_menu, "&Models…", window.open_models_dialog)
@@ -94,3 +82,23 @@ def fill_recent_menu(window: "MainWindow") -> None:
         add_action(menu, "Clear list", window.settings.clear_recent_files)
     else:
         menu.addAction("No recent files").setEnabled(False)
+
+
+def list_shortcuts(window: "MainWindow") -> list[tuple[str, str]]:
+    """Return (keys, menu path) of every action with a shortcut in the window's menus, in menu order, e.g.
+    ("Ctrl+S", "File \N{BLACK RIGHT-POINTING SMALL TRIANGLE} Save result…")."""
+    return list(collect_shortcuts(window.menuBar(), ""))
+
+
+def collect_shortcuts(menu: QMenu | QMenuBar, path: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for action in menu.actions():
+        text = action.text().replace("&", "")
+        where = f"{path} \N{BLACK RIGHT-POINTING SMALL TRIANGLE} {text}" if path else text
+        submenu = action.menu()
+        if isinstance(submenu, QMenu):
+            found.extend(collect_shortcuts(submenu, where))
+        elif action.shortcuts():
+            keys = " / ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            found.append((keys, where))
+    return found

@@ -2,6 +2,7 @@
 settings and models dialogs, a message bar for problems and a status bar with the provider and run time.
 It only wires views to the pages and to the `ImageList`; the work happens in the pages' workers."""
 
+import os
 from pathlib import Path
 
 import onnxruntime
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 from desktop import __version__
 from desktop.core.image_model import put_alpha_back
 from desktop.core.imageio import LoadedImage
+from desktop.core.model_choice import shape_of
 from desktop.core.paths import IMAGE_SUFFIXES, find_model_dirs
 from desktop.core.provenance import describe_processing
 from desktop.core.registry import ModelScan, scan_models
@@ -36,7 +38,7 @@ from desktop.qt.generate_page import GeneratePage
 from desktop.qt.image_list import ImageList
 from desktop.qt.inference_worker import start_worker_thread, stop_worker_thread
 from desktop.qt.latent_map_page import LatentMapPage
-from desktop.qt.main_menus import SHORTCUTS, build_menus
+from desktop.qt.main_menus import build_menus, list_shortcuts
 from desktop.qt.message_bar import MessageBar
 from desktop.qt.mode_page import ModePage, RunContext, RunStatus
 from desktop.qt.models_dialog import ModelsDialog
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self._device_override = device
         self._pasted = 0
         self._first_pending: Path | None = None
+        self._hints: dict[CompareView, str] = {}  # empty views' own hints, while "Opening ..." shows
         self.sessions = SessionCache(max_size=8)
         self.setWindowTitle(APP_NAME)
         self.message_bar = MessageBar()
@@ -125,6 +128,13 @@ class MainWindow(QMainWindow):
             lambda _scheme: apply_theme(self.settings.theme)
         )
 
+        for mode, page in self.pages.items():
+            page.picker.set_picked(self.settings.read_picked_model(mode))
+            page.picker.model_picked.connect(
+                lambda name, mode=mode: self.settings.write_picked_model(mode, name)
+            )
+            page.result_shown.connect(self.update_actions)
+            page.busy_changed.connect(self.update_actions)
         self.rescan_models()
         if self.settings.geometry is None or not self.restoreGeometry(self.settings.geometry):
             self.resize(1280, 800)
@@ -140,6 +150,24 @@ class MainWindow(QMainWindow):
     def show_mode(self, mode: int | str) -> None:
         """Switch to a mode by index or name ("denoise", "upscale", "generate", "latent_map")."""
         self.tabs.setCurrentIndex(MODES.index(mode) if isinstance(mode, str) else mode)
+
+    def choose_model(self, name: str) -> bool:
+        """Use the model `name` in the mode on screen (`--model`); a name that is unknown, or of a model
+        this mode cannot run, is said in the message bar. Returns True when the model is in use."""
+        mode = MODES[self.tabs.currentIndex()]
+        if self.page.picker.select(name):
+            return True
+        entry = self.scan.find_model(name)
+        if entry is None:
+            known = ", ".join(e.info.name for e in self.scan.models) or "none"
+            self.show_error(f"--model {name}: no such model (the models found: {known})")
+        else:
+            fitting = ", ".join(e.info.name for e in self.page.picker.models) or "none"
+            self.show_error(
+                f"--model {name} is a model for {entry.info.task}: the {self.page.title} mode cannot run it "
+                f"(its models: {fitting}); --mode chooses the mode ({mode} now)"
+            )
+        return False
 
     def model_folders(self) -> list[Path]:
         if self._model_dirs is not None:
@@ -189,6 +217,7 @@ class MainWindow(QMainWindow):
         if files:
             self._first_pending = files[0]
             self.statusBar().showMessage(f"Opening {files[0].name}\N{HORIZONTAL ELLIPSIS}")
+            self._show_opening(f"Opening {files[0].name}\N{HORIZONTAL ELLIPSIS}")
         for path in files:
             self.files.load(path)
 
@@ -220,19 +249,35 @@ class MainWindow(QMainWindow):
         self.images.add(f"Pasted image {self._pasted}", image)
         self.statusBar().showMessage(f"Pasted a {image.size_text} image", MESSAGE_TIMEOUT_MS)
 
+    def _show_opening(self, text: str) -> None:
+        """Say what is loading in the views that show nothing yet, in place of their drop hint."""
+        for page in self.pages.values():
+            compare = getattr(page, "compare", None)
+            if compare is not None and not compare.view.layer_names():
+                self._hints.setdefault(compare.view, compare.view.placeholder)
+                compare.view.placeholder = text
+                compare.view.update()
+
+    def _restore_hints(self) -> None:
+        for view, hint in self._hints.items():
+            view.placeholder = hint
+            view.update()
+        self._hints.clear()
+
     @Slot(Path, object)
     def _show_loaded(self, path: Path, image: LoadedImage) -> None:
+        self._restore_hints()  # the image is on its way to every page
         first = path == self._first_pending
         self.images.add(path.name, image, make_current=first)
         self.settings.add_recent_file(path)
         if first:
             self._first_pending = None
-            self.setWindowTitle(f"{path.name} \N{EM DASH} {APP_NAME}")
             self.statusBar().showMessage(f"Opened {path.name} ({image.size_text})", MESSAGE_TIMEOUT_MS)
             self.image_opened.emit(path)
 
     @Slot(Path, str)
     def _show_file_error(self, _path: Path, message: str) -> None:
+        self._restore_hints()
         self.show_error(message)
 
     @Slot(Path, str)
@@ -246,15 +291,18 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _change_image(self, image: LoadedImage) -> None:
+        current = self.images.current
+        self.setWindowTitle(f"{current.name} \N{EM DASH} {APP_NAME}" if current is not None else APP_NAME)
         for page in self.pages.values():
             page.set_image(image)
+        self.update_actions()
 
     # --- results out ---------------------------------------------------------------------------------
     def save_result(self, path: Path) -> bool:
         """Save the current mode's result with its processing in the file's metadata (off the UI thread)."""
         found = self.page.result_pixels()
         if found is None:
-            self.show_error("Nothing to save yet: open an image or generate one first", "info")
+            self.show_error(self.page.explain_no_result("save"), "info")
             return False
         pixels, alpha, entry = found
         if alpha is not None and entry is not None:
@@ -270,23 +318,34 @@ class MainWindow(QMainWindow):
     @Slot()
     def choose_save_path(self) -> None:
         if self.page.result_pixels() is None:
-            self.show_error("Nothing to save yet: open an image or generate one first", "info")
+            self.show_error(self.page.explain_no_result("save"), "info")
             return
         stem = Path(self.images.current.name).stem if self.images.current else "result"
-        start = str(self.settings.last_dir / f"{stem}_{MODES[self.tabs.currentIndex()]}.png")
+        start = str(self.choose_save_dir() / f"{stem}_{MODES[self.tabs.currentIndex()]}.png")
         name, chosen = QFileDialog.getSaveFileName(self, "Save result", start, ";;".join(SAVE_FILTERS))
         if name:
             path = Path(name)
             if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
                 path = path.with_suffix(SAVE_FILTERS.get(chosen, ".png"))
-            self.settings.last_dir = path.parent
+            self.settings.save_dir = path.parent
             self.save_result(path)
+
+    def choose_save_dir(self) -> Path:
+        """Where the Save dialog opens: where the last result went, else beside the image (when that
+        folder is writable: not inside an installed app), else the folder images were last opened from."""
+        if self.settings.save_dir is not None and self.settings.save_dir.is_dir():
+            return self.settings.save_dir
+        current = self.images.current
+        path = current.image.path if current is not None else None
+        if path is not None and os.access(path.parent, os.W_OK):
+            return path.parent
+        return self.settings.last_dir
 
     @Slot()
     def copy_result(self) -> None:
         found = self.page.result_pixels()
         if found is None:
-            self.show_error("Nothing to copy yet", "info")
+            self.show_error(self.page.explain_no_result("copy"), "info")
             return
         pixels, alpha, entry = found
         if alpha is not None and entry is not None:
@@ -314,11 +373,26 @@ class MainWindow(QMainWindow):
     def cancel_job(self) -> None:
         self.page.cancel()
 
+    @Slot()
+    def update_actions(self) -> None:
+        """Enable Save, Copy and Cancel for what the mode on screen shows (a result; a running job); a
+        disabled Save says why in its tooltip and status tip."""
+        has_result = self.page.result_pixels() is not None
+        for action, verb in ((self.save_action, "save"), (self.copy_action, "copy")):
+            action.setEnabled(has_result)
+            why = "" if has_result else self.page.explain_no_result(verb)
+            action.setStatusTip(why)
+            action.setToolTip(why or action.text().replace("&", "").rstrip("\N{HORIZONTAL ELLIPSIS}"))
+        self.cancel_action.setEnabled(self.page.busy)
+
     # --- dialogs -------------------------------------------------------------------------------------
     def open_batch_dialog(self, folder: Path | None = None) -> BatchDialog:
         """Show the batch dialog (one per window), with `folder` as its input folder when given."""
         if self.batch_dialog is None:
             self.batch_dialog = BatchDialog(self.scan.models, self.page.context.device, self)
+            current = self.images.current
+            if current is not None:
+                self.batch_dialog.form.set_image_shape(shape_of(current.image.pixels.shape))
         if folder is not None:
             self.batch_dialog.form.set_input_dir(folder)
         self.batch_dialog.show()
@@ -349,7 +423,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
+        rows = "".join(
+            f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in list_shortcuts(self)
+        )
         QMessageBox.information(self, "Keyboard shortcuts", f"<table cellpadding='3'>{rows}</table>")
 
     @Slot()
@@ -390,6 +466,7 @@ class MainWindow(QMainWindow):
             page.set_active(position == index)
         self.settings.mode = index
         self._show_busy()
+        self.update_actions()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.settings.geometry = self.saveGeometry()

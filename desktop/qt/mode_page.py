@@ -15,10 +15,12 @@ from PySide6.QtWidgets import QHBoxLayout, QLayout, QVBoxLayout, QWidget
 
 from desktop.core.image_model import ModelOpener
 from desktop.core.imageio import LoadedImage
+from desktop.core.model_choice import shape_of
 from desktop.core.registry import ModelEntry, ModelScan
 from desktop.core.session import ModelSession
 from desktop.core.tiling import DEFAULT_TILE_SIZE
 from desktop.qt.inference_worker import InferenceWorker, JobFunction, start_worker_thread, stop_worker_thread
+from desktop.qt.model_picker import ModelPicker
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class ModePage(QWidget):
         self._stale = False
         self._latest = 0
         self._busy = False
+        self._holding = False  # set while the image and the model change together: one run, not two
+        self.cancelled = False  # the last run was cancelled (Esc): nothing on screen to save
         self.worker = InferenceWorker()
         self.worker.finished.connect(self._finish)
         self.worker.failed.connect(self._fail)
@@ -128,6 +132,17 @@ class ModePage(QWidget):
         """Return what made the current result, for the saved file's metadata."""
         return {}
 
+    def show_cancelled(self) -> None:
+        """Undo what a cancelled run put on screen (pages that show partial results override this)."""
+
+    def explain_no_result(self, verb: str = "save") -> str:
+        """Say why there is no result to `verb` ("save", "copy")."""
+        if self.cancelled:
+            return f"Nothing to {verb}: the run was cancelled (Esc); change a setting to run it again"
+        if self._busy:
+            return f"Nothing to {verb} yet: the model is still running"
+        return f"Nothing to {verb} yet: open an image or generate one first"
+
     def lay_out_beside(self, width: int, items: list[SideItem], main: QWidget) -> None:
         """Lay the page out as a fixed-width side column of `items` beside `main`, which takes the rest:
         a widget or layout, a (widget, stretch) pair, or None for a stretch."""
@@ -153,9 +168,20 @@ class ModePage(QWidget):
         self.context = context
         self.request_refresh()
 
+    def image_picker(self) -> ModelPicker | None:
+        """The picker whose model follows the image (pages that run models on the image), else None."""
+        return None
+
     def set_image(self, image: LoadedImage | None) -> None:
-        """Make `image` the page's input."""
+        """Make `image` the page's input (and let the picker choose the model that suits it)."""
         self.image = image
+        picker = self.image_picker()
+        if picker is not None:
+            self._holding = True
+            try:
+                picker.set_image_shape(shape_of(image.pixels.shape) if image is not None else None)
+            finally:
+                self._holding = False
         self.request_refresh()
 
     def set_active(self, active: bool) -> None:
@@ -165,7 +191,9 @@ class ModePage(QWidget):
             self.request_refresh()
 
     def request_refresh(self) -> None:
-        if self._active:
+        if self._holding:
+            self._stale = True
+        elif self._active:
             self._stale = False
             self.refresh()
         else:
@@ -174,6 +202,7 @@ class ModePage(QWidget):
     def submit(self, run: JobFunction) -> None:
         """Run a job on the page's worker; only the latest one's result is shown."""
         self._latest = self.worker.submit(run)
+        self.cancelled = False
         self._set_busy(True)
 
     def cancel(self) -> None:
@@ -208,6 +237,8 @@ class ModePage(QWidget):
     @Slot(int)
     def _cancelled(self, request_id: int) -> None:
         if request_id == self._latest:
+            self.cancelled = True
+            self.show_cancelled()
             self._set_busy(False)
 
     @Slot(int, float)

@@ -1,8 +1,13 @@
 """Conversions between float images (H, W, C) in [0, 1] and QImage; QImage (unlike QPixmap) may be built in
 worker threads, so pages convert their results there."""
 
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtGui import QImage
+
+from desktop.core.image_model import fit_alpha
+from desktop.core.model_info import ModelInfo
 
 QIMAGE_FORMATS = {
     1: QImage.Format.Format_Grayscale8,
@@ -39,3 +44,19 @@ def convert_qimage_to_array(image: QImage) -> tuple[np.ndarray, np.ndarray | Non
     alpha = data[..., 3:]
     opaque = bool(np.all(alpha == 1.0))
     return np.ascontiguousarray(data[..., :3]), None if opaque else np.ascontiguousarray(alpha)
+
+
+def make_alpha_converter(alpha: np.ndarray | None, info: ModelInfo) -> Callable[[np.ndarray], QImage]:
+    """Return a pixels -> QImage conversion that carries an input's alpha (H, W, 1), fitted to each
+    image's size as the saved result's is (`fit_alpha`), so transparent parts show as transparent."""
+    fitted: dict[tuple[int, int], np.ndarray] = {}
+
+    def convert(pixels: np.ndarray) -> QImage:
+        if alpha is None:
+            return convert_array_to_qimage(pixels)
+        size = (pixels.shape[0], pixels.shape[1])
+        if size not in fitted:
+            fitted[size] = fit_alpha(alpha, info, size)
+        return convert_array_to_qimage(pixels, fitted[size])
+
+    return convert

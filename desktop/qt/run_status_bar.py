@@ -1,9 +1,13 @@
-"""`RunStatusBar`: the status bar's permanent part: a progress bar with Cancel while the mode on screen
-works, then the model, the provider in use and the last run time."""
+"""`RunStatusBar`: the status bar's permanent part: a progress bar with Cancel and an estimate of the time
+left while the mode on screen works, then the model, the provider in use and the last run time."""
+
+import time
+from collections.abc import Callable
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
+from desktop.core.progress import describe_remaining, estimate_remaining
 from desktop.qt.mode_page import RunStatus
 
 PROGRESS_STEPS = 1000
@@ -14,9 +18,14 @@ class RunStatusBar(QStatusBar):
 
     cancel_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
+        self._clock = clock
+        self._started: float | None = None  # when the run on screen began, None while idle
+        self._fraction = 0.0  # the last fraction shown: a smaller one is a new run (the latest wins)
         self.model_label, self.provider_label, self.time_label = QLabel(), QLabel(), QLabel()
+        self.remaining_label = QLabel()
+        self.remaining_label.setToolTip("From the pace of the tiles done so far")
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, PROGRESS_STEPS)
         self.progress_bar.setMaximumWidth(180)
@@ -27,6 +36,7 @@ class RunStatusBar(QStatusBar):
         self.cancel_button.clicked.connect(self.cancel_requested)
         for widget in (
             self.progress_bar,
+            self.remaining_label,
             self.cancel_button,
             self.model_label,
             self.provider_label,
@@ -50,9 +60,21 @@ class RunStatusBar(QStatusBar):
         """Show a busy indicator (until the first progress report) and Cancel, or hide both."""
         self.progress_bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        if busy:
+        if busy and self._started is None:
+            self._started = self._clock()
             self.progress_bar.setRange(0, 0)
+        if not busy:
+            self._started, self._fraction = None, 0.0
+            self.remaining_label.clear()
+        self.remaining_label.setVisible(busy)
 
     def show_progress(self, fraction: float) -> None:
+        """Show how far the run is, and the time left at the pace so far."""
         self.progress_bar.setRange(0, PROGRESS_STEPS)
         self.progress_bar.setValue(round(fraction * PROGRESS_STEPS))
+        now = self._clock()
+        if self._started is None or fraction < self._fraction:  # a newer run replaced the one timed
+            self._started = now
+        self._fraction = fraction
+        remaining = estimate_remaining(now - self._started, fraction)
+        self.remaining_label.setText(describe_remaining(remaining) if remaining is not None else "")

@@ -1,5 +1,5 @@
 """`--screenshot PNG --mode MODE`: show a mode with a result, grab the window into a PNG, quit. Used for
-the README's screenshots (resources/screenshots/<mode>.png)."""
+the README's screenshots (resources/screenshots/)."""
 
 from pathlib import Path
 

@@ -21,8 +21,8 @@ from desktop.qt.compare_box import CompareBox
 from desktop.qt.metrics_table import MetricsTable
 from desktop.qt.mode_page import ModePage, PageResult, RunContext, RunStatus
 from desktop.qt.model_picker import ModelPicker
-from desktop.qt.qimage import convert_array_to_qimage
-from desktop.qt.tile_preview import TilePreview
+from desktop.qt.qimage import convert_array_to_qimage, make_alpha_converter
+from desktop.qt.tile_preview import ImageConverter, PreviewStart, TilePreview
 
 PANEL_WIDTH = 340
 
@@ -47,11 +47,13 @@ def name_layers(factor: int, check: bool) -> tuple[str, ...]:
     return (*enlarged, "Bicubic", f"Model x{factor}")
 
 
-def preview_upscaling(factor: int, check: bool, send: PartialCallback) -> PartialCallback:
+def preview_upscaling(
+    factor: int, check: bool, send: PartialCallback, convert: ImageConverter = convert_array_to_qimage
+) -> PartialCallback:
     """A handler, run in the worker, of the upscale job's pieces: the result pane starts as the bicubic
     enlargement and the model's tiles are pasted over it as they finish (`TilePreview`)."""
     names = name_layers(factor, check)
-    preview = TilePreview(send, names[-1])
+    preview = TilePreview(send, names[-1], convert)
 
     def handle(piece: object) -> None:
         if isinstance(piece, UpscaleStart):
@@ -71,12 +73,14 @@ def run_page_job(
     context: RunContext,
     progress: Progress,
     focus: tuple[float, float] | None = None,
+    visible: tuple[float, float, float, float] | None = None,
 ) -> PageResult:
     """The Upscale page's job, run in the worker: the model's tiles show over the bicubic result as they
     finish."""
     model_input = prepare_model_input(image, entry.info)
     session_note = context.open_session(entry.path, context.device).note
-    progress = progress.with_partial(preview_upscaling(factor, check, progress.show_partial))
+    convert = make_alpha_converter(image.alpha, entry.info)
+    progress = progress.with_partial(preview_upscaling(factor, check, progress.show_partial, convert))
     result = upscale_image(
         context.opener(entry),
         context.device,
@@ -86,17 +90,23 @@ def run_page_job(
         tile_size=context.tiles,
         progress=progress,
         focus=focus,
+        visible=visible,
     )
     arrays = [a for a in (result.original, result.source, result.bicubic, result.upscaled) if a is not None]
     names = name_layers(factor, check)
-    layers = [(name, convert_array_to_qimage(pixels)) for name, pixels in zip(names, arrays, strict=True)]
+    layers = [(name, convert(pixels)) for name, pixels in zip(names, arrays, strict=True)]
     notes = tuple(note for note in (session_note, *result.notes) if note)
     status = RunStatus(entry.info.title, result.provider, result.seconds, notes)
-    size = f"{result.source.shape[1]}x{result.source.shape[0]}"
-    out = f"{result.upscaled.shape[1]}x{result.upscaled.shape[0]}"
-    passes = f" ({result.passes} passes)" if result.passes > 1 else ""
-    details = f"Input: {model_input.description}. Enlarged {size} -> {out}{passes}."
+    enlarged = describe_enlargement(result.source.shape, factor, result.passes)
+    details = f"Input: {model_input.description}. Enlarged {enlarged}."
     return PageResult(result, layers, status, details)
+
+
+def describe_enlargement(shape: tuple[int, ...], factor: int, passes: int) -> str:
+    """Return e.g. "640x427 -> 2560x1708 (2 passes)" for an (H, W, ...) source enlarged `factor` times."""
+    height, width = shape[:2]
+    times = f" ({passes} passes)" if passes > 1 else ""
+    return f"{width}x{height} -> {width * factor}x{height * factor}{times}"
 
 
 class UpscalePage(ModePage):
@@ -107,6 +117,8 @@ class UpscalePage(ModePage):
     def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.result: UpscaleResult | None = None
+        self._start_layers: list = []  # the layers the running job started from (`PreviewStart`)
+        self._result_image: LoadedImage | None = None  # the image the result on screen was made from
         self.picker = ModelPicker("upscale")
         self.factor_combo = QComboBox()
         self.check_box = QCheckBox("Downscale-then-upscale check")
@@ -132,6 +144,9 @@ class UpscalePage(ModePage):
     def factor(self) -> int:
         return int(self.factor_combo.currentData() or 2)
 
+    def image_picker(self) -> ModelPicker:
+        return self.picker
+
     def set_models(self, scan: ModelScan) -> None:
         self.picker.set_models(scan.select_task("upscale"))
 
@@ -144,8 +159,23 @@ class UpscalePage(ModePage):
             return
         image, factor, check, context = self.image, self.factor, self.check_box.isChecked(), self.context
         self.compare.set_preferred_split("Bicubic", f"Model x{factor}")
-        focus = self.view_focus(1 if check else factor)  # a check enlarges a shrunk copy back to size
-        self.submit(lambda progress: run_page_job(image, entry, factor, check, context, progress, focus))
+        out_factor = 1 if check else factor  # a check enlarges a shrunk copy back to size
+        focus = self.view_focus(out_factor)
+        height, width = (n * out_factor for n in image.pixels.shape[:2])
+        visible = self.compare.view.visible_box((height, width))
+        self.details_label.setText(self.describe_run(entry, factor, check))
+        self.submit(
+            lambda progress: run_page_job(image, entry, factor, check, context, progress, focus, visible)
+        )
+
+    def describe_run(self, entry: ModelEntry, factor: int, check: bool) -> str:
+        """What the side panel says while a run is under way: the sizes it makes, e.g. x4's, not x2's."""
+        assert self.image is not None
+        shape = self.image.pixels.shape
+        if check:
+            shape = (shape[0] // factor, shape[1] // factor)
+        enlarged = describe_enlargement(shape, factor, count_passes(entry.info, factor))
+        return f"Enlarging {enlarged}\N{HORIZONTAL ELLIPSIS}"
 
     def view_focus(self, factor: int) -> tuple[float, float] | None:
         """Where the last pass starts its tiles, in output pixels: the point at the centre of the view
@@ -156,20 +186,33 @@ class UpscalePage(ModePage):
         return self.compare.view.focus_point((height, width))
 
     def show_partial(self, piece: object) -> None:
-        """Layers of a tiled run under way (from `preview_upscaling`)."""
-        if isinstance(piece, list):
+        """Layers of a run under way (from `preview_upscaling`): its start (bicubic in the model's pane),
+        shown at once for a new image, then the model's tiles as they finish."""
+        if isinstance(piece, PreviewStart):
+            self._start_layers = piece.layers
+            if self._result_image is not self.image:
+                self.compare.set_layers(piece.layers)
+        elif isinstance(piece, list):
             self.compare.set_layers(piece)
+
+    def show_cancelled(self) -> None:
+        """After Esc: the panes as the run started (bicubic in the model's pane), no result to save."""
+        if self._start_layers:
+            self.compare.set_layers(self._start_layers)
+        self.result, self._result_image = None, None
+        self.metrics_table.show_metrics(None, None)
+        self.details_label.setText("Cancelled: change a setting to run again.")
 
     def show_result(self, page_result: PageResult) -> None:
         result: UpscaleResult = page_result.result
-        self.result = result
+        self.result, self._result_image = result, self.image
         self.compare.set_layers(page_result.layers)
         self.metrics_table.show_metrics(result.bicubic_metrics, result.model_metrics)
         self.metrics_note.setVisible(result.original is None)
         self.details_label.setText(page_result.details)
 
     def result_pixels(self) -> tuple | None:
-        if self.result is None:
+        if self.result is None or self._result_image is not self.image:  # none, or of the last image
             return None
         return self.result.upscaled, self.image.alpha if self.image else None, self.picker.current
 
