@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from desktop.cluster.options import add_cluster_arguments, read_cluster_options
 from desktop.core.batch import BatchStatus, ReportWriteError, process_folder
 from desktop.core.batch_job import (
     BATCH_TASKS,
@@ -42,9 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Denoise or upscale every image of a folder with one model. Bad files are reported, "
         "never fatal; inputs are never modified; a JSON + CSV report is written.",
     )
-    parser.add_argument("input", type=Path, help="folder of images")
+    # Strings, not Paths: with --engine ray they may be URLs (Path("s3://b/p") would lose a slash).
+    parser.add_argument("input", help="folder of images (--engine ray: or a URL, e.g. s3://bucket/prefix)")
     parser.add_argument(
-        "output", type=Path, nargs="?", help="output folder (default: a sibling <INPUT>_<task>_<model>)"
+        "output", nargs="?", help="output folder or URL (default: a sibling <INPUT>_<task>_<model>)"
     )
     parser.add_argument("--task", choices=BATCH_TASKS, default="denoise", help="default: denoise")
     parser.add_argument("--model", required=True, help="model name (its file stem), e.g. fashion_dae_mlp")
@@ -100,16 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra folder of .onnx models (repeatable; searched first: a model here wins over a shipped "
         "one of the same name)",
     )
+    add_cluster_arguments(parser)
     return parser
 
 
 def make_job(args: argparse.Namespace) -> BatchJob:
     """Return the BatchJob the parsed arguments describe."""
     return BatchJob(
-        input_dir=args.input,
+        input_dir=Path(args.input),
         model=args.model,
         task=args.task,
-        output_dir=args.output,
+        output_dir=None if args.output is None else Path(args.output),
         recursive=args.recursive,
         glob=args.glob,
         name_template=args.template,
@@ -196,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autoencoder-studio-batch: error: --models-dir {missing[0]} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     scan = scan_models([*args.models_dir, *find_model_dirs()])
+    if args.engine == "ray":  # imported here: Ray is the cluster extra, not the base install
+        from desktop.cluster.engine import run_cluster_batch
+
+        return run_cluster_batch(make_job(args), scan.models, read_cluster_options(args))
     try:
         plan = validate_job(make_job(args), scan.models)
     except BatchJobError as error:

@@ -1,0 +1,194 @@
+"""`autoencoder-studio-batch SRC DST --engine ray`: the manifest planned on the driver (`manifest`), the
+files run by a pool of Ray Data actors (`worker`), the rows collected into the report (`reports`).
+
+This is the only module that imports Ray, and only inside `run_cluster_batch`, so the base install and the
+desktop bundle never need it. Ray Data restarts a killed actor and retries the batch it held; outputs have
+deterministic names, so a retried file overwrites its own output.
+"""
+
+import contextlib
+import math
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from desktop.cluster.manifest import ClusterPlan, plan_cluster_job, validate_cluster_job
+from desktop.cluster.options import ClusterOptions, check_cluster_options
+from desktop.cluster.reports import ROWS_IN_MEMORY, MemoryRows, ParquetRows, RunInfo, summarize_counts
+from desktop.cluster.storage import parse_location
+from desktop.cluster.worker import FileWorker, WorkerSettings, convert_json_to_row, describe_entries
+from desktop.core.atomic import sweep_temp_files
+from desktop.core.batch import describe_job
+from desktop.core.batch_job import BatchJob, BatchJobError, BatchPlan, choose_output_dir
+from desktop.core.batch_report import FileResult, find_csv_path
+from desktop.core.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
+from desktop.core.registry import ModelEntry
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+PROGRESS_EVERY = 100  # rows between progress lines on stderr
+
+
+class ClusterError(RuntimeError):
+    """The cluster run cannot go on (no Ray, too few GPUs, a worker that cannot start); exit 2."""
+
+
+def run_cluster_batch(job: BatchJob, models: Sequence[ModelEntry], options: ClusterOptions) -> int:
+    """Run a batch on Ray; print failures and a summary; return the exit code (0, 1, 2, 130)."""
+    problem = check_cluster_options(options)
+    try:
+        if problem:
+            raise BatchJobError(problem)
+        with tempfile.TemporaryDirectory(prefix="aestudio-driver-") as scratch:
+            return run_in_scratch(job, models, options, Path(scratch))
+    except (BatchJobError, ClusterError) as error:
+        print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ncancelled: no report; rerun with --skip-existing to finish", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def run_in_scratch(
+    job: BatchJob, models: Sequence[ModelEntry], options: ClusterOptions, scratch: Path
+) -> int:
+    source = parse_location(options.source)
+    if options.target is None and not source.is_local:
+        raise BatchJobError(f"give an output (DST) for the remote input {options.source}")
+    target_text = options.target or str(choose_output_dir(source.folder, job.task, job.model))
+    target = parse_location(target_text)
+    plan = validate_cluster_job(job, models, source, target, scratch)
+    with locked_output(plan, target.is_local):
+        cluster_plan = plan_cluster_job(plan, source, target)
+        if target.is_local:  # temp files a killed earlier run left for our own outputs and report
+            targets = [Path(entry.target) for entry in cluster_plan.entries]
+            sweep_temp_files([*targets, plan.report_path, find_csv_path(plan.report_path)])
+        return run_plan(cluster_plan, options)
+
+
+@contextlib.contextmanager
+def locked_output(plan: BatchPlan, local: bool) -> Iterator[None]:
+    """Hold the output folder's lock, as a local run does (a remote prefix has none: one run at a time
+    per prefix is the user's to keep)."""
+    if not local:
+        yield
+        return
+    plan.output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = acquire_folder_lock(plan.output_dir)
+    except (FolderLockedError, OSError) as error:
+        raise BatchJobError(str(error)) from None
+    try:
+        yield
+    finally:
+        release_folder_lock(lock)
+
+
+def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions) -> int:
+    plan = cluster_plan.plan
+    started, start = datetime.now().astimezone(), time.perf_counter()
+    run = RunInfo(
+        name=f"{started:%Y%m%dT%H%M%S}-{os.getpid()}", source=cluster_plan.source, target=cluster_plan.target,
+        task=plan.job.task, model=plan.job.model, parameters=describe_job(plan),
+        started=started.isoformat(timespec="seconds"), manifest_files=cluster_plan.total,
+    )  # fmt: skip
+    limit = ROWS_IN_MEMORY if options.rows_in_memory is None else options.rows_in_memory
+    default_report = plan.job.report_path is None
+    if cluster_plan.total <= limit:
+        sink: MemoryRows | ParquetRows = MemoryRows(
+            run, plan.report_path, upload_report=default_report and not cluster_plan.target.is_local
+        )
+    else:
+        sink = ParquetRows(run)
+    counts: Counter[str] = Counter()
+
+    def add(index: int, row: FileResult) -> None:
+        sink.add(index, row)
+        counts[row.status] += 1
+        if row.status == "failed":
+            print(f"failed: {row.path}: {row.reason}", file=sys.stderr)
+        done = sum(counts.values())
+        if done % PROGRESS_EVERY == 0:
+            print(f"{done}/{cluster_plan.total} files", file=sys.stderr)
+
+    for index, row in cluster_plan.early_rows:
+        add(index, row)
+    if cluster_plan.entries:
+        for index, row in run_on_ray(cluster_plan, options):
+            add(index, row)
+    seconds = time.perf_counter() - start
+    where = sink.finish(seconds)
+    print(f"{summarize_counts(counts, seconds)}; outputs in {run.target.url()}; {where}")
+    return EXIT_FAILED if counts.get("failed") else EXIT_OK
+
+
+def run_on_ray(cluster_plan: ClusterPlan, options: ClusterOptions) -> Iterator[tuple[int, FileResult]]:
+    """Yield (manifest index, row) for every manifest entry, as the actors finish them."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise ClusterError(
+            "--engine ray needs the cluster extra: pip install 'autoencoder-studio[cluster]'"
+        ) from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=options.address, include_dashboard=False, log_to_driver=False)
+    try:
+        yield from iterate_rows(ray, cluster_plan, options)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def iterate_rows(
+    ray: Any, cluster_plan: ClusterPlan, options: ClusterOptions
+) -> Iterator[tuple[int, FileResult]]:
+    check_resources(ray.cluster_resources(), options)
+    plan = cluster_plan.plan
+    settings = WorkerSettings(
+        plan=plan, source=cluster_plan.source, target=cluster_plan.target,
+        threads=max(1, math.floor(options.cpus_per_worker)), require_device=options.require_device,
+    )  # fmt: skip
+    model_bytes = plan.model.path.read_bytes()  # Ray Data keeps constructor arguments for actor restarts
+    dataset = ray.data.from_items(describe_entries(list(cluster_plan.entries))).map_batches(
+        FileWorker,
+        fn_constructor_args=(settings, model_bytes),
+        compute=ray.data.ActorPoolStrategy(size=options.workers),
+        num_cpus=options.cpus_per_worker,
+        num_gpus=options.gpus_per_worker or None,
+        batch_size=options.batch_size,
+        batch_format="numpy",
+    )
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            for index, text in zip(batch["index"], batch["row"], strict=True):
+                yield int(index), convert_json_to_row(str(text))
+    except ray.exceptions.RayError as error:
+        raise ClusterError(f"the cluster run stopped: {describe_ray_error(error)}") from None
+
+
+def check_resources(resources: dict[str, float], options: ClusterOptions) -> None:
+    """Raise ClusterError where the cluster cannot hold even one worker (Ray would wait for ever)."""
+    for name, each in (("CPU", options.cpus_per_worker), ("GPU", options.gpus_per_worker)):
+        if each > resources.get(name, 0.0):
+            raise ClusterError(
+                f"a worker asks for {each:g} {name}, the cluster has {resources.get(name, 0.0):g}"
+            )
+
+
+def describe_ray_error(error: BaseException) -> str:
+    """Return the innermost message of a Ray error (a worker's DeviceError, say), not Ray's traceback."""
+    cause: BaseException = error
+    for _ in range(10):  # RayTaskError.cause, then the user code's own exception as __cause__
+        inner = getattr(cause, "cause", None) or cause.__cause__
+        if not isinstance(inner, BaseException) or inner is cause:
+            break
+        cause = inner
+    lines = [line for line in str(cause).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__

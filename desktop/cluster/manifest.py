@@ -1,0 +1,146 @@
+"""The driver's half of a cluster batch: validate the job, list the input into a manifest and plan every
+output over the whole of it, with the same core functions and the same "never overwrite an input" checks as
+a local run (`plan_output_paths`, `check_output_path`, the folder checks of `validate_job`).
+
+A remote side (an fsspec URL) is validated as a local scratch folder stands in for it: everything but the
+folder checks is the same `validate_job`; the per-file core then runs on each worker's own scratch copy.
+"""
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from desktop.cluster.storage import Location, list_remote_files
+from desktop.core.batch import (
+    check_report_path,
+    find_batch_files,
+    find_existing_outputs,
+    find_protected_paths,
+)
+from desktop.core.batch_file import check_output_path, prepare_file
+from desktop.core.batch_files import InputFile, describe_unsupported, filter_files, plan_output_paths
+from desktop.core.batch_job import BatchJob, BatchJobError, BatchPlan, validate_job
+from desktop.core.batch_report import FileResult
+from desktop.core.paths import IMAGE_SUFFIXES
+from desktop.core.progress import Progress
+from desktop.core.registry import ModelEntry
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One file for a worker: where to read it, where its output goes, and whether a file already there
+    must be kept (overlapping local folders, see `find_existing_outputs`)."""
+
+    index: int  # position in the manifest: rows are reported in this order
+    relative: str  # the report's key, relative to SRC
+    source: str  # local path or URL of the input
+    output: str  # output path relative to DST (POSIX)
+    target: str  # local path or URL of the output
+    keep_existing: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """A validated cluster job: the plan (remote sides stood in for by scratch folders), both locations,
+    the files for the workers, and the rows already decided on the driver (skipped or refused files)."""
+
+    plan: BatchPlan
+    source: Location
+    target: Location
+    entries: tuple[ManifestEntry, ...]
+    early_rows: tuple[tuple[int, FileResult], ...]  # (manifest index, row)
+
+    @property
+    def total(self) -> int:
+        return len(self.entries) + len(self.early_rows)
+
+
+def validate_cluster_job(
+    job: BatchJob, models: Sequence[ModelEntry], source: Location, target: Location, scratch: Path
+) -> BatchPlan:
+    """`validate_job` with each remote side replaced by an empty scratch folder; two remote locations may
+    not overlap (no input can then be overwritten). Raises BatchJobError."""
+    if not source.is_local and (source.contains(target) or target.contains(source)):
+        raise BatchJobError(
+            f"output {target.text} and input {source.text} overlap: choose an output prefix outside the input"
+        )
+    stand_ins = {}
+    for name, location in (("input_dir", source), ("output_dir", target)):
+        if location.is_local:
+            stand_ins[name] = location.folder
+        else:
+            stand_ins[name] = scratch / name
+            stand_ins[name].mkdir(parents=True, exist_ok=True)
+    return validate_job(dataclasses.replace(job, **stand_ins), models)
+
+
+def list_inputs(plan: BatchPlan, source: Location) -> tuple[list[InputFile], list[InputFile]]:
+    """Return (files to process, every file found): `walk_files` for a folder, the object listing for a
+    URL (an object without an image suffix is skipped with the same reason as a local file)."""
+    if source.is_local:
+        return find_batch_files(plan)
+    found = []
+    for relative in list_remote_files(source, recursive=plan.job.recursive):
+        path = plan.input_dir / PurePosixPath(relative)
+        supported = path.suffix.lower() in IMAGE_SUFFIXES
+        found.append(InputFile(path, relative, "" if supported else describe_unsupported(path)))
+    return filter_files(found, plan.job.glob), found
+
+
+def refuse_model(device: str) -> None:
+    raise AssertionError("no model runs on the driver")  # prepare_file of a skipped file opens none
+
+
+def plan_cluster_job(plan: BatchPlan, source: Location, target: Location) -> ClusterPlan:
+    """List the input, plan every output, and decide on the driver each row that needs no model."""
+    files, everything = list_inputs(plan, source)
+    job = plan.job
+    outputs = plan_output_paths(
+        files, plan.output_dir, template=job.name_template, task=job.task, model=job.model,
+        ext=job.output_format,
+    )  # fmt: skip
+    protected = find_protected_paths(everything) if source.is_local else frozenset()
+    existing = find_existing_outputs(plan, outputs.values()) if target.is_local else frozenset()
+    check_report_path(plan, protected | existing, outputs.values())
+    claimed: set[str] = set()
+    entries, early = [], []
+    for index, item in enumerate(files):
+        output_path = outputs[item.relative]
+        row = decide_on_driver(plan, item, output_path, target, protected, claimed)
+        if row is not None:
+            early.append((index, row))
+            continue
+        output = output_path.relative_to(plan.output_dir).as_posix()
+        source_url = str(item.path) if source.is_local else source.url(item.relative)
+        keep = target.is_local and output_path.resolve() in existing
+        entries.append(ManifestEntry(index, item.relative, source_url, output, target.url(output), keep))
+    return ClusterPlan(plan, source, target, tuple(entries), tuple(early))
+
+
+def decide_on_driver(
+    plan: BatchPlan,
+    item: InputFile,
+    output_path: Path,
+    target: Location,
+    protected: frozenset[Path],
+    claimed: set[str],
+) -> FileResult | None:
+    """Return the row of a file that is not for a worker: one that will not be read (its `problem`), or
+    whose local output may not be written (`check_output_path`: it would replace an input, lead out of the
+    output folder, or another input's output has that name). None: a worker runs it."""
+    if item.problem:
+        return prepare_file(
+            plan, item, output_path, open_model=refuse_model, protected=protected, claimed=claimed,
+            progress=Progress(),
+        )  # fmt: skip
+    if not target.is_local:  # a remote output cannot be an input: the prefixes do not overlap
+        return None
+    try:
+        refusal = check_output_path(plan, output_path, protected, claimed)
+    except (OSError, RuntimeError) as error:  # RuntimeError: a link loop on the way (Python < 3.13)
+        refusal = f"cannot use output path {output_path}: {error}"
+    if refusal:
+        return FileResult(item.relative, "failed", refusal, model=plan.model.info.name)
+    claimed.add(str(output_path.resolve()).casefold())
+    return None

@@ -1,0 +1,186 @@
+"""The worker's half of a cluster batch: one actor holds one onnxruntime session and runs the unchanged
+per-file core (`prepare_file` + `save`) on each manifest entry it is given, one report row per entry.
+
+Nothing here imports Ray: `FileWorker` is a plain callable class that Ray Data's actor pool instantiates.
+Every exception becomes a row (one escaping would abort the whole dataset).
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from desktop.cluster.manifest import ManifestEntry
+from desktop.cluster.storage import Location, download, upload
+from desktop.core.batch_file import PreparedFile, prepare_file
+from desktop.core.batch_files import InputFile
+from desktop.core.batch_job import BatchPlan
+from desktop.core.batch_report import FileResult
+from desktop.core.progress import Progress
+from desktop.core.session import ModelSession, create_session_options, name_device, open_model
+
+ENTRY_FIELDS = tuple(field.name for field in dataclasses.fields(ManifestEntry))
+
+
+class DeviceError(RuntimeError):
+    """The worker's session does not run on the device `--require-device` asks for."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What every actor of a run needs: the plan, both locations, threads and the device demanded."""
+
+    plan: BatchPlan
+    source: Location
+    target: Location
+    threads: int  # onnxruntime intra-op threads: the CPUs Ray reserved for the actor
+    require_device: str = ""  # e.g. "cuda": refuse to run (or save a file) anywhere else
+
+
+def convert_row_to_json(row: FileResult) -> str:
+    return json.dumps(asdict(row), ensure_ascii=False)
+
+
+def convert_json_to_row(text: str) -> FileResult:
+    values = json.loads(text)
+    return FileResult(**{**values, "notes": tuple(values["notes"])})
+
+
+def describe_worker() -> str:
+    """Return "host:pid" and, where Ray gave the actor accelerators, their ids: "host:pid gpu 1"."""
+    gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "")  # set by Ray for an actor with num_gpus > 0
+    return f"{socket.gethostname()}:{os.getpid()}" + (f" gpu {gpus}" if gpus else "")
+
+
+def unbox(value: Any) -> Any:
+    """Return a plain Python value of a numpy batch column's element (numbers are numpy scalars)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class FileWorker:
+    """A Ray Data actor: `__call__` takes a batch of manifest entries (columns of numpy arrays) and returns
+    their rows as JSON (`row`), with their manifest `index` and the `worker` that ran them."""
+
+    def __init__(self, settings: WorkerSettings, model_bytes: bytes) -> None:
+        self.settings = settings
+        self.scratch = Path(tempfile.mkdtemp(prefix="aestudio-worker-"))
+        # The model travels in the object store: a worker node need not have the driver's files.
+        model_path = self.scratch / "model" / settings.plan.model.path.name
+        model_path.parent.mkdir()
+        model_path.write_bytes(model_bytes)
+        self.plan = self.localise_plan(settings.plan, model_path)
+        self.sessions: dict[str, ModelSession] = {}
+        self.source_fs = None if settings.source.is_local else settings.source.open_filesystem()
+        self.target_fs = None if settings.target.is_local else settings.target.open_filesystem()
+        session = self.open_session(self.plan.job.device)  # fail at start, not on every file
+        if settings.require_device and name_device(session.provider) != settings.require_device:
+            raise DeviceError(
+                f"worker {describe_worker()} runs the model on {session.provider}, not "
+                f"{settings.require_device}: {session.note or 'onnxruntime has no such provider here'}"
+            )
+
+    def localise_plan(self, plan: BatchPlan, model_path: Path) -> BatchPlan:
+        """The plan with this worker's model copy and, for remote sides, its own scratch folders."""
+        folders = {
+            name: getattr(plan, name) if location.is_local else self.scratch / name
+            for name, location in (("input_dir", self.settings.source), ("output_dir", self.settings.target))
+        }
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        model = dataclasses.replace(plan.model, path=model_path)
+        return dataclasses.replace(plan, model=model, **folders)
+
+    def open_session(self, device: str) -> ModelSession:
+        """Return this actor's session on `device` (one per device: CPU is the out-of-memory fallback), with
+        as many intra-op threads as Ray gave the actor CPUs, not one per core of the node."""
+        if device not in self.sessions:
+            options = create_session_options()
+            options.intra_op_num_threads = self.settings.threads
+            self.sessions[device] = open_model(self.plan.model.path, device, options)
+        return self.sessions[device]
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        entries = [
+            ManifestEntry(**{name: unbox(batch[name][i]) for name in ENTRY_FIELDS})
+            for i in range(len(batch["index"]))
+        ]
+        rows = [convert_row_to_json(self.process_safely(entry)) for entry in entries]
+        return {
+            "index": np.array([entry.index for entry in entries], dtype=np.int64),
+            "row": np.array(rows, dtype=object),
+            "worker": np.array([describe_worker()] * len(entries), dtype=object),
+        }
+
+    def process_safely(self, entry: ManifestEntry) -> FileResult:
+        """`process`, with any exception (a download, an upload, a bug) turned into the file's failed row."""
+        try:
+            return self.process(entry)
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"
+            return FileResult(entry.relative, "failed", reason, model=self.plan.model.info.name)
+        finally:
+            for name in ("input_dir", "output_dir"):
+                self.clear_scratch(name)
+
+    def clear_scratch(self, name: str) -> None:
+        """Empty this worker's scratch folder for a remote side (a local side is the user's folder)."""
+        folder = getattr(self.plan, name)
+        if folder.is_relative_to(self.scratch):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def process(self, entry: ManifestEntry) -> FileResult:
+        """Skip-existing on the target first, then download, the core, upload, and the row."""
+        plan, settings = self.plan, self.settings
+        row = {"path": entry.relative, "model": plan.model.info.name}
+        if self.target_fs is not None and plan.job.skip_existing and self.target_fs.exists(entry.target):
+            return FileResult(status="skipped", reason="output exists (skip existing)",
+                              output_path=entry.target, **row)  # fmt: skip
+        source = Path(entry.source)
+        if self.source_fs is not None:
+            source = plan.input_dir / PurePosixPath(entry.relative)
+            download(self.source_fs, entry.source, source)
+        output_path = plan.output_dir / PurePosixPath(entry.output)
+        outcome = prepare_file(
+            plan,
+            InputFile(source, entry.relative),
+            output_path,
+            open_model=self.open_session,
+            protected=frozenset(),  # the driver checked every output against every input
+            claimed=set(),  # and planned the names unique over the whole manifest
+            progress=Progress(),
+            existing=frozenset({output_path.resolve()}) if entry.keep_existing else frozenset(),
+        )
+        if not isinstance(outcome, PreparedFile):
+            return self.point_at_target(outcome, entry)
+        ran_on = name_device(str(outcome.result.parameters.get("device", "")))
+        if settings.require_device and ran_on != settings.require_device:
+            reason = f"ran on {ran_on}, not {settings.require_device} (--require-device): not saved"
+            return FileResult(status="failed", reason=reason, parameters=outcome.result.parameters,
+                              notes=outcome.result.notes, **row)  # fmt: skip
+        saved = outcome.save()
+        if saved.status == "ok" and self.target_fs is not None:
+            upload(self.target_fs, output_path, entry.target)
+        return self.point_at_target(saved, entry)
+
+    def point_at_target(self, row: FileResult, entry: ManifestEntry) -> FileResult:
+        """The row with its output named as the user sees it (the URL, not this worker's scratch copy)."""
+        if self.target_fs is None or not row.output_path:
+            return row
+        return dataclasses.replace(row, output_path=entry.target)
+
+    def __del__(self) -> None:
+        if hasattr(self, "scratch"):  # __init__ may have failed before making it
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def describe_entries(entries: list[ManifestEntry]) -> list[dict[str, Any]]:
+    """Return manifest entries as the plain dicts `ray.data.from_items` takes."""
+    return [asdict(entry) for entry in entries]
