@@ -68,7 +68,10 @@ def run_in_scratch(
         if target.is_local:  # temp files a killed earlier run left for our own outputs and report
             targets = [Path(entry.target) for entry in cluster_plan.entries]
             sweep_temp_files([*targets, plan.report_path, find_csv_path(plan.report_path)])
-        return run_plan(cluster_plan, options)
+        code = run_plan(cluster_plan, options)
+        if target.is_local:  # a worker killed mid-save left its temp file; its retry wrote the output
+            sweep_temp_files([Path(entry.target) for entry in cluster_plan.entries])
+        return code
 
 
 @contextlib.contextmanager
@@ -118,17 +121,21 @@ def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions) -> int:
 
     for index, row in cluster_plan.early_rows:
         add(index, row)
+    by_worker: Counter[str] = Counter()
     if cluster_plan.entries:
-        for index, row in run_on_ray(cluster_plan, options):
+        for index, row, worker in run_on_ray(cluster_plan, options):
             add(index, row)
+            by_worker[worker] += 1
     seconds = time.perf_counter() - start
     where = sink.finish(seconds)
+    for worker, files in sorted(by_worker.items()):  # where each file ran: host:pid, and the GPU Ray gave
+        print(f"worker {worker}: {files} files", file=sys.stderr)
     print(f"{summarize_counts(counts, seconds)}; outputs in {run.target.url()}; {where}")
     return EXIT_FAILED if counts.get("failed") else EXIT_OK
 
 
-def run_on_ray(cluster_plan: ClusterPlan, options: ClusterOptions) -> Iterator[tuple[int, FileResult]]:
-    """Yield (manifest index, row) for every manifest entry, as the actors finish them."""
+def run_on_ray(cluster_plan: ClusterPlan, options: ClusterOptions) -> Iterator[tuple[int, FileResult, str]]:
+    """Yield (manifest index, row, worker) for every manifest entry, as the actors finish them."""
     try:
         import ray
         import ray.data
@@ -148,7 +155,7 @@ def run_on_ray(cluster_plan: ClusterPlan, options: ClusterOptions) -> Iterator[t
 
 def iterate_rows(
     ray: Any, cluster_plan: ClusterPlan, options: ClusterOptions
-) -> Iterator[tuple[int, FileResult]]:
+) -> Iterator[tuple[int, FileResult, str]]:
     check_resources(ray.cluster_resources(), options)
     plan = cluster_plan.plan
     settings = WorkerSettings(
@@ -167,8 +174,8 @@ def iterate_rows(
     )
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            for index, text in zip(batch["index"], batch["row"], strict=True):
-                yield int(index), convert_json_to_row(str(text))
+            for index, text, worker in zip(batch["index"], batch["row"], batch["worker"], strict=True):
+                yield int(index), convert_json_to_row(str(text)), str(worker)
     except ray.exceptions.RayError as error:
         raise ClusterError(f"the cluster run stopped: {describe_ray_error(error)}") from None
 

@@ -5,6 +5,7 @@ Nothing here imports Ray: `FileWorker` is a plain callable class that Ray Data's
 Every exception becomes a row (one escaping would abort the whole dataset).
 """
 
+import atexit
 import dataclasses
 import json
 import os
@@ -26,6 +27,7 @@ from desktop.core.batch_report import FileResult
 from desktop.core.progress import Progress
 from desktop.core.session import ModelSession, create_session_options, name_device, open_model
 
+SCRATCH_PREFIX = "aestudio-worker-"  # then the actor's PID: a killed actor's folder is removed by the next
 ENTRY_FIELDS = tuple(field.name for field in dataclasses.fields(ManifestEntry))
 
 
@@ -59,6 +61,24 @@ def describe_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}" + (f" gpu {gpus}" if gpus else "")
 
 
+def remove_dead_scratch(folder: Path) -> None:
+    """Remove the scratch folders that actors killed on this node left (their PID no longer runs)."""
+    for path in folder.glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = path.name.removeprefix(SCRATCH_PREFIX).split("-")[0]
+        if pid.isdigit() and not is_running(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def unbox(value: Any) -> Any:
     """Return a plain Python value of a numpy batch column's element (numbers are numpy scalars)."""
     return value.item() if isinstance(value, np.generic) else value
@@ -70,7 +90,9 @@ class FileWorker:
 
     def __init__(self, settings: WorkerSettings, model_bytes: bytes) -> None:
         self.settings = settings
-        self.scratch = Path(tempfile.mkdtemp(prefix="aestudio-worker-"))
+        remove_dead_scratch(Path(tempfile.gettempdir()))
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        atexit.register(shutil.rmtree, self.scratch, ignore_errors=True)  # Ray never calls __del__
         # The model travels in the object store: a worker node need not have the driver's files.
         model_path = self.scratch / "model" / settings.plan.model.path.name
         model_path.parent.mkdir()
@@ -175,10 +197,6 @@ class FileWorker:
         if self.target_fs is None or not row.output_path:
             return row
         return dataclasses.replace(row, output_path=entry.target)
-
-    def __del__(self) -> None:
-        if hasattr(self, "scratch"):  # __init__ may have failed before making it
-            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def describe_entries(entries: list[ManifestEntry]) -> list[dict[str, Any]]:
