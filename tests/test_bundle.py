@@ -62,7 +62,8 @@ def test_bundle_self_test_passes_headless(bundle: Path) -> None:
 
 def test_bundle_carries_no_training_libraries(bundle: Path) -> None:
     names = {p.name.lower() for p in bundle.rglob("*")}
-    for banned in ("torch", "torchvision", "onnxscript", "scipy", "matplotlib", "skimage", "training"):
+    banned_names = ("torch", "torchvision", "onnxscript", "scipy", "matplotlib", "skimage", "training")
+    for banned in (*banned_names, "ray", "pyarrow", "s3fs", "fsspec"):  # the cluster extra stays out too
         assert banned not in names, f"{banned} is inside the bundle"
     assert not list(bundle.rglob("libtorch*")), "a torch library is inside the bundle"
 
