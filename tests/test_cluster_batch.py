@@ -172,6 +172,20 @@ def test_s3_in_and_out_matches_local_and_a_rerun_skips_what_is_done(
     assert all(rows[path]["reason"] == "output exists (skip existing)" for path in done)
 
 
+def test_an_output_bucket_that_refuses_writes_fails_every_row_not_the_run(
+    s3: object, tiny_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = write_noise_images(tmp_path / "in", count=3, size=16)
+    code = run_ray(tiny_models_dir, tmp_path / "in", "s3://no-such-bucket/out", "--model", "conv_rgb")
+    assert code == EXIT_FAILED
+    captured = capsys.readouterr()
+    for name in names:  # each upload failed: a row each, listed on stderr
+        assert f"failed: {name}: " in captured.err
+    assert "error: cannot write the report" in captured.err
+    assert "3 files: 3 failed" in captured.out and captured.out.rstrip().endswith("no report")
+    assert "Traceback" not in captured.err
+
+
 def read_parquet_rows(fs: object, urls: list[str]) -> dict[str, dict]:
     import pyarrow.parquet as pq
 

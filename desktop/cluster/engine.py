@@ -127,9 +127,14 @@ def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions) -> int:
             add(index, row)
             by_worker[worker] += 1
     seconds = time.perf_counter() - start
-    where = sink.finish(seconds)
     for worker, files in sorted(by_worker.items()):  # where each file ran: host:pid, and the GPU Ray gave
         print(f"worker {worker}: {files} files", file=sys.stderr)
+    try:
+        where = sink.finish(seconds)
+    except Exception as error:  # a full disk, a bucket that refuses the upload: the failures are told above
+        print(f"error: cannot write the report ({type(error).__name__}: {error})", file=sys.stderr)
+        print(f"{summarize_counts(counts, seconds)}; outputs in {run.target.url()}; no report")
+        return EXIT_FAILED
     print(f"{summarize_counts(counts, seconds)}; outputs in {run.target.url()}; {where}")
     return EXIT_FAILED if counts.get("failed") else EXIT_OK
 
