@@ -1,7 +1,7 @@
 """`autoencoder-studio-batch SRC DST --engine ray`: the manifest planned on the driver (`manifest`), the
 files run by a pool of Ray Data actors (`worker`), the rows collected into the report (`reports`).
 
-This is the only module that imports Ray, and only inside `run_cluster_batch`, so the base install and the
+This is the only module that imports Ray, and only inside `run_on_ray`, so the base install and the
 desktop bundle never need it. Ray Data restarts a killed actor and retries the batch it held; outputs have
 deterministic names, so a retried file overwrites its own output.
 """
@@ -186,12 +186,15 @@ def iterate_rows(
 
 
 def check_resources(resources: dict[str, float], options: ClusterOptions) -> None:
-    """Raise ClusterError where the cluster cannot hold even one worker (Ray would wait for ever)."""
+    """Raise ClusterError where a Ray on this machine (no --address) cannot hold even one worker: Ray would
+    wait for ever. A joined cluster may have an autoscaler that adds GPU nodes on demand: only warn."""
     for name, each in (("CPU", options.cpus_per_worker), ("GPU", options.gpus_per_worker)):
-        if each > resources.get(name, 0.0):
-            raise ClusterError(
-                f"a worker asks for {each:g} {name}, the cluster has {resources.get(name, 0.0):g}"
-            )
+        if each <= resources.get(name, 0.0):
+            continue
+        message = f"a worker asks for {each:g} {name}, the cluster has {resources.get(name, 0.0):g}"
+        if options.address is None:
+            raise ClusterError(message)
+        print(f"note: {message} now; waiting for the autoscaler to add nodes", file=sys.stderr)
 
 
 def describe_ray_error(error: BaseException) -> str:
