@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ACTOR_TITLE = b"ray::MapWorker(MapBatches(FileWorker))"  # the actors' process title
+ACTOR_TITLE = b"MapBatches(FileWorker)"  # in the actors' process title, "ray::MapWorker(MapBatches(...))"
 SAMPLE_SECONDS = 0.2
 
 
@@ -62,7 +62,7 @@ def sample_memory(stop: threading.Event, peaks: dict[str, float]) -> None:
             if is_ray_process(cmdline):
                 mib = read_pss_mib(entry.name)
                 total += mib
-                if cmdline.startswith(ACTOR_TITLE):
+                if cmdline.startswith(b"ray::") and ACTOR_TITLE in cmdline[:100]:
                     actors.append(mib)
         peaks["all_mib"] = max(peaks.get("all_mib", 0.0), total)
         peaks["actor_mib"] = max(peaks.get("actor_mib", 0.0), max(actors))
