@@ -262,7 +262,8 @@ def test_generate_page_takes_a_decoder_without_latent_metadata(
 @pytest.fixture(autouse=True)
 def _no_leftover_probe_limit() -> Iterator[None]:
     yield
-    model_shapes._inferred.clear()  # a probe result cached for a file of the same path, size and mtime
+    # a probe result cached for a file of the same path, size and mtime
+    model_shapes._infer_file_version.cache_clear()
 
 
 def test_a_file_of_countless_tiny_fields_is_refused_not_walked(

@@ -7,9 +7,11 @@ multiple. Anything else is refused with the reason (`ModelContractError`), as is
 together run longer than `PROBE_SECONDS` (stopped there).
 """
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +32,7 @@ PROBE_VALUE = 0.5
 # All probes of one model together; a 4x Real-ESRGAN export on two cores takes ~0.5 s for all of them.
 PROBE_SECONDS = 10.0
 
-_cache_lock = threading.Lock()
-# (path, mtime_ns, size) -> info, or why it was refused: probes are slow
-_inferred: dict[tuple[Path, int, int], ModelInfo | str] = {}
+INFERRED_CACHE_SIZE = 1024  # file versions remembered; far more than a models folder holds
 
 
 def read_session_info(session: ort.InferenceSession, path: Path) -> ModelInfo:
@@ -49,24 +49,29 @@ def infer_file_info(path: Path, open_session: Callable[[], ort.InferenceSession]
     file again."""
     path = Path(path).resolve()
     stat = path.stat()
-    key = (path, stat.st_mtime_ns, stat.st_size)
-    with _cache_lock:
-        known = _inferred.get(key)
-    if isinstance(known, str):
-        raise ModelContractError(known)
-    if known is not None:
-        return known
-    try:
-        info: ModelInfo | str = infer_model_info(open_session(), path.stem)
-    except ProbeTimeoutError:
-        raise  # not remembered: a busy machine may be why, and a rescan tries again
-    except ModelContractError as error:
-        info = str(error)
-    with _cache_lock:
-        _inferred[key] = info
+    info = _infer_file_version(path, stat.st_mtime_ns, stat.st_size, _SessionOpener(open_session))
     if isinstance(info, str):
         raise ModelContractError(info)
     return info
+
+
+@dataclass(frozen=True)
+class _SessionOpener:
+    """How to open the file's session, kept out of the cache key: equal to every other opener."""
+
+    open: Callable[[], ort.InferenceSession] = field(compare=False)
+
+
+@functools.lru_cache(maxsize=INFERRED_CACHE_SIZE)
+def _infer_file_version(path: Path, mtime_ns: int, size: int, opener: _SessionOpener) -> ModelInfo | str:
+    """The inferred info of one file version, or why it was refused (probes are slow, so both are cached);
+    a `ProbeTimeoutError` propagates, not cached: a busy machine may be why, and a rescan tries again."""
+    try:
+        return infer_model_info(opener.open(), path.stem)
+    except ProbeTimeoutError:
+        raise
+    except ModelContractError as error:
+        return str(error)
 
 
 def infer_model_info(session: ort.InferenceSession, name: str) -> ModelInfo:

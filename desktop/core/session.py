@@ -84,7 +84,7 @@ def choose_providers(device: str = "auto") -> list[str]:
 def create_session_options() -> ort.SessionOptions:
     """Return options with every graph optimisation on, one intra-op thread per core, and no spinning:
     idle intra-op threads sleep instead of busy-waiting, so they leave the cores to the UI thread and other
-    programs (`python -m desktop.bench --spinning on` measures the difference)."""
+    programs (`python -m benchmarks.bench --spinning on` measures the difference)."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = count_cores()

@@ -20,7 +20,7 @@ from desktop.core.progress import Progress
 DEFAULT_TILE_SIZE = 512  # input pixels per side
 DEFAULT_OVERLAP = 32  # input pixels shared by neighbouring tiles
 # Input pixels per model call: bounds memory and batches small tiles. One 512-px tile per call ran as fast
-# as 4 or 16 (desktop.bench, 2048x2048) and cut peak memory, e.g. fashion_sr_x2 from 3.7 to 1.5 GB.
+# as 4 or 16 (benchmarks.bench, 2048x2048) and cut peak memory, e.g. fashion_sr_x2 from 3.7 to 1.5 GB.
 TILE_BATCH_PIXELS = 512 * 512
 
 BatchRunner = Callable[[np.ndarray], np.ndarray]  # (N, C, h, w) -> (N, C', h * scale, w * scale)

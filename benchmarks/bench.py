@@ -1,15 +1,15 @@
-"""`python -m desktop.bench`: time every shipped model on this machine the way the app runs it.
+"""`python -m benchmarks.bench`: time every shipped model on this machine the way the app runs it.
 
 Per model: session creation, latency per call at the sizes the app uses (medians and p90 after warm-up),
 throughput in megapixels of output per second, peak memory (RSS high-water mark) and the provider. Each model
 is measured in a fresh subprocess (`--worker`), so the peak memory is that model's alone. `--compare-torch`
-times the same model in PyTorch eager through `python -m training.bench_torch` in another subprocess:
-desktop/ never imports torch or training/ (the ONNX file is the only link), and a separate process keeps
-torch's thread pool and memory out of onnxruntime's figures.
+times the same model in PyTorch eager through `python -m benchmarks.bench_torch` in another subprocess:
+the app's side is measured through desktop/ alone, and a separate process keeps torch's thread pool and
+memory out of onnxruntime's figures.
 
-    python -m desktop.bench                          # every model, markdown table
-    python -m desktop.bench --models photo_denoise --json bench.json
-    python -m desktop.bench --smoke                  # tiny sizes, few repeats (CI)
+    python -m benchmarks.bench                          # every model, markdown table
+    python -m benchmarks.bench --models photo_denoise --json bench.json
+    python -m benchmarks.bench --smoke                  # tiny sizes, few repeats (CI)
 """
 
 import argparse
@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -25,16 +26,17 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from desktop.bench_stats import Case, compute_median, compute_percentile, format_table, plan_cases, time_calls
+from benchmarks.bench_stats import Case, format_table, plan_cases, time_calls
 from desktop.core import tiling
 from desktop.core.image_model import apply_model
 from desktop.core.inference import build_feed, run_model_batch, run_session
 from desktop.core.latent_models import decode_codes
-from desktop.core.paths import find_asset_root, find_model_dirs
+from desktop.core.paths import find_model_dirs
 from desktop.core.registry import ModelEntry, scan_models
 from desktop.core.session import ModelSession, count_cores, create_session_options, open_model
 from desktop.core.tensors import to_batch
 
+REPOSITORY = Path(__file__).resolve().parents[1]  # runs/ of the training side lie here
 SIGMA = 0.2  # noise level fed to noise-conditioned denoisers
 WORKER_TIMEOUT_S = 600
 
@@ -104,7 +106,7 @@ def measure_model(path: Path, args: argparse.Namespace) -> dict:
         call, items, out_pixels, bare = make_call(model, case, rng, args.tile_size)
         warm = min(warmup, 1) if case.tiled else warmup  # a tiled call is many session calls already
         times = time_calls(call, warmup=warm, repeats=repeats, budget_s=budget)
-        median = compute_median(times)
+        median = statistics.median(times)
         bare_times = time_calls(bare, warmup=warm, repeats=repeats, budget_s=budget) if bare else []
         cases.append(
             {
@@ -115,8 +117,8 @@ def measure_model(path: Path, args: argparse.Namespace) -> dict:
                 "tiled": case.tiled,
                 "calls": len(times),
                 "median_ms": median * 1e3,
-                "p90_ms": compute_percentile(times, 90) * 1e3,
-                "model_median_ms": compute_median(bare_times) * 1e3 if bare_times else None,
+                "p90_ms": float(np.percentile(times, 90)) * 1e3,
+                "model_median_ms": statistics.median(bare_times) * 1e3 if bare_times else None,
                 "per_item_ms": median * 1e3 / items,
                 "mpix_per_s": out_pixels / median / 1e6 if out_pixels else None,
             }
@@ -136,7 +138,7 @@ def measure_model(path: Path, args: argparse.Namespace) -> dict:
 
 def run_worker(path: Path, args: argparse.Namespace) -> dict:
     """Measure one model in a fresh interpreter; return its row (with `error` when the worker failed)."""
-    command = [sys.executable, "-m", "desktop.bench", "--worker", str(path), *forward_flags(args)]
+    command = [sys.executable, "-m", "benchmarks.bench", "--worker", str(path), *forward_flags(args)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
@@ -159,12 +161,12 @@ def forward_flags(args: argparse.Namespace) -> list[str]:
 
 def compare_torch(row: dict, args: argparse.Namespace) -> None:
     """Add PyTorch eager timings (`torch_median_ms`, `torch_ratio` = torch / onnxruntime, both the bare
-    model call on the same input) to the untiled cases of a row, from `python -m training.bench_torch` in a
+    model call on the same input) to the untiled cases of a row, from `python -m benchmarks.bench_torch` in a
     subprocess; a failure goes in `torch_error`."""
     for case in row["cases"]:
         if case["tiled"]:
             continue
-        command = [sys.executable, "-m", "training.bench_torch", "--model", row["path"]]
+        command = [sys.executable, "-m", "benchmarks.bench_torch", "--model", row["path"]]
         command += ["--batch", str(case["batch"]), "--threads", str(args.threads or count_cores())]
         command += ["--repeats", str(3 if args.smoke else args.repeats), "--budget", str(args.budget)]
         if case["height"]:
@@ -183,7 +185,7 @@ def compare_torch(row: dict, args: argparse.Namespace) -> None:
 
 def read_train_speed(recipe: str) -> float | None:
     """Training images per second of the newest run of `recipe` with a metrics.json, else None."""
-    folder = find_asset_root() / "runs" / recipe
+    folder = REPOSITORY / "runs" / recipe
     if not recipe or not folder.is_dir():
         return None
     for run in sorted(folder.iterdir(), reverse=True):  # run folders are named by start time
@@ -223,7 +225,7 @@ def select_models(args: argparse.Namespace) -> list[ModelEntry]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m desktop.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", metavar="NAME", help="model names (default: every model)")
     parser.add_argument(
         "--models-dir", nargs="+", metavar="DIR", help="model folders instead of the shipped one (first wins)"

@@ -1,5 +1,5 @@
-"""Numbers and tables of `desktop.bench`: timing statistics, the cases a model is measured at, and the
-markdown table. Pure Python, no onnxruntime: unit-tested on its own."""
+"""Numbers and tables of `benchmarks.bench`: timing statistics, the cases a model is measured at, and the
+markdown table. No onnxruntime: unit-tested on its own."""
 
 import math
 from collections.abc import Callable, Sequence
@@ -21,21 +21,6 @@ class Case:
     height: int = 0  # 0 for decoders, whose input is a latent vector
     width: int = 0
     tiled: bool = False  # through the app's tiling (`apply_model`), not one session call
-
-
-def compute_median(values: Sequence[float]) -> float:
-    """Return the median of a non-empty sequence."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def compute_percentile(values: Sequence[float], percent: float) -> float:
-    """Return the `percent` percentile (linear interpolation between closest ranks, as numpy's default)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * percent / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def time_calls(

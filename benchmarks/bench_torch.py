@@ -1,10 +1,10 @@
-"""`python -m training.bench_torch --model onnx_models/NAME.onnx --batch N [--size HxW]`: time the PyTorch
-eager model behind an ONNX file, for `python -m desktop.bench --compare-torch`, and print one JSON line.
+"""`python -m benchmarks.bench_torch --model onnx_models/NAME.onnx --batch N [--size HxW]`: time the PyTorch
+eager model behind an ONNX file, for `python -m benchmarks.bench --compare-torch`, and print one JSON line.
 
 The model is rebuilt from `best.pt` of the newest run folder (runs/<recipe>/<time>/) of the recipe named in
 the file's `train_config` metadata, and the part the file holds (autoencoder, decoder half, VAE encoder or
-decoder) is timed under `torch.inference_mode` at the input shape given. desktop/ runs this in a subprocess:
-it never imports torch or training/.
+decoder) is timed under `torch.inference_mode` at the input shape given. `benchmarks.bench` runs this in a
+subprocess, so torch stays out of the onnxruntime process.
 """
 
 import argparse
@@ -21,7 +21,7 @@ from training.config import load_config
 from training.evaluate import read_metadata
 from training.models import VAEEncoder, build_model
 
-SIGMA = 0.2  # the noise level desktop.bench feeds noise-conditioned denoisers
+SIGMA = 0.2  # the noise level benchmarks.bench feeds noise-conditioned denoisers
 RANDOM = Path(
     "random"
 )  # --checkpoint random: the file's recipe with untrained weights (no run folder needed)
@@ -93,7 +93,7 @@ def time_module(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.bench_torch", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks.bench_torch", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--model", required=True, type=Path, help="ONNX file")
     parser.add_argument("--batch", type=int, default=1)
