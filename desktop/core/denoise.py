@@ -1,10 +1,10 @@
 """The denoise jobs the GUI runs: (noise ->) model -> metrics; no threads, no Qt.
 
-`denoise_image` is the fixed-size shortcut (one model call); `run_denoise_job` is what the Denoise page
-runs for every model: synthetic noise on a clean image (with metrics against it) or an already-noisy image
-as is, the sigma for noise-conditioned models given or estimated, and fully convolutional models run on
-the whole image in tiles through `apply_model_with_retries` (the batch runner's function). Partial results
-go to the progress: first the noisy image whole, then each denoised tile (`TilePiece`) as it finishes.
+`run_denoise_job` is what the Denoise page runs for every model: synthetic noise on a clean image (with
+metrics against it) or an already-noisy image as is, the sigma for noise-conditioned models given or
+estimated, and fully convolutional models run on the whole image in tiles through
+`apply_model_with_retries` (the batch runner's function). Partial results go to the progress: first the
+noisy image whole, then each denoised tile (`TilePiece`) as it finishes.
 """
 
 import time
@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from desktop.core.image_model import ModelOpener, apply_model_with_retries, choose_sigma
-from desktop.core.inference import run_denoise
 from desktop.core.metrics import ImageMetrics, measure_image
 from desktop.core.noise import add_gaussian_noise
 from desktop.core.progress import Progress
-from desktop.core.session import ModelSession
 from desktop.core.tiling import DEFAULT_TILE_SIZE, Box, TilePiece
 
 
@@ -62,25 +60,6 @@ def check_noise_settings(sigma: float, seed: int) -> None:
         raise ValueError(f"sigma must be in [0, 1], got {sigma}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
-
-
-def denoise_image(model: ModelSession, clean: np.ndarray, sigma: float, seed: int) -> DenoiseResult:
-    """Add seeded Gaussian noise to a model-ready image, denoise it, measure both against the clean one."""
-    check_noise_settings(sigma, seed)
-    noisy = add_gaussian_noise(clean, sigma, seed)
-    output = run_denoise(model, noisy, sigma)
-    return DenoiseResult(
-        clean=clean,
-        noisy=noisy,
-        denoised=output.image,
-        noisy_metrics=measure_image(clean, noisy),
-        denoised_metrics=measure_image(clean, output.image),
-        seconds=output.seconds,
-        sigma=sigma,
-        seed=seed,
-        model_sigma=sigma if model.info.takes_sigma else None,
-        provider=model.provider,
-    )
 
 
 def run_denoise_job(

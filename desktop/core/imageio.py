@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL.ExifTags import IFD, Base
 
 from desktop.core.atomic import write_file_atomically
 
@@ -26,12 +27,9 @@ _MODE_NAMES = {
     "PA": "palette+alpha",
 }
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-ALPHA_MODES = {1: "LA", 3: "RGBA"}
-# Output formats: extension -> Pillow format; `quality` applies to the lossy ones.
-SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 LOSSY_FORMATS = ("JPEG", "WEBP")
-# EXIF tags that carry `save_image`'s metadata in JPEG and WebP (PNG gets text chunks named by the keys).
-EXIF_SOFTWARE, EXIF_DESCRIPTION, EXIF_IFD, EXIF_USER_COMMENT = 0x0131, 0x010E, 0x8769, 0x9286
+# `save_image`'s metadata goes into EXIF Software, ImageDescription and (in the Exif IFD) UserComment in JPEG
+# and WebP; PNG gets text chunks named by the keys.
 USER_COMMENT_PREFIX = b"ASCII\x00\x00\x00"  # EXIF UserComment's character code for ASCII text
 
 
@@ -157,12 +155,6 @@ def composite_alpha(color: np.ndarray, alpha: np.ndarray, background: float) -> 
     return np.ascontiguousarray(color * alpha + background * (1.0 - alpha), dtype=np.float32)
 
 
-def convert_pil_to_array(image: Image.Image, *, background: float = 0.0) -> np.ndarray:
-    """Convert a Pillow image of any mode to float32 (H, W, 1|3) in [0, 1], alpha composited."""
-    pixels, alpha = split_pil_image(image)
-    return pixels if alpha is None else composite_alpha(pixels, alpha, background)
-
-
 def convert_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
     """Return (H, W, channels): RGB -> grayscale by luma, grayscale -> RGB by repetition."""
     have = pixels.shape[2]
@@ -271,12 +263,12 @@ def build_metadata_options(image_format: str, metadata: Mapping[str, str]) -> di
         return {}
     exif = Image.Exif()
     if "Software" in metadata:
-        exif[EXIF_SOFTWARE] = metadata["Software"]
+        exif[Base.Software] = metadata["Software"]
     if "Description" in metadata:
-        exif[EXIF_DESCRIPTION] = metadata["Description"]
+        exif[Base.ImageDescription] = metadata["Description"]
     if "Processing" in metadata:
         comment = metadata["Processing"].encode("ascii", "backslashreplace")
-        exif.get_ifd(EXIF_IFD)[EXIF_USER_COMMENT] = USER_COMMENT_PREFIX + comment
+        exif.get_ifd(IFD.Exif)[Base.UserComment] = USER_COMMENT_PREFIX + comment
     return {"exif": exif.tobytes()}
 
 
@@ -287,8 +279,8 @@ def read_image_metadata(path: Path) -> dict[str, str]:
         if image.format == "PNG":
             return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
         exif = image.getexif()
-        found = {"Software": exif.get(EXIF_SOFTWARE), "Description": exif.get(EXIF_DESCRIPTION)}
-        comment = exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)
+        found = {"Software": exif.get(Base.Software), "Description": exif.get(Base.ImageDescription)}
+        comment = exif.get_ifd(IFD.Exif).get(Base.UserComment)
         if isinstance(comment, bytes):
             found["Processing"] = comment.removeprefix(USER_COMMENT_PREFIX).decode("ascii", "replace")
         elif isinstance(comment, str):

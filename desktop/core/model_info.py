@@ -20,7 +20,6 @@ REQUIRED_KEYS = (
     "task", "name", "title", "description", "channels", "input_size", "size_multiple", "scale",
     "value_range", "noise", "latent_dim", "dataset", "metrics", "train_config", "version",
 )  # fmt: skip
-OPTIONAL_KEYS = ("labels", "pair", "symmetry", *LATENT_KEYS)
 SYMMETRIES = ("none", "dihedral")  # dihedral: the model treats all 8 flips and quarter turns alike
 JSON_KEYS = ("value_range", "noise", "labels", "metrics", "train_config", *LATENT_KEYS)
 FLOAT_TYPE = "tensor(float)"

@@ -12,7 +12,6 @@ from desktop.qt.compare_view import SPLIT
 from desktop.qt.latent_map_page import EncodedAtlas
 from desktop.qt.main_window import MainWindow
 
-SCREENSHOT_MODES = ("denoise", "upscale", "generate", "latent_map", "compare_split")
 SETTLE_MS = 400
 
 
