@@ -253,7 +253,7 @@ def test_save_and_copy_follow_what_is_on_screen(qtbot: QtBot, window: MainWindow
 
 
 def test_the_shortcuts_help_is_built_from_the_actions(window: MainWindow) -> None:
-    shortcuts = dict((what, keys) for keys, what in list_shortcuts(window))
+    shortcuts = dict((what, keys) for keys, what in list_shortcuts(window.menuBar()))
     assert shortcuts["Models ▸ Rescan model folders"] == "F5"
     assert shortcuts["File ▸ Quit"] == "Ctrl+Q"
     assert shortcuts["File ▸ Save result…"] == window.save_action.shortcut().toString()

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
-from desktop.core.paths import find_sample_images
+from desktop.core.paths import find_asset
 from desktop.core.registry import ModelScan, scan_models
 from desktop.qt.app import choose_start_images
 from desktop.qt.app_settings import AppSettings
@@ -64,8 +64,11 @@ def test_the_window_starts_on_a_settings_file_of_wrong_types(
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    assert choose_start_images([], window.settings) == find_sample_images()[:1]  # what app.main opens
-    fill_recent_menu(window)
+    # the recent files are unreadable, so the start image is the first colour sample, as on a fresh profile
+    assert choose_start_images([], window.settings) == [
+        find_asset("resources", "samples", "photo_1_dandelions.jpg")
+    ]
+    fill_recent_menu(window.recent_menu, window.settings, window.open_paths)
     window.close()
 
 

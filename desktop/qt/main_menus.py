@@ -1,15 +1,57 @@
-"""The main window's menus and keyboard shortcuts; every action calls one `MainWindow` method. The
-shortcuts help is read from the actions themselves, so it cannot drift from them."""
+"""The main window's menus and keyboard shortcuts; every action calls one method of the window (what
+`MenuWindow` lists, so this module needs no import of the window's). The shortcuts help is read from the
+actions themselves, so it cannot drift from them."""
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar
 
 from desktop.core.paths import find_sample_images
+from desktop.qt.app_settings import AppSettings
 
-if TYPE_CHECKING:
-    from desktop.qt.main_window import MainWindow
+
+class ModeTitle(Protocol):
+    title: str
+
+
+class MenuWindow(Protocol):
+    """What the menus call on the main window."""
+
+    settings: AppSettings
+
+    @property
+    def pages(self) -> Mapping[str, ModeTitle]: ...
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's name)
+    def choose_files(self) -> None: ...
+    def open_paths(self, paths: list[Path]) -> None: ...
+    def paste(self) -> None: ...
+    def choose_save_path(self) -> None: ...
+    def copy_result(self) -> None: ...
+    def open_batch_dialog(self) -> None: ...
+    def open_settings(self) -> None: ...
+    def close(self) -> bool: ...
+    def show_mode(self, mode: int | str) -> None: ...
+    def toggle_split(self) -> None: ...
+    def zoom(self, how: str) -> None: ...
+    def cancel_job(self) -> None: ...
+    def open_models_dialog(self) -> None: ...
+    def rescan_models(self) -> None: ...
+    def show_shortcuts(self) -> None: ...
+    def show_about(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class MenuActions:
+    """The menu parts the window enables, disables or refills as its state changes."""
+
+    recent_menu: QMenu
+    save: QAction
+    copy: QAction
+    cancel: QAction
 
 
 def add_action(
@@ -23,23 +65,21 @@ def add_action(
     return action
 
 
-def build_menus(window: "MainWindow") -> None:
-    """Fill the menu bar of `window`."""
+def build_menus(window: MenuWindow) -> MenuActions:
+    """Fill the menu bar of `window`; return the parts that change with its state."""
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     add_action(file_menu, "&Open…", window.choose_files, QKeySequence.StandardKey.Open)
-    window.recent_menu = file_menu.addMenu("Open &recent")
-    window.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(window))
+    recent_menu = file_menu.addMenu("Open &recent")
+    recent_menu.aboutToShow.connect(lambda: fill_recent_menu(recent_menu, window.settings, window.open_paths))
     samples = file_menu.addMenu("Open &sample")
     for sample in find_sample_images():
         add_action(samples, sample.stem, lambda path=sample: window.open_paths([path]))
     samples.setEnabled(not samples.isEmpty())
     add_action(file_menu, "&Paste image", window.paste, QKeySequence.StandardKey.Paste)
     file_menu.addSeparator()
-    window.save_action = add_action(
-        file_menu, "&Save result…", window.choose_save_path, QKeySequence.StandardKey.Save
-    )
-    window.copy_action = add_action(file_menu, "&Copy result", window.copy_result, "Ctrl+Shift+C")
+    save = add_action(file_menu, "&Save result…", window.choose_save_path, QKeySequence.StandardKey.Save)
+    copy = add_action(file_menu, "&Copy result", window.copy_result, "Ctrl+Shift+C")
     file_menu.addSeparator()
     add_action(file_menu, "&Batch process folder…", window.open_batch_dialog, "Ctrl+B")
     file_menu.addSeparator()
@@ -59,7 +99,7 @@ def build_menus(window: "MainWindow") -> None:
     zoom_in.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
     add_action(view_menu, "Zoom &out", lambda: window.zoom("out"), "Ctrl+-")
     view_menu.addSeparator()
-    window.cancel_action = add_action(view_menu, "&Cancel running job", window.cancel_job, "Esc")
+    cancel = add_action(view_menu, "&Cancel running job", window.cancel_job, "Esc")
 
     models_menu = bar.addMenu("&Models")
     add_action(models_menu, "&Models…", window.open_models_dialog)
@@ -68,26 +108,26 @@ def build_menus(window: "MainWindow") -> None:
     help_menu = bar.addMenu("&Help")
     add_action(help_menu, "&Keyboard shortcuts", window.show_shortcuts)
     add_action(help_menu, "&About", window.show_about)
+    return MenuActions(recent_menu, save, copy, cancel)
 
 
-def fill_recent_menu(window: "MainWindow") -> None:
+def fill_recent_menu(menu: QMenu, settings: AppSettings, open_paths: Callable[[list[Path]], object]) -> None:
     """Rebuild File > Open recent from the settings (files that no longer exist are left out)."""
-    menu = window.recent_menu
     menu.clear()
-    recent = [path for path in window.settings.recent_files if path.is_file()]
+    recent = [path for path in settings.recent_files if path.is_file()]
     for path in recent:
-        add_action(menu, str(path), lambda p=path: window.open_paths([p]))
+        add_action(menu, str(path), lambda p=path: open_paths([p]))
     if recent:
         menu.addSeparator()
-        add_action(menu, "Clear list", window.settings.clear_recent_files)
+        add_action(menu, "Clear list", settings.clear_recent_files)
     else:
         menu.addAction("No recent files").setEnabled(False)
 
 
-def list_shortcuts(window: "MainWindow") -> list[tuple[str, str]]:
-    """Return (keys, menu path) of every action with a shortcut in the window's menus, in menu order, e.g.
+def list_shortcuts(bar: QMenuBar) -> list[tuple[str, str]]:
+    """Return (keys, menu path) of every action with a shortcut in a menu bar, in menu order, e.g.
     ("Ctrl+S", "File \N{BLACK RIGHT-POINTING SMALL TRIANGLE} Save result…")."""
-    return list(collect_shortcuts(window.menuBar(), ""))
+    return collect_shortcuts(bar, "")
 
 
 def collect_shortcuts(menu: QMenu | QMenuBar, path: str) -> list[tuple[str, str]]:

@@ -107,7 +107,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.strip)
         self.setCentralWidget(central)
         self.drop_area = DropArea(self)
-        build_menus(self)
+        menus = build_menus(self)
+        self.recent_menu, self.save_action = menus.recent_menu, menus.save
+        self.copy_action, self.cancel_action = menus.copy, menus.cancel
         self.files = FileWorker()
         self._file_thread: QThread = start_worker_thread(self.files, self, "FileThread")
 
@@ -424,7 +426,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_shortcuts(self) -> None:
         rows = "".join(
-            f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in list_shortcuts(self)
+            f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in list_shortcuts(self.menuBar())
         )
         QMessageBox.information(self, "Keyboard shortcuts", f"<table cellpadding='3'>{rows}</table>")
 
