@@ -27,14 +27,14 @@ import numpy as np
 import onnxruntime as ort
 
 from benchmarks.bench_stats import Case, format_table, plan_cases, time_calls
-from desktop.core import tiling
-from desktop.core.image_model import apply_model
-from desktop.core.inference import build_feed, run_model_batch, run_session
-from desktop.core.latent_models import decode_codes
+from desktop.core.inference import tiling
+from desktop.core.inference.image_model import apply_model
+from desktop.core.inference.model_call import build_feed, run_model_batch, run_session
+from desktop.core.inference.session import ModelSession, count_cores, create_session_options, open_model
+from desktop.core.inference.tensors import to_batch
+from desktop.core.latent.models import decode_codes
+from desktop.core.models.registry import ModelEntry, scan_models
 from desktop.core.paths import find_model_dirs
-from desktop.core.registry import ModelEntry, scan_models
-from desktop.core.session import ModelSession, count_cores, create_session_options, open_model
-from desktop.core.tensors import to_batch
 
 REPOSITORY = Path(__file__).resolve().parents[1]  # runs/ of the training side lie here
 SIGMA = 0.2  # noise level fed to noise-conditioned denoisers

@@ -13,8 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from desktop.core.batch import BatchStatus, ReportWriteError, process_folder
-from desktop.core.batch_job import (
+from desktop.core.batch.job import (
     BATCH_TASKS,
     DEFAULT_TEMPLATE,
     OUTPUT_FORMATS,
@@ -23,13 +22,14 @@ from desktop.core.batch_job import (
     BatchPlan,
     validate_job,
 )
-from desktop.core.batch_report import BatchReport, find_csv_path
-from desktop.core.ensemble import ENSEMBLE_SIZES
+from desktop.core.batch.report import BatchReport, find_csv_path
+from desktop.core.batch.runner import BatchStatus, ReportWriteError, process_folder
+from desktop.core.inference.ensemble import ENSEMBLE_SIZES
+from desktop.core.inference.session import DEVICES
+from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
+from desktop.core.models.registry import scan_models
 from desktop.core.paths import find_model_dirs
 from desktop.core.progress import Progress
-from desktop.core.registry import scan_models
-from desktop.core.session import DEVICES
-from desktop.core.tiling import DEFAULT_TILE_SIZE
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 BAR_WIDTH = 30

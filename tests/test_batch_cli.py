@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from batch_tree import InputTree, build_input_tree, list_leftovers
-from PIL import Image
+from image_files import read_image
 
 from desktop.batch_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ProgressBar, cancel_on_interrupt, main
-from desktop.core.batch import make_status
+from desktop.core.batch.runner import make_status
 from desktop.core.progress import Progress
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,7 +156,7 @@ def test_runs_as_a_subprocess(tree: InputTree, tiny_models_dir: Path, tmp_path: 
     assert done.returncode == EXIT_FAILED, done.stderr
     assert "17 files: 9 ok, 5 failed, 3 skipped" in done.stdout
     assert "failed: bad/bomb.png: refused: its header claims" in done.stderr and "\r" not in done.stderr
-    assert Image.open(out / "sub dir" / "nested" / "café au lait_upscale_up2_rgb.webp").size == (60, 100)
+    assert read_image(out / "sub dir" / "nested" / "café au lait_upscale_up2_rgb.webp").size == (60, 100)
     assert tree.hash_files() == hashes
     assert list_leftovers(tree.root, out) == []
 

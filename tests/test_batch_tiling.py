@@ -7,16 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.core.image_model import (
+from desktop.core.inference.image_model import (
     OutOfMemoryError,
     apply_model,
     apply_model_with_retries,
     choose_sigma,
     is_out_of_memory,
 )
-from desktop.core.progress import CancelledError, Progress
-from desktop.core.session import ModelSession, SessionCache
-from desktop.core.tiling import (
+from desktop.core.inference.session import ModelSession, SessionCache
+from desktop.core.inference.tiling import (
     DEFAULT_OVERLAP,
     TILE_BATCH_PIXELS,
     TilePiece,
@@ -24,6 +23,7 @@ from desktop.core.tiling import (
     plan_axis,
     plan_tiles,
 )
+from desktop.core.progress import CancelledError, Progress
 
 ORT_OOM = "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for requested buffer"
 

@@ -14,12 +14,12 @@ from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.core.batch import BatchStatus
-from desktop.core.batch_report import BatchReport
-from desktop.core.registry import ModelEntry, scan_models
-from desktop.core.session import ModelSession
-from desktop.qt.batch_dialog import BatchDialog
-from desktop.qt.main_window import MainWindow
+from desktop.core.batch.report import BatchReport
+from desktop.core.batch.runner import BatchStatus
+from desktop.core.inference.session import ModelSession
+from desktop.core.models.registry import ModelEntry, scan_models
+from desktop.qt.dialogs.batch_dialog import BatchDialog
+from desktop.qt.window.main_window import MainWindow
 
 TIMEOUT_MS = 20_000
 pytestmark = [

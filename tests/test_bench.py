@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_smoke_run_measures_every_shipped_model(tmp_path: Path) -> None:
+    from desktop.core.models.registry import scan_models
     from desktop.core.paths import find_model_dirs
-    from desktop.core.registry import scan_models
 
     names = {entry.info.name for entry in scan_models(find_model_dirs()).models}
     out = tmp_path / "bench.json"

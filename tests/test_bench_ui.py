@@ -20,7 +20,7 @@ from PySide6.QtCore import QSettings, QTimer
 from pytestqt.qtbot import QtBot
 
 from desktop.core.paths import find_model_dirs
-from desktop.qt.main_window import MainWindow
+from desktop.qt.window.main_window import MainWindow
 
 TIMEOUT_MS = 30_000
 TICK_MS = 5

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.core.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
-from desktop.core.imageio import fit_to_model, load_image
-from desktop.core.metrics import measure_image
-from desktop.core.noise import add_gaussian_noise
-from desktop.core.session import ModelSession, SessionCache
+from desktop.core.images.files import fit_to_model, load_image
+from desktop.core.images.metrics import measure_image
+from desktop.core.images.noise import add_gaussian_noise
+from desktop.core.inference.session import ModelSession, SessionCache
+from desktop.core.jobs.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_denoise_job_refuses_bad_settings(model: ModelSession) -> None:
 
 
 def test_scale_from_range_maps_and_clips_a_fresh_output_in_place() -> None:
-    from desktop.core.tensors import scale_from_range
+    from desktop.core.inference.tensors import scale_from_range
 
     output = np.array([-0.5, 0.0, 0.25, 1.0, 1.5], np.float32)
     assert scale_from_range(output, (0.0, 1.0)) is output  # no copy of a big batch

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from desktop.core import metrics
-from desktop.core.imageio import load_image
-from desktop.core.metrics import compute_mae, compute_psnr, compute_ssim, measure_image
-from desktop.core.noise import add_gaussian_noise
+from desktop.core.images import metrics
+from desktop.core.images.files import load_image
+from desktop.core.images.metrics import compute_mae, compute_psnr, compute_ssim, measure_image
+from desktop.core.images.noise import add_gaussian_noise
 
 
 def skimage_ssim(a: np.ndarray, b: np.ndarray) -> float:

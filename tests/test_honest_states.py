@@ -14,17 +14,17 @@ from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
-import desktop.core.tiling as tiling
+import desktop.core.inference.tiling as tiling
+from desktop.core.inference.tiling import TileGrid
 from desktop.core.paths import find_asset
 from desktop.core.progress import describe_remaining, estimate_remaining
-from desktop.core.tiling import TileGrid
 from desktop.qt.app import choose_start_images
 from desktop.qt.app_settings import AppSettings
-from desktop.qt.main_menus import list_shortcuts
-from desktop.qt.main_window import MainWindow
-from desktop.qt.run_status_bar import RunStatusBar
+from desktop.qt.pages.tile_preview import PreviewStart
 from desktop.qt.theme import apply_theme
-from desktop.qt.tile_preview import PreviewStart
+from desktop.qt.window.main_menus import list_shortcuts
+from desktop.qt.window.main_window import MainWindow
+from desktop.qt.window.run_status_bar import RunStatusBar
 
 TIMEOUT_MS = 15_000
 pytestmark = [

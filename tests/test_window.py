@@ -13,16 +13,16 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.core.denoise import DenoiseResult
-from desktop.core.imageio import fit_to_model, load_image, read_image_metadata
-from desktop.core.metrics import measure_image
-from desktop.core.noise import add_gaussian_noise
-from desktop.core.session import open_model
+from desktop.core.images.files import fit_to_model, load_image, read_image_metadata
+from desktop.core.images.metrics import measure_image
+from desktop.core.images.noise import add_gaussian_noise
+from desktop.core.inference.session import open_model
+from desktop.core.jobs.denoise import DenoiseResult
 from desktop.qt.app_settings import AppSettings
-from desktop.qt.compare_view import SPLIT
-from desktop.qt.drop_area import convert_urls_to_paths
-from desktop.qt.main_window import MainWindow
-from desktop.qt.metrics_table import format_metrics
+from desktop.qt.widgets.compare_view import SPLIT
+from desktop.qt.widgets.metrics_table import format_metrics
+from desktop.qt.window.drop_area import convert_urls_to_paths
+from desktop.qt.window.main_window import MainWindow
 
 TIMEOUT_MS = 10_000
 pytestmark = [

@@ -11,13 +11,13 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
-from desktop.core.model_choice import read_image_shape
+from desktop.core.models.choice import read_image_shape
 from desktop.core.paths import find_asset, find_model_dirs, find_sample_images
 from desktop.qt.app_settings import AppSettings
-from desktop.qt.main_window import APP_NAME, MODES, MainWindow
 from desktop.qt.platform_libraries import report_missing_libraries, will_use_xcb
 from desktop.qt.screenshot import stage_screenshot
 from desktop.qt.theme import apply_theme
+from desktop.qt.window.main_window import APP_NAME, MODES, MainWindow
 
 ORGANIZATION = "Autoencoder Studio"
 
