@@ -13,6 +13,7 @@ from PIL import Image
 from desktop.core.batch.job import BatchJob, BatchPlan, validate_job
 from desktop.core.batch.report import BatchReport, FileResult, read_report
 from desktop.core.batch.runner import BatchStatus, format_duration, make_status, process_folder
+from desktop.core.images.files import read_image_metadata
 from desktop.core.inference.session import SessionCache
 from desktop.core.models.registry import ModelEntry, scan_models
 from desktop.core.progress import Progress
@@ -150,6 +151,17 @@ def test_synthetic_noise_reports_metrics_and_is_reproducible(
     assert first["gray.png"].parameters["seed"] != first["palette.png"].parameters["seed"]
 
 
+def test_every_output_records_how_it_was_made(
+    tree: InputTree, models: list[ModelEntry], sessions: SessionCache
+) -> None:
+    rows = find_rows(run(tree, models, sessions, add_noise=True, sigma=0.2, seed=3, glob="*.png")[1])
+    row = rows["gray.png"]
+    record = json.loads(read_image_metadata(Path(row.output_path))["Processing"])
+    assert record["task"] == "denoise" and record["model"] == row.model
+    assert {key: record[key] for key in row.parameters} == row.parameters  # sigma, seed, device, tile size
+    assert record["seed"] == row.parameters["seed"] and record["added_noise_sigma"] == 0.2
+
+
 def test_cancel_after_the_second_file_keeps_finished_outputs(
     tree: InputTree, models: list[ModelEntry], sessions: SessionCache
 ) -> None:
@@ -214,7 +226,7 @@ def test_a_file_is_saved_while_the_next_one_is_in_the_model(
     in_model: list[str] = []
     second_started = threading.Event()
     overlapped: list[bool] = []
-    transform, save = batch_file.transform_image, batch_file.save_image
+    transform, save = batch_file.transform_image, batch_file.save_result
 
     def record_transform(plan, image, relative, *args, **kwargs):
         in_model.append(relative)
@@ -228,7 +240,7 @@ def test_a_file_is_saved_while_the_next_one_is_in_the_model(
         save(pixels, path, **kwargs)
 
     monkeypatch.setattr(batch_file, "transform_image", record_transform)
-    monkeypatch.setattr(batch_file, "save_image", wait_for_second)
+    monkeypatch.setattr(batch_file, "save_result", wait_for_second)
     report = process_folder(plan, open_session=sessions.get)
     assert overlapped == [True]
     assert [row.path for row in report.rows] == ["0.png", "1.png", "2.png"]
@@ -244,14 +256,14 @@ def test_a_failed_save_fails_its_row_only_and_leaves_no_file(
     import desktop.core.batch.one_file as batch_file
 
     plan = validate_job(BatchJob(make_photo_folder(tmp_path / "in", 3), "conv_rgb"), models)
-    save = batch_file.save_image
+    save = batch_file.save_result
 
     def disk_full_for_1(pixels, path, **kwargs):
         if path.name.startswith("1_"):
             raise OSError(28, "No space left on device")
         save(pixels, path, **kwargs)
 
-    monkeypatch.setattr(batch_file, "save_image", disk_full_for_1)
+    monkeypatch.setattr(batch_file, "save_result", disk_full_for_1)
     report = process_folder(plan, open_session=sessions.get)
     rows = find_rows(report)
     assert [rows[name].status for name in ("0.png", "1.png", "2.png")] == ["ok", "failed", "ok"]

@@ -283,7 +283,7 @@ def test_a_save_out_of_memory_after_a_tile_retry_keeps_the_notes(
     failing_saves: int,
 ) -> None:
     photos = write_images(tmp_path / "in", "big.png", size=128)
-    save, attempts = batch_file.save_image, []
+    save, attempts = batch_file.save_result, []
 
     def save_out_of_memory(pixels: np.ndarray, path: Path, **kwargs: object) -> None:
         attempts.append(path)
@@ -291,7 +291,7 @@ def test_a_save_out_of_memory_after_a_tile_retry_keeps_the_notes(
             raise MemoryError
         save(pixels, path, **kwargs)
 
-    monkeypatch.setattr(batch_file, "save_image", save_out_of_memory)
+    monkeypatch.setattr(batch_file, "save_result", save_out_of_memory)
     job = BatchJob(photos, "conv_rgb", output_dir=tmp_path / "out", tile_size=128, device="cpu")
     (row,) = process_folder(validate_job(job, scan_models([tiny_models_dir]).models)).rows
     assert "out of memory on CPU: retried with 64-px tiles" in row.notes

@@ -22,18 +22,15 @@ from desktop.core.images.files import (
     ImageLoadError,
     LoadedImage,
     load_image,
-    save_image,
 )
 from desktop.core.images.metrics import SSIM_WINDOW, compute_psnr, compute_ssim
-from desktop.core.images.noise import add_gaussian_noise
 from desktop.core.inference.image_model import (
     ModelOpener,
     OutOfMemoryError,
-    apply_model_with_retries,
-    choose_sigma,
     prepare_model_input,
     put_alpha_back,
 )
+from desktop.core.jobs.process_image import ProcessSettings, process_image, save_result
 from desktop.core.progress import CancelledError, Progress
 
 MAX_NAME_BYTES = 255  # the longest file name ext4, APFS, NTFS (in UTF-16 units) and most others allow
@@ -82,43 +79,27 @@ def attach_alpha(
 def transform_image(
     plan: BatchPlan, image: LoadedImage, relative: str, open_model: ModelOpener, progress: Progress
 ) -> Transformed:
-    """Run the plan's model on one loaded image; raises on model errors (OutOfMemoryError included)."""
+    """Run the plan's model on one loaded image (`process_image`); raises on model errors
+    (OutOfMemoryError included)."""
     job, info = plan.job, plan.model.info
-    notes = [f"animated image: first frame of {image.frames}"] if image.frames > 1 else []
-    model_input = prepare_model_input(image, info)
-    if "(model input as is)" not in model_input.description:
-        notes.append(f"converted {model_input.description}")
-    clean = model_input.pixels
+    settings = ProcessSettings(
+        device=job.device,
+        add_noise=job.add_noise,
+        sigma=plan.sigma or 0.0,  # validate_job fills it in where noise is added
+        seed=derive_file_seed(job.seed, relative),
+        model_sigma=plan.sigma,
+        tile_size=job.tile_size,
+        ensemble=job.ensemble,
+    )
+    done = process_image(prepare_model_input(image, info), open_model, settings, progress)
     parameters: dict[str, Any] = {"format": job.output_format}
     if job.output_format != "png":
         parameters["quality"] = job.quality
-    pixels, sigma = clean, plan.sigma
-    if job.add_noise:
-        assert sigma is not None  # validate_job fills it in
-        seed = derive_file_seed(job.seed, relative)
-        pixels = add_gaussian_noise(clean, sigma, seed)
-        parameters.update(added_noise_sigma=sigma, seed=seed)
-    sigma, sigma_note = choose_sigma(info, pixels, sigma)
-    if sigma is not None:
-        parameters["sigma"] = round(sigma, 4)
-        notes.extend([sigma_note] if sigma_note else [])
-    run = apply_model_with_retries(
-        open_model,
-        job.device,
-        pixels,
-        sigma=sigma,
-        tile_size=job.tile_size,
-        progress=progress,
-        ensemble=job.ensemble,
-    )
-    parameters["device"] = run.provider
-    if job.ensemble > 1:
-        parameters["self_ensemble"] = job.ensemble
-    if run.tile_size is not None:
-        parameters["tile_size"] = run.tile_size
-    notes.extend(run.notes)
-    metrics = measure_noise_metrics(clean, pixels, run.output) if job.add_noise else {}
-    output, alpha_notes = attach_alpha(run.output, image, plan)
+    parameters.update(done.parameters)
+    notes = [f"animated image: first frame of {image.frames}"] if image.frames > 1 else []
+    notes.extend(done.notes)
+    metrics = measure_noise_metrics(done.clean, done.noisy, done.output) if job.add_noise else {}
+    output, alpha_notes = attach_alpha(done.output, image, plan)
     if image.mode in SIXTEEN_BIT_MODES:
         notes.append("16-bit input, saved as 8-bit")
     return Transformed(output, parameters, (*notes, *alpha_notes), metrics)
@@ -139,17 +120,24 @@ class PreparedFile:
     needs_memory: bool = False
 
     def save(self) -> FileResult:
-        """Write the output; a MemoryError is retried once after freeing what can be freed. The row keeps
-        the run's parameters and notes (out-of-memory retries included) whatever happens."""
+        """Write the output with its provenance (task, model, parameters: `save_result`); a MemoryError is
+        retried once after freeing what can be freed. The row keeps the run's parameters and notes
+        (out-of-memory retries included) whatever happens."""
         row = {"path": self.item.relative, "model": self.plan.model.info.name}
         kept = {"parameters": self.result.parameters, "notes": self.result.notes}
+        info = self.plan.model.info
+        provenance = {"task": info.task, "model": info.name, **self.result.parameters}
         try:
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                save_image(self.result.pixels, self.output_path, quality=self.plan.job.quality)
+                save_result(
+                    self.result.pixels, self.output_path, quality=self.plan.job.quality, provenance=provenance
+                )
             except MemoryError:
                 gc.collect()
-                save_image(self.result.pixels, self.output_path, quality=self.plan.job.quality)
+                save_result(
+                    self.result.pixels, self.output_path, quality=self.plan.job.quality, provenance=provenance
+                )
         except MemoryError:
             reason = "out of memory saving the output: close other programs, then retry this file"
             return _fail(row, reason, self.image, self.start, **kept)

@@ -55,10 +55,37 @@ class LoadedImage:
 
 @dataclass(frozen=True)
 class ModelInput:
-    """An image fitted to a model: float32 (H, W, C), and a sentence saying what was done to it."""
+    """An image fitted to a model: float32 (H, W, C), and what was done to it as data: the image before
+    and after ("640x427 RGB", "28x28 grayscale") and the steps between, in order ("centre crop 427x427",
+    "Lanczos resize", "luma"); `run_as` says how the model takes it where that differs from its channels."""
 
     pixels: np.ndarray
-    description: str
+    source: str
+    target: str
+    steps: tuple[str, ...] = ()
+    run_as: str = ""  # e.g. "three equal channels, grey kept" for a grayscale image through an RGB model
+
+    @classmethod
+    def unchanged(cls, pixels: np.ndarray) -> "ModelInput":
+        """Pixels that are model-ready already."""
+        size = f"{pixels.shape[1]}x{pixels.shape[0]} {_CHANNEL_NAMES[pixels.shape[2]]}"
+        return cls(pixels, size, size)
+
+    @property
+    def as_is(self) -> bool:
+        """Whether the model gets the image as it was (same size, mode and channels)."""
+        return self.source == self.target
+
+    @property
+    def description(self) -> str:
+        """One line for the user, e.g. "640x427 RGB -> 28x28 grayscale (model input, centre crop 427x427,
+        Lanczos resize, luma)"."""
+        if self.as_is:
+            text = f"{self.target} (model input as is)"
+        else:
+            details = f", {', '.join(self.steps)}" if self.steps else ""
+            text = f"{self.source} -> {self.target} (model input{details})"
+        return f"{text}; run as {self.run_as}" if self.run_as else text
 
 
 def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False) -> LoadedImage:
@@ -218,10 +245,7 @@ def fit_to_model(
         pixels = convert_channels(pixels, channels)
         steps.append("luma" if channels == 1 else "gray to RGB")
     target = f"{pixels.shape[1]}x{pixels.shape[0]} {_CHANNEL_NAMES[channels]}"
-    if source == target:
-        return ModelInput(pixels, f"{target} (model input as is)")
-    details = f", {', '.join(steps)}" if steps else ""
-    return ModelInput(np.ascontiguousarray(pixels), f"{source} -> {target} (model input{details})")
+    return ModelInput(np.ascontiguousarray(pixels), source, target, tuple(steps))
 
 
 def convert_array_to_pil(pixels: np.ndarray) -> Image.Image:

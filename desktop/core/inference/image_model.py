@@ -5,6 +5,7 @@ fully convolutional ones (`input_size` any) run on the whole image in tiles (`ru
 retried with smaller tiles, then on CPU, and only then reported, with what to do about it.
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,7 +65,7 @@ def prepare_model_input(image: LoadedImage, info: ModelInfo) -> ModelInput:
     stays grey (encoders get the three channels they take)."""
     if image.pixels.shape[2] == 1 and info.channels == 3 and info.task in IMAGE_TASKS:
         fitted = fit_to_model(image, channels=1, input_size=info.input_size)
-        return ModelInput(fitted.pixels, f"{fitted.description}; run as three equal channels, grey kept")
+        return dataclasses.replace(fitted, run_as="three equal channels, grey kept")
     return fit_to_model(image, channels=info.channels, input_size=info.input_size)
 
 

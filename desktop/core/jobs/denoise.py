@@ -7,15 +7,16 @@ estimated, and fully convolutional models run on the whole image in tiles throug
 noisy image whole, then each denoised tile (`TilePiece`) as it finishes.
 """
 
-import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from desktop.core.images.files import ModelInput
 from desktop.core.images.metrics import ImageMetrics, measure_image
-from desktop.core.images.noise import add_gaussian_noise
-from desktop.core.inference.image_model import ModelOpener, apply_model_with_retries, choose_sigma
-from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box, TilePiece
+from desktop.core.inference.image_model import ModelOpener
+from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box
+from desktop.core.jobs.process_image import ProcessSettings, check_noise_settings, process_image
 from desktop.core.progress import Progress
 
 
@@ -38,6 +39,7 @@ class DenoiseResult:
     tile_size: int | None = None  # None when the model ran on the image in one go
     notes: tuple[str, ...] = field(default=())  # out-of-memory retries
     ensemble: int = 1  # orientations averaged (self-ensemble), 1: the model once
+    parameters: dict[str, Any] = field(default_factory=dict)  # `ProcessedImage.parameters`: the provenance
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,6 @@ class DenoiseSettings:
     ensemble: int = 1  # self-ensemble passes (1, 2, 4, 8) for models with `symmetry: dihedral`
 
 
-def check_noise_settings(sigma: float, seed: int) -> None:
-    """Raise ValueError for a sigma outside [0, 1] or a negative seed."""
-    if not 0.0 <= sigma <= 1.0:
-        raise ValueError(f"sigma must be in [0, 1], got {sigma}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-
-
 def run_denoise_job(
     open_model: ModelOpener,
     device: str,
@@ -69,48 +63,44 @@ def run_denoise_job(
     settings: DenoiseSettings,
     progress: Progress | None = None,
 ) -> DenoiseResult:
-    """Denoise model-ready pixels (H, W, C) as `settings` say; metrics only with synthetic noise."""
+    """Denoise model-ready pixels (H, W, C) as `settings` say (`process_image`); metrics only with
+    synthetic noise. The noisy image goes to the progress whole before the tiles."""
     progress = progress or Progress()
-    sigma = settings.sigma if settings.add_noise else 0.0
-    check_noise_settings(sigma, settings.seed)
-    clean = pixels if settings.add_noise else None
-    noisy = add_gaussian_noise(pixels, sigma, settings.seed) if settings.add_noise else pixels
-    model = open_model(device)
-    model_sigma, note = choose_sigma(model.info, noisy, settings.model_sigma)
-    height, width = noisy.shape[:2]
-    progress.show_partial(TilePiece(slice(0, height), slice(0, width), noisy))  # until the tiles come in
-    start = time.perf_counter()
-    run = apply_model_with_retries(
-        lambda chosen: model if chosen == device else open_model(chosen),
-        device,
-        noisy,
-        sigma=model_sigma,
+    check_noise_settings(settings.sigma if settings.add_noise else 0.0, settings.seed)
+    process = ProcessSettings(
+        device=device,
+        add_noise=settings.add_noise,
+        sigma=settings.sigma,
+        seed=settings.seed,
+        model_sigma=settings.model_sigma,
         tile_size=settings.tile_size,
-        progress=progress.sub_progress(0.0, 0.9 if clean is not None else 1.0),
-        focus=settings.focus,
         ensemble=settings.ensemble,
+        focus=settings.focus,
         visible=settings.visible,
+        show_input=True,
     )
-    seconds = time.perf_counter() - start
+    span = 0.9 if settings.add_noise else 1.0  # the rest is the metrics'
+    done = process_image(ModelInput.unchanged(pixels), open_model, process, progress.sub_progress(0.0, span))
     noisy_metrics = denoised_metrics = None
-    if clean is not None:
+    if settings.add_noise:
         progress.check_aborted()
-        noisy_metrics = measure_image(clean, noisy)
-        denoised_metrics = measure_image(clean, run.output)
+        noisy_metrics = measure_image(done.clean, done.noisy)
+        denoised_metrics = measure_image(done.clean, done.output)
         progress.set_progress(1.0)
     return DenoiseResult(
-        clean=clean,
-        noisy=noisy,
-        denoised=run.output,
+        clean=done.clean if settings.add_noise else None,
+        noisy=done.noisy,
+        denoised=done.output,
         noisy_metrics=noisy_metrics,
         denoised_metrics=denoised_metrics,
-        seconds=seconds,
-        sigma=sigma,
+        seconds=done.seconds,
+        sigma=settings.sigma if settings.add_noise else 0.0,
         seed=settings.seed,
-        model_sigma=model_sigma,
-        sigma_note=note,
-        provider=run.provider,
-        tile_size=run.tile_size,
-        notes=run.notes,
+        model_sigma=done.model_sigma,
+        sigma_note=done.sigma_note,
+        provider=done.provider,
+        tile_size=done.tile_size,
+        notes=done.retries,
         ensemble=settings.ensemble,
+        parameters=done.parameters,
     )

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from desktop.core.images.files import resize_image
+from desktop.core.images.files import ModelInput, resize_image
 from desktop.core.images.metrics import ImageMetrics, measure_image
-from desktop.core.inference.image_model import ModelOpener, apply_model_with_retries
+from desktop.core.inference.image_model import ModelOpener
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box
+from desktop.core.jobs.process_image import ProcessSettings, process_image
 from desktop.core.models.info import ModelInfo
 from desktop.core.progress import Progress
 
@@ -105,17 +106,20 @@ def upscale_image(
     for index in range(passes):
         step = progress.sub_progress(0.9 * index / passes, 0.9 / passes)
         last = index == passes - 1
-        run = apply_model_with_retries(
-            lambda chosen: model if chosen == device else open_model(chosen),
-            device,
-            image,
+        settings = ProcessSettings(
+            device=device,
             tile_size=tile_size,
-            progress=step if last else step.with_partial(lambda piece: None),
             focus=(focus[0] / model.info.scale, focus[1] / model.info.scale) if focus and last else None,
             visible=scale_box(visible, 1 / model.info.scale) if visible and last else None,
         )
-        image, provider, tile = run.output, run.provider, run.tile_size
-        notes.extend(run.notes)
+        done = process_image(
+            ModelInput.unchanged(image),
+            lambda chosen: model if chosen == device else open_model(chosen),
+            settings,
+            step if last else step.with_partial(lambda piece: None),
+        )
+        image, provider, tile = done.output, done.provider, done.tile_size
+        notes.extend(done.retries)
     seconds = time.perf_counter() - start
     progress.check_aborted()
     bicubic_metrics = model_metrics = None

@@ -235,16 +235,7 @@ class DenoisePage(ModePage):
         result, entry = self.result, self.picker.current
         if result is None or entry is None:
             return {}
-        return {
-            "task": "denoise",
-            "model": entry.info.name,
-            "added_noise_sigma": result.sigma if result.clean is not None else None,
-            "seed": result.seed if result.clean is not None else None,
-            "model_sigma": None if result.model_sigma is None else round(result.model_sigma, 4),
-            "tile_size": result.tile_size,
-            "self_ensemble": result.ensemble,
-            "device": result.provider,
-        }
+        return {"task": "denoise", "model": entry.info.name, **result.parameters}  # as the batch records it
 
     def _build_layout(self) -> None:
         noise = QGroupBox("Noise")

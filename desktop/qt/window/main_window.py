@@ -25,7 +25,6 @@ from desktop.core.inference.session import SessionCache, list_devices
 from desktop.core.models.choice import shape_of
 from desktop.core.models.registry import ModelScan, scan_models
 from desktop.core.paths import IMAGE_SUFFIXES, find_model_dirs
-from desktop.core.provenance import describe_processing
 from desktop.qt.app_settings import AppSettings
 from desktop.qt.dialogs.batch_dialog import BatchDialog
 from desktop.qt.dialogs.models_dialog import ModelsDialog
@@ -307,14 +306,11 @@ class MainWindow(QMainWindow):
             self.show_error(self.page.explain_no_result("save"), "info")
             return False
         pixels, alpha, entry = found
-        if alpha is not None and entry is not None:
-            pixels, _ = put_alpha_back(
-                pixels, alpha, entry.info, opaque=path.suffix.lower() in (".jpg", ".jpeg")
-            )
         parameters = self.page.describe_processing()
         if self.page.context.tile_size:
             parameters.setdefault("tile_setting", self.page.context.tile_size)
-        self.files.save(pixels, path, self.settings.quality, describe_processing(parameters))
+        info = entry.info if entry is not None else None
+        self.files.save(pixels, path, self.settings.quality, parameters, alpha=alpha, info=info)
         return True
 
     @Slot()

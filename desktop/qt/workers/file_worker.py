@@ -1,12 +1,15 @@
 """Loads and saves images off the UI thread, so a huge file never freezes the window."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop.core.images.files import ImageLoadError, load_image, save_image
+from desktop.core.images.files import ImageLoadError, load_image
+from desktop.core.jobs.process_image import save_result
+from desktop.core.models.info import ModelInfo
 
 
 class FileWorker(QObject):
@@ -18,7 +21,7 @@ class FileWorker(QObject):
     saved = Signal(Path)
     save_failed = Signal(Path, str)
     _load_requested = Signal(Path)
-    _save_requested = Signal(object, Path, int, object)
+    _save_requested = Signal(object)  # a SaveRequest
 
     def __init__(self) -> None:
         super().__init__()
@@ -29,9 +32,19 @@ class FileWorker(QObject):
         """Read an image (alpha kept aside, EXIF orientation applied); safe from any thread."""
         self._load_requested.emit(Path(path))
 
-    def save(self, pixels: np.ndarray, path: Path, quality: int, metadata: Mapping[str, str]) -> None:
-        """Write pixels atomically with their metadata; safe from any thread."""
-        self._save_requested.emit(pixels, Path(path), quality, dict(metadata))
+    def save(
+        self,
+        pixels: np.ndarray,
+        path: Path,
+        quality: int,
+        provenance: Mapping[str, object],
+        *,
+        alpha: np.ndarray | None = None,
+        info: ModelInfo | None = None,
+    ) -> None:
+        """Write a result atomically with its provenance, the input's alpha put back (`save_result`); safe
+        from any thread."""
+        self._save_requested.emit(SaveRequest(pixels, Path(path), quality, dict(provenance), alpha, info))
 
     @Slot(Path)
     def _load(self, path: Path) -> None:
@@ -45,11 +58,31 @@ class FileWorker(QObject):
             return
         self.loaded.emit(path, image)
 
-    @Slot(object, Path, int, object)
-    def _save(self, pixels: np.ndarray, path: Path, quality: int, metadata: dict[str, str]) -> None:
+    @Slot(object)
+    def _save(self, request: "SaveRequest") -> None:
+        path = request.path
         try:
-            save_image(pixels, path, quality=quality, metadata=metadata)
+            save_result(
+                request.pixels,
+                path,
+                quality=request.quality,
+                provenance=request.provenance,
+                alpha=request.alpha,
+                info=request.info,
+            )
         except Exception as error:  # disk full, permissions, bad format: all reported
             self.save_failed.emit(path, f"{path.name}: {error}")
             return
         self.saved.emit(path)
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """What `FileWorker.save` hands its thread."""
+
+    pixels: np.ndarray
+    path: Path
+    quality: int
+    provenance: dict[str, object]
+    alpha: np.ndarray | None
+    info: ModelInfo | None
