@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -123,8 +123,8 @@ class PreparedFile:
         """Write the output with its provenance (task, model, parameters: `save_result`); a MemoryError is
         retried once after freeing what can be freed. The row keeps the run's parameters and notes
         (out-of-memory retries included) whatever happens."""
-        row = {"path": self.item.relative, "model": self.plan.model.info.name}
-        kept = {"parameters": self.result.parameters, "notes": self.result.notes}
+        row = RowKeys(path=self.item.relative, model=self.plan.model.info.name)
+        kept = KeptFields(parameters=self.result.parameters, notes=self.result.notes)
         info = self.plan.model.info
         provenance = {"task": info.task, "model": info.name, **self.result.parameters}
         try:
@@ -178,15 +178,16 @@ def check_output_path(plan: BatchPlan, output_path: Path, protected: Set[Path], 
 def check_existing_output(plan: BatchPlan, output_path: Path, existing: Set[Path]) -> FileResult | None:
     """Return the row of a file whose output exists already and is to be skipped (skip existing) or, in
     overlapping folders, must not be replaced (it may be an original); None when it may be written."""
-    row = {"path": "", "model": plan.model.info.name, "output_path": str(output_path)}
+    row = RowKeys(path="", model=plan.model.info.name)
     if plan.job.skip_existing and os.path.lexists(output_path):
-        return FileResult(status="skipped", reason="output exists (skip existing)", **row)
+        reason = "output exists (skip existing)"
+        return FileResult(status="skipped", reason=reason, output_path=str(output_path), **row)
     if output_path.resolve() in existing:
         reason = (
             f"output {output_path.name} would replace a file already there (the input and output folders "
             "overlap): not written; choose another output folder or name, or skip existing outputs"
         )
-        return FileResult(status="failed", reason=reason, **row)
+        return FileResult(status="failed", reason=reason, output_path=str(output_path), **row)
     return None
 
 
@@ -205,7 +206,7 @@ def prepare_file(
     or its report row where it ends before that. `protected` are the inputs, `existing` the files already
     in overlapping input and output folders (see `check_existing_output`). Raises only CancelledError."""
     start = time.perf_counter()
-    row = {"path": item.relative, "model": plan.model.info.name}
+    row = RowKeys(path=item.relative, model=plan.model.info.name)
     if item.problem:
         return FileResult(status="skipped", reason=item.problem, **row)
     try:
@@ -233,10 +234,36 @@ def prepare_file(
     return PreparedFile(plan, item, output_path, image, result, start, needs_memory=ran_out)
 
 
+class RowKeys(TypedDict):
+    """The fields that name a row: the input and the model."""
+
+    path: str
+    model: str
+
+
+class KeptFields(TypedDict):
+    """What a file's row keeps from its run whatever happens at the save."""
+
+    parameters: dict[str, Any]
+    notes: tuple[str, ...]
+
+
 def _fail(
-    row: dict[str, str], reason: str, image: LoadedImage | None, start: float, **kept: Any
+    row: RowKeys,
+    reason: str,
+    image: LoadedImage | None,
+    start: float,
+    *,
+    parameters: dict[str, Any] | None = None,
+    notes: tuple[str, ...] = (),
 ) -> FileResult:
-    sizes = {"input_size": image.size_text, "input_mode": image.mode} if image is not None else {}
     return FileResult(
-        status="failed", reason=reason, seconds=time.perf_counter() - start, **sizes, **kept, **row
+        status="failed",
+        reason=reason,
+        seconds=time.perf_counter() - start,
+        input_size=image.size_text if image is not None else "",
+        input_mode=image.mode if image is not None else "",
+        parameters=parameters or {},
+        notes=notes,
+        **row,
     )

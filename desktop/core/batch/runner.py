@@ -1,11 +1,13 @@
 """The batch runner of the CLI and the GUI: every file of a folder through one model; no Qt.
 
-`validate_job` (batch_job) checks a job before anything starts; `process_folder` then runs it: one file at a
-time (each saved on a writer thread while the next one is in the model), a report row for each whatever
-happens, cancellation checked between files and between tiles, and the JSON + CSV report written at the end
-(also after a cancel).
+`validate_job` (job) checks a job before anything starts; `process_folder` then runs it in four steps, each
+testable alone: `select_files` (a retry's subset), `plan_outputs` (names, and what none may replace),
+`run_files` (one file at a time, each saved on a writer thread while the next one is in the model, a row
+for each whatever happens, cancellation checked between files and between tiles) and `build_report`; the
+JSON + CSV report is written at the end, also after a cancel.
 """
 
+import functools
 import os
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -20,6 +22,7 @@ from desktop.core.batch.job import BatchJobError, BatchPlan, check_overlap
 from desktop.core.batch.one_file import PreparedFile, prepare_file
 from desktop.core.batch.report import BatchReport, FileResult, find_csv_path, merge_rows, write_report
 from desktop.core.batch.selection import InputFile, filter_files, plan_output_paths, walk_files
+from desktop.core.inference.image_model import ModelOpener
 from desktop.core.inference.session import ModelSession, SessionCache
 from desktop.core.progress import CancelledError, Progress
 
@@ -114,6 +117,65 @@ def check_report_path(plan: BatchPlan, protected: Collection[Path], outputs: Ite
             raise BatchJobError(f"report {path} would overwrite an output of this batch: choose another path")
 
 
+@dataclass(frozen=True)
+class FileSelection:
+    """The files a run reads: `files` to process, `everything` found (all of them inputs no output may
+    replace), and the rows of retried files that are gone since (`gone`)."""
+
+    files: list[InputFile]
+    everything: list[InputFile]
+    gone: list[FileResult]
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where each file's output goes (by relative path), the resolved inputs none may replace
+    (`protected`), and the files already in overlapping folders that none may replace (`existing`)."""
+
+    paths: dict[str, Path]
+    protected: frozenset[Path]
+    existing: frozenset[Path]
+
+
+def select_files(plan: BatchPlan, only: Collection[str] | None = None) -> FileSelection:
+    """Find the plan's files; with `only` (a retry) just those relative paths, the missing ones as rows."""
+    files, everything = find_batch_files(plan)
+    if only is None:
+        return FileSelection(files, everything, [])
+    files = [f for f in files if f.relative in only]
+    found = {f.relative for f in files}
+    reason = "no longer in the input folder"
+    gone = [FileResult(p, "skipped", reason, model=plan.job.model) for p in only if p not in found]
+    return FileSelection(files, everything, gone)
+
+
+def plan_outputs(plan: BatchPlan, selection: FileSelection) -> OutputPlan:
+    """Name every output and find what none may replace; raise BatchJobError where the report would replace
+    an input or an output. Reads the folders, writes nothing."""
+    job = plan.job
+    paths = plan_output_paths(
+        selection.files,
+        plan.output_dir,
+        template=job.name_template,
+        task=job.task,
+        model=job.model,
+        ext=job.output_format,
+    )
+    protected = find_protected_paths(selection.everything)
+    existing = find_existing_outputs(plan, paths.values())
+    check_report_path(plan, protected | existing, paths.values())
+    return OutputPlan(paths, protected, existing)
+
+
+def create_folders(plan: BatchPlan) -> None:
+    """Create the output folder and the report's; BatchJobError naming the one that cannot be."""
+    for folder in (plan.output_dir, plan.report_path.parent):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BatchJobError(f"cannot create folder {folder} ({error.strerror or error})") from None
+
+
 def process_folder(
     plan: BatchPlan,
     *,
@@ -133,64 +195,63 @@ def process_folder(
     locked for the run (`folder_lock`): a second batch into it is refused with BatchJobError. Raises
     ReportWriteError, holding the report, when the report cannot be written.
     """
-    for folder in (plan.output_dir, plan.report_path.parent):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise BatchJobError(f"cannot create folder {folder} ({error.strerror or error})") from None
+    create_folders(plan)
     try:
         lock = acquire_folder_lock(plan.output_dir)
     except (FolderLockedError, OSError) as error:
         raise BatchJobError(str(error)) from None
     try:
-        return _run_locked(plan, progress, on_status, on_file_finished, open_session, only, keep_rows)
+        progress = progress or Progress()
+        started, start = datetime.now().astimezone(), time.perf_counter()
+        selection = select_files(plan, only)
+        outputs = plan_outputs(plan, selection)
+        # Temp files of our own outputs and report a killed earlier run left (the lock says none is running).
+        sweep_temp_files([*outputs.paths.values(), plan.report_path, find_csv_path(plan.report_path)])
+        files = selection.files
+
+        def emit(done: int, current: str, file_fraction: float) -> None:
+            status = make_status(done, len(files), current, file_fraction, time.perf_counter() - start)
+            progress.set_progress(status.fraction)
+            if on_status is not None:
+                on_status(status)
+
+        open_model = open_session or SessionCache(max_size=2).get
+        rows, cancelled = run_files(
+            plan,
+            files,
+            outputs,
+            open_model=lambda device: open_model(plan.model.path, device),
+            progress=progress,
+            emit=emit,
+            on_file_finished=on_file_finished,
+        )
+        if not cancelled:
+            emit(len(files), "", 0.0)
+        seconds = time.perf_counter() - start
+        report = build_report(
+            plan, selection, rows, cancelled=cancelled, started=started, seconds=seconds, keep_rows=keep_rows
+        )
+        try:
+            write_report(report, plan.report_path)
+        except OSError as error:
+            raise ReportWriteError(report, error) from error
+        return report
     finally:
         release_folder_lock(lock)
 
 
-def _run_locked(
+def run_files(
     plan: BatchPlan,
-    progress: Progress | None,
-    on_status: Callable[[BatchStatus], None] | None,
-    on_file_finished: Callable[[FileResult], None] | None,
-    open_session: SessionOpener | None,
-    only: Collection[str] | None,
-    keep_rows: Iterable[FileResult],
-) -> BatchReport:
-    progress = progress or Progress()
-    open_session = open_session or SessionCache(max_size=2).get
-    job = plan.job
-    started, start = datetime.now().astimezone(), time.perf_counter()
-    files, everything = find_batch_files(plan)
-    gone: list[FileResult] = []
-    if only is not None:
-        files = [f for f in files if f.relative in only]
-        found = {f.relative for f in files}
-        gone = [
-            FileResult(p, "skipped", "no longer in the input folder", model=job.model)
-            for p in only
-            if p not in found
-        ]
-    outputs = plan_output_paths(
-        files,
-        plan.output_dir,
-        template=job.name_template,
-        task=job.task,
-        model=job.model,
-        ext=job.output_format,
-    )
-    protected = find_protected_paths(everything)
-    existing = find_existing_outputs(plan, outputs.values())
-    check_report_path(plan, protected | existing, outputs.values())
-    # Temp files of our own outputs and report that a killed earlier run left (the lock says none is running).
-    sweep_temp_files([*outputs.values(), plan.report_path, find_csv_path(plan.report_path)])
-
-    def emit(done: int, current: str, file_fraction: float) -> None:
-        status = make_status(done, len(files), current, file_fraction, time.perf_counter() - start)
-        progress.set_progress(status.fraction)
-        if on_status is not None:
-            on_status(status)
-
+    files: list[InputFile],
+    outputs: OutputPlan,
+    *,
+    open_model: ModelOpener,
+    progress: Progress,
+    emit: Callable[[int, str, float], None],
+    on_file_finished: Callable[[FileResult], None] | None = None,
+) -> tuple[list[FileResult], bool]:
+    """Run the files in order, each saved on a writer thread while the next one is in the model; return
+    their rows (as far as the run got) and whether it was cancelled (`progress`, or a KeyboardInterrupt)."""
     rows: list[FileResult] = []
     claimed: set[str] = set()
     cancelled = False
@@ -210,17 +271,17 @@ def _run_locked(
                     cancelled = True
                     break
                 emit(index, item.relative, 0.0)
-                file_progress = progress.relay(lambda f, i=index, name=item.relative: emit(i, name, f))
+                file_progress = progress.relay(functools.partial(emit, index, item.relative))
                 try:
                     outcome = prepare_file(
                         plan,
                         item,
-                        outputs[item.relative],
-                        open_model=lambda device: open_session(plan.model.path, device),
-                        protected=protected,
+                        outputs.paths[item.relative],
+                        open_model=open_model,
+                        protected=outputs.protected,
                         claimed=claimed,
                         progress=file_progress,
-                        existing=existing,
+                        existing=outputs.existing,
                     )
                 except CancelledError:
                     cancelled = True
@@ -228,7 +289,7 @@ def _run_locked(
                 if saving is not None:
                     finish(saving.result())
                     saving = None
-                if progress.cancelled:  # cancelled as that row came in: this file is not saved
+                if file_progress.cancelled:  # (the run's flag) cancelled as that row came in: not saved
                     cancelled = True
                     break
                 if isinstance(outcome, PreparedFile) and outcome.needs_memory:
@@ -241,29 +302,37 @@ def _run_locked(
             cancelled = True
         if saving is not None:  # its save began before the cancel: finished, and kept
             finish(saving.result())
+    return rows, cancelled
+
+
+def build_report(
+    plan: BatchPlan,
+    selection: FileSelection,
+    rows: list[FileResult],
+    *,
+    cancelled: bool,
+    started: datetime,
+    seconds: float,
+    keep_rows: Iterable[FileResult] = (),
+) -> BatchReport:
+    """The run's report: its rows, a "cancelled" row for each file it did not get to, the rows of retried
+    files gone since, and the earlier rows (`keep_rows`) of files not run again."""
+    job = plan.job
     cancelled_rows = [
         FileResult(item.relative, "cancelled", "batch cancelled before this file finished", model=job.model)
-        for item in files[len(rows) :]
+        for item in selection.files[len(rows) :]
     ]
-    rows.extend(cancelled_rows)
-    if not cancelled:
-        emit(len(files), "", 0.0)
-    report = BatchReport(
+    return BatchReport(
         input_dir=str(plan.input_dir),
         output_dir=str(plan.output_dir),
         task=job.task,
         model=job.model,
         parameters=describe_job(plan),
         started=started.isoformat(timespec="seconds"),
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
         cancelled=cancelled,
-        rows=merge_rows(keep_rows, [*gone, *rows]),
+        rows=merge_rows(keep_rows, [*selection.gone, *rows, *cancelled_rows]),
     )
-    try:
-        write_report(report, plan.report_path)
-    except OSError as error:
-        raise ReportWriteError(report, error) from error
-    return report
 
 
 def describe_job(plan: BatchPlan) -> dict[str, object]:

@@ -159,8 +159,8 @@ def split_pil_image(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Convert a Pillow image of any mode to float32 colour (H, W, 1|3) and alpha (H, W, 1) or None."""
     mode = image.mode
     if mode in SIXTEEN_BIT_MODES:
-        pixels = np.asarray(image, dtype=np.float64) / 65535.0
-        return np.clip(pixels, 0, 1).astype(np.float32)[..., None], None
+        wide = np.asarray(image, dtype=np.float64) / 65535.0
+        return np.clip(wide, 0, 1).astype(np.float32)[..., None], None
     if mode == "F":
         return np.clip(np.asarray(image, dtype=np.float32), 0, 1)[..., None], None
     if mode == "P":
@@ -169,7 +169,7 @@ def split_pil_image(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         image = image.convert("L")
     elif mode not in ("L", "LA", "RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in mode else "RGB")
-    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    pixels: np.ndarray = np.asarray(image, dtype=np.float32) / 255.0
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     if image.mode in ("LA", "RGBA"):

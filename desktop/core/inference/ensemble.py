@@ -45,10 +45,9 @@ def ensemble_call(call: BatchCall, passes: int) -> BatchCall:
         return call
 
     def averaged(batch: np.ndarray) -> np.ndarray:
-        total = None
-        for index in range(passes):
-            output = restore(call(np.ascontiguousarray(orient(batch, index))), index)
-            total = output.astype(np.float32) if total is None else total + output
+        total = restore(call(np.ascontiguousarray(orient(batch, 0))), 0).astype(np.float32)
+        for index in range(1, passes):
+            total += restore(call(np.ascontiguousarray(orient(batch, index))), index)
         return total / passes
 
     return averaged

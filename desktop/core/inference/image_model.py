@@ -187,7 +187,7 @@ def apply_model_with_retries(
     tiled = model.info.input_size is None
     floor = max(MIN_TILE_SIZE, model.info.size_multiple)
     start_tile = min(tile_size, max(pixels.shape[:2]))  # a tile larger than the image is the image
-    tile, notes = start_tile, []
+    tile, notes = start_tile, list[str]()
     while True:
         try:
             output = apply_model(

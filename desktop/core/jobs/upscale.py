@@ -101,7 +101,8 @@ def upscale_image(
     original, source = downscale_for_check(pixels, factor) if check else (None, pixels)
     bicubic = resize_bicubic(source, source.shape[0] * factor, source.shape[1] * factor)
     progress.show_partial(UpscaleStart(source, bicubic, original))
-    image, notes, provider, tile = source, [], model.provider, None
+    image, provider, tile = source, model.provider, None
+    notes: list[str] = []
     start = time.perf_counter()
     for index in range(passes):
         step = progress.sub_progress(0.9 * index / passes, 0.9 / passes)

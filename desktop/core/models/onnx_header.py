@@ -142,7 +142,8 @@ def _read_value_info(stream: BinaryIO, field: _Field) -> TensorSpec:
     """Read a ValueInfoProto: a graph input's or output's name, element type and shape."""
     if field.value > MAX_VALUE_INFO_BYTES:
         raise ModelContractError(f"a graph input or output takes {field.value:,} bytes: not a tensor")
-    name, dtype, shape = "", "unknown", ()
+    name, dtype = "", "unknown"
+    shape: tuple[int | str | None, ...] = ()
     for part in _iter_fields(stream, field.start + field.value):
         if part.number == VALUE_NAME:
             name = _read_text(stream, part, MAX_TENSOR_NAME_BYTES, "a tensor name")

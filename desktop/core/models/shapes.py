@@ -130,7 +130,7 @@ def infer_model_info(session: ort.InferenceSession, name: str) -> ModelInfo:
 
 def _read_channels(axis: int | str | None) -> int:
     if axis in (1, 3):
-        return int(axis)  # type: ignore[arg-type]
+        return int(axis)
     if isinstance(axis, int):
         raise ModelContractError(f"no metadata, and the image has {axis} channels: only 1 or 3 are supported")
     return 3  # a dynamic channel axis: assume RGB
