@@ -6,8 +6,7 @@ run was killed) is stale and taken over. A live PID is refused with a message na
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 LOCK_NAME = ".aestudio-batch.lock"  # hidden: the batch never reads it as an input
@@ -81,13 +80,3 @@ def release_folder_lock(lock: Path) -> None:
     if read_lock_pid(lock) == os.getpid():
         with suppress(FileNotFoundError):
             lock.unlink()
-
-
-@contextmanager
-def lock_folder(folder: Path) -> Iterator[Path]:
-    """Hold the folder's lock while inside."""
-    lock = acquire_folder_lock(folder)
-    try:
-        yield lock
-    finally:
-        release_folder_lock(lock)
