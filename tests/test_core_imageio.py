@@ -8,14 +8,8 @@ import pytest
 from image_files import read_image
 from PIL import Image
 
-from desktop.core.images.files import (
-    ImageLoadError,
-    LoadedImage,
-    convert_channels,
-    fit_to_model,
-    load_image,
-    save_image,
-)
+from desktop.core.images.files import ImageLoadError, LoadedImage, load_image, save_image
+from desktop.core.images.fitting import convert_channels, fit_to_model
 
 
 def save(tmp_path: Path, image: Image.Image, name: str = "image.png", **options: object) -> Path:

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.core.images.files import fit_to_model, load_image
+from desktop.core.images.files import load_image
+from desktop.core.images.fitting import fit_to_model
 from desktop.core.images.metrics import measure_image
 from desktop.core.images.noise import add_gaussian_noise
 from desktop.core.inference.session import ModelSession, SessionCache

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.core.images.files import ModelInput, load_image
+from desktop.core.images.files import load_image
+from desktop.core.images.fitting import ModelInput
 from desktop.core.inference.image_model import prepare_model_input
 from desktop.core.inference.session import ModelSession, SessionCache
 from desktop.core.jobs.process_image import ProcessSettings, process_image

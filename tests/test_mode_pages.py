@@ -12,7 +12,8 @@ from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
 from pytestqt.qtbot import QtBot
 
-from desktop.core.images.files import fit_to_model, load_image
+from desktop.core.images.files import load_image
+from desktop.core.images.fitting import fit_to_model
 from desktop.core.images.noise import add_gaussian_noise, estimate_noise_sigma
 from desktop.core.inference.session import SessionCache
 from desktop.core.jobs.denoise import DenoiseSettings, run_denoise_job

@@ -13,7 +13,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.core.images.files import fit_to_model, load_image, read_image_metadata
+from desktop.core.images.files import load_image, read_image_metadata
+from desktop.core.images.fitting import fit_to_model
 from desktop.core.images.metrics import measure_image
 from desktop.core.images.noise import add_gaussian_noise
 from desktop.core.inference.session import open_model

@@ -17,12 +17,7 @@ import numpy as np
 from desktop.core.batch.job import BatchPlan, is_inside
 from desktop.core.batch.report import FileResult
 from desktop.core.batch.selection import InputFile
-from desktop.core.images.files import (
-    SIXTEEN_BIT_MODES,
-    ImageLoadError,
-    LoadedImage,
-    load_image,
-)
+from desktop.core.images.files import SIXTEEN_BIT_MODES, ImageLoadError, LoadedImage, load_image
 from desktop.core.images.metrics import SSIM_WINDOW, compute_psnr, compute_ssim
 from desktop.core.inference.image_model import (
     ModelOpener,

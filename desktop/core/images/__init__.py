@@ -1,2 +1,2 @@
-"""Images as float arrays: reading and writing files, fitting an image to a model's input (`files`), the
-project's noise (`noise`) and the quality metrics (`metrics`)."""
+"""Images as float arrays: reading and writing files (`files`), fitting an image to a model's input
+(`fitting`), the project's noise (`noise`) and the quality metrics (`metrics`)."""

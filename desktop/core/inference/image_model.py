@@ -12,14 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from desktop.core.images.files import (
-    LoadedImage,
-    ModelInput,
-    composite_alpha,
-    crop_to_aspect,
-    fit_to_model,
-    resize_image,
-)
+from desktop.core.images.files import LoadedImage, composite_alpha
+from desktop.core.images.fitting import ModelInput, crop_to_aspect, fit_to_model, resize_image
 from desktop.core.images.noise import estimate_noise_sigma
 from desktop.core.inference.ensemble import check_ensemble, ensemble_call
 from desktop.core.inference.model_call import run_model_batch

@@ -1,2 +1,3 @@
-"""The GUI's per-mode jobs, plain functions without threads: denoise (noise -> model -> metrics) and
-upscale (model beside bicubic, with the downscale-then-upscale check)."""
+"""Images through models, plain functions without threads: `process_image`, the one pipeline per image
+(GUI, batch, any engine) with `save_result`, the one save; over it the GUI's denoise job (noise -> model
+-> metrics) and upscale job (model beside bicubic, with the downscale-then-upscale check)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop.core.images.files import ModelInput
+from desktop.core.images.fitting import ModelInput
 from desktop.core.images.metrics import ImageMetrics, measure_image
 from desktop.core.inference.image_model import ModelOpener
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from desktop.core.images.files import ModelInput, save_image
+from desktop.core.images.files import save_image
+from desktop.core.images.fitting import ModelInput
 from desktop.core.images.noise import add_gaussian_noise
 from desktop.core.inference.image_model import (
     ModelOpener,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from desktop.core.images.files import ModelInput, resize_image
+from desktop.core.images.fitting import ModelInput, resize_image
 from desktop.core.images.metrics import ImageMetrics, measure_image
 from desktop.core.inference.image_model import ModelOpener
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop.core.images.files import LoadedImage, fit_to_model
+from desktop.core.images.files import LoadedImage
+from desktop.core.images.fitting import fit_to_model
 from desktop.core.inference.model_call import ModelOutputError, build_feed, run_session
 from desktop.core.inference.session import ModelSession
 from desktop.core.inference.tensors import scale_from_range
