@@ -2,7 +2,7 @@
 `MenuWindow` lists, so this module needs no import of the window's). The shortcuts help is read from the
 actions themselves, so it cannot drift from them."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,9 +19,10 @@ class ModeTitle(Protocol):
 
 
 class MenuWindow(Protocol):
-    """What the menus call on the main window."""
+    """What the menus call on the main window (and `recent_menu`, the File > Open recent it keeps)."""
 
     settings: AppSettings
+    recent_menu: QMenu
 
     @property
     def pages(self) -> Mapping[str, ModeTitle]: ...
@@ -71,7 +72,7 @@ def build_menus(window: MenuWindow) -> MenuActions:
     file_menu = bar.addMenu("&File")
     add_action(file_menu, "&Open…", window.choose_files, QKeySequence.StandardKey.Open)
     recent_menu = file_menu.addMenu("Open &recent")
-    recent_menu.aboutToShow.connect(lambda: fill_recent_menu(recent_menu, window.settings, window.open_paths))
+    recent_menu.aboutToShow.connect(lambda: fill_recent_menu(window))
     samples = file_menu.addMenu("Open &sample")
     for sample in find_sample_images():
         add_action(samples, sample.stem, lambda path=sample: window.open_paths([path]))
@@ -111,15 +112,16 @@ def build_menus(window: MenuWindow) -> MenuActions:
     return MenuActions(recent_menu, save, copy, cancel)
 
 
-def fill_recent_menu(menu: QMenu, settings: AppSettings, open_paths: Callable[[list[Path]], object]) -> None:
+def fill_recent_menu(window: MenuWindow) -> None:
     """Rebuild File > Open recent from the settings (files that no longer exist are left out)."""
+    menu = window.recent_menu
     menu.clear()
-    recent = [path for path in settings.recent_files if path.is_file()]
+    recent = [path for path in window.settings.recent_files if path.is_file()]
     for path in recent:
-        add_action(menu, str(path), lambda p=path: open_paths([p]))
+        add_action(menu, str(path), lambda p=path: window.open_paths([p]))
     if recent:
         menu.addSeparator()
-        add_action(menu, "Clear list", settings.clear_recent_files)
+        add_action(menu, "Clear list", window.settings.clear_recent_files)
     else:
         menu.addAction("No recent files").setEnabled(False)
 
