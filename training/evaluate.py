@@ -42,10 +42,6 @@ def read_metadata(path: Path) -> dict[str, str]:
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
-def is_fashion_denoiser(metadata: dict[str, str]) -> bool:
-    return metadata.get("dataset") == "fashion-mnist" and metadata.get("task") == "denoise"
-
-
 def test_set_of(metadata: dict[str, str]) -> str:
     """The test split a model is measured on: its dataset's, the cans' for the general photo models."""
     dataset = metadata.get("dataset", "")
