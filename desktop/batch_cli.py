@@ -7,15 +7,15 @@ a job that cannot start, 130 cancelled with Ctrl+C (finished outputs and the rep
 import argparse
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from tqdm import tqdm
+
 from desktop.cluster.options import add_cluster_arguments, read_cluster_options
-from desktop.core.batch import BatchStatus, ReportWriteError, process_folder
-from desktop.core.batch_job import (
+from desktop.core.batch.job import (
     BATCH_TASKS,
     DEFAULT_TEMPLATE,
     OUTPUT_FORMATS,
@@ -24,16 +24,16 @@ from desktop.core.batch_job import (
     BatchPlan,
     validate_job,
 )
-from desktop.core.batch_report import BatchReport, find_csv_path
-from desktop.core.ensemble import ENSEMBLE_SIZES
+from desktop.core.batch.report import BatchReport, find_csv_path
+from desktop.core.batch.runner import BatchStatus, ReportWriteError, process_folder
+from desktop.core.inference.ensemble import ENSEMBLE_SIZES
+from desktop.core.inference.session import DEVICES
+from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
+from desktop.core.models.registry import scan_models
 from desktop.core.paths import find_model_dirs
 from desktop.core.progress import Progress
-from desktop.core.registry import scan_models
-from desktop.core.session import DEVICES
-from desktop.core.tiling import DEFAULT_TILE_SIZE
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-BAR_WIDTH = 30
 REDRAW_SECONDS = 0.1
 
 
@@ -131,28 +131,25 @@ def make_job(args: argparse.Namespace) -> BatchJob:
 
 
 class ProgressBar:
-    """Draws `[#####.....] 3/100 · cat.png · ETA 0:42` on one terminal line, at most 10 times a second."""
+    """tqdm's bar over the batch's files, e.g. `38%|###8      | 1/4 · cat.png [00:03<00:05]`: the bar and the
+    time left count the current file's share too; tqdm limits the redraws (`mininterval`)."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._last_draw = 0.0
-        self._width = 0
+    def __init__(self, stream: TextIO, min_interval: float = REDRAW_SECONDS) -> None:
+        bar_format = "{l_bar}{bar}| {postfix} [{elapsed}<{remaining}]"
+        self._bar = tqdm(
+            total=0, file=stream, mininterval=min_interval, dynamic_ncols=True, bar_format=bar_format
+        )
 
     def show(self, status: BatchStatus) -> None:
-        now = time.monotonic()
-        if now - self._last_draw < REDRAW_SECONDS and status.done < status.total:
-            return
-        self._last_draw = now
-        filled = round(status.fraction * BAR_WIDTH)
-        line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {status.describe()}"[:120]
-        self._stream.write("\r" + line.ljust(self._width))
-        self._stream.flush()
-        self._width = len(line)
+        self._bar.total = status.total
+        counted = f"{status.done}/{status.total}"
+        self._bar.set_postfix_str(
+            f"{counted} \N{MIDDLE DOT} {status.current}" if status.current else counted, refresh=False
+        )
+        self._bar.update(status.fraction * status.total - self._bar.n)
 
     def close(self) -> None:
-        if self._width:
-            self._stream.write("\n")
-            self._stream.flush()
+        self._bar.close()
 
 
 @contextmanager

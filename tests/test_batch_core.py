@@ -7,14 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from batch_tree import GOOD_FILES, InputTree, build_input_tree, list_leftovers
+from image_files import read_image
 from PIL import Image
 
-from desktop.core.batch import BatchStatus, format_duration, make_status, process_folder
-from desktop.core.batch_job import BatchJob, BatchPlan, validate_job
-from desktop.core.batch_report import BatchReport, FileResult, read_report
+from desktop.core.batch.job import BatchJob, BatchPlan, validate_job
+from desktop.core.batch.report import BatchReport, FileResult, read_report
+from desktop.core.batch.runner import BatchStatus, format_duration, make_status, process_folder
+from desktop.core.images.files import read_image_metadata
+from desktop.core.inference.session import SessionCache
+from desktop.core.models.registry import ModelEntry, scan_models
 from desktop.core.progress import Progress
-from desktop.core.registry import ModelEntry, scan_models
-from desktop.core.session import SessionCache
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +59,13 @@ def test_every_file_gets_an_output_or_a_reason(
         output = Path(rows[name].output_path)
         assert rows[name].status == "ok", rows[name]
         assert output.is_file() and output.parent == plan.output_dir / Path(name).parent
-        assert Image.open(output).size == (28, 28)
+        assert read_image(output).size == (28, 28)
     for name, reason in {**tree.failed, **tree.skipped}.items():
         assert rows[name].status == ("failed" if name in tree.failed else "skipped")
         assert reason in rows[name].reason
     assert tree.hash_files() == hashes  # inputs untouched
     assert list_leftovers(tree.root, plan.output_dir) == []
-    assert Image.open(rows["rgba ünïcode.png"].output_path).mode == "LA"  # alpha kept
+    assert read_image(rows["rgba ünïcode.png"].output_path).mode == "LA"  # alpha kept
     assert "animated image: first frame of 3" in rows["animated.gif"].notes
     assert "converted 64x48 RGB -> 28x28 grayscale" in rows["rgb photo.jpg"].notes[0]
     assert rows["exif rotated.jpg"].input_size == "20x40"  # shown upright
@@ -87,11 +89,11 @@ def test_fully_convolutional_model_keeps_size_colour_and_alpha(
     _, report = run(tree, models, sessions, model="conv_rgb", output_format="webp", quality=90)
     rows = find_rows(report)
     for name in tree.good:
-        source = Image.open(tree.root / name)
+        source = read_image(tree.root / name)
         upright = (source.height, source.width) if "exif" in name else source.size
-        assert Image.open(rows[name].output_path).size == upright, name
-    assert Image.open(rows["gray.png"].output_path).mode == "RGB"  # grey replicated for an RGB model
-    rgba = Image.open(rows["rgba ünïcode.png"].output_path)
+        assert read_image(rows[name].output_path).size == upright, name
+    assert read_image(rows["gray.png"].output_path).mode == "RGB"  # grey replicated for an RGB model
+    rgba = read_image(rows["rgba ünïcode.png"].output_path)
     assert rgba.mode == "RGBA" and rows["rgba ünïcode.png"].output_path.endswith(".webp")
     alpha = np.asarray(rgba)[..., 3]
     assert alpha[:16].max() == 0 and alpha[16:].min() == 255
@@ -104,11 +106,11 @@ def test_upscaler_doubles_image_and_alpha(
     _, report = run(tree, models, sessions, model="up2_rgb", task="upscale", glob="*.png", recursive=False)
     rows = find_rows(report)
     assert set(rows) == {"gray.png", "rgba ünïcode.png", "palette.png", "deep 16.png"}
-    rgba = Image.open(rows["rgba ünïcode.png"].output_path)
+    rgba = read_image(rows["rgba ünïcode.png"].output_path)
     assert rgba.size == (64, 64) and rgba.mode == "RGBA"
     alpha = np.asarray(rgba)[..., 3]
     assert alpha[:30].max() == 0 and alpha[34:].min() == 255
-    assert Image.open(rows["gray.png"].output_path).size == (
+    assert read_image(rows["gray.png"].output_path).size == (
         80,
         60,
     )  # 40x30, size multiple 4: padded, cropped
@@ -119,7 +121,7 @@ def test_jpeg_output_composites_alpha(
 ) -> None:
     _, report = run(tree, models, sessions, model="conv_rgb", output_format="jpg", glob="rgba*")
     (row,) = report.rows
-    assert Image.open(row.output_path).mode == "RGB"
+    assert read_image(row.output_path).mode == "RGB"
     assert "alpha dropped: JPEG has none (white background)" in row.notes
 
 
@@ -147,6 +149,17 @@ def test_synthetic_noise_reports_metrics_and_is_reproducible(
     assert all(isinstance(value, float) for value in row.metrics.values())
     assert first["gray.png"].metrics == second["gray.png"].metrics
     assert first["gray.png"].parameters["seed"] != first["palette.png"].parameters["seed"]
+
+
+def test_every_output_records_how_it_was_made(
+    tree: InputTree, models: list[ModelEntry], sessions: SessionCache
+) -> None:
+    rows = find_rows(run(tree, models, sessions, add_noise=True, sigma=0.2, seed=3, glob="*.png")[1])
+    row = rows["gray.png"]
+    record = json.loads(read_image_metadata(Path(row.output_path))["Processing"])
+    assert record["task"] == "denoise" and record["model"] == row.model
+    assert {key: record[key] for key in row.parameters} == row.parameters  # sigma, seed, device, tile size
+    assert record["seed"] == row.parameters["seed"] and record["added_noise_sigma"] == 0.2
 
 
 def test_cancel_after_the_second_file_keeps_finished_outputs(
@@ -207,13 +220,13 @@ def make_photo_folder(root: Path, count: int) -> Path:
 def test_a_file_is_saved_while_the_next_one_is_in_the_model(
     tmp_path: Path, models: list[ModelEntry], sessions: SessionCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import desktop.core.batch_file as batch_file
+    import desktop.core.batch.one_file as batch_file
 
     plan = validate_job(BatchJob(make_photo_folder(tmp_path / "in", 3), "conv_rgb"), models)
     in_model: list[str] = []
     second_started = threading.Event()
     overlapped: list[bool] = []
-    transform, save = batch_file.transform_image, batch_file.save_image
+    transform, save = batch_file.transform_image, batch_file.save_result
 
     def record_transform(plan, image, relative, *args, **kwargs):
         in_model.append(relative)
@@ -227,7 +240,7 @@ def test_a_file_is_saved_while_the_next_one_is_in_the_model(
         save(pixels, path, **kwargs)
 
     monkeypatch.setattr(batch_file, "transform_image", record_transform)
-    monkeypatch.setattr(batch_file, "save_image", wait_for_second)
+    monkeypatch.setattr(batch_file, "save_result", wait_for_second)
     report = process_folder(plan, open_session=sessions.get)
     assert overlapped == [True]
     assert [row.path for row in report.rows] == ["0.png", "1.png", "2.png"]
@@ -240,17 +253,17 @@ def test_a_file_is_saved_while_the_next_one_is_in_the_model(
 def test_a_failed_save_fails_its_row_only_and_leaves_no_file(
     tmp_path: Path, models: list[ModelEntry], sessions: SessionCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import desktop.core.batch_file as batch_file
+    import desktop.core.batch.one_file as batch_file
 
     plan = validate_job(BatchJob(make_photo_folder(tmp_path / "in", 3), "conv_rgb"), models)
-    save = batch_file.save_image
+    save = batch_file.save_result
 
     def disk_full_for_1(pixels, path, **kwargs):
         if path.name.startswith("1_"):
             raise OSError(28, "No space left on device")
         save(pixels, path, **kwargs)
 
-    monkeypatch.setattr(batch_file, "save_image", disk_full_for_1)
+    monkeypatch.setattr(batch_file, "save_result", disk_full_for_1)
     report = process_folder(plan, open_session=sessions.get)
     rows = find_rows(report)
     assert [rows[name].status for name in ("0.png", "1.png", "2.png")] == ["ok", "failed", "ok"]

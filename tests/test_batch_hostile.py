@@ -16,14 +16,14 @@ from batch_tree import list_leftovers
 from onnx_builders import build_conv_model, rewrite_metadata
 from PIL import Image
 
-import desktop.core.batch as batch
-import desktop.core.batch_file as batch_file
-import desktop.core.image_model as image_model
+import desktop.core.batch.one_file as batch_file
+import desktop.core.batch.runner as batch
+import desktop.core.inference.image_model as image_model
 from desktop.batch_cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from desktop.core.batch import process_folder
-from desktop.core.batch_job import BatchJob, BatchJobError, validate_job
-from desktop.core.folder_lock import LOCK_NAME
-from desktop.core.registry import scan_models
+from desktop.core.batch.folder_lock import LOCK_NAME
+from desktop.core.batch.job import BatchJob, BatchJobError, validate_job
+from desktop.core.batch.runner import process_folder
+from desktop.core.models.registry import scan_models
 
 
 def write_images(folder: Path, *names: str, size: int = 24) -> Path:
@@ -97,7 +97,8 @@ def test_a_report_path_on_an_input_is_refused(
     assert "would overwrite an input file" in capsys.readouterr().err
     after = read_bytes(photos)
     assert {name: after[name] for name in before} == before
-    assert Image.open(report).format == "PNG"
+    with Image.open(report) as image:
+        assert image.format == "PNG"
 
 
 # --- 3. overlapping folders never replace an original ----------------------------------------------------
@@ -282,7 +283,7 @@ def test_a_save_out_of_memory_after_a_tile_retry_keeps_the_notes(
     failing_saves: int,
 ) -> None:
     photos = write_images(tmp_path / "in", "big.png", size=128)
-    save, attempts = batch_file.save_image, []
+    save, attempts = batch_file.save_result, []
 
     def save_out_of_memory(pixels: np.ndarray, path: Path, **kwargs: object) -> None:
         attempts.append(path)
@@ -290,7 +291,7 @@ def test_a_save_out_of_memory_after_a_tile_retry_keeps_the_notes(
             raise MemoryError
         save(pixels, path, **kwargs)
 
-    monkeypatch.setattr(batch_file, "save_image", save_out_of_memory)
+    monkeypatch.setattr(batch_file, "save_result", save_out_of_memory)
     job = BatchJob(photos, "conv_rgb", output_dir=tmp_path / "out", tile_size=128, device="cpu")
     (row,) = process_folder(validate_job(job, scan_models([tiny_models_dir]).models)).rows
     assert "out of memory on CPU: retried with 64-px tiles" in row.notes

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core.batch_files import InputFile, filter_files, plan_output_paths, walk_files
-from desktop.core.batch_job import (
+from desktop.core.batch.job import (
     BatchJob,
     BatchJobError,
     check_output_writable,
     choose_output_dir,
     validate_job,
 )
-from desktop.core.registry import ModelEntry, scan_models
+from desktop.core.batch.selection import InputFile, filter_files, plan_output_paths, walk_files
+from desktop.core.models.registry import ModelEntry, scan_models
 
 
 @pytest.fixture(scope="module")

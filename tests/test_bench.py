@@ -1,16 +1,12 @@
-"""`python -m desktop.bench`: the smoke run on the shipped models, and its statistics and table helpers."""
+"""`python -m benchmarks.bench`: the smoke run on the shipped models, and its statistics and table helpers."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from desktop.bench_stats import (
+from benchmarks.bench_stats import (
     Case,
-    compute_median,
-    compute_percentile,
     format_number,
     format_table,
     plan_cases,
@@ -21,13 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_smoke_run_measures_every_shipped_model(tmp_path: Path) -> None:
+    from desktop.core.models.registry import scan_models
     from desktop.core.paths import find_model_dirs
-    from desktop.core.registry import scan_models
 
     names = {entry.info.name for entry in scan_models(find_model_dirs()).models}
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "desktop.bench", "--smoke", "--json", str(out)],
+        [sys.executable, "-m", "benchmarks.bench", "--smoke", "--json", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -48,15 +44,6 @@ def test_smoke_run_measures_every_shipped_model(tmp_path: Path) -> None:
             assert (case["model_median_ms"] is None) == case["tiled"]
             assert case["tiled"] or case["model_median_ms"] > 0
     assert "| model |" in done.stdout and report["machine"]["cores"] >= 1
-
-
-def test_median_and_p90() -> None:
-    assert compute_median([3.0, 1.0, 2.0]) == 2.0
-    assert compute_median([4.0, 1.0, 2.0, 3.0]) == 2.5
-    values = [float(v) for v in range(1, 11)]  # 1..10
-    assert compute_percentile(values, 90) == pytest.approx(9.1)  # numpy.percentile's linear default
-    assert compute_percentile(values, 50) == compute_median(values)
-    assert compute_percentile([5.0], 90) == 5.0
 
 
 def test_time_calls_warms_up_and_stops_at_the_budget() -> None:

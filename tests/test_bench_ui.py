@@ -2,27 +2,29 @@
 
 A QTimer ticks every 5 ms on the UI thread and records the largest gap between ticks while the test drags
 the noise slider through its whole range, one step every 10 ms with events processed in between, until the
-last result is on screen. The figure is printed (`pytest -s`) for the README; the assertion is generous,
-since timings in tests must not be flaky. The model is the shipped photo denoiser on a 512x512 RGB image
+last result is on screen. The figure is printed (`pytest -s`) for the README; what is asserted is an event,
+not a time (a shared machine makes times flaky): no model call runs on the UI thread, and the timer kept
+ticking through the drag. The model is the shipped photo denoiser on a 512x512 RGB image
 where it is there (the heaviest denoiser), else the seed 001 denoiser.
 """
 
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, QTimer
 from pytestqt.qtbot import QtBot
 
 from desktop.core.paths import find_model_dirs
-from desktop.qt.main_window import MainWindow
+from desktop.qt.window.main_window import MainWindow
 
 TIMEOUT_MS = 30_000
 TICK_MS = 5
 STEP_MS = 10  # one slider step per 10 ms: a quick drag
-MAX_GAP_BOUND_S = 1.0  # generous: the target is 50 ms, the test only catches a UI thread stuck in inference
 pytestmark = [
     pytest.mark.filterwarnings("error"),
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -75,8 +77,18 @@ class GapRecorder:
         return max(self.gaps)
 
 
-def test_ui_thread_is_never_blocked_while_the_slider_moves(qtbot: QtBot, tmp_path: Path) -> None:
+def test_ui_thread_is_never_blocked_while_the_slider_moves(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model, side = find_denoiser()
+    call_threads: list[threading.Thread] = []
+    real_run = ort.InferenceSession.run
+
+    def run(session: ort.InferenceSession, *args: object, **kwargs: object) -> object:
+        call_threads.append(threading.current_thread())
+        return real_run(session, *args, **kwargs)
+
+    monkeypatch.setattr(ort.InferenceSession, "run", run)
     folder = tmp_path / "models"
     folder.mkdir()
     (folder / model.name).symlink_to(model)
@@ -111,4 +123,5 @@ def test_ui_thread_is_never_blocked_while_the_slider_moves(qtbot: QtBot, tmp_pat
         f"{slider.maximum() + 1} slider steps, {len(shown)} results shown"
     )
     assert shown and shown[-1] == 0.5
-    assert recorder.max_gap < MAX_GAP_BOUND_S
+    assert call_threads and threading.main_thread() not in call_threads  # inference stays off the UI thread
+    assert len(recorder.gaps) >= slider.maximum()  # the UI thread ran its timer between the slider steps

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 sys.path.insert(0, {tests!r})
 from onnx_builders import build_conv_model
-from desktop.core.denoise import DenoiseSettings, run_denoise_job
-from desktop.core.session import open_model
+from desktop.core.jobs.denoise import DenoiseSettings, run_denoise_job
+from desktop.core.inference.session import open_model
 
 path = build_conv_model(Path({folder!r}) / "big_gray.onnx", channels=1, with_sigma=True)
 model = open_model(path, "cpu")

@@ -71,6 +71,7 @@ def test_bundle_carries_no_training_libraries(bundle: Path) -> None:
 def test_bundle_fits_its_size_budget(bundle: Path) -> None:
     # The budget of issue 6 (README, "The packaged app"): 200 MB for the one-folder bundle, models included.
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
+    print(f"\nbundle: {size / 1e6:.1f} MB")  # for the README (pytest -s)
     assert size <= 200e6, f"bundle is {size / 1e6:.1f} MB"
     icu = list(bundle.rglob("libicudata.so*"))
     if sys.platform.startswith("linux") and icu:  # trimmed by build.spec to the root and English locales

@@ -9,9 +9,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from desktop.qt.compare_box import CompareBox
-from desktop.qt.compare_view import SPLIT, CompareView
-from desktop.qt.qimage import convert_array_to_qimage, convert_qimage_to_array
+from desktop.qt.widgets.compare_box import CompareBox
+from desktop.qt.widgets.compare_view import SPLIT, CompareView
+from desktop.qt.widgets.qimage import convert_array_to_qimage, convert_qimage_to_array
 
 pytestmark = [
     pytest.mark.filterwarnings("error"),

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from onnx_builders import build_conv_model
 
-from desktop.core.ensemble import ENSEMBLE_SIZES, check_ensemble, ensemble_call, orient, restore
-from desktop.core.image_model import apply_model
-from desktop.core.session import open_model
+from desktop.core.inference.ensemble import ENSEMBLE_SIZES, check_ensemble, ensemble_call, orient, restore
+from desktop.core.inference.image_model import apply_model
+from desktop.core.inference.session import open_model
 
 
 def test_the_eight_orientations_are_distinct_and_undone() -> None:
@@ -62,7 +62,7 @@ def test_models_with_orientations_refuse_the_ensemble(tmp_path: Path) -> None:
 
 
 def test_an_unknown_symmetry_breaks_the_contract(tmp_path: Path) -> None:
-    from desktop.core.model_info import ModelContractError
+    from desktop.core.models.info import ModelContractError
 
     with pytest.raises(ModelContractError, match="symmetry"):
         open_model(build_conv_model(tmp_path / "odd.onnx", symmetry="radial"), "cpu")

@@ -5,16 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_files import read_image
 from PIL import Image
 
-from desktop.core.imageio import (
-    ImageLoadError,
-    LoadedImage,
-    convert_channels,
-    fit_to_model,
-    load_image,
-    save_image,
-)
+from desktop.core.images.files import ImageLoadError, LoadedImage, load_image, save_image
+from desktop.core.images.fitting import convert_channels, fit_to_model
 
 
 def save(tmp_path: Path, image: Image.Image, name: str = "image.png", **options: object) -> Path:
@@ -28,7 +23,7 @@ def test_load_grayscale_sample(sample_images: list[Path]) -> None:
     assert image.pixels.shape == (28, 28, 1)
     assert image.pixels.dtype == np.float32
     assert image.pixels.min() >= 0.0 and image.pixels.max() <= 1.0
-    expected = np.asarray(Image.open(sample_images[0]), dtype=np.float32) / 255
+    expected = np.asarray(read_image(sample_images[0]), dtype=np.float32) / 255
     np.testing.assert_array_equal(image.pixels[..., 0], expected)
 
 
@@ -127,9 +122,9 @@ def test_load_refuses_images_over_the_pixel_limit(tmp_path: Path, monkeypatch: p
 def test_save_with_alpha_and_quality(tmp_path: Path) -> None:
     pixels = np.random.default_rng(2).random((8, 8, 4), dtype=np.float32)
     save_image(pixels, tmp_path / "a.png")
-    assert Image.open(tmp_path / "a.png").mode == "RGBA"
+    assert read_image(tmp_path / "a.png").mode == "RGBA"
     save_image(pixels[..., 2:], tmp_path / "la.webp", quality=50)
-    assert Image.open(tmp_path / "la.webp").mode in ("LA", "RGBA")  # WebP stores grey+alpha as RGBA
+    assert read_image(tmp_path / "la.webp").mode in ("LA", "RGBA")  # WebP stores grey+alpha as RGBA
     with pytest.raises(ValueError, match="JPEG has no alpha"):
         save_image(pixels, tmp_path / "a.jpg")
     small, large = tmp_path / "q10.jpg", tmp_path / "q95.jpg"

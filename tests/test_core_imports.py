@@ -30,13 +30,13 @@ def find_loaded(modules: list[str], forbidden: tuple[str, ...]) -> list[str]:
 
 def test_core_loads_no_qt_or_torch() -> None:
     modules = list_modules(desktop.core)
-    assert "desktop.core.metrics" in modules
+    assert "desktop.core.images.metrics" in modules
     assert find_loaded(modules, ("PySide6", "shiboken6", *RUNTIME_FORBIDDEN)) == []
 
 
 def test_desktop_loads_no_training_dependencies() -> None:
     modules = [m for m in list_modules(desktop) if m != "desktop.__main__"]
-    assert "desktop.qt.main_window" in modules
+    assert "desktop.qt.window.main_window" in modules
     assert find_loaded(modules, RUNTIME_FORBIDDEN) == []
 
 

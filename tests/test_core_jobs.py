@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.core import metrics
-from desktop.core.denoise import DenoiseSettings, run_denoise_job
-from desktop.core.image_model import apply_model
-from desktop.core.imageio import read_image_metadata, save_image
-from desktop.core.metrics import compute_mae, compute_psnr, compute_ssim, measure_image
-from desktop.core.noise import add_gaussian_noise, estimate_noise_sigma
+from desktop.core.images import metrics
+from desktop.core.images.files import read_image_metadata, save_image
+from desktop.core.images.metrics import compute_mae, compute_psnr, compute_ssim, measure_image
+from desktop.core.images.noise import add_gaussian_noise, estimate_noise_sigma
+from desktop.core.inference.image_model import apply_model
+from desktop.core.inference.session import ModelSession, SessionCache, check_device, list_devices
+from desktop.core.jobs.denoise import DenoiseSettings, run_denoise_job
+from desktop.core.jobs.upscale import count_passes, downscale_for_check, resize_bicubic, upscale_image
 from desktop.core.provenance import describe_processing
-from desktop.core.session import ModelSession, SessionCache, check_device, list_devices
-from desktop.core.upscale import count_passes, downscale_for_check, resize_bicubic, upscale_image
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from onnx_builders import GOOD_METADATA, with_metadata
 
-from desktop.core.latent import (
+from desktop.core.inference.session import SessionCache
+from desktop.core.latent.codes import (
     LatentFileError,
     arrange_grid,
     compute_pca,
@@ -18,10 +19,9 @@ from desktop.core.latent import (
     sample_codes,
     save_latent,
 )
-from desktop.core.latent_models import decode_codes, encode_images, find_atlas_path, load_atlas
-from desktop.core.model_info import ModelContractError, TensorSpec, parse_model_info
-from desktop.core.registry import scan_models
-from desktop.core.session import SessionCache
+from desktop.core.latent.models import decode_codes, encode_images, find_atlas_path, load_atlas
+from desktop.core.models.info import ModelContractError, TensorSpec, parse_model_info
+from desktop.core.models.registry import scan_models
 
 SIGNATURE = (
     [TensorSpec("image", ("N", 1, 28, 28))],

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from onnx_builders import build_conv_model, build_plain_upscaler
 
-from desktop.core.image_model import apply_model
-from desktop.core.model_info import ModelContractError
-from desktop.core.registry import read_model_file, scan_models
-from desktop.core.session import open_model
+from desktop.core.inference.image_model import apply_model
+from desktop.core.inference.session import open_model
+from desktop.core.models.info import ModelContractError
+from desktop.core.models.registry import read_model_file, scan_models
 
 
 def test_symbolic_upscaler_is_probed_for_its_scale(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ import onnxruntime as ort
 import pytest
 from onnx_builders import GOOD_METADATA, build_blur_model, with_metadata
 
-from desktop.core.model_info import ModelContractError, NoiseSpec, TensorSpec, parse_model_info
-from desktop.core.registry import read_model_file, scan_models
-from desktop.core.session import SessionCache, choose_providers, open_model
+from desktop.core.inference.session import SessionCache, choose_providers, open_model
+from desktop.core.models.info import ModelContractError, NoiseSpec, TensorSpec, parse_model_info
+from desktop.core.models.registry import read_model_file, scan_models
 
 SIGNATURE = (
     [TensorSpec("image", ("N", 1, 28, 28))],

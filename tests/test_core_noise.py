@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from desktop.core.noise import add_gaussian_noise, estimate_noise_sigma
+from desktop.core.images.noise import add_gaussian_noise, estimate_noise_sigma
 
 
 def test_same_seed_same_noise() -> None:

@@ -13,7 +13,7 @@ def test_source_checkout_finds_repo_assets() -> None:
     assert (root / "desktop" / "core" / "paths.py").is_file()
     assert paths.find_asset("onnx_models") == root / "onnx_models"
     samples = paths.find_sample_images()
-    assert len(samples) == 10 and all(p.suffix == ".png" for p in samples)
+    assert sorted(p.suffix for p in samples) == [".jpg"] * 2 + [".png"] * 10  # 2 photos, 10 Fashion-MNIST
 
 
 def test_frozen_bundle_uses_meipass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,17 +14,17 @@ from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
-import desktop.core.tiling as tiling
+import desktop.core.inference.tiling as tiling
+from desktop.core.inference.tiling import TileGrid
 from desktop.core.paths import find_asset
 from desktop.core.progress import describe_remaining, estimate_remaining
-from desktop.core.tiling import TileGrid
 from desktop.qt.app import choose_start_images
 from desktop.qt.app_settings import AppSettings
-from desktop.qt.main_menus import list_shortcuts
-from desktop.qt.main_window import MainWindow
-from desktop.qt.run_status_bar import RunStatusBar
+from desktop.qt.pages.tile_preview import PreviewStart
 from desktop.qt.theme import apply_theme
-from desktop.qt.tile_preview import PreviewStart
+from desktop.qt.window.main_menus import list_shortcuts
+from desktop.qt.window.main_window import MainWindow
+from desktop.qt.window.run_status_bar import RunStatusBar
 
 TIMEOUT_MS = 15_000
 pytestmark = [
@@ -253,7 +253,7 @@ def test_save_and_copy_follow_what_is_on_screen(qtbot: QtBot, window: MainWindow
 
 
 def test_the_shortcuts_help_is_built_from_the_actions(window: MainWindow) -> None:
-    shortcuts = dict((what, keys) for keys, what in list_shortcuts(window))
+    shortcuts = dict((what, keys) for keys, what in list_shortcuts(window.menuBar()))
     assert shortcuts["Models ▸ Rescan model folders"] == "F5"
     assert shortcuts["File ▸ Quit"] == "Ctrl+Q"
     assert shortcuts["File ▸ Save result…"] == window.save_action.shortcut().toString()

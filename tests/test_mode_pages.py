@@ -12,16 +12,17 @@ from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
 from pytestqt.qtbot import QtBot
 
-from desktop.core.denoise import DenoiseSettings, run_denoise_job
-from desktop.core.imageio import fit_to_model, load_image
-from desktop.core.latent import load_latent
-from desktop.core.latent_models import decode_codes, encode_images, find_atlas_path, load_atlas
-from desktop.core.noise import add_gaussian_noise, estimate_noise_sigma
-from desktop.core.session import SessionCache
-from desktop.core.upscale import upscale_image
-from desktop.qt.latent_map_page import DecodedPoint, EncodedAtlas
-from desktop.qt.main_window import MainWindow
-from desktop.qt.metrics_table import EMPTY, format_metrics
+from desktop.core.images.files import load_image
+from desktop.core.images.fitting import fit_to_model
+from desktop.core.images.noise import add_gaussian_noise, estimate_noise_sigma
+from desktop.core.inference.session import SessionCache
+from desktop.core.jobs.denoise import DenoiseSettings, run_denoise_job
+from desktop.core.jobs.upscale import upscale_image
+from desktop.core.latent.codes import load_latent
+from desktop.core.latent.models import decode_codes, encode_images, find_atlas_path, load_atlas
+from desktop.qt.pages.latent_map_page import DecodedPoint, EncodedAtlas
+from desktop.qt.widgets.metrics_table import EMPTY, format_metrics
+from desktop.qt.window.main_window import MainWindow
 
 TIMEOUT_MS = 15_000
 pytestmark = [

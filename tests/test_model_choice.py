@@ -7,18 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from image_files import read_image
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-from desktop.core.image_model import apply_model, prepare_model_input
-from desktop.core.imageio import LoadedImage, load_image
-from desktop.core.model_choice import ImageShape, choose_model, explain_misfit, rank_models
-from desktop.core.noise import add_gaussian_noise
+from desktop.core.images.files import LoadedImage, load_image
+from desktop.core.images.noise import add_gaussian_noise
+from desktop.core.inference.image_model import apply_model, prepare_model_input
+from desktop.core.inference.session import open_model
+from desktop.core.models.choice import ImageShape, choose_model, explain_misfit, rank_models
+from desktop.core.models.registry import ModelEntry, ModelScan, scan_models
 from desktop.core.paths import find_asset, find_sample_images
-from desktop.core.registry import ModelEntry, ModelScan, scan_models
-from desktop.core.session import open_model
-from desktop.qt.main_window import MainWindow
+from desktop.qt.window.main_window import MainWindow
 
 TIMEOUT_MS = 60_000  # the photo models on a busy 2-core machine
 pytestmark = [
@@ -195,7 +195,7 @@ def test_a_pick_that_does_not_fit_the_image_runs_and_offers_the_fitting_model(
 
 def make_gray_photo(colour_sample: Path, folder: Path) -> Path:
     path = folder / "gray.png"
-    Image.open(colour_sample).convert("L").crop((160, 60, 480, 300)).save(path)  # 320x240
+    read_image(colour_sample).convert("L").crop((160, 60, 480, 300)).save(path)  # 320x240
     return path
 
 
@@ -215,7 +215,7 @@ def test_grayscale_in_gives_grayscale_out_through_the_rgb_photo_models(
     assert int((rgb.max(axis=2) - rgb.min(axis=2)).max()) == 0  # channel spread 0
     with qtbot.waitSignal(window.result_saved, timeout=TIMEOUT_MS):
         window.save_result(tmp_path / "out.png")
-    with Image.open(tmp_path / "out.png") as saved:
+    with read_image(tmp_path / "out.png") as saved:
         assert saved.mode == "L"
     window.show_mode("upscale")
     qtbot.waitUntil(lambda: window.upscale_page.result is not None, timeout=TIMEOUT_MS)

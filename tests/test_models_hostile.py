@@ -25,16 +25,16 @@ from PIL import Image
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-import desktop.core.model_shapes as model_shapes
-import desktop.core.registry as registry
+import desktop.core.models.registry as registry
+import desktop.core.models.shapes as model_shapes
 from desktop.batch_cli import EXIT_OK, main
-from desktop.core.batch import process_folder
-from desktop.core.batch_job import BatchJob, validate_job
-from desktop.core.batch_report import BatchReport, FileResult, write_report
-from desktop.core.latent_space import LatentSpace
-from desktop.core.model_info import ModelContractError, TensorSpec, parse_model_info
-from desktop.core.registry import read_model_file, scan_models
-from desktop.qt.main_window import MainWindow
+from desktop.core.batch.job import BatchJob, validate_job
+from desktop.core.batch.report import BatchReport, FileResult, write_report
+from desktop.core.batch.runner import process_folder
+from desktop.core.latent.space import LatentSpace
+from desktop.core.models.info import ModelContractError, TensorSpec, parse_model_info
+from desktop.core.models.registry import read_model_file, scan_models
+from desktop.qt.window.main_window import MainWindow
 
 SIGNATURE = (
     [TensorSpec("image", ("N", 1, 28, 28))],
@@ -262,13 +262,14 @@ def test_generate_page_takes_a_decoder_without_latent_metadata(
 @pytest.fixture(autouse=True)
 def _no_leftover_probe_limit() -> Iterator[None]:
     yield
-    model_shapes._inferred.clear()  # a probe result cached for a file of the same path, size and mtime
+    # a probe result cached for a file of the same path, size and mtime
+    model_shapes._infer_file_version.cache_clear()
 
 
 def test_a_file_of_countless_tiny_fields_is_refused_not_walked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import desktop.core.onnx_header as onnx_header
+    import desktop.core.models.onnx_header as onnx_header
 
     path = build_conv_model(tmp_path / "many.onnx")
     rewrite_metadata(path, **{f"extra_{k}": "x" for k in range(50)})

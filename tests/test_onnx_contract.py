@@ -8,9 +8,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from desktop.core.model_info import JSON_KEYS, REQUIRED_KEYS
+from desktop.core.models.info import JSON_KEYS, REQUIRED_KEYS
+from desktop.core.models.registry import read_model_file
 from desktop.core.paths import find_asset
-from desktop.core.registry import read_model_file
 
 MODELS_DIR = find_asset("onnx_models")
 MODEL_FILES = sorted(MODELS_DIR.glob("*.onnx"))

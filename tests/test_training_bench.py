@@ -1,4 +1,4 @@
-"""`training.bench_torch` (the PyTorch side of `desktop.bench --compare-torch`) and `training.quantize`'s
+"""`benchmarks.bench_torch` (the PyTorch side of `benchmarks.bench --compare-torch`) and `training.quantize`'s
 table."""
 
 import json
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.bench_torch import RANDOM, load_part, make_inputs
 from tests.onnx_builders import GOOD_METADATA, build_blur_model
-from training.bench_torch import RANDOM, load_part, make_inputs
 from training.evaluate import read_metadata
 from training.quantize import format_rows, ship_variants
 
@@ -34,7 +34,7 @@ def test_bench_torch_rebuilds_the_part_an_onnx_file_holds(shipped_denoise_model:
 def test_bench_torch_prints_one_json_line(shipped_denoise_model: Path) -> None:
     flags = ["--checkpoint", "random", "--batch", "4", "--repeats", "3", "--warmup", "1", "--threads", "1"]
     done = subprocess.run(
-        [sys.executable, "-m", "training.bench_torch", "--model", str(shipped_denoise_model), *flags],
+        [sys.executable, "-m", "benchmarks.bench_torch", "--model", str(shipped_denoise_model), *flags],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -71,3 +71,17 @@ def test_tables_hold_every_method_and_the_references(tmp_path: Path) -> None:
     assert {"bicubic (PIL)", "Lanczos (PIL)", "DnCNN-3 (2017; benchmarks README)"} <= set(rows)
     ours = next(line for name, line in rows.items() if name.startswith("u v"))
     assert ours.count("|") == 6 and "-" not in ours.split("|")[3]  # x2 and x4 figures both measured
+
+
+def test_sharpness_and_novelty_ratios() -> None:
+    from training.metrics import nearest_distances, novelty_ratio, sharpness
+
+    rng = np.random.default_rng(0)
+    sharp = rng.random((4, 1, 8, 8))
+    assert sharpness(np.repeat(sharp.mean(axis=(2, 3), keepdims=True), 8, 2).repeat(8, 3)) == 0  # flat
+    assert sharpness(sharp) > 0.2
+    train, test = rng.random((50, 1, 8, 8)), rng.random((20, 1, 8, 8))
+    assert novelty_ratio(train[:10], train, test) == 0  # copies of training images
+    assert 0.5 < novelty_ratio(rng.random((30, 1, 8, 8)), train, test) < 2  # as new as unseen images
+    d = nearest_distances(train, train, exclude_self=True)
+    assert (d > 0).all() and len(d) == 50

@@ -20,7 +20,7 @@ from training.baselines import denoise_bm3d, denoise_nlmeans, invert_clipping_bi
 from training.benchmarks import DEFAULT_BENCHMARKS_DIR, evaluate_benchmarks
 from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_images, load_splits
 from training.kinds.sr import downsample
-from training.metrics import measure
+from training.metrics import measure, novelty_ratio, sharpness
 
 MODELS_DIR = Path("onnx_models")
 SIGMAS = (0.1, 0.2, 0.4)  # test levels of the noise-conditioned denoisers
@@ -40,10 +40,6 @@ def read_metadata(path: Path) -> dict[str, str]:
     """The metadata_props of an ONNX file."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return dict(session.get_modelmeta().custom_metadata_map)
-
-
-def is_fashion_denoiser(metadata: dict[str, str]) -> bool:
-    return metadata.get("dataset") == "fashion-mnist" and metadata.get("task") == "denoise"
 
 
 def test_set_of(metadata: dict[str, str]) -> str:
@@ -203,22 +199,36 @@ def evaluate_upscalers(paths: list[Path], dataset: str, *, data_dir: Path | None
     return rows
 
 
+VAE_SAMPLES = 64  # prior samples z ~ N(0, I), seed 0, for the sharpness and novelty ratios
+NOVELTY_TEST_IMAGES = 1000  # test images whose nearest training image sets the novelty scale
+
+
 def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
-    """One line of a VAE pair: reconstruction figures (decoder of mu) and KL per image, on the test split."""
+    """One line of a VAE pair on the test split: reconstruction figures (decoder of mu), KL per image, and
+    of 64 prior samples their sharpness over the test images' and their novelty ratio (`metrics`)."""
     meta = read_metadata(path)
     decoder = path.with_name(f"{meta['pair']}.onnx")
     if meta["dataset"] == "coca-vs-pepsi":
         from training.photos import load_photo_splits
 
-        test = load_photo_splits(image_size=int(meta["input_size"].split("x")[0])).test_x
+        splits = load_photo_splits(image_size=int(meta["input_size"].split("x")[0]))
+        train, test = splits.train_x.numpy(), splits.test_x
     else:
+        train = load_splits(val_size=10_000, split_seed=42, data_dir=data_dir).train_x.numpy()
         test, _ = load_images(data_dir, train=False)
     test = test[: limit or None]
     mu, logvar = run_onnx(path, {"image": test.numpy()}, 256)
     recon = run_onnx(decoder, {"z": mu}, 256)[0]
     kl = float(np.mean(np.sum(-0.5 * (1 + logvar - mu**2 - np.exp(logvar)), axis=1)))
     m = measure(test.numpy(), recon)
-    return f"| {meta['name']} | {len(test)} | {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {kl:.1f} |"
+    z = np.random.default_rng(0).standard_normal((VAE_SAMPLES, mu.shape[1])).astype(np.float32)
+    samples = run_onnx(decoder, {"z": z}, 256)[0]
+    sharp = sharpness(samples) / sharpness(test.numpy())
+    novel = novelty_ratio(samples, train, test.numpy()[:NOVELTY_TEST_IMAGES])
+    return (
+        f"| {meta['name']} | {len(test)} | {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {kl:.1f} "
+        f"| {sharp:.2f} | {novel:.2f} |"
+    )
 
 
 def evaluate_models(
@@ -258,10 +268,13 @@ def evaluate_models(
     vaes = [p for p, m in metas.items() if m.get("task") == "vae-encoder"]
     if vaes:
         lines = [
-            "### VAEs, test split (reconstruction = decoder(mu))",
+            "### VAEs, test split (reconstruction = decoder(mu); 64 prior samples, seed 0: their neighbour "
+            "differences over the test images', and their median distance to the nearest training image over "
+            "the same for the test images)",
             "",
-            "| model | images | MAE | PSNR (dB) | SSIM | KL (nats/image) |",
-            "|---|---|---|---|---|---|",
+            "| model | images | MAE | PSNR (dB) | SSIM | KL (nats/image) | sample sharpness / test's "
+            "| sample novelty |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         sections.append("\n".join(lines + [evaluate_vae(p, data_dir=data_dir, limit=limit) for p in vaes]))
     header = (

@@ -24,3 +24,35 @@ def compute_ssim(clean: np.ndarray, pred: np.ndarray) -> float:
     if clean.shape[0] == 1:
         return float(structural_similarity(clean[0], pred[0], data_range=1.0))
     return float(structural_similarity(clean, pred, data_range=1.0, channel_axis=0))
+
+
+def sharpness(images: np.ndarray) -> float:
+    """Mean absolute difference between horizontal and vertical neighbours of (N, C, H, W) images in [0, 1]:
+    a plain measure of edges and texture (a blurry sample has small neighbour differences)."""
+    x = np.asarray(images, np.float64)
+    across = np.abs(np.diff(x, axis=-1)).mean()
+    down = np.abs(np.diff(x, axis=-2)).mean()
+    return float((across + down) / 2)
+
+
+def nearest_distances(
+    queries: np.ndarray, references: np.ndarray, *, exclude_self: bool = False
+) -> np.ndarray:
+    """For each of the (N, ...) `queries`, the L2 distance to its nearest of the (M, ...) `references`
+    (per pixel: RMS). `exclude_self`: queries are the references themselves; skip the zero distance."""
+    q = queries.reshape(len(queries), -1).astype(np.float64)
+    r = references.reshape(len(references), -1).astype(np.float64)
+    out = []
+    for start in range(0, len(q), 256):
+        block = q[start : start + 256]
+        d2 = (block**2).sum(1)[:, None] - 2 * block @ r.T + (r**2).sum(1)[None, :]  # (B, M)
+        if exclude_self:
+            d2[np.arange(len(block)), np.arange(start, start + len(block))] = np.inf
+        out.append(np.sqrt(np.maximum(d2.min(1), 0) / q.shape[1]))
+    return np.concatenate(out)
+
+
+def novelty_ratio(samples: np.ndarray, train: np.ndarray, test: np.ndarray) -> float:
+    """Median distance from each sample to its nearest training image over the same for the test images: a
+    model that copies training images scores near 0; one whose samples are as new as unseen photos, 1."""
+    return float(np.median(nearest_distances(samples, train)) / np.median(nearest_distances(test, train)))

@@ -24,11 +24,11 @@ from desktop.cluster.reports import ROWS_IN_MEMORY, MemoryRows, ParquetRows, Run
 from desktop.cluster.storage import parse_location
 from desktop.cluster.worker import FileWorker, WorkerSettings, convert_json_to_row, describe_entries
 from desktop.core.atomic import sweep_temp_files
-from desktop.core.batch import describe_job
-from desktop.core.batch_job import BatchJob, BatchJobError, BatchPlan, choose_output_dir
-from desktop.core.batch_report import FileResult, find_csv_path
-from desktop.core.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
-from desktop.core.registry import ModelEntry
+from desktop.core.batch.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
+from desktop.core.batch.job import BatchJob, BatchJobError, BatchPlan, choose_output_dir
+from desktop.core.batch.report import FileResult, find_csv_path
+from desktop.core.batch.runner import describe_job
+from desktop.core.models.registry import ModelEntry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 PROGRESS_EVERY = 100  # rows between progress lines on stderr

@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from desktop.cluster.storage import Location, list_remote_files
-from desktop.core.batch import (
+from desktop.core.batch.job import BatchJob, BatchJobError, BatchPlan, validate_job
+from desktop.core.batch.one_file import check_output_path, prepare_file
+from desktop.core.batch.report import FileResult
+from desktop.core.batch.runner import (
     check_report_path,
     find_batch_files,
     find_existing_outputs,
     find_protected_paths,
 )
-from desktop.core.batch_file import check_output_path, prepare_file
-from desktop.core.batch_files import InputFile, describe_unsupported, filter_files, plan_output_paths
-from desktop.core.batch_job import BatchJob, BatchJobError, BatchPlan, validate_job
-from desktop.core.batch_report import FileResult
+from desktop.core.batch.selection import InputFile, describe_unsupported, filter_files, plan_output_paths
+from desktop.core.models.registry import ModelEntry
 from desktop.core.paths import IMAGE_SUFFIXES
 from desktop.core.progress import Progress
-from desktop.core.registry import ModelEntry
 
 
 @dataclass(frozen=True)

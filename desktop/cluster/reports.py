@@ -15,8 +15,8 @@ from typing import Any
 
 from desktop.cluster.storage import Location, upload
 from desktop.core.atomic import write_file_atomically
-from desktop.core.batch_job import REPORT_NAME
-from desktop.core.batch_report import (
+from desktop.core.batch.job import REPORT_NAME
+from desktop.core.batch.report import (
     CSV_COLUMNS,
     STATUSES,
     BatchReport,

@@ -20,12 +20,12 @@ import numpy as np
 
 from desktop.cluster.manifest import ManifestEntry
 from desktop.cluster.storage import Location, download, upload
-from desktop.core.batch_file import PreparedFile, prepare_file
-from desktop.core.batch_files import InputFile
-from desktop.core.batch_job import BatchPlan
-from desktop.core.batch_report import FileResult
+from desktop.core.batch.job import BatchPlan
+from desktop.core.batch.one_file import PreparedFile, prepare_file
+from desktop.core.batch.report import FileResult
+from desktop.core.batch.selection import InputFile
+from desktop.core.inference.session import ModelSession, create_session_options, name_device, open_model
 from desktop.core.progress import Progress
-from desktop.core.session import ModelSession, create_session_options, name_device, open_model
 
 SCRATCH_PREFIX = "aestudio-worker-"  # then the actor's PID: a killed actor's folder is removed by the next
 ENTRY_FIELDS = tuple(field.name for field in dataclasses.fields(ManifestEntry))

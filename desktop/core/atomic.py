@@ -32,7 +32,7 @@ def name_temp_prefix(path: Path) -> str:
     return f".{Path(path).name}."
 
 
-def write_file_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def write_file_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call `write(file)` on a temp file beside `path`, flush it to disk, then rename it over `path`; on any
     error, or on KeyboardInterrupt, the temp file is removed and `path` is left as it was."""
     path = Path(path)

@@ -1,5 +1,6 @@
 """Where the shipped assets live, from a source checkout or a frozen PyInstaller bundle."""
 
+import importlib.resources
 import os
 import sys
 from pathlib import Path
@@ -7,15 +8,21 @@ from pathlib import Path
 # Extra model folders, separated by os.pathsep, searched before the shipped `onnx_models/`.
 MODELS_DIR_ENV = "AESTUDIO_MODELS_DIR"
 
+ASSET_FOLDERS = ("onnx_models", "resources")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 def find_asset_root() -> Path:
-    """Return the folder holding `onnx_models/` and `resources/`: `sys._MEIPASS` when frozen, else repo."""
+    """Return the folder holding `onnx_models/` and `resources/`: `sys._MEIPASS` in a PyInstaller bundle;
+    the repository in a source checkout (an editable install included, so a worktree uses its own models);
+    else the installed package's data (setup.py ships both folders inside `desktop`)."""
     frozen_root = getattr(sys, "_MEIPASS", None)
     if frozen_root is not None:
         return Path(frozen_root)
-    return Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[2]
+    if all((checkout / folder).is_dir() for folder in ASSET_FOLDERS):
+        return checkout
+    return Path(str(importlib.resources.files("desktop")))
 
 
 def find_asset(*parts: str) -> Path:

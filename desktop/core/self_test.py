@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop.core.image_model import apply_model, prepare_model_input
-from desktop.core.imageio import load_image
-from desktop.core.inference import run_session
+from desktop.core.images.files import load_image
+from desktop.core.inference.image_model import apply_model, prepare_model_input
+from desktop.core.inference.model_call import run_session
+from desktop.core.inference.session import ModelSession, open_model
+from desktop.core.models.registry import ModelEntry, scan_models
 from desktop.core.paths import find_asset, find_sample_images
-from desktop.core.registry import ModelEntry, scan_models
-from desktop.core.session import ModelSession, open_model
 
 SELF_TEST_SIGMA = 0.1  # fed to noise-level conditioned denoisers
 RANGE_SLACK = 1e-3  # outputs may overshoot [0, 1] by float rounding only

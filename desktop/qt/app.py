@@ -1,5 +1,5 @@
-"""Entry point of the GUI: `python -m desktop [IMAGE ...] [--mode MODE] [--device DEVICE]
-[--models-dir DIR] [--screenshot PNG]`."""
+"""The GUI started on a parsed command line (`desktop.launcher` parses it): the application, settings,
+theme, the main window and its first images."""
 
 import argparse
 import signal
@@ -11,33 +11,15 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
-from desktop.core.model_choice import read_image_shape
+from desktop.core.models.choice import read_image_shape
 from desktop.core.paths import find_asset, find_model_dirs, find_sample_images
 from desktop.qt.app_settings import AppSettings
-from desktop.qt.main_window import APP_NAME, MODES, MainWindow
 from desktop.qt.platform_libraries import report_missing_libraries, will_use_xcb
-from desktop.qt.screenshot import SCREENSHOT_MODES, stage_screenshot
+from desktop.qt.screenshot import stage_screenshot
 from desktop.qt.theme import apply_theme
+from desktop.qt.window.main_window import APP_NAME, MODES, MainWindow
 
 ORGANIZATION = "Autoencoder Studio"
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="autoencoder-studio", description="Autoencoder Studio desktop app")
-    parser.add_argument("images", nargs="*", type=Path, help="images to open at start")
-    parser.add_argument(
-        "--mode", choices=SCREENSHOT_MODES, help="mode to start in (compare_split: Denoise in split view)"
-    )
-    parser.add_argument("--model", help="model (file stem) to choose in the starting mode")
-    parser.add_argument("--device", help="where models run: auto, cpu, cuda, ... (default: the settings')")
-    parser.add_argument(
-        "--models-dir", type=Path, action="append", default=[], help="extra folder of .onnx models"
-    )
-    parser.add_argument("--theme", choices=("system", "light", "dark"), help="override the theme setting")
-    parser.add_argument(
-        "--screenshot", type=Path, help="save a PNG of the window after the first result, then quit"
-    )
-    return parser.parse_args(argv)
 
 
 def find_app_icon() -> QIcon | None:
@@ -64,9 +46,8 @@ def choose_start_images(images: list[Path], settings: AppSettings) -> list[Path]
     return (colour or samples)[:1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the GUI and return its exit code."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def start_gui(args: argparse.Namespace) -> int:
+    """Start the GUI on the parsed command line (`desktop.launcher.build_parser`) and return its exit code."""
     if QApplication.instance() is None and will_use_xcb():
         report_missing_libraries()  # before Qt, whose own abort names the wrong library
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -108,7 +108,6 @@ class AppSettings:
         """Put `path` first in the recent files (no duplicates, at most MAX_RECENT)."""
         paths = [path, *(p for p in self.recent_files if p != path)][:MAX_RECENT]
         self.qsettings.setValue("paths/recent", [str(p) for p in paths])
-        self.qsettings.setValue("paths/last_image", str(path))
 
     def clear_recent_files(self) -> None:
         self.qsettings.setValue("paths/recent", [])

@@ -8,11 +8,10 @@ from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from desktop.qt.compare_view import SPLIT
-from desktop.qt.latent_map_page import EncodedAtlas
-from desktop.qt.main_window import MainWindow
+from desktop.qt.pages.latent_map_page import EncodedAtlas
+from desktop.qt.widgets.compare_view import SPLIT
+from desktop.qt.window.main_window import MainWindow
 
-SCREENSHOT_MODES = ("denoise", "upscale", "generate", "latent_map", "compare_split")
 SETTLE_MS = 400
 
 

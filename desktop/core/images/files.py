@@ -1,0 +1,199 @@
+"""Read images of any mode into float arrays (alpha aside), and save results atomically with metadata."""
+
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL.ExifTags import IFD, Base
+
+from desktop.core.atomic import write_file_atomically
+
+# ITU-R 601-2 luma, as Pillow's "L" conversion
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+LOSSY_FORMATS = ("JPEG", "WEBP")
+# `save_image`'s metadata goes into EXIF Software, ImageDescription and (in the Exif IFD) UserComment in JPEG
+# and WebP; PNG gets text chunks named by the keys.
+USER_COMMENT_PREFIX = b"ASCII\x00\x00\x00"  # EXIF UserComment's character code for ASCII text
+
+
+class ImageLoadError(Exception):
+    """An image file cannot be read; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image as float32 (H, W, C) in [0, 1], C = 1 or 3, with what it was on disk."""
+
+    pixels: np.ndarray
+    path: Path | None = None
+    mode: str = ""  # Pillow mode of the file, e.g. "RGBA", "I;16"
+    alpha: np.ndarray | None = None  # (H, W, 1) in [0, 1], only with `load_image(..., keep_alpha=True)`
+    frames: int = 1  # frames in the file (animated GIF/WebP/APNG); `pixels` is the first
+
+    @property
+    def size_text(self) -> str:
+        height, width = self.pixels.shape[:2]
+        return f"{width}x{height}"
+
+
+def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False) -> LoadedImage:
+    """Read an image file (EXIF orientation applied; the first frame of an animation) into float32
+    (H, W, 1|3) in [0, 1].
+
+    Transparent images are composited over a grey level `background`, or with `keep_alpha` their colour is
+    kept as is and the alpha returned aside. 16-bit images keep their precision. Images larger than
+    Pillow's `Image.MAX_IMAGE_PIXELS` are refused before their pixels are read.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise ImageLoadError(f"{path.name}: empty file (0 bytes)")
+        with open_quietly(path) as image:
+            check_image_pixels(path, image.width, image.height)
+            frames = getattr(image, "n_frames", 1)
+            image = ImageOps.exif_transpose(image)
+            mode = image.mode
+            pixels, alpha = split_pil_image(image)
+    except FileNotFoundError:
+        raise ImageLoadError(f"{path.name}: file not found") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageLoadError(describe_bomb(path, error)) from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{path.name}: not an image file Pillow can read") from None
+    except ImageLoadError:
+        raise
+    except OSError as error:  # truncated or damaged data
+        raise ImageLoadError(f"{path.name}: damaged or truncated image data ({error})") from None
+    except Exception as error:  # odd modes, broken headers: all are unreadable files
+        raise ImageLoadError(f"{path.name}: cannot read image ({type(error).__name__}: {error})") from None
+    if alpha is not None and not keep_alpha:
+        pixels, alpha = composite_alpha(pixels, alpha, background), None
+    return LoadedImage(pixels, path, mode, alpha, frames)
+
+
+def open_quietly(path: Path) -> Image.Image:
+    """`Image.open` without Pillow's DecompressionBombWarning (for up to twice `MAX_IMAGE_PIXELS`), which
+    printed a line of Pillow's internals before `check_image_pixels` refuses the same image with a message.
+    (catch_warnings swaps a process-wide list; two threads at once can at worst leave this filter on.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(path)
+
+
+def check_image_pixels(path: Path, width: int, height: int) -> None:
+    """Refuse (ImageLoadError) an image with more pixels than Pillow's `Image.MAX_IMAGE_PIXELS`."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise ImageLoadError(
+            f"{path.name}: refused: it is {width}x{height} ({width * height / 1e6:,.0f} megapixels), over "
+            f"the {limit / 1e6:.0f}-megapixel safety limit (Pillow's decompression-bomb guard, "
+            "PIL.Image.MAX_IMAGE_PIXELS); a file this large, or a forged header, could exhaust memory"
+        )
+
+
+def describe_bomb(path: Path, error: Exception) -> str:
+    """Return a clear message for Pillow's `DecompressionBombError` (raised before the size is known)."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    size = f"{int(found.group(1)) / 1e6:,.0f} megapixels" if found else "too many pixels"
+    limit = Image.MAX_IMAGE_PIXELS or 0
+    return (
+        f"{path.name}: refused: its header claims {size}, over the {limit / 1e6:.0f}-megapixel safety "
+        "limit (Pillow's decompression-bomb guard, PIL.Image.MAX_IMAGE_PIXELS); a file this large, or a "
+        "forged header, could exhaust memory"
+    )
+
+
+def split_pil_image(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert a Pillow image of any mode to float32 colour (H, W, 1|3) and alpha (H, W, 1) or None."""
+    mode = image.mode
+    if mode in SIXTEEN_BIT_MODES:
+        wide = np.asarray(image, dtype=np.float64) / 65535.0
+        return np.clip(wide, 0, 1).astype(np.float32)[..., None], None
+    if mode == "F":
+        return np.clip(np.asarray(image, dtype=np.float32), 0, 1)[..., None], None
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in mode else "RGB")
+    pixels: np.ndarray = np.asarray(image, dtype=np.float32) / 255.0
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if image.mode in ("LA", "RGBA"):
+        return np.ascontiguousarray(pixels[..., :-1]), np.ascontiguousarray(pixels[..., -1:])
+    return np.ascontiguousarray(pixels, dtype=np.float32), None
+
+
+def composite_alpha(color: np.ndarray, alpha: np.ndarray, background: float) -> np.ndarray:
+    """Return colour (H, W, C) composited over a grey level `background` by alpha (H, W, 1)."""
+    return np.ascontiguousarray(color * alpha + background * (1.0 - alpha), dtype=np.float32)
+
+
+def convert_array_to_pil(pixels: np.ndarray) -> Image.Image:
+    """Convert float (H, W, 1|2|3|4) in [0, 1] to an 8-bit Pillow image (L, LA, RGB or RGBA)."""
+    data = np.clip(np.rint(np.asarray(pixels) * 255.0), 0, 255).astype(np.uint8)
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[..., 0]
+    return Image.fromarray(data)  # (H, W) -> "L", (H, W, 2) -> "LA", (H, W, 3) -> "RGB", (H, W, 4) -> "RGBA"
+
+
+def save_image(
+    pixels: np.ndarray, path: Path, *, quality: int = 95, metadata: Mapping[str, str] | None = None
+) -> None:
+    """Save float (H, W, C) in [0, 1] as 8-bit (C = 2 or 4: with alpha), format from the suffix; `quality`
+    for JPEG and WebP. `metadata` goes into PNG text chunks, or for JPEG/WebP into EXIF: "Software",
+    "Description" (ImageDescription) and "Processing" (UserComment). Writes a temp file in the same folder,
+    then renames it (`write_file_atomically`)."""
+    path = Path(path)
+    image = convert_array_to_pil(pixels)
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None:
+        raise ValueError(f"unknown image format for {path.name!r}")
+    if image_format == "JPEG" and image.mode in ("LA", "RGBA"):
+        raise ValueError(f"{path.name}: JPEG has no alpha channel; composite the image first")
+    options: dict[str, Any] = {"quality": quality} if image_format in LOSSY_FORMATS else {}
+    if metadata:
+        options.update(build_metadata_options(image_format, metadata))
+    write_file_atomically(path, lambda file: image.save(file, format=image_format, **options))
+
+
+def build_metadata_options(image_format: str, metadata: Mapping[str, str]) -> dict[str, Any]:
+    """Return Pillow save options that write `metadata`: `pnginfo` for PNG, `exif` for JPEG and WebP."""
+    if image_format == "PNG":
+        info = PngImagePlugin.PngInfo()
+        for key, value in metadata.items():
+            info.add_itxt(key, value)
+        return {"pnginfo": info}
+    if image_format not in LOSSY_FORMATS:
+        return {}
+    exif = Image.Exif()
+    if "Software" in metadata:
+        exif[Base.Software] = metadata["Software"]
+    if "Description" in metadata:
+        exif[Base.ImageDescription] = metadata["Description"]
+    if "Processing" in metadata:
+        comment = metadata["Processing"].encode("ascii", "backslashreplace")
+        exif.get_ifd(IFD.Exif)[Base.UserComment] = USER_COMMENT_PREFIX + comment
+    return {"exif": exif.tobytes()}
+
+
+def read_image_metadata(path: Path) -> dict[str, str]:
+    """Return the metadata `save_image` wrote: PNG text chunks, or Software/Description/Processing from
+    EXIF."""
+    with Image.open(path) as image:
+        if image.format == "PNG":
+            return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
+        exif = image.getexif()
+        found = {"Software": exif.get(Base.Software), "Description": exif.get(Base.ImageDescription)}
+        comment = exif.get_ifd(IFD.Exif).get(Base.UserComment)
+        if isinstance(comment, bytes):
+            found["Processing"] = comment.removeprefix(USER_COMMENT_PREFIX).decode("ascii", "replace")
+        elif isinstance(comment, str):
+            found["Processing"] = comment
+    return {k: str(v) for k, v in found.items() if v is not None}

@@ -1,0 +1,221 @@
+"""Run a denoise or upscale model on an image of any size and mode, from its metadata alone.
+
+Fixed-size models (`input_size` HxW) get the image fitted with `fit_to_model` (crop, resize, channels);
+fully convolutional ones (`input_size` any) run on the whole image in tiles (`run_tiled`). Out of memory is
+retried with smaller tiles, then on CPU, and only then reported, with what to do about it.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from desktop.core.images.files import LoadedImage, composite_alpha
+from desktop.core.images.fitting import ModelInput, crop_to_aspect, fit_to_model, resize_image
+from desktop.core.images.noise import estimate_noise_sigma
+from desktop.core.inference.ensemble import check_ensemble, ensemble_call
+from desktop.core.inference.model_call import run_model_batch
+from desktop.core.inference.session import ModelSession
+from desktop.core.inference.tensors import from_batch, to_batch
+from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box, run_tiled
+from desktop.core.models.info import IMAGE_TASKS, ModelInfo
+from desktop.core.progress import CancelledError, Progress
+
+JPEG_BACKGROUND = 1.0  # JPEG has no alpha: transparent parts become white
+MIN_TILE_SIZE = 64  # out-of-memory retries halve the tile size down to this
+# Lower-case fragments of the errors that onnxruntime (CPU, CUDA), numpy and C++ raise when memory runs out.
+OUT_OF_MEMORY_MARKERS = (
+    "failed to allocate memory",
+    "bad_alloc",
+    "out of memory",
+    "unable to allocate",
+    "cudaerrormemoryallocation",
+    "cublas_status_alloc_failed",
+)
+
+ModelOpener = Callable[[str], ModelSession]  # device ("auto", "cpu", "cuda") -> ready session
+
+
+class OutOfMemoryError(RuntimeError):
+    """A model ran out of memory even after the retries; the message says what the user can do."""
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """A model's output (H', W', C) in [0, 1], where it ran, the tile size it ended with, and retry notes."""
+
+    output: np.ndarray
+    provider: str
+    tile_size: int | None  # None for fixed-size models, which are not tiled
+    notes: tuple[str, ...] = ()
+
+
+def prepare_model_input(image: LoadedImage, info: ModelInfo) -> ModelInput:
+    """Fit an image to a model: crop, resize and channels for fixed-size models; channels only for fully
+    convolutional ones, which tiling pads to their size multiple. A grayscale image stays one channel for an
+    RGB denoiser or upscaler: `apply_model` runs it as three equal channels and averages them back, so grey
+    stays grey (encoders get the three channels they take)."""
+    if image.pixels.shape[2] == 1 and info.channels == 3 and info.task in IMAGE_TASKS:
+        fitted = fit_to_model(image, channels=1, input_size=info.input_size)
+        return dataclasses.replace(fitted, run_as="three equal channels, grey kept")
+    return fit_to_model(image, channels=info.channels, input_size=info.input_size)
+
+
+def run_gray_as_rgb(call: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """Wrap an RGB model call for grayscale batches (N, 1, H, W): the grey goes in as three equal channels
+    and the output's channels are averaged back into one, so no tint can appear (channel spread 0)."""
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        output = call(np.ascontiguousarray(np.repeat(batch, 3, axis=1)))  # (N, 3, H', W')
+        return output.mean(axis=1, keepdims=True, dtype=np.float32)
+
+    return run
+
+
+def fit_alpha(alpha: np.ndarray, info: ModelInfo, size: tuple[int, int]) -> np.ndarray:
+    """Bring an alpha plane (H, W, 1) to the model's output `size` (H', W'): the same centre crop as the
+    image for fixed-size models, then a bilinear resize where the size differs (Lanczos would ring, leaving
+    faint halos in fully transparent parts)."""
+    if info.input_size is not None:
+        alpha = crop_to_aspect(alpha, *info.input_size)
+    if alpha.shape[:2] == size:
+        return alpha
+    return resize_image(alpha, *size, resample=Image.Resampling.BILINEAR)
+
+
+def put_alpha_back(
+    pixels: np.ndarray, alpha: np.ndarray | None, info: ModelInfo, *, opaque: bool = False
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Put an input's alpha (H, W, 1) back on a model's output (fitted to its size): (H', W', C + 1); for
+    an `opaque` format (JPEG) composite it over white instead. Returns the pixels and a note."""
+    if alpha is None:
+        return pixels, ()
+    alpha = fit_alpha(alpha, info, pixels.shape[:2])
+    if opaque:
+        note = "alpha dropped: JPEG has none (white background)"
+        return composite_alpha(pixels, alpha, JPEG_BACKGROUND), (note,)
+    return np.concatenate([pixels, alpha], axis=2), ("alpha kept",)
+
+
+def choose_sigma(info: ModelInfo, pixels: np.ndarray, sigma: float | None) -> tuple[float | None, str]:
+    """Return the sigma to feed a model (None when it takes none) and a note on where it came from:
+    the one given, else an estimate of the image's noise clamped to the model's trained range."""
+    if not info.takes_sigma:
+        return None, ""
+    if sigma is not None:
+        return sigma, ""
+    estimate = estimate_noise_sigma(pixels)
+    noise = info.noise
+    low, high = (noise.sigma_min, noise.sigma_max) if noise.sigma is None else (noise.sigma, noise.sigma)
+    low, high = (0.0, 1.0) if low is None or high is None else (low, high)
+    chosen = float(min(high, max(low, estimate)))
+    note = f"noise sigma estimated {estimate:.3f}"
+    if chosen != estimate:
+        note += f", clamped to the model's trained range {low:.2f}-{high:.2f}"
+    return chosen, note
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for Python's MemoryError and for runtime errors whose message says an allocation failed."""
+    if isinstance(error, MemoryError):
+        return True
+    message = str(error).lower()
+    return any(marker in message for marker in OUT_OF_MEMORY_MARKERS)
+
+
+def apply_model(
+    model: ModelSession,
+    pixels: np.ndarray,
+    *,
+    sigma: float | None = None,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    progress: Progress | None = None,
+    focus: tuple[float, float] | None = None,
+    ensemble: int = 1,
+    visible: Box | None = None,
+) -> np.ndarray:
+    """Run a model on model-ready pixels (H, W, C); fully convolutional models run tiled, nearest first to
+    `focus` (row, column) where given, those in the `visible` box first; `ensemble` > 1 averages that many
+    orientations (`ensemble.py`).
+    Grayscale pixels through an RGB model come back grayscale (`run_gray_as_rgb`)."""
+    info = model.info
+    progress = progress or Progress()
+    check_ensemble(info, ensemble)
+    call = ensemble_call(lambda batch: run_model_batch(model, batch, sigma), ensemble)
+    if pixels.shape[2] == 1 and info.channels == 3:
+        call = run_gray_as_rgb(call)
+    if info.input_size is not None:
+        progress.check_aborted()
+        output = from_batch(call(to_batch(pixels)))
+        progress.set_progress(1.0)
+        return output
+    return run_tiled(
+        call,
+        pixels,
+        scale=info.scale,
+        multiple=info.size_multiple,
+        tile_size=tile_size,
+        progress=progress,
+        focus=focus,
+        visible=visible,
+    )
+
+
+def apply_model_with_retries(
+    open_model: ModelOpener,
+    device: str,
+    pixels: np.ndarray,
+    *,
+    sigma: float | None = None,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    progress: Progress | None = None,
+    focus: tuple[float, float] | None = None,
+    ensemble: int = 1,
+    visible: Box | None = None,
+) -> ModelRun:
+    """`apply_model`, retried on out of memory with tiles halved down to `MIN_TILE_SIZE`, then on CPU;
+    raises `OutOfMemoryError` with an actionable message when nothing fits."""
+    model = open_model(device)
+    tiled = model.info.input_size is None
+    floor = max(MIN_TILE_SIZE, model.info.size_multiple)
+    start_tile = min(tile_size, max(pixels.shape[:2]))  # a tile larger than the image is the image
+    tile, notes = start_tile, list[str]()
+    while True:
+        try:
+            output = apply_model(
+                model,
+                pixels,
+                sigma=sigma,
+                tile_size=tile,
+                progress=progress,
+                focus=focus,
+                ensemble=ensemble,
+                visible=visible,
+            )
+            return ModelRun(output, model.provider, tile if tiled else None, tuple(notes))
+        except CancelledError:
+            raise
+        except Exception as error:
+            if not is_out_of_memory(error):
+                raise
+            if tiled and tile // 2 >= floor:
+                tile //= 2
+                notes.append(f"out of memory on {model.provider}: retried with {tile}-px tiles")
+            elif model.provider != "CPU":
+                notes.append(f"out of memory on {model.provider}: retried on CPU")
+                model, tile = open_model("cpu"), start_tile
+            else:
+                raise OutOfMemoryError(describe_out_of_memory(pixels, tile if tiled else None)) from error
+
+
+def describe_out_of_memory(pixels: np.ndarray, tile: int | None) -> str:
+    """Return what to tell the user when a model cannot run in the memory there is."""
+    height, width = pixels.shape[:2]
+    if tile is None:
+        return "out of memory running the model on CPU: close other programs and retry this file"
+    return (
+        f"out of memory on this {width}x{height} image even with {tile}-px tiles on CPU: close other "
+        "programs, or downscale the image, then retry this file"
+    )

@@ -1,0 +1,144 @@
+"""The upscale job: a model applied once or several times (x4 = x2 twice), a bicubic resize beside it for
+an honest comparison, and an optional "downscale then upscale" check with metrics against the original."""
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from desktop.core.images.fitting import ModelInput, resize_image
+from desktop.core.images.metrics import ImageMetrics, measure_image
+from desktop.core.inference.image_model import ModelOpener
+from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box
+from desktop.core.jobs.process_image import ProcessSettings, process_image
+from desktop.core.models.info import ModelInfo
+from desktop.core.progress import Progress
+
+FACTORS = (2, 4)
+
+
+@dataclass(frozen=True)
+class UpscaleStart:
+    """The first partial piece of an upscale job: what it enlarges, the bicubic result (which a preview
+    shows until the model's tiles come in) and, in a check, the original. The final pass's tiles follow as
+    `tiling.TilePiece`s in output pixels; earlier passes of x4 send none (they are not the output)."""
+
+    source: np.ndarray
+    bicubic: np.ndarray
+    original: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class UpscaleResult:
+    """The upscaled image by the model and by bicubic, from `source`; with a check, the original they
+    are measured against and both metrics."""
+
+    source: np.ndarray  # (h, w, C) what was enlarged: the input, or in a check its downscaled copy
+    upscaled: np.ndarray  # (h * factor, w * factor, C) by the model
+    bicubic: np.ndarray  # the same size, by bicubic interpolation
+    original: np.ndarray | None  # in a check: the input cropped to a multiple of the factor
+    bicubic_metrics: ImageMetrics | None
+    model_metrics: ImageMetrics | None
+    factor: int
+    passes: int  # model applications
+    seconds: float
+    provider: str
+    tile_size: int | None
+    notes: tuple[str, ...] = ()
+
+
+def count_passes(info: ModelInfo, factor: int) -> int:
+    """Return how many times the model must run to enlarge `factor` times; ValueError when it cannot."""
+    passes = round(math.log(factor, info.scale)) if info.scale > 1 else 0
+    if info.scale < 2 or info.scale**passes != factor:
+        raise ValueError(f"{info.name} enlarges x{info.scale}: it cannot make x{factor}")
+    if passes > 1 and info.input_size is not None:
+        raise ValueError(f"{info.name} takes only {info.input_size[0]}x{info.input_size[1]}: it runs once")
+    return passes
+
+
+def scale_box(box: Box, factor: float) -> Box:
+    """Return a (top, left, bottom, right) box with every coordinate times `factor`."""
+    top, left, bottom, right = box
+    return top * factor, left * factor, bottom * factor, right * factor
+
+
+def resize_bicubic(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bicubic resize of (H, W, C); Pillow widens the kernel when shrinking, so downscales are antialiased."""
+    return resize_image(pixels, height, width, resample=Image.Resampling.BICUBIC)
+
+
+def downscale_for_check(pixels: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (the image cropped to a multiple of `factor`, that crop shrunk `factor` times)."""
+    height, width = pixels.shape[0] // factor * factor, pixels.shape[1] // factor * factor
+    if height == 0 or width == 0:
+        raise ValueError(f"the image is smaller than {factor}x{factor}: nothing to downscale")
+    original = np.ascontiguousarray(pixels[:height, :width])
+    return original, resize_bicubic(original, height // factor, width // factor)
+
+
+def upscale_image(
+    open_model: ModelOpener,
+    device: str,
+    pixels: np.ndarray,
+    *,
+    factor: int = 2,
+    check: bool = False,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    progress: Progress | None = None,
+    focus: tuple[float, float] | None = None,
+    visible: Box | None = None,
+) -> UpscaleResult:
+    """Enlarge model-ready pixels (H, W, C) `factor` times with the model and with bicubic; with `check`,
+    first shrink them `factor` times and measure both results against the original. The last pass runs
+    its tiles nearest first to `focus` (row, column in output pixels, where the view is centred), those in
+    the `visible` box (output pixels) first."""
+    progress = progress or Progress()
+    model = open_model(device)
+    passes = count_passes(model.info, factor)
+    original, source = downscale_for_check(pixels, factor) if check else (None, pixels)
+    bicubic = resize_bicubic(source, source.shape[0] * factor, source.shape[1] * factor)
+    progress.show_partial(UpscaleStart(source, bicubic, original))
+    image, provider, tile = source, model.provider, None
+    notes: list[str] = []
+    start = time.perf_counter()
+    for index in range(passes):
+        step = progress.sub_progress(0.9 * index / passes, 0.9 / passes)
+        last = index == passes - 1
+        settings = ProcessSettings(
+            device=device,
+            tile_size=tile_size,
+            focus=(focus[0] / model.info.scale, focus[1] / model.info.scale) if focus and last else None,
+            visible=scale_box(visible, 1 / model.info.scale) if visible and last else None,
+        )
+        done = process_image(
+            ModelInput.unchanged(image),
+            lambda chosen: model if chosen == device else open_model(chosen),
+            settings,
+            step if last else step.with_partial(lambda piece: None),
+        )
+        image, provider, tile = done.output, done.provider, done.tile_size
+        notes.extend(done.retries)
+    seconds = time.perf_counter() - start
+    progress.check_aborted()
+    bicubic_metrics = model_metrics = None
+    if original is not None:
+        bicubic_metrics = measure_image(original, bicubic)
+        model_metrics = measure_image(original, image)
+    progress.set_progress(1.0)
+    return UpscaleResult(
+        source=source,
+        upscaled=image,
+        bicubic=bicubic,
+        original=original,
+        bicubic_metrics=bicubic_metrics,
+        model_metrics=model_metrics,
+        factor=factor,
+        passes=passes,
+        seconds=seconds,
+        provider=provider,
+        tile_size=tile,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,150 @@
+"""Which model suits an image: plain functions over `ModelInfo` metadata (channels, input size, the size it
+was trained at, its test metrics), so every mode and the batch dialog choose alike, without Qt.
+
+A model *fits* an image when it can take it without harm: a colour image is never run through a grayscale
+model (it would come back grey) and a fixed-size model takes only images of its own size (any other would
+be cropped and squashed). Among the fitting models the best is the one trained nearest the image's size
+(a 28x28 garment model on a 640x427 photo is as wrong as a photo model on a 28x28 garment), then the one
+with the image's own channel count, then the best test PSNR.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from desktop.core.models.info import DECODER_TASKS, ModelInfo
+from desktop.core.models.registry import ModelEntry
+
+TRAINING_SIZE_KEYS = ("image_size", "crop_size")  # train_config keys, in order, giving the side trained at
+
+
+@dataclass(frozen=True)
+class ImageShape:
+    """What the choice needs to know of an image: its size and colour channels (alpha aside)."""
+
+    height: int
+    width: int
+    channels: int  # 1 grayscale, 3 colour
+
+    @property
+    def text(self) -> str:
+        return f"{self.width}x{self.height} {'colour' if self.channels == 3 else 'grayscale'}"
+
+
+def shape_of(pixels_shape: Sequence[int]) -> ImageShape:
+    """Return the `ImageShape` of an array shape (H, W, C)."""
+    height, width, channels = pixels_shape[:3]
+    return ImageShape(int(height), int(width), 3 if channels >= 3 else 1)
+
+
+def read_image_shape(path: Path) -> ImageShape | None:
+    """Return a file's `ImageShape` from its header alone (no pixels decoded), or None if unreadable."""
+    try:
+        with Image.open(path) as image:
+            colour = image.mode not in ("1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+            if image.mode == "P":  # a palette may hold only greys, but it is colour as far as we know
+                colour = True
+            return ImageShape(image.height, image.width, 3 if colour else 1)
+    except Exception:  # any unreadable file: no shape to choose by
+        return None
+
+
+def explain_misfit(info: ModelInfo, image: ImageShape | None) -> str:
+    """Return why a model cannot take `image` as it is ("" when it can): colour lost, or a squash."""
+    if image is None:
+        return ""
+    if image.channels == 3 and info.channels == 1 and info.task not in DECODER_TASKS:
+        return f"it is a grayscale model: the {image.text} image would come out grey"
+    if info.task in DECODER_TASKS:
+        return ""  # a generator takes no image; its encoder fits what it encodes
+    if info.input_size is not None and info.input_size != (image.height, image.width):
+        height, width = info.input_size
+        return f"it takes only {width}x{height} images: the {image.text} image would be squashed to that"
+    if info.input_size is None and min(image.height, image.width) < info.size_multiple:
+        return f"it needs images of at least {info.size_multiple} pixels a side"
+    return ""
+
+
+def find_training_side(info: ModelInfo) -> float | None:
+    """Return the side (pixels) of the images a model was trained on: its fixed input size, else the
+    `image_size` of its training config; None when the metadata does not say."""
+    if info.input_size is not None:
+        return math.sqrt(info.input_size[0] * info.input_size[1])
+    for key in TRAINING_SIZE_KEYS:
+        value = info.train_config.get(key)
+        if isinstance(value, int | float) and value > 0:
+            return float(value)
+    return None
+
+
+def measure_size_gap(info: ModelInfo, image: ImageShape | None) -> int:
+    """Return how far (whole octaves) the image's size is from the size the model was trained at; 0 when
+    unknown. Whole octaves, so that a better model trained at 512 px is not beaten by one at 448 px."""
+    side = find_training_side(info)
+    if image is None:
+        return 0 if info.input_size is None else 99  # no image: an any-size model takes whatever comes
+    if side is None:
+        return 0
+    return round(abs(math.log2(math.sqrt(image.height * image.width) / side)))
+
+
+def read_test_psnr(info: ModelInfo) -> float:
+    """Return the model's exported test PSNR (dB), 0 when its metrics have none."""
+    value = info.metrics.get("psnr")
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
+
+
+def rank_models(models: Sequence[ModelEntry], image: ImageShape | None) -> list[ModelEntry]:
+    """Return `models` best first for `image` (None: no image yet, as for any photo): fitting ones first,
+    then nearest the size they were trained at, then those of the image's own channel count (RGB without
+    an image), then the best test PSNR; ties keep scan order."""
+    wanted_channels = image.channels if image is not None else 3
+
+    def key(entry: ModelEntry) -> tuple[bool, int, bool, float]:
+        info = entry.info
+        return (
+            bool(explain_misfit(info, image)),
+            measure_size_gap(info, image),
+            info.channels != wanted_channels,
+            -read_test_psnr(info),
+        )
+
+    return sorted(models, key=key)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What a mode runs for an image: the model, and a note when it is not the one the user picked."""
+
+    entry: ModelEntry | None
+    note: str = ""  # why the user's pick was not used, or why it does not suit the image
+    better: ModelEntry | None = None  # a fitting model to offer when the user's pick does not fit
+
+
+def choose_model(
+    models: Sequence[ModelEntry], image: ImageShape | None, picked: str = "", *, insist: bool = False
+) -> ModelChoice:
+    """Choose a model for `image`: the user's `picked` one (by name) while it fits, else the best-ranked.
+
+    With `insist` (the pick was made for this very image) the pick is run even when it does not fit, and
+    the choice offers the fitting model instead."""
+    ranked = rank_models(models, image)
+    if not ranked:
+        return ModelChoice(None)
+    best = ranked[0]
+    mine = next((entry for entry in models if entry.info.name == picked), None)
+    if mine is None:
+        return ModelChoice(best)
+    misfit = explain_misfit(mine.info, image)
+    if not misfit:
+        return ModelChoice(mine)
+    fitting = best if not explain_misfit(best.info, image) else None
+    if insist:
+        return ModelChoice(mine, f"{mine.info.title} does not suit this image: {misfit}.", fitting)
+    if fitting is None:
+        return ModelChoice(mine, f"{mine.info.title} does not suit this image: {misfit}; no model does.")
+    note = f"Your choice, {mine.info.title}, cannot take this image ({misfit}): using {fitting.info.title}."
+    return ModelChoice(fitting, note)

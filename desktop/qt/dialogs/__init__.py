@@ -1,0 +1,1 @@
+"""The dialogs: batch (form, results table), models and settings."""

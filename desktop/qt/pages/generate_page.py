@@ -1,0 +1,354 @@
+"""The Generate mode: a VAE decoder (or a plain autoencoder's decoder) driven by latent sliders; random
+samples with a seed and a temperature, a grid of samples, images encoded into the sliders through the
+paired encoder, interpolation between two stored codes, and latent codes saved to / loaded from JSON."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.latent.codes import (
+    LatentFileError,
+    arrange_grid,
+    interpolate_codes,
+    load_latent,
+    sample_codes,
+    save_latent,
+)
+from desktop.core.latent.models import decode_codes, encode_images, fit_images
+from desktop.core.models.info import DECODER_TASKS, ModelInfo
+from desktop.core.models.registry import ModelEntry, ModelScan
+from desktop.core.progress import Progress
+from desktop.qt.pages.latent_sliders import LatentCode, LatentSliders
+from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, make_status
+from desktop.qt.widgets.compare_box import CompareBox
+from desktop.qt.widgets.float_slider import FloatSlider
+from desktop.qt.widgets.model_picker import ModelPicker
+from desktop.qt.widgets.qimage import convert_array_to_qimage
+
+PANEL_WIDTH = 380
+GRID_SIDE = 4
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    """A decoded image (H, W, C) and the code it came from; `input` is the image an encode started from,
+    `grid_seed` is set for a grid of samples (and `code` is then the first sample's)."""
+
+    image: np.ndarray
+    code: np.ndarray
+    input: np.ndarray | None = None
+    grid_seed: int | None = None
+
+
+def choose_prior(info: ModelInfo) -> tuple[np.ndarray, np.ndarray]:
+    """Return (mean, std) to sample codes from: N(0, 1) for a VAE, the codes' statistics otherwise."""
+    if info.task == "vae-decoder":
+        return np.zeros(info.latent_dim, np.float32), np.ones(info.latent_dim, np.float32)
+    return info.latent.mean_array(info.latent_dim), info.latent.std_array(info.latent_dim)
+
+
+def run_decode(entry: ModelEntry, code: np.ndarray, context: RunContext, progress: Progress) -> PageResult:
+    progress.check_aborted()
+    model = context.open_session(entry.path, context.device)
+    started = time.perf_counter()
+    image = decode_codes(model, code[None])[0]
+    status = make_status(entry, model, started)
+    return PageResult(GenerateResult(image, code), [("Decoded", convert_array_to_qimage(image))], status)
+
+
+def run_encode(
+    entry: ModelEntry, encoder: ModelEntry, pixels: np.ndarray, context: RunContext, progress: Progress
+) -> PageResult:
+    model = context.open_session(encoder.path, context.device)
+    fitted = fit_images(pixels[None], model.info)  # (1, H, W, C)
+    code = encode_images(model, fitted, progress)[0]
+    decoded = run_decode(entry, code, context, progress)
+    result = GenerateResult(decoded.result.image, code, input=fitted[0])
+    layers = [("Input", convert_array_to_qimage(fitted[0])), *decoded.layers]
+    return PageResult(result, layers, decoded.status)
+
+
+def run_grid(
+    entry: ModelEntry, seed: int, temperature: float, context: RunContext, progress: Progress
+) -> PageResult:
+    mean, std = choose_prior(entry.info)
+    codes = sample_codes(GRID_SIDE * GRID_SIDE, mean, std, seed=seed, temperature=temperature)
+    model = context.open_session(entry.path, context.device)
+    progress.check_aborted()
+    started = time.perf_counter()
+    grid = arrange_grid(decode_codes(model, codes), GRID_SIDE, gap=2)
+    status = make_status(entry, model, started)
+    name = f"Samples (seed {seed}, T {temperature:.2f})"
+    result = GenerateResult(grid, codes[0], grid_seed=seed)
+    return PageResult(result, [(name, convert_array_to_qimage(grid))], status)
+
+
+class GeneratePage(ModePage):
+    """`result_shown(GenerateResult)` after the decoded image is on screen."""
+
+    title = "Generate"
+
+    def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.scan = ModelScan()
+        self.result: GenerateResult | None = None
+        self.code = LatentCode()
+        self.stored: dict[str, np.ndarray] = {}
+        self._encode_next = False
+        self._quiet = False  # set while the code changes without a decode (an encode's result)
+        self._rng = np.random.default_rng()
+        self.picker = ModelPicker("generator (VAE decoder)")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.temperature_slider = FloatSlider(0.0, 2.0, 1.0, steps=40)
+        self.random_button = QPushButton("Random")
+        self.random_button.setToolTip("A new random seed, and its sample")
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Back to the mean code")
+        self.grid_button = QPushButton(f"Grid {GRID_SIDE}x{GRID_SIDE}")
+        self.encode_button = QPushButton("Encode current image")
+        self.encoder_label = QLabel()
+        self.encoder_label.setWordWrap(True)
+        self.store_a_button, self.store_b_button = QPushButton("Store as A"), QPushButton("Store as B")
+        self.mix_slider = FloatSlider(
+            0.0, 1.0, 0.0, steps=100, describe=lambda t: f"A {1 - t:.2f} : B {t:.2f}"
+        )
+        self.save_button, self.load_button = QPushButton("Save latent…"), QPushButton("Load latent…")
+        self.sliders = LatentSliders(self.code)
+        self.compare = CompareBox()
+        self.compare.set_preferred_split("Input", "Decoded")
+        self.compare.view.placeholder = "Move a slider, press Random, or encode an image."
+        self._build_layout()
+
+        self.picker.model_changed.connect(self._change_model)
+        self.code.changed.connect(self._decode)
+        self.random_button.clicked.connect(self.sample_new)
+        self.seed_spin.valueChanged.connect(self.sample)
+        self.temperature_slider.value_changed.connect(self.sample)
+        self.reset_button.clicked.connect(self.reset)
+        self.grid_button.clicked.connect(self.show_grid)
+        self.encode_button.clicked.connect(self.encode_image)
+        self.store_a_button.clicked.connect(lambda: self.store("A"))
+        self.store_b_button.clicked.connect(lambda: self.store("B"))
+        self.mix_slider.value_changed.connect(self.interpolate)
+        self.save_button.clicked.connect(self._choose_save_path)
+        self.load_button.clicked.connect(self._choose_load_path)
+        self._change_model(None)
+
+    @property
+    def encoder(self) -> ModelEntry | None:
+        entry = self.picker.current
+        return None if entry is None else self.scan.find_pair(entry, "vae-encoder", "denoise")
+
+    def image_picker(self) -> ModelPicker:
+        return self.picker
+
+    def set_models(self, scan: ModelScan) -> None:
+        self.scan = scan
+        self.picker.set_models(scan.select_task(*DECODER_TASKS))
+
+    def set_image(self, image: object) -> None:
+        self._encode_next = True  # a newly opened image is encoded into the sliders while on screen
+        super().set_image(image)  # type: ignore[arg-type]
+
+    def refresh(self) -> None:
+        if self._encode_next and self.image is not None and self.encoder is not None:
+            self.encode_image()
+        elif self.picker.current is not None:
+            self._decode(self.code.code)
+        self._encode_next = False
+
+    def show_result(self, page_result: PageResult) -> None:
+        result: GenerateResult = page_result.result
+        self.result = result
+        if result.input is not None:  # an encode: the sliders follow, without decoding again
+            self._quiet = True
+            self.code.set_code(result.code)
+            self._quiet = False
+        self.compare.set_layers(page_result.layers)
+
+    # --- actions -------------------------------------------------------------------------------------
+    @Slot()
+    def sample_new(self) -> None:
+        """Pick a new random seed and sample with it."""
+        self.seed_spin.setValue(int(self._rng.integers(0, 100_000)))
+
+    @Slot()
+    def sample(self) -> None:
+        """Draw the code of the chosen seed and temperature into the sliders."""
+        entry = self.picker.current
+        if entry is None:
+            return
+        mean, std = choose_prior(entry.info)
+        seed = self.seed_spin.value()
+        self.code.set_code(
+            sample_codes(1, mean, std, seed=seed, temperature=self.temperature_slider.value)[0]
+        )
+
+    @Slot()
+    def reset(self) -> None:
+        entry = self.picker.current
+        if entry is not None:
+            self.code.set_code(choose_prior(entry.info)[0])
+
+    @Slot()
+    def show_grid(self) -> None:
+        entry, context = self.picker.current, self.context
+        if entry is not None:
+            seed, temperature = self.seed_spin.value(), self.temperature_slider.value
+            self.submit(lambda progress: run_grid(entry, seed, temperature, context, progress))
+
+    @Slot()
+    def encode_image(self) -> None:
+        """Encode the current image through the paired encoder into the sliders."""
+        entry, encoder, context = self.picker.current, self.encoder, self.context
+        if entry is None or encoder is None or self.image is None:
+            return
+        pixels = self.image.pixels
+        self.submit(lambda progress: run_encode(entry, encoder, pixels, context, progress))
+
+    def store(self, slot: str) -> None:
+        """Keep the current code as end A or B of the interpolation."""
+        self.stored[slot] = self.code.code
+        self._update_enabled()
+
+    @Slot(float)
+    def interpolate(self, t: float) -> None:
+        if "A" in self.stored and "B" in self.stored:
+            self.code.set_code(interpolate_codes(self.stored["A"], self.stored["B"], t))
+
+    def save_latent(self, path: Path) -> None:
+        entry = self.picker.current
+        if entry is not None:
+            save_latent(path, entry.info.name, self.code.code)
+
+    def load_latent(self, path: Path) -> None:
+        """Load a code into the sliders; errors are reported, not raised."""
+        entry = self.picker.current
+        if entry is None:
+            return
+        try:
+            name, code = load_latent(path, entry.info.latent_dim)
+        except LatentFileError as error:
+            self.error_occurred.emit(str(error))
+            return
+        if name and name != entry.info.name:
+            self.error_occurred.emit(f"{path.name} was saved with {name}; decoding it with {entry.info.name}")
+        self.code.set_code(code)
+
+    def result_pixels(self) -> tuple | None:
+        return None if self.result is None else (self.result.image, None, self.picker.current)
+
+    def describe_processing(self) -> dict[str, object]:
+        entry, result = self.picker.current, self.result
+        if entry is None or result is None:
+            return {}
+        if result.grid_seed is not None:
+            return {"task": "generate grid", "model": entry.info.name, "seed": result.grid_seed}
+        return {"task": "generate", "model": entry.info.name, "z": [round(float(v), 5) for v in result.code]}
+
+    # --- internals -----------------------------------------------------------------------------------
+    @Slot(object)
+    def _decode(self, code: np.ndarray) -> None:
+        entry, context = self.picker.current, self.context
+        if self._quiet:
+            return
+        if entry is not None and len(code) == entry.info.latent_dim and self._active:
+            self.submit(lambda progress: run_decode(entry, code, context, progress))
+        elif entry is not None:
+            self._stale = True
+
+    @Slot(object)
+    def _change_model(self, entry: ModelEntry | None) -> None:
+        self.stored.clear()
+        self.result = None
+        if entry is not None:
+            self.code.blockSignals(True)
+            self.code.set_code(choose_prior(entry.info)[0])
+            self.code.blockSignals(False)
+            self.sliders.configure(entry.info)
+        encoder = self.encoder
+        self.compare.view.placeholder = (
+            "No generator model: see the note on the left."
+            if entry is None
+            else "Move a slider, press Random, or encode an image."
+        )
+        if entry is None:
+            self.encoder_label.setText("")
+        elif encoder is None:
+            self.encoder_label.setText("No paired encoder (metadata 'pair'): images cannot be encoded.")
+        else:
+            self.encoder_label.setText(f"Encoder: {encoder.info.title}")
+        self._update_enabled()
+        self.request_refresh()
+
+    def _update_enabled(self) -> None:
+        has_model = self.picker.current is not None
+        for widget in (
+            self.random_button,
+            self.reset_button,
+            self.grid_button,
+            self.store_a_button,
+            self.store_b_button,
+            self.save_button,
+            self.load_button,
+            self.sliders,
+            self.seed_spin,
+            self.temperature_slider,
+        ):
+            widget.setEnabled(has_model)
+        self.encode_button.setEnabled(self.encoder is not None)
+        self.mix_slider.setEnabled("A" in self.stored and "B" in self.stored)
+
+    def _build_layout(self) -> None:
+        sample = QGroupBox("Sample")
+        form = QFormLayout(sample)
+        form.addRow("Seed:", self.seed_spin)
+        form.addRow("Temperature:", self.temperature_slider)
+        buttons = QGridLayout()
+        buttons.addWidget(self.random_button, 0, 0)
+        buttons.addWidget(self.grid_button, 0, 1)
+        buttons.addWidget(self.reset_button, 0, 2)
+        form.addRow(buttons)
+        encode = QGroupBox("Encode and interpolate")
+        column = QVBoxLayout(encode)
+        column.addWidget(self.encode_button)
+        column.addWidget(self.encoder_label)
+        row = QHBoxLayout()
+        row.addWidget(self.store_a_button)
+        row.addWidget(self.store_b_button)
+        column.addLayout(row)
+        column.addWidget(self.mix_slider)
+        files = QHBoxLayout()
+        files.addWidget(self.save_button)
+        files.addWidget(self.load_button)
+        self.lay_out_beside(
+            PANEL_WIDTH, [self.picker, sample, encode, files, (self.sliders, 1)], self.compare
+        )
+
+    @Slot()
+    def _choose_save_path(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save latent code", "latent.json", "Latent code (*.json)")
+        if name:
+            self.save_latent(Path(name))
+
+    @Slot()
+    def _choose_load_path(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Load latent code", "", "Latent code (*.json)")
+        if name:
+            self.load_latent(Path(name))

@@ -1,0 +1,283 @@
+"""The Latent map mode: a dataset's test images (the atlas) encoded once off the UI thread and plotted by
+their codes, coloured by class: along two principal directions or two raw dimensions. Hovering shows a
+point's image; clicking decodes the spot through the paired decoder (the mean code plus the point along the
+two directions, or the nearest code with the two dimensions replaced)."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Slot
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
+
+from desktop.core.latent.codes import Projection, make_dims_projection, make_pca_projection
+from desktop.core.latent.models import (
+    Atlas,
+    decode_codes,
+    encode_images,
+    find_atlas_path,
+    find_code_output,
+    load_atlas,
+)
+from desktop.core.models.registry import ModelEntry, ModelScan
+from desktop.core.progress import Progress
+from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, make_status
+from desktop.qt.widgets.compare_view import CompareView
+from desktop.qt.widgets.model_picker import ModelPicker
+from desktop.qt.widgets.qimage import convert_array_to_qimage
+from desktop.qt.widgets.scatter_view import ScatterView
+
+PANEL_WIDTH = 300
+PCA, DIMS = "Principal directions (PCA)", "Two dimensions"
+
+
+@dataclass(frozen=True)
+class EncodedAtlas:
+    """The atlas of a model's dataset and its codes (N, D)."""
+
+    model: str
+    atlas: Atlas
+    codes: np.ndarray
+
+
+@dataclass(frozen=True)
+class DecodedPoint:
+    """A clicked map point, the full code it maps back to, and its decoded image (None: no decoder)."""
+
+    point: tuple[float, float]
+    code: np.ndarray
+    image: np.ndarray | None
+    nearest: int
+
+
+def has_atlas(entry: ModelEntry) -> bool:
+    return find_code_output(entry.info) is not None and find_atlas_path(entry.info.dataset) is not None
+
+
+def run_encode_atlas(
+    entry: ModelEntry, atlas_path: Path, context: RunContext, progress: Progress
+) -> PageResult:
+    atlas = load_atlas(atlas_path)
+    model = context.open_session(entry.path, context.device)
+    started = time.perf_counter()
+    codes = encode_images(model, atlas.images, progress)
+    status = make_status(entry, model, started)
+    return PageResult(EncodedAtlas(entry.info.name, atlas, codes), [], status)
+
+
+def run_decode_point(
+    decoder: ModelEntry | None, point: DecodedPoint, context: RunContext, progress: Progress
+) -> PageResult:
+    progress.check_aborted()
+    if decoder is None:
+        return PageResult(point, [])
+    model = context.open_session(decoder.path, context.device)
+    started = time.perf_counter()
+    image = decode_codes(model, point.code[None])[0]
+    status = make_status(decoder, model, started)
+    decoded = DecodedPoint(point.point, point.code, image, point.nearest)
+    return PageResult(decoded, [("Decoded", convert_array_to_qimage(image))], status)
+
+
+class LatentMapPage(ModePage):
+    """`result_shown(EncodedAtlas | DecodedPoint)` after the map or the decoded image updates."""
+
+    title = "Latent map"
+
+    def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.scan = ModelScan()
+        self.encoded: EncodedAtlas | None = None
+        self.decoded: DecodedPoint | None = None
+        self.projection: Projection | None = None
+        self._cache: dict[Path, EncodedAtlas] = {}
+        self._hover_image = QImage()
+        self._decoded_image = QImage()
+        self.picker = ModelPicker("latent-map (a model with a latent code and a dataset atlas)")
+        self.projection_combo = QComboBox()
+        self.projection_combo.addItems([PCA, DIMS])
+        self.x_spin, self.y_spin = QSpinBox(), QSpinBox()
+        self.projection_label = QLabel()
+        self.projection_label.setWordWrap(True)
+        self.decoder_label = QLabel()
+        self.decoder_label.setWordWrap(True)
+        self.hover_label = QLabel("Hover a point to see its image; click to decode that spot.")
+        self.hover_label.setWordWrap(True)
+        self.scatter = ScatterView()
+        self.scatter.placeholder = "Choose a model with a latent code."
+        self.preview = CompareView()
+        self.preview.placeholder = "Hover a point"
+        self.preview.setMinimumHeight(150)
+        self._build_layout()
+        self.picker.model_changed.connect(self._change_model)
+        self.projection_combo.currentIndexChanged.connect(self._change_projection)
+        self.x_spin.valueChanged.connect(self._change_projection)
+        self.y_spin.valueChanged.connect(self._change_projection)
+        self.scatter.point_hovered.connect(self.show_hovered)
+        self.scatter.point_clicked.connect(self.decode_point)
+        self._change_model(None)
+
+    @property
+    def decoder(self) -> ModelEntry | None:
+        entry = self.picker.current
+        return None if entry is None else self.scan.find_pair(entry, "decoder", "vae-decoder")
+
+    def set_models(self, scan: ModelScan) -> None:
+        self.scan = scan
+        self._cache.clear()
+        self.picker.set_models([entry for entry in scan.models if has_atlas(entry)])
+
+    def set_image(self, image: object) -> None:
+        self.image = image  # type: ignore[assignment]  # the map does not use the current image
+
+    def refresh(self) -> None:
+        entry = self.picker.current
+        if entry is None:
+            return
+        if entry.path in self._cache:
+            self._show_atlas(self._cache[entry.path])
+            return
+        atlas_path = find_atlas_path(entry.info.dataset)
+        assert atlas_path is not None  # has_atlas chose it
+        context = self.context
+        self.scatter.placeholder = f"Encoding the {entry.info.dataset} atlas\N{HORIZONTAL ELLIPSIS}"
+        self.scatter.set_points(np.zeros((0, 2)), np.zeros(0), (), ("", ""))
+        self.submit(lambda progress: run_encode_atlas(entry, atlas_path, context, progress))
+
+    def show_result(self, page_result: PageResult) -> None:
+        result = page_result.result
+        if isinstance(result, EncodedAtlas):
+            entry = self.picker.current
+            if entry is not None and entry.info.name == result.model:
+                self._cache[entry.path] = result
+                self._show_atlas(result)
+            return
+        self.decoded = result
+        self._decoded_image = page_result.layers[0][1] if page_result.layers else QImage()
+        self._show_preview()
+
+    @Slot(int)
+    def show_hovered(self, index: int) -> None:
+        """Show the atlas image of point `index` (-1: none)."""
+        if self.encoded is None or index < 0:
+            return
+        atlas = self.encoded.atlas
+        label = atlas.classes[int(atlas.labels[index])] if len(atlas.classes) else ""
+        self._hover_image = convert_array_to_qimage(atlas.images[index])
+        self.hover_label.setText(f"Test image #{index}: {label}")
+        self._show_preview()
+
+    @Slot(float, float, int)
+    def decode_point(self, x: float, y: float, nearest: int) -> None:
+        """Map a clicked 2-D point back to a full code and decode it through the paired decoder."""
+        if self.encoded is None or self.projection is None:
+            return
+        code = self.projection.lift((x, y), self.encoded.codes)
+        point = DecodedPoint((x, y), code, None, nearest)
+        decoder, context = self.decoder, self.context
+        self.submit(lambda progress: run_decode_point(decoder, point, context, progress))
+
+    def result_pixels(self) -> tuple | None:
+        if self.decoded is None or self.decoded.image is None:
+            return None
+        return self.decoded.image, None, self.decoder
+
+    def describe_processing(self) -> dict[str, object]:
+        if self.decoded is None or self.decoder is None:
+            return {}
+        x, y = self.decoded.point
+        return {
+            "task": "latent map decode",
+            "model": self.decoder.info.name,
+            "point": [round(x, 4), round(y, 4)],
+        }
+
+    def _show_atlas(self, encoded: EncodedAtlas) -> None:
+        self.encoded = encoded
+        self._change_projection()
+
+    @Slot()
+    def _change_projection(self) -> None:
+        entry, encoded = self.picker.current, self.encoded
+        dims = self.projection_combo.currentText() == DIMS
+        self.x_spin.setEnabled(dims)
+        self.y_spin.setEnabled(dims)
+        if entry is None or encoded is None or encoded.model != entry.info.name:
+            return
+        codes = encoded.codes
+        if dims:
+            x, y = self.x_spin.value() - 1, self.y_spin.value() - 1
+            self.projection = make_dims_projection(codes.shape[1], x, y)
+            titles = (f"z{x + 1}", f"z{y + 1}")
+            self.projection_label.setText(
+                "Clicking decodes the nearest code with these two numbers replaced."
+            )
+        else:
+            components = entry.info.latent.components_array(entry.info.latent_dim)
+            self.projection = make_pca_projection(codes, components if len(components) >= 2 else None)
+            source = "the model's metadata" if len(components) >= 2 else "these codes (computed)"
+            titles = ("PC1", "PC2")
+            self.projection_label.setText(
+                f"Directions from {source}. Clicking decodes the mean code plus the point along them."
+            )
+        points = self.projection.project(codes)
+        self.scatter.set_points(points, encoded.atlas.labels, encoded.atlas.classes, titles)
+
+    @Slot(object)
+    def _change_model(self, entry: ModelEntry | None) -> None:
+        self.encoded, self.decoded, self.projection = None, None, None
+        self._hover_image, self._decoded_image = QImage(), QImage()
+        self.preview.set_layers([])
+        self.scatter.set_points(np.zeros((0, 2)), np.zeros(0), (), ("", ""))
+        self.scatter.placeholder = "Choose a model with a latent code." if entry is None else ""
+        dim = entry.info.latent_dim if entry is not None else 1
+        for spin, value in ((self.x_spin, 1), (self.y_spin, 2)):
+            spin.blockSignals(True)
+            spin.setRange(1, max(1, dim))
+            spin.setValue(min(value, dim))
+            spin.blockSignals(False)
+        decoder = self.decoder
+        if entry is None:
+            self.decoder_label.setText("")
+        elif decoder is None:
+            self.decoder_label.setText(
+                f"No decoder paired with {entry.info.name} (metadata 'pair'): clicking shows the nearest "
+                "image only."
+            )
+        else:
+            self.decoder_label.setText(f"Decoder: {decoder.info.title}")
+        self.request_refresh()
+
+    def _show_preview(self) -> None:
+        layers = [("Hovered", self._hover_image)]
+        if self.decoded is not None:
+            if self.decoded.image is not None:
+                layers.append(("Decoded", self._decoded_image))
+            elif self.encoded is not None:
+                nearest = convert_array_to_qimage(self.encoded.atlas.images[self.decoded.nearest])
+                layers.append(("Nearest", nearest))
+        self.preview.set_layers(layers)
+
+    def _build_layout(self) -> None:
+        group = QGroupBox("Map")
+        form = QFormLayout(group)
+        form.addRow("Axes:", self.projection_combo)
+        dims = QHBoxLayout()
+        dims.addWidget(QLabel("x"))
+        dims.addWidget(self.x_spin)
+        dims.addWidget(QLabel("y"))
+        dims.addWidget(self.y_spin)
+        form.addRow("Dimensions:", dims)
+        form.addRow(self.projection_label)
+        side = [self.picker, group, self.decoder_label, self.hover_label, (self.preview, 1)]
+        self.lay_out_beside(PANEL_WIDTH, side, self.scatter)

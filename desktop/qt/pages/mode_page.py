@@ -1,0 +1,257 @@
+"""`ModePage`: what every mode (Denoise, Upscale, Generate, Latent map) shares: its own worker thread
+(latest request wins), the settings it runs with, lazy re-runs when it is not on screen, and the signals
+the main window subscribes to."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QThread, Signal, Slot
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QHBoxLayout, QLayout, QVBoxLayout, QWidget
+
+from desktop.core.images.files import LoadedImage
+from desktop.core.inference.image_model import ModelOpener
+from desktop.core.inference.session import ModelSession
+from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
+from desktop.core.models.choice import shape_of
+from desktop.core.models.registry import ModelEntry, ModelScan
+from desktop.qt.widgets.model_picker import ModelPicker
+from desktop.qt.workers.inference_worker import (
+    InferenceWorker,
+    JobFunction,
+    start_worker_thread,
+    stop_worker_thread,
+)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where and how pages run models: the session opener (a shared `SessionCache.get`), the device
+    from the settings, and the tile size (0: automatic)."""
+
+    open_session: Callable[[Path, str], ModelSession]
+    device: str = "auto"
+    tile_size: int = 0
+
+    @property
+    def tiles(self) -> int:
+        return self.tile_size or DEFAULT_TILE_SIZE
+
+    def opener(self, entry: ModelEntry) -> ModelOpener:
+        """Return a device -> session function for one model."""
+        return lambda device: self.open_session(entry.path, device)
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What the status bar says after a run: model, provider, time, and any notes (retries, fallback)."""
+
+    model: str
+    provider: str
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+
+def make_status(
+    entry: ModelEntry, model: ModelSession, started: float, notes: tuple[str, ...] = ()
+) -> RunStatus:
+    """Return the status of a run of `model` that began at `time.perf_counter()` value `started`."""
+    notes = tuple(note for note in (model.note, *notes) if note)
+    return RunStatus(entry.info.title, model.provider, time.perf_counter() - started, notes)
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """A finished run: the page's result object, the images to show (built in the worker: QImage is safe
+    there), and the status."""
+
+    result: Any
+    layers: list[tuple[str, QImage]]
+    status: RunStatus | None = None
+    details: str = ""  # e.g. how the image was fitted to the model
+
+
+SideItem = QWidget | QLayout | tuple[QWidget, int] | None  # see ModePage.lay_out_beside
+
+
+class ModePage(QWidget):
+    """Base of the mode pages. Subclasses implement `set_models`, `refresh` and `show_result`.
+
+    Signals: `result_shown(object)` after a result is on screen, `run_finished(RunStatus)`,
+    `error_occurred(str)`, `busy_changed()` when it starts or stops working (read `busy`; no bool argument:
+    PySide6 6.12 loses a reference to `True` on every emit of it, which crashes CPython 3.11),
+    `progressed(float)`.
+    """
+
+    title = ""
+    result_shown = Signal(object)
+    run_finished = Signal(object)
+    error_occurred = Signal(str)
+    busy_changed = Signal()
+    progressed = Signal(float)
+
+    def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.image: LoadedImage | None = None
+        self._active = False
+        self._stale = False
+        self._latest = 0
+        self._busy = False
+        self._holding = False  # set while the image and the model change together: one run, not two
+        self.cancelled = False  # the last run was cancelled (Esc): nothing on screen to save
+        self.worker = InferenceWorker()
+        self.worker.finished.connect(self._finish)
+        self.worker.failed.connect(self._fail)
+        self.worker.cancelled.connect(self._cancelled)
+        self.worker.progressed.connect(self._progress)
+        self.worker.partial.connect(self._partial)
+        self._thread: QThread = start_worker_thread(self.worker, self, f"{type(self).__name__}Thread")
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def set_models(self, scan: ModelScan) -> None:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        """Run the page's job for the current inputs (subclasses); called when something changed."""
+        raise NotImplementedError
+
+    def show_result(self, result: PageResult) -> None:
+        raise NotImplementedError
+
+    def show_partial(self, piece: object) -> None:
+        """Show a partial result the running job handed its progress (pages that tile override this)."""
+
+    def result_pixels(self) -> tuple[np.ndarray, np.ndarray | None, ModelEntry | None] | None:
+        """Return (pixels, alpha to put back, model) of the result to save or copy, or None."""
+        return None
+
+    def describe_processing(self) -> dict[str, object]:
+        """Return what made the current result, for the saved file's metadata."""
+        return {}
+
+    def show_cancelled(self) -> None:
+        """Undo what a cancelled run put on screen (pages that show partial results override this)."""
+
+    def explain_no_result(self, verb: str = "save") -> str:
+        """Say why there is no result to `verb` ("save", "copy")."""
+        if self.cancelled:
+            return f"Nothing to {verb}: the run was cancelled (Esc); change a setting to run it again"
+        if self._busy:
+            return f"Nothing to {verb} yet: the model is still running"
+        return f"Nothing to {verb} yet: open an image or generate one first"
+
+    def lay_out_beside(self, width: int, items: list[SideItem], main: QWidget) -> None:
+        """Lay the page out as a fixed-width side column of `items` beside `main`, which takes the rest:
+        a widget or layout, a (widget, stretch) pair, or None for a stretch."""
+        panel = QWidget()
+        panel.setFixedWidth(width)
+        column = QVBoxLayout(panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        for item in items:
+            if item is None:
+                column.addStretch(1)
+            elif isinstance(item, tuple):
+                column.addWidget(*item)
+            elif isinstance(item, QLayout):
+                column.addLayout(item)
+            else:
+                column.addWidget(item)
+        layout = QHBoxLayout(self)
+        layout.addWidget(panel)
+        layout.addWidget(main, 1)
+
+    def set_context(self, context: RunContext) -> None:
+        """Use new settings (device, tile size) and run again."""
+        self.context = context
+        self.request_refresh()
+
+    def image_picker(self) -> ModelPicker | None:
+        """The picker whose model follows the image (pages that run models on the image), else None."""
+        return None
+
+    def set_image(self, image: LoadedImage | None) -> None:
+        """Make `image` the page's input (and let the picker choose the model that suits it)."""
+        self.image = image
+        picker = self.image_picker()
+        if picker is not None:
+            self._holding = True
+            try:
+                picker.set_image_shape(shape_of(image.pixels.shape) if image is not None else None)
+            finally:
+                self._holding = False
+        self.request_refresh()
+
+    def set_active(self, active: bool) -> None:
+        """Pages run only while on screen; a page shown after a change runs then."""
+        self._active = active
+        if active and self._stale:
+            self.request_refresh()
+
+    def request_refresh(self) -> None:
+        if self._holding:
+            self._stale = True
+        elif self._active:
+            self._stale = False
+            self.refresh()
+        else:
+            self._stale = True
+
+    def submit(self, run: JobFunction) -> None:
+        """Run a job on the page's worker; only the latest one's result is shown."""
+        self._latest = self.worker.submit(run)
+        self.cancelled = False
+        self._set_busy(True)
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel any job and stop the worker thread."""
+        self.worker.cancel()
+        stop_worker_thread(self._thread)
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busy_changed.emit()
+
+    @Slot(int, object)
+    def _finish(self, request_id: int, result: PageResult) -> None:
+        if request_id != self._latest:  # stale: a newer request is on its way
+            return
+        self._set_busy(False)
+        self.show_result(result)
+        if result.status is not None:
+            self.run_finished.emit(result.status)
+        self.result_shown.emit(result.result)
+
+    @Slot(int, str)
+    def _fail(self, request_id: int, message: str) -> None:
+        if request_id == self._latest:
+            self._set_busy(False)
+            self.error_occurred.emit(f"{self.title} failed: {message}")
+
+    @Slot(int)
+    def _cancelled(self, request_id: int) -> None:
+        if request_id == self._latest:
+            self.cancelled = True
+            self.show_cancelled()
+            self._set_busy(False)
+
+    @Slot(int, float)
+    def _progress(self, request_id: int, fraction: float) -> None:
+        if request_id == self._latest:
+            self.progressed.emit(fraction)
+
+    @Slot(int, object)
+    def _partial(self, request_id: int, piece: object) -> None:
+        if request_id == self._latest:
+            self.show_partial(piece)

@@ -1,0 +1,259 @@
+"""The Upscale mode: x2 or x4 (an x2 model applied twice) beside a bicubic resize, and on request the
+"downscale then upscale" check that measures both against the original."""
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QWidget,
+)
+
+from desktop.core.images.files import LoadedImage
+from desktop.core.inference.image_model import prepare_model_input
+from desktop.core.inference.tiling import TilePiece
+from desktop.core.jobs.upscale import FACTORS, UpscaleResult, UpscaleStart, count_passes, upscale_image
+from desktop.core.models.registry import ModelEntry, ModelScan
+from desktop.core.progress import PartialCallback, Progress
+from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, RunStatus
+from desktop.qt.pages.tile_preview import ImageConverter, PreviewStart, TilePreview
+from desktop.qt.widgets.compare_box import CompareBox
+from desktop.qt.widgets.metrics_table import MetricsTable
+from desktop.qt.widgets.model_picker import ModelPicker
+from desktop.qt.widgets.qimage import convert_array_to_qimage, make_alpha_converter
+
+PANEL_WIDTH = 340
+
+
+def list_factors(entry: ModelEntry | None) -> list[int]:
+    """Return the enlargements a model can make (x2, and x4 by running an x2 model twice)."""
+    if entry is None:
+        return []
+    factors = []
+    for factor in sorted({*FACTORS, entry.info.scale}):
+        try:
+            count_passes(entry.info, factor)
+        except ValueError:
+            continue
+        factors.append(factor)
+    return factors
+
+
+def name_layers(factor: int, check: bool) -> tuple[str, ...]:
+    """The compare view's layers: [Original,] the enlarged image, Bicubic, the model's result."""
+    enlarged = ("Original", "Downscaled") if check else ("Input",)
+    return (*enlarged, "Bicubic", f"Model x{factor}")
+
+
+def preview_upscaling(
+    factor: int, check: bool, send: PartialCallback, convert: ImageConverter = convert_array_to_qimage
+) -> PartialCallback:
+    """A handler, run in the worker, of the upscale job's pieces: the result pane starts as the bicubic
+    enlargement and the model's tiles are pasted over it as they finish (`TilePreview`)."""
+    names = name_layers(factor, check)
+    preview = TilePreview(send, names[-1], convert)
+
+    def handle(piece: object) -> None:
+        if isinstance(piece, UpscaleStart):
+            fixed = [a for a in (piece.original, piece.source, piece.bicubic) if a is not None]
+            preview.begin(list(zip(names[:-1], fixed, strict=True)), piece.bicubic)
+        elif isinstance(piece, TilePiece):
+            preview.paste(piece)
+
+    return handle
+
+
+def run_page_job(
+    image: LoadedImage,
+    entry: ModelEntry,
+    factor: int,
+    check: bool,
+    context: RunContext,
+    progress: Progress,
+    focus: tuple[float, float] | None = None,
+    visible: tuple[float, float, float, float] | None = None,
+) -> PageResult:
+    """The Upscale page's job, run in the worker: the model's tiles show over the bicubic result as they
+    finish."""
+    model_input = prepare_model_input(image, entry.info)
+    session_note = context.open_session(entry.path, context.device).note
+    convert = make_alpha_converter(image.alpha, entry.info)
+    progress = progress.with_partial(preview_upscaling(factor, check, progress.show_partial, convert))
+    result = upscale_image(
+        context.opener(entry),
+        context.device,
+        model_input.pixels,
+        factor=factor,
+        check=check,
+        tile_size=context.tiles,
+        progress=progress,
+        focus=focus,
+        visible=visible,
+    )
+    arrays = [a for a in (result.original, result.source, result.bicubic, result.upscaled) if a is not None]
+    names = name_layers(factor, check)
+    layers = [(name, convert(pixels)) for name, pixels in zip(names, arrays, strict=True)]
+    notes = tuple(note for note in (session_note, *result.notes) if note)
+    status = RunStatus(entry.info.title, result.provider, result.seconds, notes)
+    enlarged = describe_enlargement(result.source.shape, factor, result.passes)
+    details = f"Input: {model_input.description}. Enlarged {enlarged}."
+    return PageResult(result, layers, status, details)
+
+
+def describe_enlargement(shape: tuple[int, ...], factor: int, passes: int) -> str:
+    """Return e.g. "640x427 -> 2560x1708 (2 passes)" for an (H, W, ...) source enlarged `factor` times."""
+    height, width = shape[:2]
+    times = f" ({passes} passes)" if passes > 1 else ""
+    return f"{width}x{height} -> {width * factor}x{height * factor}{times}"
+
+
+class UpscalePage(ModePage):
+    """`result_shown(UpscaleResult)` after the compare view and the metrics update."""
+
+    title = "Upscale"
+
+    def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.result: UpscaleResult | None = None
+        self._start_layers: list = []  # the layers the running job started from (`PreviewStart`)
+        self._result_image: LoadedImage | None = None  # the image the result on screen was made from
+        self.picker = ModelPicker("upscale")
+        self.factor_combo = QComboBox()
+        self.check_box = QCheckBox("Downscale-then-upscale check")
+        self.check_label = QLabel(
+            "Shrinks the image first (antialiased bicubic), enlarges it with the model and with bicubic, and "
+            "measures both against the original."
+        )
+        self.check_label.setWordWrap(True)
+        self.metrics_table = MetricsTable(("Bicubic", "Model"))
+        self.metrics_note = QLabel("Tick the check above to measure PSNR / SSIM against the original.")
+        self.metrics_note.setWordWrap(True)
+        self.details_label = QLabel("Open an image, or drop one here.")
+        self.details_label.setWordWrap(True)
+        self.details_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.compare = CompareBox()
+        self._build_layout()
+        self.picker.model_changed.connect(self._change_model)
+        self.factor_combo.currentIndexChanged.connect(self._change_settings)
+        self.check_box.toggled.connect(self._change_settings)
+        self._change_model(None)
+
+    @property
+    def factor(self) -> int:
+        return int(self.factor_combo.currentData() or 2)
+
+    def image_picker(self) -> ModelPicker:
+        return self.picker
+
+    def set_models(self, scan: ModelScan) -> None:
+        self.picker.set_models(scan.select_task("upscale"))
+
+    def refresh(self) -> None:
+        entry = self.picker.current
+        if self.image is None:
+            return
+        if entry is None or self.factor_combo.count() == 0:
+            self.compare.set_layers([("Input", convert_array_to_qimage(self.image.pixels))])
+            return
+        image, factor, check, context = self.image, self.factor, self.check_box.isChecked(), self.context
+        self.compare.set_preferred_split("Bicubic", f"Model x{factor}")
+        out_factor = 1 if check else factor  # a check enlarges a shrunk copy back to size
+        focus = self.view_focus(out_factor)
+        height, width = (n * out_factor for n in image.pixels.shape[:2])
+        visible = self.compare.view.visible_box((height, width))
+        self.details_label.setText(self.describe_run(entry, factor, check))
+        self.submit(
+            lambda progress: run_page_job(image, entry, factor, check, context, progress, focus, visible)
+        )
+
+    def describe_run(self, entry: ModelEntry, factor: int, check: bool) -> str:
+        """What the side panel says while a run is under way: the sizes it makes, e.g. x4's, not x2's."""
+        assert self.image is not None
+        shape = self.image.pixels.shape
+        if check:
+            shape = (shape[0] // factor, shape[1] // factor)
+        enlarged = describe_enlargement(shape, factor, count_passes(entry.info, factor))
+        return f"Enlarging {enlarged}\N{HORIZONTAL ELLIPSIS}"
+
+    def view_focus(self, factor: int) -> tuple[float, float] | None:
+        """Where the last pass starts its tiles, in output pixels: the point at the centre of the view
+        (`CompareView.focus_point`)."""
+        if self.image is None:
+            return None
+        height, width = (n * factor for n in self.image.pixels.shape[:2])
+        return self.compare.view.focus_point((height, width))
+
+    def show_partial(self, piece: object) -> None:
+        """Layers of a run under way (from `preview_upscaling`): its start (bicubic in the model's pane),
+        shown at once for a new image, then the model's tiles as they finish."""
+        if isinstance(piece, PreviewStart):
+            self._start_layers = piece.layers
+            if self._result_image is not self.image:
+                self.compare.set_layers(piece.layers)
+        elif isinstance(piece, list):
+            self.compare.set_layers(piece)
+
+    def show_cancelled(self) -> None:
+        """After Esc: the panes as the run started (bicubic in the model's pane), no result to save."""
+        if self._start_layers:
+            self.compare.set_layers(self._start_layers)
+        self.result, self._result_image = None, None
+        self.metrics_table.show_metrics(None, None)
+        self.details_label.setText("Cancelled: change a setting to run again.")
+
+    def show_result(self, page_result: PageResult) -> None:
+        result: UpscaleResult = page_result.result
+        self.result, self._result_image = result, self.image
+        self.compare.set_layers(page_result.layers)
+        self.metrics_table.show_metrics(result.bicubic_metrics, result.model_metrics)
+        self.metrics_note.setVisible(result.original is None)
+        self.details_label.setText(page_result.details)
+
+    def result_pixels(self) -> tuple | None:
+        if self.result is None or self._result_image is not self.image:  # none, or of the last image
+            return None
+        return self.result.upscaled, self.image.alpha if self.image else None, self.picker.current
+
+    def describe_processing(self) -> dict[str, object]:
+        result, entry = self.result, self.picker.current
+        if result is None or entry is None:
+            return {}
+        return {
+            "task": "upscale",
+            "model": entry.info.name,
+            "factor": result.factor,
+            "passes": result.passes,
+            "downscale_check": result.original is not None,
+            "tile_size": result.tile_size,
+            "device": result.provider,
+        }
+
+    def _build_layout(self) -> None:
+        group = QGroupBox("Upscale")
+        form = QFormLayout(group)
+        form.addRow("Factor:", self.factor_combo)
+        form.addRow(self.check_box)
+        form.addRow(self.check_label)
+        quality = QLabel("<b>Quality against the original</b>")
+        side = [self.picker, group, quality, self.metrics_table, self.metrics_note, self.details_label, None]
+        self.lay_out_beside(PANEL_WIDTH, side, self.compare)
+
+    @Slot(object)
+    def _change_model(self, entry: ModelEntry | None) -> None:
+        keep = self.factor
+        self.factor_combo.blockSignals(True)
+        self.factor_combo.clear()
+        for factor in list_factors(entry):
+            passes = count_passes(entry.info, factor) if entry is not None else 1
+            text = f"x{factor}" + (f" (x{entry.info.scale} applied {passes} times)" if passes > 1 else "")
+            self.factor_combo.addItem(text, factor)
+        index = self.factor_combo.findData(keep)
+        self.factor_combo.setCurrentIndex(max(0, index))
+        self.factor_combo.blockSignals(False)
+        self.request_refresh()
+
+    @Slot()
+    def _change_settings(self) -> None:
+        self.request_refresh()

@@ -1,0 +1,62 @@
+"""Conversions between float images (H, W, C) in [0, 1] and QImage; QImage (unlike QPixmap) may be built in
+worker threads, so pages convert their results there."""
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from desktop.core.inference.image_model import fit_alpha
+from desktop.core.models.info import ModelInfo
+
+QIMAGE_FORMATS = {
+    1: QImage.Format.Format_Grayscale8,
+    3: QImage.Format.Format_RGB888,
+    4: QImage.Format.Format_RGBA8888,
+}
+ROWS_PER_STEP = 1024  # rows converted at a time: no full-size float temporaries for huge images
+
+
+def convert_array_to_qimage(pixels: np.ndarray, alpha: np.ndarray | None = None) -> QImage:
+    """Convert float (H, W, 1|3) in [0, 1] (with an optional alpha (H, W, 1)) to an 8-bit QImage that owns
+    its data. Safe in worker threads (QImage is not a QPixmap)."""
+    if alpha is not None:
+        pixels = np.concatenate([np.broadcast_to(pixels, (*pixels.shape[:2], 3)), alpha], axis=2)
+    height, width, channels = pixels.shape
+    data = np.empty((height, width, channels), np.uint8)
+    for top in range(0, height, ROWS_PER_STEP):
+        rows = pixels[top : top + ROWS_PER_STEP]
+        data[top : top + ROWS_PER_STEP] = np.clip(np.rint(rows * 255.0), 0, 255)
+    image = QImage(data.data, width, height, width * channels, QIMAGE_FORMATS[channels])
+    return image.copy()  # owns a copy: `data` may go
+
+
+def convert_qimage_to_array(image: QImage) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert a QImage (e.g. from the clipboard) to float32 RGB or grey (H, W, 1|3) in [0, 1] and its
+    alpha (H, W, 1), or None when it is opaque."""
+    if image.isGrayscale() and not image.hasAlphaChannel():
+        grey = image.convertToFormat(QImage.Format.Format_Grayscale8)
+        data = np.frombuffer(grey.constBits(), np.uint8).reshape(grey.height(), grey.bytesPerLine())
+        return data[:, : grey.width(), None].astype(np.float32) / 255.0, None
+    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    data = np.frombuffer(rgba.constBits(), np.uint8).reshape(rgba.height(), rgba.bytesPerLine())
+    data = data[:, : rgba.width() * 4].reshape(rgba.height(), rgba.width(), 4).astype(np.float32) / 255.0
+    alpha = data[..., 3:]
+    opaque = bool(np.all(alpha == 1.0))
+    return np.ascontiguousarray(data[..., :3]), None if opaque else np.ascontiguousarray(alpha)
+
+
+def make_alpha_converter(alpha: np.ndarray | None, info: ModelInfo) -> Callable[[np.ndarray], QImage]:
+    """Return a pixels -> QImage conversion that carries an input's alpha (H, W, 1), fitted to each
+    image's size as the saved result's is (`fit_alpha`), so transparent parts show as transparent."""
+    fitted: dict[tuple[int, int], np.ndarray] = {}
+
+    def convert(pixels: np.ndarray) -> QImage:
+        if alpha is None:
+            return convert_array_to_qimage(pixels)
+        size = (pixels.shape[0], pixels.shape[1])
+        if size not in fitted:
+            fitted[size] = fit_alpha(alpha, info, size)
+        return convert_array_to_qimage(pixels, fitted[size])
+
+    return convert
