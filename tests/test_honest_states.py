@@ -92,19 +92,19 @@ def test_while_an_image_runs_the_panel_says_so_and_the_view_shows_it(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
     page = window.denoise_page
-    assert page.conversion_label.text() == "Open an image, or drop one here."
+    assert page.details_label.text() == "Open an image, or drop one here."
     pieces: list[object] = []
     page.worker.partial.connect(lambda _id, piece: pieces.append(piece))
     with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
         with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS):
             window.open_paths([write_photo(tmp_path / "photo.png")])
-        assert page.conversion_label.text() in ("Denoising the 96x72 image…", "")  # not the drop hint
-        assert "drop" not in page.conversion_label.text()
+        assert page.details_label.text() in ("Denoising the 96x72 image…", "")  # not the drop hint
+        assert "drop" not in page.details_label.text()
     start = pieces[0]  # the first thing shown: the noisy image in every pane
     assert isinstance(start, PreviewStart)
     assert [name for name, _ in start.layers] == ["Original", "Noisy", "Denoised"]
     assert to_array(start.layers[2][1]).tolist() == to_array(start.layers[1][1]).tolist()
-    assert page.conversion_label.text().startswith("Input: 96x72")
+    assert page.details_label.text().startswith("Input: 96x72")
 
 
 def test_after_esc_the_denoised_pane_shows_the_input_and_save_says_cancelled(

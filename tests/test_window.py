@@ -92,7 +92,7 @@ def test_shown_metrics_equal_the_core_computation(
     np.testing.assert_allclose(result.denoised, denoised, atol=1e-6)
     assert page.metrics_table.read_row(0) == format_metrics(measure_image(clean.pixels, noisy))
     assert page.metrics_table.read_row(1) == format_metrics(measure_image(clean.pixels, denoised))
-    assert page.conversion_label.text() == "Input: 28x28 grayscale (model input as is)"
+    assert page.details_label.text() == "Input: 28x28 grayscale (model input as is)"
     assert page.compare.view.layer_names() == ["Original", "Noisy", "Denoised"]
     assert page.compare.view.image("Denoised").width() == 28
     assert window.status.model_label.text() == info.title

@@ -23,8 +23,9 @@ from desktop.core.jobs.denoise import DenoiseResult, DenoiseSettings, run_denois
 from desktop.core.models.info import SIGMA
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.progress import PartialCallback, Progress
-from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, RunStatus
-from desktop.qt.pages.tile_preview import ImageConverter, PreviewStart, TilePreview
+from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus
+from desktop.qt.pages.tile_preview import ImageConverter, TilePreview
+from desktop.qt.pages.tiled_page import TiledPage
 from desktop.qt.widgets.compare_box import CompareBox
 from desktop.qt.widgets.float_slider import FloatSlider
 from desktop.qt.widgets.metrics_table import MetricsTable
@@ -90,7 +91,7 @@ def run_page_job(
     return PageResult(result, layers, status, f"Input: {model_input.description}")
 
 
-class DenoisePage(ModePage):
+class DenoisePage(TiledPage):
     """`result_shown(DenoiseResult)` after the compare view and the metrics update."""
 
     title = "Denoise"
@@ -98,8 +99,6 @@ class DenoisePage(ModePage):
     def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.result: DenoiseResult | None = None
-        self._start_layers: list = []  # the layers the running job started from (`PreviewStart`)
-        self._result_image: LoadedImage | None = None  # the image the result on screen was made from
         self.picker = ModelPicker("denoise")
         self.add_noise_check = QCheckBox("Add synthetic noise (the image is clean)")
         self.add_noise_check.setChecked(True)
@@ -127,9 +126,9 @@ class DenoisePage(ModePage):
         self.metrics_table = MetricsTable(("Noisy", "Denoised"))
         self.metrics_note = QLabel()
         self.metrics_note.setWordWrap(True)
-        self.conversion_label = QLabel("Open an image, or drop one here.")
-        self.conversion_label.setWordWrap(True)
-        self.conversion_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_label = QLabel("Open an image, or drop one here.")
+        self.details_label.setWordWrap(True)
+        self.details_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.compare = CompareBox()
         self.compare.set_preferred_split("Noisy", "Denoised")
         self._build_layout()
@@ -190,26 +189,8 @@ class DenoisePage(ModePage):
             return
         image, settings, context = self.image, self.read_settings(), self.context
         if self._result_image is not image:  # the hint or the last image's details would be wrong now
-            self.conversion_label.setText(f"Denoising the {image.size_text} image\N{HORIZONTAL ELLIPSIS}")
+            self.details_label.setText(f"Denoising the {image.size_text} image\N{HORIZONTAL ELLIPSIS}")
         self.submit(lambda progress: run_page_job(image, entry, settings, context, progress))
-
-    def show_partial(self, piece: object) -> None:
-        """Layers of a run under way (from `TilePreview`): its start, shown at once for a new image (a
-        result of the same image stays until the new one is in), then the tiles as they finish."""
-        if isinstance(piece, PreviewStart):
-            self._start_layers = piece.layers
-            if self._result_image is not self.image:
-                self.compare.set_layers(piece.layers)
-        elif isinstance(piece, list):
-            self.compare.set_layers(piece)
-
-    def show_cancelled(self) -> None:
-        """After Esc: the panes as the run started (Denoised shows its input again), no result to save."""
-        if self._start_layers:
-            self.compare.set_layers(self._start_layers)
-        self.result, self._result_image = None, None
-        self.metrics_table.show_metrics(None, None)
-        self.conversion_label.setText("Cancelled: change a setting to run again.")
 
     def show_result(self, page_result: PageResult) -> None:
         result: DenoiseResult = page_result.result
@@ -219,7 +200,7 @@ class DenoisePage(ModePage):
         self.metrics_note.setText(
             "" if result.clean is not None else "Denoising as is: no clean reference, so no metrics."
         )
-        self.conversion_label.setText(page_result.details)
+        self.details_label.setText(page_result.details)
         if result.model_sigma is not None:
             how = "estimated" if self.auto_check.isChecked() else "set"
             self.strength_label.setText(f"{SIGMA} fed to the model: {result.model_sigma:.3f} ({how})")
@@ -252,7 +233,7 @@ class DenoisePage(ModePage):
         quality = QLabel("<b>Quality against the original</b>")
         groups = [noise, self.strength_group, self.ensemble_group]
         side = [self.picker, *groups, quality, self.metrics_table, self.metrics_note]
-        self.lay_out_beside(PANEL_WIDTH, [*side, self.conversion_label, None], self.compare)
+        self.lay_out_beside(PANEL_WIDTH, [*side, self.details_label, None], self.compare)
 
     @Slot(object)
     def _change_model(self, entry: ModelEntry | None) -> None:

@@ -17,8 +17,9 @@ from desktop.core.inference.tiling import TilePiece
 from desktop.core.jobs.upscale import FACTORS, UpscaleResult, UpscaleStart, count_passes, upscale_image
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.progress import PartialCallback, Progress
-from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, RunStatus
-from desktop.qt.pages.tile_preview import ImageConverter, PreviewStart, TilePreview
+from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus
+from desktop.qt.pages.tile_preview import ImageConverter, TilePreview
+from desktop.qt.pages.tiled_page import TiledPage
 from desktop.qt.widgets.compare_box import CompareBox
 from desktop.qt.widgets.metrics_table import MetricsTable
 from desktop.qt.widgets.model_picker import ModelPicker
@@ -109,7 +110,7 @@ def describe_enlargement(shape: tuple[int, ...], factor: int, passes: int) -> st
     return f"{width}x{height} -> {width * factor}x{height * factor}{times}"
 
 
-class UpscalePage(ModePage):
+class UpscalePage(TiledPage):
     """`result_shown(UpscaleResult)` after the compare view and the metrics update."""
 
     title = "Upscale"
@@ -117,8 +118,6 @@ class UpscalePage(ModePage):
     def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.result: UpscaleResult | None = None
-        self._start_layers: list = []  # the layers the running job started from (`PreviewStart`)
-        self._result_image: LoadedImage | None = None  # the image the result on screen was made from
         self.picker = ModelPicker("upscale")
         self.factor_combo = QComboBox()
         self.check_box = QCheckBox("Downscale-then-upscale check")
@@ -184,24 +183,6 @@ class UpscalePage(ModePage):
             return None
         height, width = (n * factor for n in self.image.pixels.shape[:2])
         return self.compare.view.focus_point((height, width))
-
-    def show_partial(self, piece: object) -> None:
-        """Layers of a run under way (from `preview_upscaling`): its start (bicubic in the model's pane),
-        shown at once for a new image, then the model's tiles as they finish."""
-        if isinstance(piece, PreviewStart):
-            self._start_layers = piece.layers
-            if self._result_image is not self.image:
-                self.compare.set_layers(piece.layers)
-        elif isinstance(piece, list):
-            self.compare.set_layers(piece)
-
-    def show_cancelled(self) -> None:
-        """After Esc: the panes as the run started (bicubic in the model's pane), no result to save."""
-        if self._start_layers:
-            self.compare.set_layers(self._start_layers)
-        self.result, self._result_image = None, None
-        self.metrics_table.show_metrics(None, None)
-        self.details_label.setText("Cancelled: change a setting to run again.")
 
     def show_result(self, page_result: PageResult) -> None:
         result: UpscaleResult = page_result.result
