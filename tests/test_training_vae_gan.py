@@ -122,3 +122,15 @@ def test_mixture_fit_finds_separated_clusters_and_draws_from_them() -> None:
     draws = sample_mixture(mixture, 1000, seed=3)
     assert np.allclose(np.mean(np.abs(draws[:, 0])), 5.0, atol=0.2)  # from the two clusters, not between
     assert np.array_equal(draws, sample_mixture(mixture, 1000, seed=3))
+
+
+def test_the_loop_keeps_a_gans_last_epoch() -> None:
+    from training.data import Splits
+    from training.train import fit
+
+    sets = dict(s.split("=") for s in TINY_GAN) | {"max_epochs": "3", "batch_size": "8"}
+    cfg = override_config(RECIPES["cans-vae-gan"], sets)
+    torch.manual_seed(0)
+    x, y = torch.rand(16, 1, 28, 28), torch.zeros(16, dtype=torch.long)
+    result = fit(build_model(cfg), cfg, Splits(x, y, x[:8], y[:8], x[:8], y[:8]), report=lambda *a: None)
+    assert result["epochs"] == result["best_epoch"] == 3  # whatever the validation (pixel) losses were
