@@ -123,3 +123,53 @@ def test_latent_json_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(LatentFileError, match="cannot read it as JSON"):
         load_latent(tmp_path / "bad.json")
+
+
+def make_prior(weights: list, means: list, stds: list, kind: str = "gaussian-mixture") -> dict[str, str]:
+    value = {"kind": kind, "weights": weights, "means": means, "stds": stds}
+    return with_metadata(latent_prior=json.dumps(value))
+
+
+TWO_CLUSTERS = make_prior([0.25, 0.75], [[-4.0] * 8, [4.0] * 8], [[0.1] * 8, [0.2] * 8])
+
+
+def test_latent_prior_is_parsed_and_its_bounds_refused() -> None:
+    latent = parse_model_info(TWO_CLUSTERS, *SIGNATURE).latent
+    assert latent.has_prior and latent.prior_weights == (0.25, 0.75)
+    assert np.array(latent.prior_means).shape == np.array(latent.prior_stds).shape == (2, 8)
+    assert not parse_model_info(GOOD_METADATA, *SIGNATURE).latent.has_prior  # optional key
+    bad = {
+        "'kind' must be": make_prior([1.0], [[0.0] * 8], [[1.0] * 8], kind="flow"),
+        "must list 1-64 numbers": make_prior([1 / 65] * 65, [[0.0] * 8] * 65, [[1.0] * 8] * 65),
+        "sum to 1": make_prior([0.5, 0.2], [[0.0] * 8] * 2, [[1.0] * 8] * 2),
+        "'stds' must be > 0": make_prior([1.0], [[0.0] * 8], [[1.0] * 7 + [0.0]]),
+        "'means' must be a list of 8": make_prior([1.0], [[0.0] * 3], [[1.0] * 8]),
+        "one row per weight": make_prior([0.5, 0.5], [[0.0] * 8], [[1.0] * 8]),
+    }
+    for message, metadata in bad.items():
+        with pytest.raises(ModelContractError, match=message):
+            parse_model_info(metadata, *SIGNATURE)
+    with pytest.raises(ModelContractError, match="'stds' must be a list of 8 numbers"):
+        text = TWO_CLUSTERS["latent_prior"].replace("0.1,", "NaN,", 1)  # not a finite number
+        parse_model_info(with_metadata(latent_prior=text), *SIGNATURE)
+
+
+def test_random_and_grid_draw_from_the_learned_prior() -> None:
+    from desktop.qt.pages.generate_page import centre_code, describe_prior, draw_codes
+
+    info = parse_model_info(TWO_CLUSTERS, *SIGNATURE)
+    codes = draw_codes(info, 400, seed=5, temperature=1.0)
+    near = np.abs(np.abs(codes) - 4.0) < 1.0  # every number of every code near one of the two clusters
+    assert codes.shape == (400, 8) and near.all()
+    share = np.mean(codes[:, 0] > 0)
+    assert 0.68 < share < 0.82  # the heavier component's weight, 0.75
+    np.testing.assert_array_equal(codes, draw_codes(info, 400, seed=5, temperature=1.0))
+    cold = draw_codes(info, 400, seed=5, temperature=0.0)
+    assert set(np.unique(cold)) == {-4.0, 4.0}  # temperature scales the stds, not the means
+    np.testing.assert_allclose(centre_code(info), 0.25 * -4.0 + 0.75 * 4.0)
+    assert "mixture of 2" in describe_prior(info)
+    plain = parse_model_info(GOOD_METADATA, *SIGNATURE)  # no prior: the codes' statistics, as before
+    np.testing.assert_array_equal(
+        draw_codes(plain, 3, seed=5, temperature=1.0),
+        sample_codes(3, plain.latent.mean_array(8), plain.latent.std_array(8), seed=5),
+    )

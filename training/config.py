@@ -39,6 +39,7 @@ class RecipeBase:
     # --- optimisation ---
     batch_size: int = 64
     lr: float = 1e-3  # Adam learning rate (cosine-decayed over the time budget where there is one)
+    adam_beta1: float = 0.9  # Adam's first-moment decay
     grad_clip: float = 0.0  # > 0: clip the gradient norm
     channels_last: bool = False  # NHWC tensors in training (1.5x the crops/s of the photo denoiser here)
     max_epochs: int = 1000
@@ -164,12 +165,37 @@ class VAEConfig(RecipeBase):
     latent_dim: int = 16
     upsample: str = "convt"  # decoder: "convt" (transposed convolutions) or "nearest" (x2, 3x3 convolution)
     beta: float = 1.0  # weight of the KL term
+    # > 0: export a Gaussian mixture of this many components fitted to the training codes (`latent_prior`),
+    # which the app samples from instead of N(0, I)
+    prior_components: int = 0
 
     batch_size: int = 128
     time_budget_s: float = 480.0
 
 
-RecipeConfig = DenoiseMLPConfig | CondDenoiseConfig | SuperResConfig | VAEConfig
+@dataclass(frozen=True, kw_only=True)
+class VAEGANConfig(VAEConfig):
+    """A VAE whose decoder also learns from a small patch discriminator (hinge loss, feature matching), on
+    images zoomed and shifted a little: the same encoder, decoder and files as the VAE it starts from."""
+
+    recipe: str = "cans-vae-gan"
+    arch: str = "conv-vae-gan"
+    kind: str = "vae-gan"
+
+    # --- discriminator ---
+    disc_widths: tuple[int, ...] = (16, 32, 64)  # stride-2 convolutions: 46 px patches on 128x128
+    # The adversarial term's gradient at the decoder's last layer is `adv_weight` times the VAE loss's
+    # there (VQGAN's adaptive weight), so it stays in proportion as the pixel loss shrinks.
+    adv_weight: float = 0.5
+    feature_weight: float = 1.0  # L1 between the critic's features of a photo and of its reconstruction
+    prior_samples: int = 8  # decoded z ~ N(0, I) per batch, shown to the critic beside the reconstructions
+    adam_beta1: float = 0.5  # GAN practice: less momentum, since the opponent moves
+
+    # --- augmentation: a zoom in of up to 1 + max_zoom, shifted within the frame (cans stay upright) ---
+    max_zoom: float = 0.12
+
+
+RecipeConfig = DenoiseMLPConfig | CondDenoiseConfig | SuperResConfig | VAEConfig | VAEGANConfig
 
 PHOTO_DENOISE = CondDenoiseConfig(
     recipe="photo-denoise",
@@ -192,6 +218,34 @@ PHOTO_DENOISE = CondDenoiseConfig(
     blocks=2,
     batch_size=8,
     time_budget_s=1500.0,
+)
+
+CANS_VAE = VAEConfig(
+    recipe="cans-vae",
+    name="cans_vae",
+    title="Cans VAE (seed 000)",
+    description=(
+        "A convolutional variational autoencoder of 128x128 photos of Coca-Cola and Pepsi cans with a "
+        "64-number latent code: encode photos, move through the latent space, generate new cans."
+    ),
+    dataset="coca-vs-pepsi",
+    channels=3,
+    image_size=128,
+    # 128 -> 64 -> 32 -> 16 -> 8 -> 4: the 4x4 bottleneck keeps the dense layers (and the two files, ~7 MB
+    # together) small enough for the bundle's 200 MB; an 8x8 one made them 18 MB.
+    widths=(32, 64, 128, 128, 128),
+    latent_dim=64,
+    version="3.0",  # 3.0: nearest-upsampling decoder, beta 32
+    upsample="nearest",  # transposed convolutions painted a checkerboard over every sample
+    # With 160 photos any code of more than log(160) nats can single one out: beta 1 (KL 155 nats) and 4
+    # (100) left islands of codes with red-blue mush between them; at 32 (KL 29) samples are cans.
+    beta=32.0,
+    crop_size=128,  # whole images with random horizontal flips
+    epoch_size=2048,
+    channels_last=True,
+    batch_size=32,
+    lr=1e-3,
+    time_budget_s=600.0,  # best epoch 12 of 13 at 10 minutes (36 images/s here)
 )
 
 RECIPES: dict[str, RecipeConfig] = {
@@ -228,32 +282,21 @@ RECIPES: dict[str, RecipeConfig] = {
         time_budget_s=3600.0,
     ),
     "fashion-vae": VAEConfig(),
-    "cans-vae": VAEConfig(
-        recipe="cans-vae",
-        name="cans_vae",
-        title="Cans VAE (seed 000)",
-        description=(
-            "A convolutional variational autoencoder of 128x128 photos of Coca-Cola and Pepsi cans with a "
-            "64-number latent code: encode photos, move through the latent space, generate new cans."
-        ),
-        dataset="coca-vs-pepsi",
-        channels=3,
-        image_size=128,
-        # 128 -> 64 -> 32 -> 16 -> 8 -> 4: the 4x4 bottleneck keeps the dense layers (and the two files, ~7 MB
-        # together) small enough for the bundle's 200 MB; an 8x8 one made them 18 MB.
-        widths=(32, 64, 128, 128, 128),
-        latent_dim=64,
-        version="3.0",  # 3.0: nearest-upsampling decoder, beta 32
-        upsample="nearest",  # transposed convolutions painted a checkerboard over every sample
-        # With 160 photos any code of more than log(160) nats can single one out: beta 1 (KL 155 nats) and 4
-        # (100) left islands of codes with red-blue mush between them; at 32 (KL 29) samples are cans.
-        beta=32.0,
-        crop_size=128,  # whole images with random horizontal flips
-        epoch_size=2048,
-        channels_last=True,
-        batch_size=32,
-        lr=1e-3,
-        time_budget_s=600.0,  # best epoch 12 of 13 at 10 minutes (36 images/s here)
+    "cans-vae": CANS_VAE,
+    # The cans VAE (v3) trained further with a patch critic: start it from the shipped files with
+    # `--init onnx_models/cans_vae_encoder.onnx` (the decoder file comes along as its pair).
+    "cans-vae-gan": VAEGANConfig(
+        **{f.name: getattr(CANS_VAE, f.name) for f in dataclasses.fields(VAEConfig)}
+        | {
+            "recipe": "cans-vae-gan",
+            "arch": "conv-vae-gan",
+            "kind": "vae-gan",
+            "version": "4.0",  # 4.0: adversarial decoder training, mixture prior
+            "prior_components": 8,
+            "batch_size": 16,  # more steps per minute on a CPU
+            "lr": 2e-4,  # a fine-tune of v3, beside a critic
+            "time_budget_s": 2100.0,
+        }
     ),
 }
 

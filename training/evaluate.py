@@ -21,6 +21,7 @@ from training.benchmarks import DEFAULT_BENCHMARKS_DIR, evaluate_benchmarks
 from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_images, load_splits
 from training.kinds.sr import downsample
 from training.metrics import measure, novelty_ratio, sharpness
+from training.prior import parse_prior, sample_mixture
 
 MODELS_DIR = Path("onnx_models")
 SIGMAS = (0.1, 0.2, 0.4)  # test levels of the noise-conditioned denoisers
@@ -199,13 +200,14 @@ def evaluate_upscalers(paths: list[Path], dataset: str, *, data_dir: Path | None
     return rows
 
 
-VAE_SAMPLES = 64  # prior samples z ~ N(0, I), seed 0, for the sharpness and novelty ratios
+VAE_SAMPLES = 64  # samples (seed 0) from each prior, for the sharpness and novelty ratios
 NOVELTY_TEST_IMAGES = 1000  # test images whose nearest training image sets the novelty scale
 
 
 def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
-    """One line of a VAE pair on the test split: reconstruction figures (decoder of mu), KL per image, and
-    of 64 prior samples their sharpness over the test images' and their novelty ratio (`metrics`)."""
+    """Lines of a VAE pair on the test split: reconstruction figures (decoder of mu), KL per image, and of
+    64 samples their sharpness over the test images' and their novelty ratio (`metrics`): one line for
+    z ~ N(0, I), one more for the learned prior (`latent_prior`) where the decoder has one."""
     meta = read_metadata(path)
     decoder = path.with_name(f"{meta['pair']}.onnx")
     if meta["dataset"] == "coca-vs-pepsi":
@@ -221,14 +223,21 @@ def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
     recon = run_onnx(decoder, {"z": mu}, 256)[0]
     kl = float(np.mean(np.sum(-0.5 * (1 + logvar - mu**2 - np.exp(logvar)), axis=1)))
     m = measure(test.numpy(), recon)
-    z = np.random.default_rng(0).standard_normal((VAE_SAMPLES, mu.shape[1])).astype(np.float32)
-    samples = run_onnx(decoder, {"z": z}, 256)[0]
-    sharp = sharpness(samples) / sharpness(test.numpy())
-    novel = novelty_ratio(samples, train, test.numpy()[:NOVELTY_TEST_IMAGES])
-    return (
-        f"| {meta['name']} | {len(test)} | {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {kl:.1f} "
-        f"| {sharp:.2f} | {novel:.2f} |"
-    )
+    priors = {"N(0, I)": np.random.default_rng(0).standard_normal((VAE_SAMPLES, mu.shape[1]))}
+    decoder_meta = read_metadata(decoder)
+    if "latent_prior" in decoder_meta:
+        mixture = parse_prior(decoder_meta["latent_prior"])
+        priors[f"mixture of {len(mixture['weights'])}"] = sample_mixture(mixture, VAE_SAMPLES, seed=0)
+    lines = []
+    for prior, z in priors.items():
+        samples = run_onnx(decoder, {"z": z.astype(np.float32)}, 256)[0]
+        sharp = sharpness(samples) / sharpness(test.numpy())
+        novel = novelty_ratio(samples, train, test.numpy()[:NOVELTY_TEST_IMAGES])
+        lines.append(
+            f"| {meta['name']} | {len(test)} | {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {kl:.1f} "
+            f"| {prior} | {sharp:.2f} | {novel:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def evaluate_models(
@@ -268,13 +277,13 @@ def evaluate_models(
     vaes = [p for p, m in metas.items() if m.get("task") == "vae-encoder"]
     if vaes:
         lines = [
-            "### VAEs, test split (reconstruction = decoder(mu); 64 prior samples, seed 0: their neighbour "
-            "differences over the test images', and their median distance to the nearest training image over "
-            "the same for the test images)",
+            "### VAEs, test split (reconstruction = decoder(mu); 64 samples from each prior, seed 0: their "
+            "neighbour differences over the test images', and their median distance to the nearest training "
+            "image over the same for the test images)",
             "",
-            "| model | images | MAE | PSNR (dB) | SSIM | KL (nats/image) | sample sharpness / test's "
+            "| model | images | MAE | PSNR (dB) | SSIM | KL (nats/image) | prior | sample sharpness / test's "
             "| sample novelty |",
-            "|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         sections.append("\n".join(lines + [evaluate_vae(p, data_dir=data_dir, limit=limit) for p in vaes]))
     header = (

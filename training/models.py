@@ -207,6 +207,39 @@ def upsample_layers(c_in: int, c_out: int, kind: str) -> list[nn.Module]:
     raise ValueError(f"unknown upsample {kind!r}")
 
 
+class PatchDiscriminator(nn.Module):
+    """A small PatchGAN critic: stride-2 4x4 convolutions with LeakyReLU, then a 3x3 convolution to one logit
+    per patch (on 128x128: 16x16 patches of about 46 px each). Few channels: it trains beside the VAE on a
+    CPU. Returns the logits and each block's features (for feature matching)."""
+
+    def __init__(self, *, channels: int, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        sizes = [channels, *widths]
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), nn.LeakyReLU(0.2))
+            for a, b in itertools.pairwise(sizes)
+        )
+        self.head = nn.Conv2d(widths[-1], 1, 3, padding=1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        h, features = x * 2 - 1, []  # images in [0, 1] -> [-1, 1]
+        for block in self.blocks:
+            h = block(h)
+            features.append(h)
+        return self.head(h), features  # (N, 1, h, w) logits, per-block (N, C_i, H_i, W_i)
+
+
+class ConvVAEGAN(ConvVAE):
+    """A `ConvVAE` with a `PatchDiscriminator` beside it for adversarial decoder training; the discriminator
+    is not exported. Starting from a plain VAE's weights (`--init`), it alone starts from random weights."""
+
+    FRESH_ON_INIT = ("discriminator.",)  # parameter names a VAE checkpoint lacks and `--init` may leave
+
+    def __init__(self, *, disc_widths: tuple[int, ...], **vae: object) -> None:
+        super().__init__(**vae)  # type: ignore[arg-type]
+        self.discriminator = PatchDiscriminator(channels=vae["channels"], widths=disc_widths)  # type: ignore[arg-type]
+
+
 class VAEEncoder(nn.Module):
     """The encoder half of a `ConvVAE` for export: image -> (mu, logvar)."""
 
@@ -255,5 +288,14 @@ def build_model(cfg: RecipeConfig) -> nn.Module:
             widths=cfg.widths,
             latent_dim=cfg.latent_dim,
             upsample=cfg.upsample,
+        )
+    if cfg.arch == "conv-vae-gan":
+        return ConvVAEGAN(
+            channels=cfg.channels,
+            image_size=cfg.image_size,
+            widths=cfg.widths,
+            latent_dim=cfg.latent_dim,
+            upsample=cfg.upsample,
+            disc_widths=cfg.disc_widths,
         )
     raise ValueError(f"unknown arch {cfg.arch!r}")

@@ -65,7 +65,9 @@ def train(
     say(f"{cfg.arch}: {sum(p.numel() for p in model.parameters()):,} parameters")
     if init is not None:
         init = init / "best.pt" if init.is_dir() else init
-        model.load_state_dict(load_initial_weights(init, model))
+        fresh = getattr(model, "FRESH_ON_INIT", ())  # parts (a critic) the source may lack: left as built
+        kept = {k: v for k, v in model.state_dict().items() if fresh and k.startswith(fresh)}
+        model.load_state_dict(kept | load_initial_weights(init, model))
         say(f"starting from {init}")
     if ranks.world > 1:
         torch.manual_seed(cfg.seed + 1 + ranks.rank)  # crops and noise of its own on each rank
@@ -120,19 +122,28 @@ def train(
 def load_initial_weights(path: Path, model: nn.Module) -> dict[str, Tensor]:
     """The state_dict in a checkpoint, or `model`'s parameters out of an exported ONNX file (its
     initializers carry the parameter names, beside constants of its own), so a recipe can go on from a
-    shipped model when its run folder is gone."""
+    shipped model when its run folder is gone. A VAE's encoder file brings its `pair` (the decoder file
+    beside it) along: the halves were exported as `VAEEncoder` (names under `vae.`) and as the bare decoder
+    (names without `decoder.`)."""
     if path.suffix != ".onnx":
         return torch.load(path, map_location="cpu", weights_only=True)["model"]
     import onnx
     from onnx import numpy_helper
 
     names = set(model.state_dict())
-    graph = onnx.load(str(path)).graph
-    return {
-        t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
-        for t in graph.initializer
-        if t.name in names
-    }
+    proto = onnx.load(str(path))
+    files = [proto]
+    pair = {p.key: p.value for p in proto.metadata_props}.get("pair")
+    if pair and (path.parent / f"{pair}.onnx").is_file():
+        files.append(onnx.load(str(path.parent / f"{pair}.onnx")))
+    weights = {}
+    for graph in (f.graph for f in files):
+        for t in graph.initializer:
+            for name in (t.name, t.name.removeprefix("vae."), f"decoder.{t.name}"):
+                if name in names:
+                    weights[name] = torch.from_numpy(numpy_helper.to_array(t).copy())
+                    break
+    return weights
 
 
 def fit(
@@ -149,12 +160,13 @@ def fit(
     epoch. `checkpoint(state, epoch)` is handed the best weights so far every `CHECKPOINT_EVERY_S` seconds.
     With several `ranks` each trains on its share of every batch and all follow rank 0's decisions."""
     net = ranks.wrap(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, 0.999))
     local = dataclasses.replace(cfg, **share_of_batches(cfg, ranks.world))
     val_x = splits.val_x[: cfg.val_limit or None]
     val_inputs = kind_of(cfg).make_inputs(val_x, cfg, torch.Generator().manual_seed(VAL_NOISE_SEED))
     val_x, val_inputs = val_x.to(ranks.device), tuple(t.to(ranks.device) for t in val_inputs)
     history: dict[str, list[float]] = {"train": [], "val": []}
+    keep_last = kind_of(cfg).keeps_last_epoch
     best_loss, best_epoch, best_state = math.inf, 0, None
     reference, since_improvement = math.inf, 0
     epoch, images, t0 = 0, 0, time.perf_counter()
@@ -167,8 +179,8 @@ def fit(
                 val_loss = ranks.agree(compute_val_loss(model, val_inputs, val_x, cfg))
             history["train"].append(train_loss)
             history["val"].append(val_loss)
-            if val_loss < best_loss:
-                best_loss, best_epoch = val_loss, epoch
+            if val_loss < best_loss or keep_last:
+                best_loss, best_epoch = min(val_loss, best_loss), epoch
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             if val_loss < reference - cfg.min_delta:
                 reference, since_improvement = val_loss, 0

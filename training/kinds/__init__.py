@@ -5,7 +5,8 @@ is a new module here plus one line in `KINDS`.
 - `denoise`: seed 001's fixed-sigma autoencoder with a latent code (and its decoder half);
 - `denoise-cond`: noise-level conditioned denoisers (`image` + `sigma`);
 - `sr`: x`scale` upscalers;
-- `vae`: variational autoencoders (encoder + decoder).
+- `vae`: variational autoencoders (encoder + decoder);
+- `vae-gan`: the same VAEs with a patch discriminator's loss on the decoder (the critic is not exported).
 """
 
 from training.kinds.base import ExportPart, IOSpec, Kind, predict
@@ -13,12 +14,14 @@ from training.kinds.denoise import FixedSigmaDenoise
 from training.kinds.denoise_cond import ConditionedDenoise
 from training.kinds.sr import SuperResolution
 from training.kinds.vae import VariationalAutoencoder
+from training.kinds.vae_gan import VAEGAN
 
 KINDS: dict[str, Kind] = {
     "denoise": FixedSigmaDenoise(),
     "denoise-cond": ConditionedDenoise(),
     "sr": SuperResolution(),
     "vae": VariationalAutoencoder(),
+    "vae-gan": VAEGAN(),
 }
 
 

@@ -41,6 +41,10 @@ class Kind:
     """A kind of recipe: the model inputs made from clean images, the loss, the test report and the ONNX
     files. Subclasses (one module each in this package) override what differs; `cfg` is their config."""
 
+    # True: the loop keeps the last epoch's weights, not the lowest validation loss's (a GAN's progress does
+    # not lower a pixel loss)
+    keeps_last_epoch = False
+
     def make_inputs(self, clean: Tensor, cfg, generator: torch.Generator | None = None) -> tuple[Tensor, ...]:
         """The model inputs for a batch of clean images (N, C, H, W); noise from `generator` or the global
         RNG."""

@@ -21,8 +21,10 @@ from training.kinds.base import (
 from training.metrics import measure
 from training.models import VAEEncoder
 from training.plots import plot_grid, plot_latent_map, plot_rows
+from training.prior import describe_prior, draw_posterior_codes, fit_gaussian_mixture, sample_mixture
 
 PARITY_IMAGES = 256
+PRIOR_IMAGES = 4096  # training images whose codes the mixture prior is fitted to
 
 
 def compute_vae_terms(
@@ -59,6 +61,12 @@ class VariationalAutoencoder(Kind):
         prior = torch.randn((64, cfg.latent_dim), generator=torch.Generator().manual_seed(0))
         (samples,) = predict(model.decoder, (prior,), batch)
         plot_grid(samples, run_dir / "sample_grid.png", f"{cfg.name}: decoded z ~ N(0, I)")
+        mixture = fit_prior(model, cfg, splits)
+        if mixture is not None:
+            codes = torch.from_numpy(sample_mixture(mixture, 64, seed=0))
+            (samples,) = predict(model.decoder, (codes,), batch)
+            title = f"{cfg.name}: decoded z ~ its {cfg.prior_components}-component mixture prior"
+            plot_grid(samples, run_dir / "sample_grid_prior.png", title)
         plot_latent_map(mu, labels, dataset_labels(cfg.dataset), run_dir / "latent_map.png")
         return {
             **measure(clean, recon),
@@ -81,8 +89,22 @@ class VariationalAutoencoder(Kind):
         images = splits.test_x[: 4 if is_photo_dataset(cfg.dataset) else PARITY_IMAGES]
         mu = torch.cat([model.encode(chunk)[0] for chunk in splits.test_x.split(256)])  # (N, D)
         latent = describe_latents(mu, splits.test_y, dataset_labels(cfg.dataset))
+        mixture = fit_prior(model, cfg, splits)
+        if mixture is not None:
+            latent |= describe_prior(mixture)
         enc, dec = f"{cfg.name}_encoder", f"{cfg.name}_decoder"
         return [
             ExportPart(VAEEncoder(model), enc, "vae-encoder", latent | {"pair": dec}, [(images,)]),
             ExportPart(model.decoder, dec, "vae-decoder", latent | {"pair": enc}, [(mu[: len(images)],)]),
         ]
+
+
+@torch.no_grad()
+def fit_prior(model: nn.Module, cfg, splits: Splits) -> dict | None:
+    """The mixture prior over the training images' posterior codes, where the recipe asks for one."""
+    if cfg.prior_components <= 0:
+        return None
+    model.eval()
+    stats = [model.encode(chunk) for chunk in splits.train_x[:PRIOR_IMAGES].split(256)]
+    mu, logvar = (torch.cat(parts) for parts in zip(*stats, strict=True))
+    return fit_gaussian_mixture(draw_posterior_codes(mu, logvar), cfg.prior_components)

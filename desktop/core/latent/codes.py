@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop.core.atomic import write_file_atomically
+from desktop.core.latent.space import LatentSpace
 
 LATENT_FILE_FORMAT = "autoencoder-studio-latent"
 
@@ -79,6 +80,18 @@ def sample_codes(
     """Return `count` codes (count, D) drawn from N(mean, (temperature * std)^2) with `seed`."""
     noise = np.random.default_rng(seed).standard_normal((count, len(mean)), dtype=np.float32)
     return (mean + noise * (temperature * std)).astype(np.float32)
+
+
+def sample_prior_codes(count: int, latent: LatentSpace, *, seed: int, temperature: float = 1.0) -> np.ndarray:
+    """Return `count` codes (count, D) from a model's learned prior (`latent.has_prior`): per code a
+    component by weight, then its Gaussian with stds times `temperature`. Drawn as the training side's
+    `training/prior.py` draws them, so `evaluate` scores the codes the app shows for the same seed."""
+    rng = np.random.default_rng(seed)
+    weights = np.asarray(latent.prior_weights, np.float64)
+    means, stds = np.asarray(latent.prior_means, np.float64), np.asarray(latent.prior_stds, np.float64)
+    picks = rng.choice(len(weights), size=count, p=weights / weights.sum())
+    noise = rng.standard_normal((count, means.shape[1]))
+    return (means[picks] + noise * (temperature * stds[picks])).astype(np.float32)
 
 
 def interpolate_codes(first: np.ndarray, second: np.ndarray, t: float) -> np.ndarray:

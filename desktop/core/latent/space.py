@@ -1,5 +1,6 @@
 """The latent-space metadata of models with a code (README, "The ONNX contract"): statistics of the test
-codes, their principal directions and the mean code per class, parsed and checked against `latent_dim`."""
+codes, their principal directions, the mean code per class and a learned prior to sample from, parsed and
+checked against `latent_dim`."""
 
 import json
 from collections.abc import Mapping
@@ -8,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
-LATENT_KEYS = ("latent_stats", "latent_pca", "class_means")
+LATENT_KEYS = ("latent_stats", "latent_pca", "class_means", "latent_prior")
+PRIOR_KIND = "gaussian-mixture"
+MAX_PRIOR_COMPONENTS = 64  # 64 x 1024-dim means and stds: ~1.3 M numbers, past the metadata value bound
 
 
 class LatentMetadataError(ValueError):
@@ -25,6 +28,14 @@ class LatentSpace:
     variances: tuple[float, ...] = ()  # (K,) variance of the codes along each direction
     class_labels: tuple[str, ...] = ()
     class_means: tuple[tuple[float, ...], ...] = ()  # (L, D) mean code per class
+    prior_weights: tuple[float, ...] = ()  # (K,) a diagonal Gaussian mixture to sample from; sum 1
+    prior_means: tuple[tuple[float, ...], ...] = ()  # (K, D)
+    prior_stds: tuple[tuple[float, ...], ...] = ()  # (K, D), all > 0
+
+    @property
+    def has_prior(self) -> bool:
+        """Whether the metadata has a learned prior (`latent_prior`) to sample from instead of N(0, I)."""
+        return bool(self.prior_weights)
 
     def mean_array(self, dim: int) -> np.ndarray:
         """Return the mean code (D,) float32, zeros when the metadata has none."""
@@ -63,7 +74,33 @@ def parse_latent_space(metadata: Mapping[str, str], latent_dim: int) -> LatentSp
         if len(rows) != len(labels):
             raise LatentMetadataError("metadata key 'class_means' has a different number of labels and means")
         fields.update(class_labels=tuple(labels), class_means=rows)
+    if "latent_prior" in metadata:
+        fields.update(_parse_prior(metadata, latent_dim))
     return LatentSpace(**fields)
+
+
+def _parse_prior(metadata: Mapping[str, str], latent_dim: int) -> dict[str, Any]:
+    """`latent_prior`: {"kind": "gaussian-mixture", "weights": [K], "means": [[D]] * K, "stds": [[D]] * K}
+    with 1 <= K <= MAX_PRIOR_COMPONENTS, weights >= 0 summing to 1 (within 1e-3; renormalised), stds > 0."""
+    key = "latent_prior"
+    prior = _load_object(metadata, key, ("kind", "weights", "means", "stds"))
+    if prior["kind"] != PRIOR_KIND:
+        raise LatentMetadataError(f"metadata key {key!r}: 'kind' must be {PRIOR_KIND!r}")
+    count = len(prior["weights"]) if isinstance(prior["weights"], list) else 0
+    if not 1 <= count <= MAX_PRIOR_COMPONENTS:
+        raise LatentMetadataError(
+            f"metadata key {key!r}: 'weights' must list 1-{MAX_PRIOR_COMPONENTS} numbers"
+        )
+    weights = _vector(prior["weights"], count, key, "weights")
+    if min(weights) < 0 or abs(sum(weights) - 1) > 1e-3:
+        raise LatentMetadataError(f"metadata key {key!r}: 'weights' must be >= 0 and sum to 1")
+    means, stds = (_matrix(prior[part], latent_dim, key, part) for part in ("means", "stds"))
+    if len(means) != count or len(stds) != count:
+        raise LatentMetadataError(f"metadata key {key!r}: 'means' and 'stds' need one row per weight")
+    if any(v <= 0 or v > 1e6 for row in stds for v in row) or any(abs(v) > 1e6 for row in means for v in row):
+        raise LatentMetadataError(f"metadata key {key!r}: 'stds' must be > 0, all values within ±1e6")
+    total = sum(weights)
+    return {"prior_weights": tuple(w / total for w in weights), "prior_means": means, "prior_stds": stds}
 
 
 def _load_object(metadata: Mapping[str, str], key: str, needs: tuple[str, ...]) -> dict[str, Any]:

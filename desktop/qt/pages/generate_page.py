@@ -27,6 +27,7 @@ from desktop.core.latent.codes import (
     interpolate_codes,
     load_latent,
     sample_codes,
+    sample_prior_codes,
     save_latent,
 )
 from desktop.core.latent.models import decode_codes, encode_images, fit_images
@@ -56,10 +57,36 @@ class GenerateResult:
 
 
 def choose_prior(info: ModelInfo) -> tuple[np.ndarray, np.ndarray]:
-    """Return (mean, std) to sample codes from: N(0, 1) for a VAE, the codes' statistics otherwise."""
+    """Return (mean, std) to sample codes from without a learned prior: N(0, 1) for a VAE, the codes'
+    statistics otherwise."""
     if info.task == "vae-decoder":
         return np.zeros(info.latent_dim, np.float32), np.ones(info.latent_dim, np.float32)
     return info.latent.mean_array(info.latent_dim), info.latent.std_array(info.latent_dim)
+
+
+def draw_codes(info: ModelInfo, count: int, *, seed: int, temperature: float) -> np.ndarray:
+    """Return `count` codes (count, D) for Random and Grid: from the model's learned prior (`latent_prior`,
+    where the decoder knows its codes) when it has one, from `choose_prior`'s Gaussian otherwise."""
+    if info.latent.has_prior:
+        return sample_prior_codes(count, info.latent, seed=seed, temperature=temperature)
+    mean, std = choose_prior(info)
+    return sample_codes(count, mean, std, seed=seed, temperature=temperature)
+
+
+def describe_prior(info: ModelInfo) -> str:
+    """What Random and Grid sample from, in words."""
+    if info.latent.has_prior:
+        return f"learned prior: a mixture of {len(info.latent.prior_weights)} Gaussians"
+    return "N(0, I)" if info.task == "vae-decoder" else "the test codes' mean and spread"
+
+
+def centre_code(info: ModelInfo) -> np.ndarray:
+    """Return the code Reset goes back to: the learned prior's mean (its weighted component means) where
+    there is one, `choose_prior`'s mean otherwise."""
+    if info.latent.has_prior:
+        weights = np.asarray(info.latent.prior_weights, np.float64)
+        return (weights @ np.asarray(info.latent.prior_means, np.float64)).astype(np.float32)
+    return choose_prior(info)[0]
 
 
 def run_decode(entry: ModelEntry, code: np.ndarray, context: RunContext, progress: Progress) -> PageResult:
@@ -86,8 +113,7 @@ def run_encode(
 def run_grid(
     entry: ModelEntry, seed: int, temperature: float, context: RunContext, progress: Progress
 ) -> PageResult:
-    mean, std = choose_prior(entry.info)
-    codes = sample_codes(GRID_SIDE * GRID_SIDE, mean, std, seed=seed, temperature=temperature)
+    codes = draw_codes(entry.info, GRID_SIDE * GRID_SIDE, seed=seed, temperature=temperature)
     model = context.open_session(entry.path, context.device)
     progress.check_aborted()
     started = time.perf_counter()
@@ -120,6 +146,8 @@ class GeneratePage(ModePage):
         self.random_button.setToolTip("A new random seed, and its sample")
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to the mean code")
+        self.prior_label = QLabel()
+        self.prior_label.setWordWrap(True)
         self.grid_button = QPushButton(f"Grid {GRID_SIDE}x{GRID_SIDE}")
         self.encode_button = QPushButton("Encode current image")
         self.encoder_label = QLabel()
@@ -194,17 +222,14 @@ class GeneratePage(ModePage):
         entry = self.picker.current
         if entry is None:
             return
-        mean, std = choose_prior(entry.info)
-        seed = self.seed_spin.value()
-        self.code.set_code(
-            sample_codes(1, mean, std, seed=seed, temperature=self.temperature_slider.value)[0]
-        )
+        seed, temperature = self.seed_spin.value(), self.temperature_slider.value
+        self.code.set_code(draw_codes(entry.info, 1, seed=seed, temperature=temperature)[0])
 
     @Slot()
     def reset(self) -> None:
         entry = self.picker.current
         if entry is not None:
-            self.code.set_code(choose_prior(entry.info)[0])
+            self.code.set_code(centre_code(entry.info))
 
     @Slot()
     def show_grid(self) -> None:
@@ -279,7 +304,7 @@ class GeneratePage(ModePage):
         self.result = None
         if entry is not None:
             self.code.blockSignals(True)
-            self.code.set_code(choose_prior(entry.info)[0])
+            self.code.set_code(centre_code(entry.info))
             self.code.blockSignals(False)
             self.sliders.configure(entry.info)
         encoder = self.encoder
@@ -288,6 +313,7 @@ class GeneratePage(ModePage):
             if entry is None
             else "Move a slider, press Random, or encode an image."
         )
+        self.prior_label.setText("" if entry is None else f"Samples from {describe_prior(entry.info)}")
         if entry is None:
             self.encoder_label.setText("")
         elif encoder is None:
@@ -325,6 +351,7 @@ class GeneratePage(ModePage):
         buttons.addWidget(self.grid_button, 0, 1)
         buttons.addWidget(self.reset_button, 0, 2)
         form.addRow(buttons)
+        form.addRow(self.prior_label)
         encode = QGroupBox("Encode and interpolate")
         column = QVBoxLayout(encode)
         column.addWidget(self.encode_button)

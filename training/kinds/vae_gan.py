@@ -1,0 +1,83 @@
+"""VAE-GAN: the VAE's loss (BCE + beta * KL, `vae.py`) plus a patch discriminator's hinge loss and feature
+matching on the decoder's output, on zoomed and shifted photos. Same report and ONNX files as `vae`.
+
+The loop has one optimizer: the critic and the VAE are stepped together on one summed loss, each seeing only
+its own gradients (the generator's terms go through a detached copy of the critic's weights, the critic's
+through detached images), which is simultaneous gradient descent on the two players' losses."""
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+from torch.nn import functional as F
+
+from training.kinds.vae import VariationalAutoencoder, compute_vae_terms
+
+MAX_ADAPTIVE_WEIGHT = 1e4  # VQGAN's clamp of the adaptive weight
+
+
+def zoom_and_shift(images: Tensor, max_zoom: float) -> Tensor:
+    """Each image zoomed in by a random factor in [1, 1 + max_zoom] about a random point that keeps the
+    frame inside the photo (no borders to invent; no rotation, so cans stay upright)."""
+    n = len(images)
+    if max_zoom <= 0:
+        return images
+    scale = 1 / (1 + torch.rand(n) * max_zoom)  # share of the photo the output shows
+    shift = (torch.rand(n, 2) * 2 - 1) * (1 - scale)[:, None]  # normalised [-1, 1] coordinates
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = scale
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def hinge_critic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The critic's hinge loss: real patches above +1, fake ones below -1."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def feature_matching(fake: list[Tensor], real: list[Tensor]) -> Tensor:
+    """Mean over the critic's blocks of the L1 distance between the features of reconstructions and of
+    their photos (the photos' as fixed targets)."""
+    return sum(F.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True)) / len(fake)
+
+
+def adaptive_weight(vae_loss: Tensor, gan_loss: Tensor, last_layer: Tensor) -> Tensor:
+    """||d vae_loss / d W|| / ||d gan_loss / d W|| at the decoder's last layer W (VQGAN): the adversarial
+    term then pulls on the decoder as hard as `adv_weight` times the pixel loss, whatever their scales."""
+    (g_vae,) = torch.autograd.grad(vae_loss, last_layer, retain_graph=True)
+    (g_gan,) = torch.autograd.grad(gan_loss, last_layer, retain_graph=True)
+    return (g_vae.norm() / (g_gan.norm() + 1e-4)).clamp(0, MAX_ADAPTIVE_WEIGHT).detach()
+
+
+def last_decoder_weight(vae: nn.Module) -> Tensor:
+    """The weight of the decoder's last convolution (where the adaptive weight compares gradients)."""
+    convs = [m for m in vae.decoder.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+    return convs[-1].weight
+
+
+class VAEGAN(VariationalAutoencoder):
+    keeps_last_epoch = True  # validation scores pixels + KL, which sharpening does not lower
+
+    def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
+        """Training: VAE loss per image + adaptive weight * (hinge + feature matching) + the critic's loss.
+        Validation (eval mode): the VAE's loss alone, as `vae` scores it."""
+        vae = getattr(model, "module", model)  # under DDP the wrapped model holds the parts
+        if not model.training:
+            return super().compute_loss(model, inputs, clean, cfg)
+        photos = zoom_and_shift(inputs[0], cfg.max_zoom)
+        recon, mu, logvar = model(photos)
+        vae_loss = sum(compute_vae_terms(recon, mu, logvar, photos, cfg.beta)) / len(photos)
+        prior = vae.decoder(torch.randn(cfg.prior_samples, cfg.latent_dim, device=photos.device))
+        fakes = torch.cat([recon, prior])
+
+        critic = vae.discriminator
+        real_logits, real_features = critic(photos)
+        frozen = {name: p.detach() for name, p in critic.named_parameters()}
+        fake_logits, fake_features = functional_call(critic, frozen, (fakes,))
+        n = len(photos)
+        gan_loss = -fake_logits.mean() + cfg.feature_weight * feature_matching(
+            [f[:n] for f in fake_features], real_features
+        )
+        weight = cfg.adv_weight * adaptive_weight(vae_loss, gan_loss, last_decoder_weight(vae))
+        critic_logits, _ = critic(fakes.detach())
+        return vae_loss + weight * gan_loss + hinge_critic_loss(real_logits, critic_logits)
