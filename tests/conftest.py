@@ -60,3 +60,17 @@ def latent_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_vae_pair(folder, "tiny_vae")
     build_vae_pair(folder, "tiny_cans_vae", latent_dim=24, channels=3, size=(16, 16))
     return folder
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Fashion-MNIST data folder: training.data decompresses Debian's files into it, or it holds synthetic
+    images in torchvision's raw layout (imported here, so the desktop tests never load torch)."""
+    from fashion_data import write_synthetic_idx
+
+    from training.data import DEBIAN_DIR, RAW_FILES
+
+    path = tmp_path_factory.mktemp("data")
+    if not all((DEBIAN_DIR / f"{name}.gz").exists() for name in RAW_FILES):
+        write_synthetic_idx(path / "FashionMNIST" / "raw")
+    return path

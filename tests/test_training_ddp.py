@@ -10,7 +10,6 @@ from pathlib import Path
 import onnx
 import torch
 from ddp_steps import make_model
-from test_training_pipeline import data_dir  # noqa: F401  (the module fixture, shared)
 
 from training.__main__ import main
 
@@ -34,7 +33,7 @@ def test_two_ranks_take_the_steps_of_one_process(tmp_path: Path) -> None:
     assert moved > 1e-3  # the steps did change the weights, by more than the ranks differ
 
 
-def test_torchrun_trains_and_exports_a_tiny_recipe(data_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_torchrun_trains_and_exports_a_tiny_recipe(data_dir: Path, tmp_path: Path) -> None:
     sets = ["widths=8,16", "blocks=1", "batch_size=32", "time_budget_s=0"]
     args = ["--limit", "64", "--max-epochs", "2", "--out", str(tmp_path), "--data-dir", str(data_dir)]
     torchrun(

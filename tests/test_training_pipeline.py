@@ -27,30 +27,6 @@ CONTRACT_KEYS = {
 LIMIT = 300  # images per split
 
 
-def write_synthetic_idx(raw: Path) -> None:
-    """Fake Fashion-MNIST in torchvision's raw layout: 60,000 + 10,000 28x28 images of 10 noisy patterns."""
-    rng = np.random.default_rng(0)
-    patterns = rng.integers(0, 256, (10, 28, 28))
-    raw.mkdir(parents=True)
-    for prefix, n in (("train", 60_000), ("t10k", 10_000)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = np.clip(patterns[labels] * rng.uniform(0.5, 1, (n, 1, 1)), 0, 255).astype(np.uint8)
-        header = np.array([2051, n, 28, 28], ">i4").tobytes()
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            np.array([2049, n], ">i4").tobytes() + labels.tobytes()
-        )
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder: training.data decompresses Debian's files into it, or it holds synthetic images."""
-    path = tmp_path_factory.mktemp("data")
-    if not all((DEBIAN_DIR / f"{name}.gz").exists() for name in RAW_FILES):
-        write_synthetic_idx(path / "FashionMNIST" / "raw")
-    return path
-
-
 @pytest.fixture(scope="module")
 def run_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs")

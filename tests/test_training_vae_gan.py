@@ -11,10 +11,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from tests.test_training_pipeline import write_synthetic_idx
 from training.__main__ import main
 from training.config import RECIPES, override_config
-from training.data import DEBIAN_DIR, RAW_FILES
 from training.kinds.vae_gan import VAEGAN, zoom_and_shift
 from training.models import build_model
 from training.prior import fit_gaussian_mixture, parse_prior, sample_mixture
@@ -33,14 +31,6 @@ def run_cli(recipe: str, sets: list[str], out: Path, data_dir: Path, *extra: str
     assert main(["train", recipe, *args, *(arg for s in sets for arg in ("--set", s))]) == 0
     (run,) = (out / recipe).iterdir()
     return run
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("data")
-    if not all((DEBIAN_DIR / f"{name}.gz").exists() for name in RAW_FILES):
-        write_synthetic_idx(path / "FashionMNIST" / "raw")
-    return path
 
 
 @pytest.fixture(scope="module")
