@@ -98,7 +98,8 @@ def run_train(args: argparse.Namespace) -> int:
         device=args.device,
         amp=args.amp,
     )
-    print(f"wrote {run_dir}")
+    if run_dir is not None:  # None on torchrun's other ranks: rank 0 writes the run folder
+        print(f"wrote {run_dir}")
     return 0
 
 
