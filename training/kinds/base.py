@@ -81,6 +81,15 @@ class Kind:
         raise NotImplementedError
 
 
+PARITY_IMAGES = 256  # test images of the export's parity check (28x28 ones; photos: `PARITY_PHOTOS`)
+PARITY_PHOTOS = 4  # 512x512 photos
+
+
+def parity_images(cfg, images: Tensor) -> Tensor:
+    """The first test images the parity check of an export runs on: a few photos, or many small images."""
+    return images[: PARITY_PHOTOS if is_photo_dataset(cfg.dataset) else PARITY_IMAGES]
+
+
 @torch.no_grad()
 def predict(model: nn.Module, inputs: tuple[Tensor, ...], batch_size: int = 4096) -> tuple[Tensor, ...]:
     """The model's outputs in eval mode, batch by batch, each concatenated over the batches."""

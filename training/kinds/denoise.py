@@ -8,11 +8,17 @@ from torch import Tensor, nn
 
 from training.data import TEST_NOISE_SEED, Splits, add_fixed_noise, add_noise
 from training.datasets import dataset_labels
-from training.kinds.base import ExportPart, IOSpec, Kind, describe_latents, predict, report_batch
+from training.kinds.base import (
+    PARITY_IMAGES,
+    ExportPart,
+    IOSpec,
+    Kind,
+    describe_latents,
+    predict,
+    report_batch,
+)
 from training.metrics import measure
 from training.plots import plot_latent_pairs, plot_samples
-
-PARITY_IMAGES = 256  # test images used for the parity check
 
 
 class FixedSigmaDenoise(Kind):

@@ -17,6 +17,7 @@ from training.kinds.base import (
     crop_center,
     crop_to,
     example_indices,
+    parity_images,
     predict,
     report_batch,
 )
@@ -25,7 +26,6 @@ from training.plots import plot_rows
 
 # log-L1 stops sharpening an image's error below this, so near-noiseless images do not outweigh the rest.
 LOG_L1_FLOOR = 1e-3
-PARITY_IMAGES = 256  # test images used for the parity check (4 of the 512x512 photos)
 
 
 class ConditionedDenoise(Kind):
@@ -68,7 +68,7 @@ class ConditionedDenoise(Kind):
     def export_parts(self, model: nn.Module, cfg, splits: Splits) -> list[ExportPart]:
         """Real test images at their size and at a second, odd-ish size (a multiple of the model's)."""
         photos = is_photo_dataset(cfg.dataset)
-        images = splits.test_x[: 4 if photos else PARITY_IMAGES]  # (N, C, H, W)
+        images = parity_images(cfg, splits.test_x)  # (N, C, H, W)
         m = self.size_multiple(cfg)
         sigma = torch.linspace(cfg.sigma_min, cfg.sigma_max, len(images))
         other = crop_to(images, 17 * m, 11 * m) if photos else F.interpolate(images, scale_factor=2)

@@ -17,13 +17,12 @@ from training.kinds.base import (
     crop_center,
     crop_to,
     example_indices,
+    parity_images,
     predict,
     report_batch,
 )
 from training.metrics import measure
 from training.plots import plot_rows
-
-PARITY_IMAGES = 256
 
 
 def downsample(x: Tensor, scale: int, *, box: bool) -> Tensor:
@@ -56,7 +55,7 @@ class SuperResolution(Kind):
     def export_parts(self, model: nn.Module, cfg, splits: Splits) -> list[ExportPart]:
         """Low-resolution test images, and a second size."""
         photos = is_photo_dataset(cfg.dataset)
-        images = splits.test_x[: 4 if photos else PARITY_IMAGES]
+        images = parity_images(cfg, splits.test_x)
         (low,) = self.make_inputs(images, cfg)
         inputs = [(low,), (crop_to(low, 50, 38) if photos else images,)]
         return [ExportPart(model, cfg.name, "upscale", {}, inputs)]

@@ -8,13 +8,14 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from training.data import TEST_NOISE_SEED, Splits
-from training.datasets import dataset_labels, is_photo_dataset
+from training.datasets import dataset_labels
 from training.kinds.base import (
     ExportPart,
     IOSpec,
     Kind,
     describe_latents,
     example_indices,
+    parity_images,
     predict,
     report_batch,
 )
@@ -23,7 +24,6 @@ from training.models import VAEEncoder
 from training.plots import plot_grid, plot_latent_map, plot_rows
 from training.prior import describe_prior, draw_posterior_codes, fit_gaussian_mixture, sample_mixture
 
-PARITY_IMAGES = 256
 PRIOR_IMAGES = 4096  # training images whose codes the mixture prior is fitted to
 
 
@@ -86,7 +86,7 @@ class VariationalAutoencoder(Kind):
         raise ValueError(f"a VAE exports a vae-encoder and a vae-decoder, not {task!r}")
 
     def export_parts(self, model: nn.Module, cfg, splits: Splits) -> list[ExportPart]:
-        images = splits.test_x[: 4 if is_photo_dataset(cfg.dataset) else PARITY_IMAGES]
+        images = parity_images(cfg, splits.test_x)
         mu = torch.cat([model.encode(chunk)[0] for chunk in splits.test_x.split(256)])  # (N, D)
         latent = describe_latents(mu, splits.test_y, dataset_labels(cfg.dataset))
         mixture = fit_prior(model, cfg, splits)
