@@ -61,6 +61,12 @@ def make_session(path: Path | str) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def label_of(session: ort.InferenceSession, path: Path) -> str:
+    """A model's row label in the tables: its name and version from its metadata."""
+    meta = session.get_modelmeta().custom_metadata_map
+    return f"{meta.get('name', path.stem)} v{meta.get('version', '?')}"
+
+
 def size_multiple(session: ort.InferenceSession) -> int:
     return int(session.get_modelmeta().custom_metadata_map.get("size_multiple", "1"))
 
@@ -115,15 +121,14 @@ def evaluate_kodak(models: list[Path], folder: Path, *, bm3d_images: int) -> str
             add(f"BM3D (first {k} images)", j, f"{mean_psnr(clean[:k], out):.2f}")
         sigma_in = np.array([sigma], np.float32)
         for path, session in sessions.items():
-            name = session.get_modelmeta().custom_metadata_map.get("name", path.stem)
-            version = session.get_modelmeta().custom_metadata_map.get("version", "?")
+            label = label_of(session, path)
             out = [run_padded(session, x, sigma=sigma_in) for x in noisy]
-            add(f"{name} v{version}", j, f"{mean_psnr(clean, out):.2f}")
+            add(label, j, f"{mean_psnr(clean, out):.2f}")
             if k:
-                add(f"{name} v{version} (first {k} images)", j, f"{mean_psnr(clean[:k], out[:k]):.2f}")
+                add(f"{label} (first {k} images)", j, f"{mean_psnr(clean[:k], out[:k]):.2f}")
             if session.get_modelmeta().custom_metadata_map.get("symmetry") == "dihedral":
                 out8 = [self_ensemble(session, x, sigma_in) for x in noisy]
-                add(f"{name} v{version} (self-ensemble x8)", j, f"{mean_psnr(clean, out8):.2f}")
+                add(f"{label} (self-ensemble x8)", j, f"{mean_psnr(clean, out8):.2f}")
     for name, figures in DENOISE_REFERENCES.items():
         rows[name] = [f"{f:.2f}" for f in figures]
     header = " | ".join(f"sigma {s}" for s in KODAK_SIGMAS)
@@ -198,8 +203,7 @@ def evaluate_set14(models: list[Path], folder: Path) -> str:
             ):
                 scores.setdefault(name, []).append(score_y(hr, pil_resize(low, (w, h), method), shave))
             for path, session in sessions.items():
-                meta = session.get_modelmeta().custom_metadata_map
-                name = f"{meta.get('name', path.stem)} v{meta.get('version', '?')}"
+                name = label_of(session, path)
                 scores.setdefault(name, []).append(score_y(hr, upscale_with(session, low, scale // 2), shave))
         for name, values in scores.items():
             psnr = statistics.fmean(v[0] for v in values)
