@@ -20,13 +20,13 @@ from typing import Any
 
 from desktop.cluster.manifest import ClusterPlan, plan_cluster_job, validate_cluster_job
 from desktop.cluster.options import ClusterOptions, check_cluster_options
-from desktop.cluster.reports import ROWS_IN_MEMORY, MemoryRows, ParquetRows, RunInfo, summarize_counts
+from desktop.cluster.reports import ROWS_IN_MEMORY, MemoryRows, ParquetRows, RunInfo
 from desktop.cluster.storage import parse_location
 from desktop.cluster.worker import FileWorker, WorkerSettings, convert_json_to_row, describe_entries
 from desktop.core.atomic import sweep_temp_files
 from desktop.core.batch.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
 from desktop.core.batch.job import BatchJob, BatchJobError, BatchPlan, choose_output_dir
-from desktop.core.batch.report import FileResult, find_csv_path
+from desktop.core.batch.report import FileResult, find_csv_path, summarize_counts
 from desktop.core.batch.runner import describe_job
 from desktop.core.models.registry import ModelEntry
 

@@ -44,15 +44,6 @@ class RunInfo:
     manifest_files: int
 
 
-def summarize_counts(counts: Counter[str], seconds: float) -> str:
-    """Return "12 files: 9 ok, 2 failed, 1 skipped in 3.4 s (2.6 images/s)", as `BatchReport.summarize`
-    says it (without holding the rows)."""
-    parts = ", ".join(f"{counts[status]} {status}" for status in STATUSES if counts[status])
-    rate = counts["ok"] / seconds if seconds > 0 else 0.0
-    total = sum(counts.values())
-    return f"{total} files: {parts or 'nothing to do'} in {seconds:.1f} s ({rate:.1f} images/s)"
-
-
 @dataclass
 class MemoryRows:
     """Rows kept on the driver, written at the end as `batch_report.json` + `.csv`."""

@@ -4,7 +4,8 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,11 +61,18 @@ class BatchReport:
 
     def summarize(self) -> str:
         """Return e.g. "12 files: 9 ok, 2 failed, 1 skipped in 3.4 s (2.6 images/s)"."""
-        parts = [f"{self.count(status)} {status}" for status in STATUSES if self.count(status)]
-        rate = self.count("ok") / self.seconds if self.seconds > 0 else 0.0
-        counts = ", ".join(parts) or "nothing to do"
         cancelled = " (cancelled)" if self.cancelled else ""
-        return f"{len(self.rows)} files: {counts} in {self.seconds:.1f} s ({rate:.1f} images/s){cancelled}"
+        return summarize_counts(Counter(row.status for row in self.rows), self.seconds) + cancelled
+
+
+def summarize_counts(counts: Mapping[str, int], seconds: float) -> str:
+    """Return "12 files: 9 ok, 2 failed, 1 skipped in 3.4 s (2.6 images/s)" from the rows' status counts
+    (a cluster run keeps the counts, not the rows)."""
+    parts = ", ".join(f"{counts.get(status, 0)} {status}" for status in STATUSES if counts.get(status, 0))
+    rate = counts.get("ok", 0) / seconds if seconds > 0 else 0.0
+    return (
+        f"{sum(counts.values())} files: {parts or 'nothing to do'} in {seconds:.1f} s ({rate:.1f} images/s)"
+    )
 
 
 def merge_rows(old: Iterable[FileResult], new: Iterable[FileResult]) -> tuple[FileResult, ...]:
