@@ -127,6 +127,19 @@ def test_crops_flip_or_turn_every_way(dihedral: bool, orientations: int) -> None
     assert turned <= seen if dihedral else len(turned & seen) == 1
 
 
+def test_grey_crops_get_one_noise_field_for_their_three_channels() -> None:
+    from training.kinds.denoise_cond import ConditionedDenoise
+    from training.photos import sample_crops
+
+    torch.manual_seed(0)
+    crops = sample_crops(torch.rand(2, 3, 20, 20), torch.arange(2).repeat(50), 16, grey_share=0.3)
+    grey = (crops == crops[:, :1]).flatten(1).all(1)
+    assert 10 < grey.sum() < 50  # about 30 of the 100 crops
+    noisy, _ = ConditionedDenoise().make_inputs(crops, RECIPES["photo-denoise"])
+    assert torch.equal(noisy[grey], noisy[grey, :1].expand(-1, 3, -1, -1))
+    assert not (noisy[~grey] == noisy[~grey, :1]).flatten(1).all(1).any()  # colour crops: colour noise
+
+
 @pytest.mark.parametrize("width", [8, 13, 16])
 def test_widening_the_first_level_keeps_the_function(width: int) -> None:
     from training.widen import widen_first_level

@@ -30,6 +30,7 @@ class RecipeBase:
     image_size: int = 28  # size of the stored images (can photos: resized to it)
     crop_size: int = 0  # > 0: train on random crops of this size with flips
     augment: str = "hflip"  # "hflip", or "dihedral" (all 8 flips and quarter turns; export writes `symmetry`)
+    grey_share: float = 0.0  # share of training images made grey (three equal channels; grey noise on them)
     epoch_size: int = 10_000  # > 0: training images (crops) per epoch, drawn with replacement; 0 = one pass
     val_size: int = 10_000  # Fashion-MNIST only: held out of the 60,000 training images for early stopping
     split_seed: int = 42  # seed of the train/validation split, fixed so runs share a validation set

@@ -127,12 +127,17 @@ def center_crop(x: Tensor, size: int) -> Tensor:
     return v2.functional.center_crop(x, [size, size])
 
 
-def sample_crops(x: Tensor, idx: Tensor, size: int, *, dihedral: bool = False) -> Tensor:
+def sample_crops(
+    x: Tensor, idx: Tensor, size: int, *, dihedral: bool = False, grey_share: float = 0.0
+) -> Tensor:
     """Random `size` crops of the images `x[idx]` with random horizontal flips, or with `dihedral` any of
-    the eight flips and quarter turns (noise has no orientation; a can does): (B, C, size, size)."""
+    the eight flips and quarter turns (noise has no orientation; a can does), and a `grey_share` of them made
+    grey (three equal channels, as a grayscale photo reaches an RGB model): (B, C, size, size)."""
     steps: list = [v2.RandomCrop(size), v2.RandomHorizontalFlip()]
     if dihedral:
         steps += [v2.RandomVerticalFlip(), v2.RandomApply([v2.Lambda(transpose_hw)])]
+    if grey_share > 0:
+        steps.append(v2.RandomGrayscale(grey_share))
     augment = v2.Compose(steps)
     return torch.stack([augment(x[i]) for i in idx.tolist()])
 

@@ -273,7 +273,10 @@ def iterate_batches(x: Tensor, cfg: RecipeConfig) -> Iterator[Tensor]:
     dihedral = cfg.augment == "dihedral"
     size = cfg.crop_size or x.shape[-1]
     for chunk in idx.split(cfg.batch_size):
-        yield sample_crops(x, chunk, size, dihedral=dihedral) if cfg.crop_size or dihedral else x[chunk]
+        if cfg.crop_size or dihedral or cfg.grey_share:
+            yield sample_crops(x, chunk, size, dihedral=dihedral, grey_share=cfg.grey_share)
+        else:
+            yield x[chunk]
 
 
 def autocast(device: str, amp: bool) -> torch.autocast:
