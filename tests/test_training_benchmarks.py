@@ -63,6 +63,8 @@ def test_tables_hold_every_method_and_the_references(tmp_path: Path) -> None:
     assert any(line.startswith("| noisy input |") for line in lines)
     assert any(line.startswith("| d v") and "self-ensemble" not in line for line in lines)
     assert any("self-ensemble x8" in line for line in lines)
+    assert any(line.startswith("| d v") and "on the grey images" in line for line in lines)
+    assert any(line.startswith("| noisy input, grey images |") for line in lines)
     assert "| 34.67 | 32.18 | 29.03 |" in kodak  # FFDNet's figures, as measured in the benchmarks README
     set14 = benchmarks.evaluate_set14([upscaler], root / "set14")
     gray = benchmarks.evaluate_set14([upscaler], root / "set14_gray")  # replicated to RGB, as bridge is
@@ -71,6 +73,13 @@ def test_tables_hold_every_method_and_the_references(tmp_path: Path) -> None:
     assert {"bicubic (PIL)", "Lanczos (PIL)", "DnCNN-3 (2017; benchmarks README)"} <= set(rows)
     ours = next(line for name, line in rows.items() if name.startswith("u v"))
     assert ours.count("|") == 6 and "-" not in ours.split("|")[3]  # x2 and x4 figures both measured
+
+
+def test_grey_versions_are_luma_in_three_equal_channels() -> None:
+    rgb = np.stack([np.full((2, 3), v, np.float32) for v in (1.0, 0.5, 0.0)])
+    grey = benchmarks.to_grey(rgb)
+    assert grey.shape == (3, 2, 3)
+    np.testing.assert_allclose(grey, 0.299 + 0.587 * 0.5, rtol=1e-6)
 
 
 def test_sharpness_and_novelty_ratios() -> None:

@@ -103,8 +103,10 @@ def add_benchmark_noise(clean: np.ndarray, sigma: float, index: int) -> np.ndarr
 
 def evaluate_kodak(models: list[Path], folder: Path, *, bm3d_images: int) -> str:
     """The Kodak24 denoising table: noisy input, BM3D on the first images, each model (and its x8
-    self-ensemble where it was trained for one), and the peers' reference figures."""
+    self-ensemble where it was trained for one; and on the images' grey versions, with grey noise), and the
+    peers' reference figures."""
     clean = [im.transpose(2, 0, 1).astype(np.float32) / 255 for im in load_images(folder)]  # (3, H, W) each
+    grey = [to_grey(x) for x in clean]
     sessions = {p: make_session(p) for p in models}
     rows: dict[str, list[str]] = {}
 
@@ -115,6 +117,8 @@ def evaluate_kodak(models: list[Path], folder: Path, *, bm3d_images: int) -> str
         sigma = level / 255
         noisy = [add_benchmark_noise(x, sigma, i) for i, x in enumerate(clean)]
         add("noisy input", j, f"{mean_psnr(clean, noisy):.2f}")
+        noisy_grey = [add_benchmark_noise(x[:1], sigma, i).repeat(3, 0) for i, x in enumerate(grey)]
+        add("noisy input, grey images", j, f"{mean_psnr(grey, noisy_grey):.2f}")
         k = min(bm3d_images, len(clean))
         if k:
             out = [denoise_bm3d(x, sigma) for x in noisy[:k]]
@@ -129,6 +133,9 @@ def evaluate_kodak(models: list[Path], folder: Path, *, bm3d_images: int) -> str
             if session.get_modelmeta().custom_metadata_map.get("symmetry") == "dihedral":
                 out8 = [self_ensemble(session, x, sigma_in) for x in noisy]
                 add(f"{label} (self-ensemble x8)", j, f"{mean_psnr(clean, out8):.2f}")
+            # A grayscale photo reaches the RGB model as three equal channels with one noise field.
+            out_grey = [run_padded(session, x, sigma=sigma_in) for x in noisy_grey]
+            add(f"{label} on the grey images", j, f"{mean_psnr(grey, out_grey):.2f}")
     for name, figures in DENOISE_REFERENCES.items():
         rows[name] = [f"{f:.2f}" for f in figures]
     header = " | ".join(f"sigma {s}" for s in KODAK_SIGMAS)
@@ -153,6 +160,13 @@ def mean_psnr(clean: list[np.ndarray], pred: list[np.ndarray]) -> float:
     return statistics.fmean(
         measure(c[None], np.clip(p, 0, 1)[None])["psnr"] for c, p in zip(clean, pred, strict=True)
     )
+
+
+def to_grey(rgb: np.ndarray) -> np.ndarray:
+    """A (3, H, W) image in [0, 1] as its BT.601 luma in three equal channels (how a grayscale photo
+    reaches an RGB model)."""
+    luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    return np.repeat(luma[None], 3, 0).astype(np.float32)
 
 
 def to_y(rgb: np.ndarray) -> np.ndarray:
