@@ -13,7 +13,7 @@ import torch
 
 from training.__main__ import main
 from training.config import RECIPES, override_config
-from training.kinds.vae_gan import VAEGAN, zoom_and_shift
+from training.kinds.vae_gan import VAEGAN, critic_codes, zoom_and_shift
 from training.models import build_model
 from training.prior import fit_gaussian_mixture, parse_prior, sample_mixture
 from training.train import load_initial_weights
@@ -88,6 +88,18 @@ def test_vae_gan_loss_gives_every_part_a_gradient() -> None:
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_critic_codes_lie_between_the_batch_codes_or_come_from_the_normal() -> None:
+    torch.manual_seed(0)
+    mu = torch.tensor([[-4.0, 0.0], [4.0, 0.0]])  # two photos' codes, posteriors of std 0.01
+    between = critic_codes(mu, torch.full_like(mu, -9.2), 500, "between")
+    assert between.shape == (500, 2) and between[:, 0].abs().max() < 4.1 and between[:, 1].abs().max() < 0.1
+    assert between[:, 0].std() > 2  # spread along the segment, not at its ends only
+    normal = critic_codes(mu, torch.full_like(mu, -9.2), 500, "normal")
+    assert normal[:, 1].std() > 0.8
+    with pytest.raises(ValueError, match="critic_codes"):
+        critic_codes(mu, mu, 3, "uniform")
 
 
 def test_zoom_and_shift_stays_inside_the_photo() -> None:

@@ -189,7 +189,8 @@ class VAEGANConfig(VAEConfig):
     # there (VQGAN's adaptive weight), so it stays in proportion as the pixel loss shrinks.
     adv_weight: float = 0.5
     feature_weight: float = 1.0  # L1 between the critic's features of a photo and of its reconstruction
-    prior_samples: int = 8  # decoded z ~ N(0, I) per batch, shown to the critic beside the reconstructions
+    prior_samples: int = 8  # decoded codes per batch, shown to the critic beside the reconstructions
+    critic_codes: str = "normal"  # those codes: "normal" (N(0, I)) or "between" (between the batch's codes)
     adam_beta1: float = 0.5  # GAN practice: less momentum, since the opponent moves
 
     # --- augmentation: a zoom in of up to 1 + max_zoom, shifted within the frame (cans stay upright) ---
@@ -249,6 +250,8 @@ CANS_VAE = VAEConfig(
     time_budget_s=600.0,  # best epoch 12 of 13 at 10 minutes (36 images/s here)
 )
 
+FASHION_VAE = VAEConfig()
+
 RECIPES: dict[str, RecipeConfig] = {
     "fashion-dae-mlp": DenoiseMLPConfig(),
     "fashion-dae-conv": CondDenoiseConfig(),
@@ -282,7 +285,7 @@ RECIPES: dict[str, RecipeConfig] = {
         channels_last=True,
         time_budget_s=3600.0,
     ),
-    "fashion-vae": VAEConfig(),
+    "fashion-vae": FASHION_VAE,
     "cans-vae": CANS_VAE,
     # The cans VAE (v3) trained further with a patch critic: start it from the shipped files with
     # `--init onnx_models/cans_vae_encoder.onnx` (the decoder file comes along as its pair).
@@ -297,6 +300,23 @@ RECIPES: dict[str, RecipeConfig] = {
             "batch_size": 16,  # more steps per minute on a CPU
             "lr": 2e-4,  # a fine-tune of v3, beside a critic
             "time_budget_s": 2100.0,
+        }
+    ),
+    # The Fashion VAE (v2) likewise, from `--init onnx_models/fashion_vae_encoder.onnx`: garments are centred
+    # and upright, so no zoom; a mixture over its 16-d codes.
+    "fashion-vae-gan": VAEGANConfig(
+        **{f.name: getattr(FASHION_VAE, f.name) for f in dataclasses.fields(VAEConfig)}
+        | {
+            "recipe": "fashion-vae-gan",
+            "arch": "conv-vae-gan",
+            "kind": "vae-gan",
+            "version": "3.0",  # 3.0: adversarial decoder training, mixture prior
+            "prior_components": 16,
+            "batch_size": 64,
+            "lr": 2e-4,
+            "epoch_size": 20_000,  # epochs of a few minutes: checkpoints and validation between them
+            "max_zoom": 0.0,
+            "time_budget_s": 1200.0,
         }
     ),
 }

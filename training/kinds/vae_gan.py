@@ -30,6 +30,20 @@ def zoom_and_shift(images: Tensor, max_zoom: float) -> Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def critic_codes(mu: Tensor, logvar: Tensor, count: int, mode: str) -> Tensor:
+    """The codes (count, D) whose decodes the critic judges beside the reconstructions: draws from N(0, I)
+    ("normal"), or ("between") points on the segments between posterior draws of two of the batch's photos,
+    which is where the app's mixture prior and its interpolation take the decoder."""
+    if mode == "normal":
+        return torch.randn(count, mu.shape[1], device=mu.device)
+    if mode != "between":
+        raise ValueError(f"unknown critic_codes {mode!r}: 'normal' or 'between'")
+    z = (mu + torch.randn_like(mu) * (0.5 * logvar).exp()).detach()
+    a, b = (torch.randint(len(z), (count,), device=z.device) for _ in range(2))
+    t = torch.rand(count, 1, device=z.device)
+    return (1 - t) * z[a] + t * z[b]
+
+
 def hinge_critic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """The critic's hinge loss: real patches above +1, fake ones below -1."""
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
@@ -67,7 +81,7 @@ class VAEGAN(VariationalAutoencoder):
         photos = zoom_and_shift(inputs[0], cfg.max_zoom)
         recon, mu, logvar = model(photos)
         vae_loss = sum(compute_vae_terms(recon, mu, logvar, photos, cfg.beta)) / len(photos)
-        prior = vae.decoder(torch.randn(cfg.prior_samples, cfg.latent_dim, device=photos.device))
+        prior = vae.decoder(critic_codes(mu, logvar, cfg.prior_samples, cfg.critic_codes))
         fakes = torch.cat([recon, prior])
 
         critic = vae.discriminator
