@@ -286,3 +286,17 @@ def test_widen_writes_a_checkpoint_that_init_takes(tmp_path: Path) -> None:
         mlp = RECIPES["fashion-dae-mlp"]
         torch.save({"model": build_model(mlp).state_dict(), "config": dataclasses.asdict(mlp)}, source)
         main(["widen", str(source), "--width", "12", "--out", str(out)])
+
+
+@pytest.mark.parametrize(
+    ("done", "expected"), [(0.0, 0.0), (0.05, 0.497), (0.1, 0.976), (0.5, 0.5), (1.0, 0.0)]
+)
+def test_lr_rises_over_the_warmup_then_follows_the_cosine(done: float, expected: float) -> None:
+    from training.train import set_lr
+
+    cfg = override_config(RECIPES["photo-denoise"], {"lr": "1.0", "warmup": "0.1", "time_budget_s": "100"})
+    optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    set_lr(optimizer, cfg, done)
+    cosine = 0.5 * (1 + np.cos(np.pi * done))
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(expected, abs=1e-3)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(cosine * min(done / 0.1, 1.0))

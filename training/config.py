@@ -48,6 +48,9 @@ class RecipeBase:
     min_delta: float = 1e-5  # a real improvement lowers the reference validation loss by more than this
     seed: int = 0  # weight init, shuffling and training noise
     time_budget_s: float = 0.0  # > 0: stop after this many seconds, lr on a cosine over it; 0 = no budget
+    # share of the time budget over which lr rises from 0: a stage that starts from trained weights with a
+    # fresh Adam otherwise takes full-size steps before Adam has its gradient scales, and loses ground
+    warmup: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -290,10 +290,14 @@ def budget_used(cfg: RecipeConfig, t0: float) -> float:
 
 
 def set_lr(optimizer: torch.optim.Optimizer, cfg: RecipeConfig, done: float) -> None:
-    """Cosine decay from `lr` to 0 over the time budget (`done` of it spent); constant `lr` without one."""
+    """Cosine decay from `lr` to 0 over the time budget (`done` of it spent), after a linear rise from 0 over
+    its first `warmup` share; constant `lr` without a budget."""
     if cfg.time_budget_s > 0:
+        lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+        if done < cfg.warmup:
+            lr *= done / cfg.warmup
         for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+            group["lr"] = lr
 
 
 @torch.no_grad()
