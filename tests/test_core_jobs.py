@@ -109,3 +109,24 @@ def test_devices_list_every_compute_provider(monkeypatch: pytest.MonkeyPatch) ->
     check_device("dml")
     with pytest.raises(ValueError, match="device must be one of"):
         check_device("azure")
+
+
+def test_upscale_self_ensemble_averages_every_pass_over_its_orientations(
+    cache: SessionCache, tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from onnx_builders import build_conv_model
+
+    from desktop.core.inference import image_model
+
+    path = build_conv_model(tmp_path / "up_dihedral.onnx", task="upscale", scale=2, symmetry="dihedral")
+    chosen: list[int] = []
+    real = image_model.ensemble_call
+    monkeypatch.setattr(image_model, "ensemble_call", lambda call, n: chosen.append(n) or real(call, n))
+    image = make_image(30, 41, 3)
+    x4 = upscale_image(opener(cache, path), "cpu", image, factor=4, tile_size=16, ensemble=8)
+    assert x4.ensemble == 8 and chosen == [8, 8]  # both x2 passes
+    once = upscale_image(opener(cache, path), "cpu", image, factor=4, tile_size=16)
+    np.testing.assert_allclose(x4.upscaled, once.upscaled, atol=1e-5)  # a blur treats every turn alike
+    assert once.ensemble == 1
+    with pytest.raises(ValueError, match="not trained on every flip"):
+        upscale_image(opener(cache, tiny_models_dir / "up2_rgb.onnx"), "cpu", image, ensemble=2)

@@ -47,6 +47,7 @@ class UpscaleResult:
     provider: str
     tile_size: int | None
     notes: tuple[str, ...] = ()
+    ensemble: int = 1  # orientations averaged in each pass (self-ensemble), 1: the model once
 
 
 def count_passes(info: ModelInfo, factor: int) -> int:
@@ -90,11 +91,12 @@ def upscale_image(
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
     visible: Box | None = None,
+    ensemble: int = 1,
 ) -> UpscaleResult:
     """Enlarge model-ready pixels (H, W, C) `factor` times with the model and with bicubic; with `check`,
     first shrink them `factor` times and measure both results against the original. The last pass runs
     its tiles nearest first to `focus` (row, column in output pixels, where the view is centred), those in
-    the `visible` box (output pixels) first."""
+    the `visible` box (output pixels) first; `ensemble` > 1 averages that many orientations in each pass."""
     progress = progress or Progress()
     model = open_model(device)
     passes = count_passes(model.info, factor)
@@ -112,6 +114,7 @@ def upscale_image(
             tile_size=tile_size,
             focus=(focus[0] / model.info.scale, focus[1] / model.info.scale) if focus and last else None,
             visible=scale_box(visible, 1 / model.info.scale) if visible and last else None,
+            ensemble=ensemble,
         )
         done = process_image(
             ModelInput.unchanged(image),
@@ -141,4 +144,5 @@ def upscale_image(
         provider=provider,
         tile_size=tile,
         notes=tuple(notes),
+        ensemble=ensemble,
     )

@@ -6,7 +6,6 @@ import numpy as np
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QFormLayout,
     QGroupBox,
     QLabel,
@@ -16,7 +15,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.images.files import LoadedImage
-from desktop.core.inference.ensemble import ENSEMBLE_SIZES
 from desktop.core.inference.image_model import prepare_model_input
 from desktop.core.inference.tiling import TilePiece
 from desktop.core.jobs.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
@@ -27,6 +25,7 @@ from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus
 from desktop.qt.pages.tile_preview import ImageConverter, TilePreview
 from desktop.qt.pages.tiled_page import TiledPage
 from desktop.qt.widgets.compare_box import CompareBox
+from desktop.qt.widgets.ensemble_box import EnsembleBox, title_with_ensemble
 from desktop.qt.widgets.float_slider import FloatSlider
 from desktop.qt.widgets.metrics_table import MetricsTable
 from desktop.qt.widgets.model_picker import ModelPicker
@@ -85,8 +84,7 @@ def run_page_job(
     names = layer_names(result.clean is not None)
     layers = [(name, convert(pixels)) for name, pixels in zip(names, arrays, strict=True)]
     notes = tuple(note for note in (session_note, *result.notes) if note)
-    ensemble = f" \N{MIDDLE DOT} self-ensemble x{result.ensemble}" if result.ensemble > 1 else ""
-    title = entry.info.title + ensemble
+    title = title_with_ensemble(entry.info.title, result.ensemble)
     status = RunStatus(title, result.provider, result.seconds, notes)
     return PageResult(result, layers, status, f"Input: {model_input.description}")
 
@@ -116,13 +114,7 @@ class DenoisePage(TiledPage):
             0.0, SIGMA_MAX, DEFAULT_SIGMA, steps=SIGMA_STEPS, describe=describe_sigma
         )
         self.strength_label = QLabel()
-        self.ensemble_group = QGroupBox("Self-ensemble")
-        self.ensemble_combo = QComboBox()
-        for passes in ENSEMBLE_SIZES:
-            self.ensemble_combo.addItem("Off: one pass" if passes == 1 else f"{passes} orientations", passes)
-        self.ensemble_combo.setToolTip(
-            "Denoise flipped and turned copies and average them: a cleaner result, that many times slower"
-        )
+        self.ensemble_box = EnsembleBox("Denoise")
         self.metrics_table = MetricsTable(("Noisy", "Denoised"))
         self.metrics_note = QLabel()
         self.metrics_note.setWordWrap(True)
@@ -139,7 +131,7 @@ class DenoisePage(TiledPage):
         self.seed_spin.valueChanged.connect(self._change_settings)
         self.auto_check.toggled.connect(self._change_settings)
         self.strength_slider.value_changed.connect(self._change_settings)
-        self.ensemble_combo.currentIndexChanged.connect(self._change_settings)
+        self.ensemble_box.changed.connect(self._change_settings)
         self._change_model(None)
 
     @property
@@ -160,12 +152,8 @@ class DenoisePage(TiledPage):
             tile_size=self.context.tiles,
             focus=self.view_focus(),
             visible=self.compare.view.visible_box(self.image.pixels.shape[:2]) if self.image else None,
-            ensemble=self.ensemble if self.ensemble_group.isVisibleTo(self) else 1,
+            ensemble=self.ensemble_box.passes,
         )
-
-    @property
-    def ensemble(self) -> int:
-        return int(self.ensemble_combo.currentData() or 1)
 
     def view_focus(self) -> tuple[float, float] | None:
         """Where tiled runs start: the image point at the centre of the view (`CompareView.focus_point`)."""
@@ -228,10 +216,8 @@ class DenoisePage(TiledPage):
         strength.addWidget(self.auto_check)
         strength.addWidget(self.strength_slider)
         strength.addWidget(self.strength_label)
-        ensemble = QFormLayout(self.ensemble_group)
-        ensemble.addRow("Average over:", self.ensemble_combo)
         quality = QLabel("<b>Quality against the original</b>")
-        groups = [noise, self.strength_group, self.ensemble_group]
+        groups = [noise, self.strength_group, self.ensemble_box]
         side = [self.picker, *groups, quality, self.metrics_table, self.metrics_note]
         self.lay_out_beside(PANEL_WIDTH, [*side, self.details_label, None], self.compare)
 
@@ -239,8 +225,7 @@ class DenoisePage(TiledPage):
     def _change_model(self, entry: ModelEntry | None) -> None:
         takes_sigma = entry is not None and entry.info.takes_sigma
         self.strength_group.setVisible(takes_sigma)
-        # Only models trained on every orientation gain from averaging them (see core/ensemble.py).
-        self.ensemble_group.setVisible(entry is not None and entry.info.symmetry == "dihedral")
+        self.ensemble_box.show_for(entry.info if entry is not None else None)
         if takes_sigma:
             noise = entry.info.noise
             high = noise.sigma_max if noise.sigma_max is not None else noise.sigma or SIGMA_MAX

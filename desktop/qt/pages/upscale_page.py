@@ -21,6 +21,7 @@ from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus
 from desktop.qt.pages.tile_preview import ImageConverter, TilePreview
 from desktop.qt.pages.tiled_page import TiledPage
 from desktop.qt.widgets.compare_box import CompareBox
+from desktop.qt.widgets.ensemble_box import EnsembleBox, title_with_ensemble
 from desktop.qt.widgets.metrics_table import MetricsTable
 from desktop.qt.widgets.model_picker import ModelPicker
 from desktop.qt.widgets.qimage import convert_array_to_qimage, make_alpha_converter
@@ -75,6 +76,7 @@ def run_page_job(
     progress: Progress,
     focus: tuple[float, float] | None = None,
     visible: tuple[float, float, float, float] | None = None,
+    ensemble: int = 1,
 ) -> PageResult:
     """The Upscale page's job, run in the worker: the model's tiles show over the bicubic result as they
     finish."""
@@ -92,12 +94,14 @@ def run_page_job(
         progress=progress,
         focus=focus,
         visible=visible,
+        ensemble=ensemble,
     )
     arrays = [a for a in (result.original, result.source, result.bicubic, result.upscaled) if a is not None]
     names = name_layers(factor, check)
     layers = [(name, convert(pixels)) for name, pixels in zip(names, arrays, strict=True)]
     notes = tuple(note for note in (session_note, *result.notes) if note)
-    status = RunStatus(entry.info.title, result.provider, result.seconds, notes)
+    title = title_with_ensemble(entry.info.title, ensemble)
+    status = RunStatus(title, result.provider, result.seconds, notes)
     enlarged = describe_enlargement(result.source.shape, factor, result.passes)
     details = f"Input: {model_input.description}. Enlarged {enlarged}."
     return PageResult(result, layers, status, details)
@@ -126,6 +130,7 @@ class UpscalePage(TiledPage):
             "measures both against the original."
         )
         self.check_label.setWordWrap(True)
+        self.ensemble_box = EnsembleBox("Enlarge")
         self.metrics_table = MetricsTable(("Bicubic", "Model"))
         self.metrics_note = QLabel("Tick the check above to measure PSNR / SSIM against the original.")
         self.metrics_note.setWordWrap(True)
@@ -137,6 +142,7 @@ class UpscalePage(TiledPage):
         self.picker.model_changed.connect(self._change_model)
         self.factor_combo.currentIndexChanged.connect(self._change_settings)
         self.check_box.toggled.connect(self._change_settings)
+        self.ensemble_box.changed.connect(self._change_settings)
         self._change_model(None)
 
     @property
@@ -157,6 +163,7 @@ class UpscalePage(TiledPage):
             self.compare.set_layers([("Input", convert_array_to_qimage(self.image.pixels))])
             return
         image, factor, check, context = self.image, self.factor, self.check_box.isChecked(), self.context
+        ensemble = self.ensemble_box.passes
         self.compare.set_preferred_split("Bicubic", f"Model x{factor}")
         out_factor = 1 if check else factor  # a check enlarges a shrunk copy back to size
         focus = self.view_focus(out_factor)
@@ -164,7 +171,9 @@ class UpscalePage(TiledPage):
         visible = self.compare.view.visible_box((height, width))
         self.details_label.setText(self.describe_run(entry, factor, check))
         self.submit(
-            lambda progress: run_page_job(image, entry, factor, check, context, progress, focus, visible)
+            lambda progress: run_page_job(
+                image, entry, factor, check, context, progress, focus, visible, ensemble
+            )
         )
 
     def describe_run(self, entry: ModelEntry, factor: int, check: bool) -> str:
@@ -207,6 +216,7 @@ class UpscalePage(TiledPage):
             "factor": result.factor,
             "passes": result.passes,
             "downscale_check": result.original is not None,
+            **({"self_ensemble": result.ensemble} if result.ensemble > 1 else {}),
             "tile_size": result.tile_size,
             "device": result.provider,
         }
@@ -218,12 +228,14 @@ class UpscalePage(TiledPage):
         form.addRow(self.check_box)
         form.addRow(self.check_label)
         quality = QLabel("<b>Quality against the original</b>")
-        side = [self.picker, group, quality, self.metrics_table, self.metrics_note, self.details_label, None]
+        side = [self.picker, group, self.ensemble_box, quality, self.metrics_table, self.metrics_note]
+        side += [self.details_label, None]
         self.lay_out_beside(PANEL_WIDTH, side, self.compare)
 
     @Slot(object)
     def _change_model(self, entry: ModelEntry | None) -> None:
         keep = self.factor
+        self.ensemble_box.show_for(entry.info if entry is not None else None)
         self.factor_combo.blockSignals(True)
         self.factor_combo.clear()
         for factor in list_factors(entry):
