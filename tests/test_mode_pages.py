@@ -311,55 +311,32 @@ def mouse_event(kind: QMouseEvent.Type, where: QPointF) -> QMouseEvent:
     return QMouseEvent(kind, where, where, button, button, Qt.KeyboardModifier.NoModifier)
 
 
-def test_denoise_offers_the_self_ensemble_only_to_models_trained_on_every_orientation(
-    qtbot: QtBot, tmp_path: Path, photo: Path
+@pytest.mark.parametrize(("mode", "model_kind", "passes"), [("denoise", {}, 8), ("upscale", {"scale": 2}, 4)])
+def test_self_ensemble_is_offered_only_to_models_trained_on_every_orientation(
+    qtbot: QtBot, tmp_path: Path, photo: Path, mode: str, model_kind: dict, passes: int
 ) -> None:
     from onnx_builders import build_conv_model
 
     folder = tmp_path / "models"
     folder.mkdir()
-    build_conv_model(folder / "blur_any.onnx")
-    build_conv_model(folder / "blur_dihedral.onnx", symmetry="dihedral")
+    build_conv_model(folder / "any.onnx", task=mode, **model_kind)
+    build_conv_model(folder / "dihedral.onnx", task=mode, symmetry="dihedral", **model_kind)
     window = show_window(qtbot, tmp_path, [folder])
-    page = window.denoise_page
-    page.picker.select("blur_dihedral")
+    window.show_mode(mode)
+    page = window.denoise_page if mode == "denoise" else window.upscale_page
+    page.picker.select("dihedral")
     assert page.ensemble_box.isVisibleTo(page)
     with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
         open_image(qtbot, window, photo)
-    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.ensemble == 8):
-        page.ensemble_box.choose(8)
-    assert page.describe_processing()["self_ensemble"] == 8
-    assert window.status.model_label.text().endswith("self-ensemble x8")
+    with qtbot.waitSignal(
+        page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.ensemble == passes
+    ):
+        page.ensemble_box.choose(passes)
+    assert page.describe_processing()["self_ensemble"] == passes
+    assert window.status.model_label.text().endswith(f"self-ensemble x{passes}")
 
     with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.ensemble == 1):
-        page.picker.select("blur_any")  # its sleeves-at-the-top kind: one pass, and no choice shown
-    assert not page.ensemble_box.isVisibleTo(page)
-    window.close()
-
-
-def test_upscale_offers_the_self_ensemble_only_to_models_trained_on_every_orientation(
-    qtbot: QtBot, tmp_path: Path, photo: Path
-) -> None:
-    from onnx_builders import build_conv_model
-
-    folder = tmp_path / "models"
-    folder.mkdir()
-    build_conv_model(folder / "up_any.onnx", task="upscale", scale=2)
-    build_conv_model(folder / "up_dihedral.onnx", task="upscale", scale=2, symmetry="dihedral")
-    window = show_window(qtbot, tmp_path, [folder])
-    window.show_mode("upscale")
-    page = window.upscale_page
-    page.picker.select("up_dihedral")
-    assert page.ensemble_box.isVisibleTo(page)
-    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
-        open_image(qtbot, window, photo)
-    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.ensemble == 4):
-        page.ensemble_box.choose(4)
-    assert page.describe_processing()["self_ensemble"] == 4
-    assert window.status.model_label.text().endswith("self-ensemble x4")
-
-    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: r.ensemble == 1):
-        page.picker.select("up_any")
+        page.picker.select("any")  # a sleeves-at-the-top kind of model: one pass, and no choice shown
     assert not page.ensemble_box.isVisibleTo(page)
     assert "self_ensemble" not in page.describe_processing()
     window.close()
