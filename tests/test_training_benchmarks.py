@@ -77,6 +77,17 @@ def test_tables_hold_every_method_and_the_references(tmp_path: Path) -> None:
     assert x8.split("|")[2:] == ours.split("|")[2:]  # a blur treats every orientation alike
 
 
+def test_two_models_of_one_name_and_version_get_rows_of_their_own(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    paths = [build_conv_model(tmp_path / folder / "d.onnx") for folder in ("a", "b")]
+    other = build_conv_model(tmp_path / "e.onnx")
+    labels = benchmarks.distinct_labels({p: benchmarks.make_session(p) for p in [*paths, other]})
+    assert len(set(labels.values())) == 3
+    assert labels[other] == benchmarks.label_of(benchmarks.make_session(other), other)
+    assert all(str(p) in labels[p] for p in paths)
+
+
 def test_grey_versions_are_luma_in_three_equal_channels() -> None:
     rgb = np.stack([np.full((2, 3), v, np.float32) for v in (1.0, 0.5, 0.0)])
     grey = benchmarks.to_grey(rgb)

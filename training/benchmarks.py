@@ -67,6 +67,14 @@ def label_of(session: ort.InferenceSession, path: Path) -> str:
     return f"{meta.get('name', path.stem)} v{meta.get('version', '?')}"
 
 
+def distinct_labels(sessions: dict[Path, ort.InferenceSession]) -> dict[Path, str]:
+    """Each model's row label (`label_of`), with its path added where two models share one: the same model
+    before and after a training stage are timed side by side."""
+    labels = {path: label_of(session, path) for path, session in sessions.items()}
+    shared = {label for label in labels.values() if list(labels.values()).count(label) > 1}
+    return {path: f"{label} ({path})" if label in shared else label for path, label in labels.items()}
+
+
 def size_multiple(session: ort.InferenceSession) -> int:
     return int(session.get_modelmeta().custom_metadata_map.get("size_multiple", "1"))
 
@@ -108,6 +116,7 @@ def evaluate_kodak(models: list[Path], folder: Path, *, bm3d_images: int) -> str
     clean = [im.transpose(2, 0, 1).astype(np.float32) / 255 for im in load_images(folder)]  # (3, H, W) each
     grey = [to_grey(x) for x in clean]
     sessions = {p: make_session(p) for p in models}
+    labels = distinct_labels(sessions)
     rows: dict[str, list[str]] = {}
 
     def add(name: str, sigma_index: int, value: str) -> None:
@@ -125,7 +134,7 @@ def evaluate_kodak(models: list[Path], folder: Path, *, bm3d_images: int) -> str
             add(f"BM3D (first {k} images)", j, f"{mean_psnr(clean[:k], out):.2f}")
         sigma_in = np.array([sigma], np.float32)
         for path, session in sessions.items():
-            label = label_of(session, path)
+            label = labels[path]
             out = [run_padded(session, x, sigma=sigma_in) for x in noisy]
             add(label, j, f"{mean_psnr(clean, out):.2f}")
             if k:
@@ -209,6 +218,7 @@ def evaluate_set14(models: list[Path], folder: Path) -> str:
     it was trained for one), the peers' figures."""
     images = load_images(folder)
     sessions = {p: make_session(p) for p in models}
+    labels = distinct_labels(sessions)
     rows: dict[str, list[str]] = {}
     for j, scale in enumerate((2, 4)):
         shave = scale
@@ -223,7 +233,7 @@ def evaluate_set14(models: list[Path], folder: Path) -> str:
             ):
                 scores.setdefault(name, []).append(score_y(hr, pil_resize(low, (w, h), method), shave))
             for path, session in sessions.items():
-                name = label_of(session, path)
+                name = labels[path]
                 scores.setdefault(name, []).append(score_y(hr, upscale_with(session, low, scale // 2), shave))
                 if session.get_modelmeta().custom_metadata_map.get("symmetry") == "dihedral":
                     out8 = upscale_with(session, low, scale // 2, orientations=8)
@@ -283,31 +293,33 @@ def measure_speed(denoisers: list[Path], upscalers: list[Path]) -> str:
             )
             ref = make_session(export_reference(FFDNet(), Path(tmp), "ffdnet", spec))
             calls = {"FFDNet": lambda: ref.run(None, {"image": photo, "sigma": sigma})}
-            for path in denoisers:
-                session = make_session(path)
-                calls[path.stem] = lambda s=session: s.run(None, {"image": photo, "sigma": sigma})
+            sessions = {p: make_session(p) for p in denoisers}
+            labels = distinct_labels(sessions)
+            for path, session in sessions.items():
+                calls[labels[path]] = lambda s=session: s.run(None, {"image": photo, "sigma": sigma})
             ms = time_interleaved(calls)
-            for path in denoisers:
-                ratio = ms[path.stem] / ms["FFDNet"]
+            for label in labels.values():
+                ratio = ms[label] / ms["FFDNet"]
                 lines.append(
-                    f"| {path.stem} | {w}x{h} RGB | {ms[path.stem]:.1f} | FFDNet architecture "
+                    f"| {label} | {w}x{h} RGB | {ms[label]:.1f} | FFDNet architecture "
                     f"| {ms['FFDNet']:.1f} | {ratio:.2f}x the time |"
                 )
         if upscalers:
             spec = IOSpec(("image",), ("output",), ((1, 1, 64, 64),), dynamic_hw=True)
             ref = make_session(export_reference(DnCNN3(), Path(tmp), "dncnn3", spec))
             calls = {"DnCNN-3": lambda: ref.run(None, {"image": luma})}
-            for path in upscalers:
-                session = make_session(path)
-                calls[path.stem] = lambda s=session: s.run(None, {"image": low})
+            sessions = {p: make_session(p) for p in upscalers}
+            labels = distinct_labels(sessions)
+            for path, session in sessions.items():
+                calls[labels[path]] = lambda s=session: s.run(None, {"image": low})
             ms = time_interleaved(calls)
-            for path in upscalers:
-                speedup = ms["DnCNN-3"] / ms[path.stem]
-                mps = (2 * SR_SPEED_SIZE) ** 2 / 1e6 / (ms[path.stem] / 1000)
+            for label in labels.values():
+                speedup = ms["DnCNN-3"] / ms[label]
+                mps = (2 * SR_SPEED_SIZE) ** 2 / 1e6 / (ms[label] / 1000)
                 side = SR_SPEED_SIZE
                 lines.append(
-                    f"| {path.stem} | {side}x{side} -> {2 * side}x{2 * side} ({mps:.2f} MP/s) "
-                    f"| {ms[path.stem]:.1f} | DnCNN-3 architecture (Y at {2 * side}x{2 * side}) "
+                    f"| {label} | {side}x{side} -> {2 * side}x{2 * side} ({mps:.2f} MP/s) "
+                    f"| {ms[label]:.1f} | DnCNN-3 architecture (Y at {2 * side}x{2 * side}) "
                     f"| {ms['DnCNN-3']:.1f} | {speedup:.1f}x faster |"
                 )
     return "\n".join(lines)
