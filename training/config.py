@@ -48,8 +48,9 @@ class RecipeBase:
     min_delta: float = 1e-5  # a real improvement lowers the reference validation loss by more than this
     seed: int = 0  # weight init, shuffling and training noise
     time_budget_s: float = 0.0  # > 0: stop after this many seconds, lr on a cosine over it; 0 = no budget
-    # share of the time budget over which lr rises from 0: a stage that starts from trained weights with a
-    # fresh Adam otherwise takes full-size steps before Adam has its gradient scales, and loses ground
+    # share of the time budget over which lr rises from 0, so a stage from trained weights does not take full
+    # steps before a fresh Adam has its gradient scales (the photo denoiser's restart dip came anyway: it is
+    # the learning rate's level; the best epochs are those of the cosine's tail)
     warmup: float = 0.0
 
 
