@@ -265,37 +265,24 @@ def build_model(cfg: RecipeConfig) -> nn.Module:
             unshuffle=cfg.unshuffle,
             negative_slope=cfg.negative_slope,
         )
-    if cfg.arch == "sr-convt":
-        return SuperResNet(
+    if cfg.arch in ("sr-convt", "sr-res"):
+        upscaler = SuperResNet if cfg.arch == "sr-convt" else ResidualSR
+        return upscaler(
             channels=cfg.channels,
             width=cfg.width,
             depth=cfg.depth,
             scale=cfg.scale,
             negative_slope=cfg.negative_slope,
         )
-    if cfg.arch == "sr-res":
-        return ResidualSR(
-            channels=cfg.channels,
-            width=cfg.width,
-            depth=cfg.depth,
-            scale=cfg.scale,
-            negative_slope=cfg.negative_slope,
-        )
-    if cfg.arch == "conv-vae":
-        return ConvVAE(
+    if cfg.arch in ("conv-vae", "conv-vae-gan"):
+        vae = dict(
             channels=cfg.channels,
             image_size=cfg.image_size,
             widths=cfg.widths,
             latent_dim=cfg.latent_dim,
             upsample=cfg.upsample,
         )
-    if cfg.arch == "conv-vae-gan":
-        return ConvVAEGAN(
-            channels=cfg.channels,
-            image_size=cfg.image_size,
-            widths=cfg.widths,
-            latent_dim=cfg.latent_dim,
-            upsample=cfg.upsample,
-            disc_widths=cfg.disc_widths,
-        )
+        if cfg.arch == "conv-vae-gan":
+            return ConvVAEGAN(disc_widths=cfg.disc_widths, **vae)
+        return ConvVAE(**vae)
     raise ValueError(f"unknown arch {cfg.arch!r}")
