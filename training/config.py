@@ -256,6 +256,14 @@ CANS_VAE = VAEConfig(
 
 FASHION_VAE = VAEConfig()
 
+
+def with_critic(vae: VAEConfig, **changes: Any) -> VAEGANConfig:
+    """A VAE recipe trained further beside a patch critic: its fields (same model, data and files) with the
+    VAE-GAN's arch and kind, and `changes`."""
+    fields = {f.name: getattr(vae, f.name) for f in dataclasses.fields(VAEConfig)}
+    return VAEGANConfig(**fields | {"arch": "conv-vae-gan", "kind": "vae-gan"} | changes)
+
+
 RECIPES: dict[str, RecipeConfig] = {
     "fashion-dae-mlp": DenoiseMLPConfig(),
     "fashion-dae-conv": CondDenoiseConfig(),
@@ -293,35 +301,27 @@ RECIPES: dict[str, RecipeConfig] = {
     "cans-vae": CANS_VAE,
     # The cans VAE (v3) trained further with a patch critic: start it from the shipped files with
     # `--init onnx_models/cans_vae_encoder.onnx` (the decoder file comes along as its pair).
-    "cans-vae-gan": VAEGANConfig(
-        **{f.name: getattr(CANS_VAE, f.name) for f in dataclasses.fields(VAEConfig)}
-        | {
-            "recipe": "cans-vae-gan",
-            "arch": "conv-vae-gan",
-            "kind": "vae-gan",
-            "version": "4.0",  # 4.0: adversarial decoder training, mixture prior
-            "prior_components": 8,
-            "batch_size": 16,  # more steps per minute on a CPU
-            "lr": 2e-4,  # a fine-tune of v3, beside a critic
-            "time_budget_s": 2100.0,
-        }
+    "cans-vae-gan": with_critic(
+        CANS_VAE,
+        recipe="cans-vae-gan",
+        version="4.0",  # 4.0: adversarial decoder training, mixture prior
+        prior_components=8,
+        batch_size=16,  # more steps per minute on a CPU
+        lr=2e-4,  # a fine-tune of v3, beside a critic
+        time_budget_s=2100.0,
     ),
     # The Fashion VAE (v2) likewise, from `--init onnx_models/fashion_vae_encoder.onnx`: garments are centred
     # and upright, so no zoom; a mixture over its 16-d codes.
-    "fashion-vae-gan": VAEGANConfig(
-        **{f.name: getattr(FASHION_VAE, f.name) for f in dataclasses.fields(VAEConfig)}
-        | {
-            "recipe": "fashion-vae-gan",
-            "arch": "conv-vae-gan",
-            "kind": "vae-gan",
-            "version": "3.0",  # 3.0: adversarial decoder training, mixture prior
-            "prior_components": 16,
-            "batch_size": 64,
-            "lr": 2e-4,
-            "epoch_size": 20_000,  # epochs of a few minutes: checkpoints and validation between them
-            "max_zoom": 0.0,
-            "time_budget_s": 1200.0,
-        }
+    "fashion-vae-gan": with_critic(
+        FASHION_VAE,
+        recipe="fashion-vae-gan",
+        version="3.0",  # 3.0: adversarial decoder training, mixture prior
+        prior_components=16,
+        batch_size=64,
+        lr=2e-4,
+        epoch_size=20_000,  # epochs of a few minutes: checkpoints and validation between them
+        max_zoom=0.0,
+        time_budget_s=1200.0,
     ),
 }
 
