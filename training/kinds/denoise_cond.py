@@ -33,10 +33,11 @@ class ConditionedDenoise(Kind):
         sigma = torch.rand(len(clean), generator=generator, device=clean.device)
         sigma = cfg.sigma_min + (cfg.sigma_max - cfg.sigma_min) * sigma
         noise = torch.randn(clean.shape, generator=generator, device=clean.device)
-        # A grey photo's noise is grey too (its three channels are one), so the grey crops get one noise
-        # field for all channels: a model that saw only independent colour noise leaves it in.
-        grey = (clean == clean[:, :1]).flatten(1).all(1)
-        noise[grey] = noise[grey, :1].expand(-1, clean.shape[1], -1, -1)
+        if clean.shape[1] > 1:
+            # A grey photo's noise is grey too (its three channels are one), so the grey crops get one noise
+            # field for all channels: a model that saw only independent colour noise leaves it in.
+            grey = (clean == clean[:, :1]).flatten(1).all(1)
+            noise[grey] = noise[grey, :1].expand(-1, clean.shape[1], -1, -1)
         return (clean + sigma.view(-1, 1, 1, 1) * noise).clamp(0, 1), sigma  # (N, C, H, W), (N,)
 
     def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
