@@ -75,6 +75,11 @@ def distinct_labels(sessions: dict[Path, ort.InferenceSession]) -> dict[Path, st
     return {path: f"{label} ({path})" if label in shared else label for path, label in labels.items()}
 
 
+def is_dihedral(session: ort.InferenceSession) -> bool:
+    """Whether the model was trained on all eight flips and quarter turns, so its x8 self-ensemble counts."""
+    return session.get_modelmeta().custom_metadata_map.get("symmetry") == "dihedral"
+
+
 def size_multiple(session: ort.InferenceSession) -> int:
     return int(session.get_modelmeta().custom_metadata_map.get("size_multiple", "1"))
 
@@ -139,7 +144,7 @@ def evaluate_kodak(models: list[Path], folder: Path, *, bm3d_images: int) -> str
             add(label, j, f"{mean_psnr(clean, out):.2f}")
             if k:
                 add(f"{label} (first {k} images)", j, f"{mean_psnr(clean[:k], out[:k]):.2f}")
-            if session.get_modelmeta().custom_metadata_map.get("symmetry") == "dihedral":
+            if is_dihedral(session):
                 out8 = [self_ensemble(session, x, sigma=sigma_in) for x in noisy]
                 add(f"{label} (self-ensemble x8)", j, f"{mean_psnr(clean, out8):.2f}")
             # A grayscale photo reaches the RGB model as three equal channels with one noise field.
@@ -235,7 +240,7 @@ def evaluate_set14(models: list[Path], folder: Path) -> str:
             for path, session in sessions.items():
                 name = labels[path]
                 scores.setdefault(name, []).append(score_y(hr, upscale_with(session, low, scale // 2), shave))
-                if session.get_modelmeta().custom_metadata_map.get("symmetry") == "dihedral":
+                if is_dihedral(session):
                     out8 = upscale_with(session, low, scale // 2, orientations=8)
                     scores.setdefault(f"{name} (self-ensemble x8)", []).append(score_y(hr, out8, shave))
         for name, values in scores.items():
