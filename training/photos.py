@@ -14,6 +14,7 @@ Both are read from one datasets folder (`--data-dir`, default `DEFAULT_DATASETS_
 `coca-vs-pepsi/` and `photos/`.
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,11 @@ def load_photo_splits(*, image_size: int, limit: int = 0, datasets_dir: Path | N
             data[f"{split}_x"] = torch.stack([read_photo(p, image_size) for p in paths])
             data[f"{split}_y"] = torch.tensor([PHOTO_LABELS.index(p.parent.name) for p in paths])
         cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(data, cache.with_suffix(".tmp"))
-        cache.with_suffix(".tmp").replace(cache)
+        # A name of this process's own: two trainings started together both build the cache, and a shared
+        # temporary file was renamed away under the second one.
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(data, partial)
+        partial.replace(cache)
     n = limit or None
     return Splits(**{k: v[:n] for k, v in data.items()})
 
