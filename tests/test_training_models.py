@@ -158,3 +158,37 @@ def test_widening_the_first_level_keeps_the_function(width: int) -> None:
         assert not torch.equal(head[8], head[0])
     with pytest.raises(ValueError, match="needs more"):
         widen_first_level(narrow.state_dict(), 4)
+    with_blocks = CondUNet(channels=3, widths=(8, 16), blocks=2, unshuffle=1, res_blocks=(1,))
+    with pytest.raises(ValueError, match="residual blocks"):
+        widen_first_level(with_blocks.state_dict(), 16)
+
+
+def test_residual_blocks_start_as_the_identity_and_learn(tmp_path) -> None:
+    from training.export import IOSpec, export_onnx
+    from training.train import start_from
+
+    torch.manual_seed(0)
+    plain = CondUNet(channels=3, widths=(8, 16, 32), blocks=2, unshuffle=1, negative_slope=0.1).eval()
+    spec = IOSpec(("image", "sigma"), ("output",), ((1, 3, 32, 32), (1,)), dynamic_hw=True, size_multiple=4)
+    export_onnx(plain, tmp_path / "plain.onnx", spec, {"name": "plain"})
+    deeper = CondUNet(
+        channels=3, widths=(8, 16, 32), blocks=2, unshuffle=1, negative_slope=0.1, res_blocks=(0, 2, 1)
+    )
+    assert [len(level) for level in deeper.res] == [0, 2, 1]
+    start_from(tmp_path / "plain.onnx", deeper)  # the plain file lacks res.*: they stay as built
+    x, sigma = torch.rand(2, 3, 24, 40), torch.tensor([0.1, 0.4])
+    with torch.no_grad():
+        assert torch.allclose(deeper.eval()(x, sigma), plain(x, sigma), atol=1e-6)
+    deeper.train()
+    first_conv = deeper.res[1][0][0].weight.detach().clone()
+    optimizer = torch.optim.SGD(deeper.parameters(), lr=0.1)
+    for _ in range(2):  # the zero last convolution gets a gradient first, then the one before it
+        optimizer.zero_grad()
+        (deeper(x, sigma) - x).abs().mean().backward()
+        optimizer.step()
+    assert deeper.res[1][0][2].weight.abs().sum() > 0
+    assert not torch.equal(deeper.res[1][0][0].weight, first_conv)
+    with pytest.raises(RuntimeError, match="Missing key"):  # only FRESH_ON_INIT parts may be missing
+        start_from(tmp_path / "plain.onnx", CondUNet(channels=3, widths=(8, 16, 32), blocks=3, unshuffle=1))
+    with pytest.raises(ValueError, match="more levels"):
+        CondUNet(channels=3, widths=(8, 16), blocks=2, unshuffle=1, res_blocks=(1, 1, 1))

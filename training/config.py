@@ -105,6 +105,7 @@ class CondDenoiseConfig(RecipeBase):
     unshuffle: int = 1  # > 1: pixel-unshuffle at the input (r*r fewer pixels; learned much slower here)
     widths: tuple[int, ...] = (32, 64, 128)  # channels per level; each halves the size
     blocks: int = 2  # 3x3 convolutions per level and side
+    res_blocks: tuple[int, ...] = ()  # residual blocks after each level's encoder convolutions (none: ())
     negative_slope: float = 0.1  # > 0: LeakyReLU instead of ReLU (ReLUs died in the deep levels)
 
     # --- noise ---

@@ -45,6 +45,20 @@ def conv_block(c_in: int, c_out: int, n: int, negative_slope: float = 0.0) -> nn
     return nn.Sequential(*layers)
 
 
+class ResidualBlock(nn.Sequential):
+    """3x3 conv, activation, 3x3 conv, to be added back to its input; the last conv starts at zero, so a
+    fresh block is the identity (SkipInit, De & Smith 2020)."""
+
+    def __init__(self, width: int, negative_slope: float) -> None:
+        super().__init__(
+            nn.Conv2d(width, width, 3, padding=1),
+            activation(negative_slope),
+            nn.Conv2d(width, width, 3, padding=1),
+        )
+        nn.init.zeros_(self[2].weight)
+        nn.init.zeros_(self[2].bias)
+
+
 def activation(negative_slope: float) -> nn.Module:
     """ReLU, or LeakyReLU where `negative_slope` > 0 (ReLUs died in the photo denoiser's deep levels)."""
     return nn.LeakyReLU(negative_slope, inplace=True) if negative_slope > 0 else nn.ReLU(inplace=True)
@@ -56,8 +70,13 @@ class CondUNet(nn.Module):
     Pixel-unshuffle by `unshuffle` (r*r times fewer pixels), a noise-level map as one more channel, a U-Net
     with strided-convolution downsampling, transposed-convolution upsampling and additive skips, and a
     pixel-shuffle back; it predicts the residual added to the noisy image. Height and width must be multiples
-    of `size_multiple`.
+    of `size_multiple`. `res_blocks[i]` residual blocks follow level i's encoder convolutions: capacity at
+    half and quarter resolution costs a quarter and a sixteenth of the same block at full resolution.
     """
+
+    # Residual blocks start as the identity (their last convolution is zero), so `--init` from a net without
+    # them (or with fewer) starts from the function it computed, not from a restart.
+    FRESH_ON_INIT = ("res.",)
 
     def __init__(
         self,
@@ -67,13 +86,21 @@ class CondUNet(nn.Module):
         blocks: int,
         unshuffle: int,
         negative_slope: float = 0.0,
+        res_blocks: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
+        if len(res_blocks) > len(widths):
+            raise ValueError(f"res_blocks {res_blocks} names more levels than widths {widths}")
         r = unshuffle
         self.size_multiple = r * 2 ** (len(widths) - 1)
         self.unshuffle, self.shuffle = nn.PixelUnshuffle(r), nn.PixelShuffle(r)
         self.head = nn.Conv2d(channels * r * r + 1, widths[0], 3, padding=1)
         self.enc = nn.ModuleList(conv_block(w, w, blocks, negative_slope) for w in widths)
+        counts = (*res_blocks, *[0] * (len(widths) - len(res_blocks)))
+        self.res = nn.ModuleList(
+            nn.ModuleList(ResidualBlock(w, negative_slope) for _ in range(n))
+            for w, n in zip(widths, counts, strict=True)
+        )
         self.down = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2) for a, b in itertools.pairwise(widths))
         self.up = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in itertools.pairwise(widths))
         self.dec = nn.ModuleList(conv_block(w, w, blocks, negative_slope) for w in widths[:-1])
@@ -86,6 +113,8 @@ class CondUNet(nn.Module):
         skips = []
         for i, enc in enumerate(self.enc):
             h = enc(h)
+            for block in self.res[i]:
+                h = h + block(h)
             if i < len(self.down):
                 skips.append(h)
                 h = self.down[i](h)  # (N, widths[i+1], H', W') halved
@@ -264,6 +293,7 @@ def build_model(cfg: RecipeConfig) -> nn.Module:
             blocks=cfg.blocks,
             unshuffle=cfg.unshuffle,
             negative_slope=cfg.negative_slope,
+            res_blocks=cfg.res_blocks,
         )
     if cfg.arch in ("sr-convt", "sr-res"):
         upscaler = SuperResNet if cfg.arch == "sr-convt" else ResidualSR

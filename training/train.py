@@ -65,9 +65,7 @@ def train(
     say(f"{cfg.arch}: {sum(p.numel() for p in model.parameters()):,} parameters")
     if init is not None:
         init = init / "best.pt" if init.is_dir() else init
-        fresh = getattr(model, "FRESH_ON_INIT", ())  # parts (a critic) the source may lack: left as built
-        kept = {k: v for k, v in model.state_dict().items() if fresh and k.startswith(fresh)}
-        model.load_state_dict(kept | load_initial_weights(init, model))
+        start_from(init, model)
         say(f"starting from {init}")
     if ranks.world > 1:
         torch.manual_seed(cfg.seed + 1 + ranks.rank)  # crops and noise of its own on each rank
@@ -117,6 +115,15 @@ def train(
     plot_losses(result["train"], result["val"], result["best_epoch"], run_dir / "loss.png")
     print(f"test MAE {metrics['mae']:.5f}  PSNR {metrics['psnr']:.2f} dB  SSIM {metrics['ssim']:.4f}")
     return run_dir
+
+
+def start_from(path: Path, model: nn.Module) -> None:
+    """Load the weights in `path` (see `load_initial_weights`) into `model`; the parts the model names in
+    `FRESH_ON_INIT` (a critic, blocks that start as the identity) stay as built where the source lacks them,
+    and anything else missing is an error."""
+    fresh = getattr(model, "FRESH_ON_INIT", ())
+    kept = {k: v for k, v in model.state_dict().items() if fresh and k.startswith(fresh)}
+    model.load_state_dict(kept | load_initial_weights(path, model))
 
 
 def load_initial_weights(path: Path, model: nn.Module) -> dict[str, Tensor]:

@@ -30,6 +30,8 @@ def widen_first_level(
     """A CondUNet state_dict with `width` channels at full resolution instead of its own, computing the same
     function (up to `noise`, relative to each weight tensor's spread, on the copies' incoming weights)."""
     old = state["head.weight"].shape[0]
+    if any(name.startswith("res.0.") for name in state):
+        raise ValueError("the full-resolution level has residual blocks, which widening does not map")
     if width < old:
         raise ValueError(f"the level has {old} channels already; widening needs more, got {width}")
     source = torch.arange(width) % old  # new channel j copies old channel source[j]
