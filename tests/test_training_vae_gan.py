@@ -126,6 +126,23 @@ def test_mixture_fit_finds_separated_clusters_and_draws_from_them() -> None:
     assert np.array_equal(draws, sample_mixture(mixture, 1000, seed=3))
 
 
+@pytest.mark.parametrize("stem", ["cans_vae", "fashion_vae"])
+def test_the_app_draws_the_codes_evaluate_scores(stem: str) -> None:
+    """Generate's Random and Grid (desktop) and `evaluate`'s sharpness and novelty (training) read the shipped
+    decoder's `latent_prior` each their own way; for one seed both halves must draw the same codes."""
+    from desktop.core.latent.codes import sample_prior_codes
+    from desktop.core.models.registry import scan_models
+    from desktop.core.paths import find_model_dirs
+
+    (entry,) = [e for e in scan_models(find_model_dirs()).models if e.path.stem == f"{stem}_decoder"]
+    latent = entry.info.latent
+    assert latent.has_prior
+    decoder = {p.key: p.value for p in onnx.load(str(entry.path), load_external_data=False).metadata_props}
+    for seed in (0, 7):
+        training_side = sample_mixture(parse_prior(decoder["latent_prior"]), 16, seed=seed)
+        assert np.allclose(sample_prior_codes(16, latent, seed=seed), training_side, atol=1e-6)
+
+
 def test_the_loop_keeps_a_gans_last_epoch() -> None:
     from training.data import Splits
     from training.train import fit

@@ -80,7 +80,7 @@ def parse_prior(text: str) -> dict[str, np.ndarray]:
 
 def sample_mixture(mixture: dict[str, np.ndarray], count: int, seed: int) -> np.ndarray:
     """`count` codes (count, D) float32 from the mixture: a component by weight, then its Gaussian. The
-    app's `desktop/core/latent/prior.py` draws the same codes for the same seed."""
+    app's `desktop/core/latent/codes.py` draws the same codes for the same seed."""
     rng = np.random.default_rng(seed)
     weights = mixture["weights"] / mixture["weights"].sum()
     picks = rng.choice(len(weights), size=count, p=weights)
