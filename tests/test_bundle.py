@@ -68,6 +68,14 @@ def test_bundle_carries_no_training_libraries(bundle: Path) -> None:
     assert not list(bundle.rglob("libtorch*")), "a torch library is inside the bundle"
 
 
+def test_bundle_carries_the_resources_but_not_the_readmes_screenshots(bundle: Path) -> None:
+    (resources,) = bundle.rglob("resources")
+    assert {p.name for p in resources.iterdir()} == {
+        p.name for p in (ROOT / "resources").iterdir() if p.is_dir() and p.name != "screenshots"
+    }
+    assert list(resources.glob("samples/*.jpg")), "the first-launch sample photo is missing"
+
+
 def test_bundle_fits_its_size_budget(bundle: Path) -> None:
     # The budget of issue 6 (README, "The packaged app"): 200 MB for the one-folder bundle, models included.
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
