@@ -62,7 +62,15 @@ def test_gpu_stage_trains_a_photo_recipe_end_to_end_on_the_cpu(datasets: Path, t
         "BUDGET_S": "2",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    tiny = ["image_size=64", "widths=4,8", "blocks=1", "crop_size=32", "batch_size=2", "epoch_size=4"]
+    tiny = [
+        "image_size=64",
+        "widths=4,8",
+        "res_blocks=0,1",
+        "blocks=1",
+        "crop_size=32",
+        "batch_size=2",
+        "epoch_size=4",
+    ]
     args = ["--max-epochs", "2", *(a for s in tiny for a in ("--set", s))]
     subprocess.run(
         ["bash", str(ROOT / "training/gpu_stage.sh"), "photo-denoise", *args], cwd=ROOT, env=env, check=True
