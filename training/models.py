@@ -45,23 +45,24 @@ def conv_block(c_in: int, c_out: int, n: int, negative_slope: float = 0.0) -> nn
     return nn.Sequential(*layers)
 
 
-class ResidualBlock(nn.Sequential):
-    """3x3 conv, activation, 3x3 conv, to be added back to its input; the last conv starts at zero, so a
-    fresh block is the identity (SkipInit, De & Smith 2020)."""
+def activation(negative_slope: float) -> nn.Module:
+    """ReLU, or LeakyReLU where `negative_slope` > 0 (ReLUs died in the photo denoiser's deep levels)."""
+    return nn.LeakyReLU(negative_slope, inplace=True) if negative_slope > 0 else nn.ReLU(inplace=True)
 
-    def __init__(self, width: int, negative_slope: float) -> None:
+
+class ResidualBlock(nn.Sequential):
+    """3x3 conv, activation, 3x3 conv, to be added back to its input. With `identity_at_start` the last conv
+    starts at zero, so a fresh block is the identity (SkipInit, De & Smith 2020)."""
+
+    def __init__(self, width: int, negative_slope: float, *, identity_at_start: bool) -> None:
         super().__init__(
             nn.Conv2d(width, width, 3, padding=1),
             activation(negative_slope),
             nn.Conv2d(width, width, 3, padding=1),
         )
-        nn.init.zeros_(self[2].weight)
-        nn.init.zeros_(self[2].bias)
-
-
-def activation(negative_slope: float) -> nn.Module:
-    """ReLU, or LeakyReLU where `negative_slope` > 0 (ReLUs died in the photo denoiser's deep levels)."""
-    return nn.LeakyReLU(negative_slope, inplace=True) if negative_slope > 0 else nn.ReLU(inplace=True)
+        if identity_at_start:
+            nn.init.zeros_(self[2].weight)
+            nn.init.zeros_(self[2].bias)
 
 
 class CondUNet(nn.Module):
@@ -96,10 +97,9 @@ class CondUNet(nn.Module):
         self.unshuffle, self.shuffle = nn.PixelUnshuffle(r), nn.PixelShuffle(r)
         self.head = nn.Conv2d(channels * r * r + 1, widths[0], 3, padding=1)
         self.enc = nn.ModuleList(conv_block(w, w, blocks, negative_slope) for w in widths)
-        counts = (*res_blocks, *[0] * (len(widths) - len(res_blocks)))
         self.res = nn.ModuleList(
-            nn.ModuleList(ResidualBlock(w, negative_slope) for _ in range(n))
-            for w, n in zip(widths, counts, strict=True)
+            nn.ModuleList(ResidualBlock(w, negative_slope, identity_at_start=True) for _ in range(n))
+            for w, n in itertools.zip_longest(widths, res_blocks, fillvalue=0)
         )
         self.down = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2) for a, b in itertools.pairwise(widths))
         self.up = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in itertools.pairwise(widths))
@@ -165,12 +165,7 @@ class ResidualSR(nn.Module):
         self.scale = scale
         self.head = nn.Conv2d(channels, width, 3, padding=1)
         self.blocks = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(width, width, 3, padding=1),
-                activation(negative_slope),
-                nn.Conv2d(width, width, 3, padding=1),
-            )
-            for _ in range(depth)
+            ResidualBlock(width, negative_slope, identity_at_start=False) for _ in range(depth)
         )
         self.tail = nn.Sequential(
             nn.Conv2d(width, channels * scale * scale, 3, padding=1), nn.PixelShuffle(scale)
