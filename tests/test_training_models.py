@@ -193,3 +193,35 @@ def test_residual_blocks_start_as_the_identity_and_learn(tmp_path) -> None:
         start_from(tmp_path / "plain.onnx", CondUNet(channels=3, widths=(8, 16, 32), blocks=3, unshuffle=1))
     with pytest.raises(ValueError, match="more levels"):
         CondUNet(channels=3, widths=(8, 16), blocks=2, unshuffle=1, res_blocks=(1, 1, 1))
+
+
+def test_decoder_residual_blocks_start_as_the_identity_from_a_plain_vae_file(tmp_path) -> None:
+    from training.export import IOSpec, export_onnx
+    from training.models import ConvVAE, ConvVAEGAN
+    from training.train import start_from
+
+    torch.manual_seed(0)
+    shape = dict(channels=3, image_size=32, widths=(8, 16, 16), latent_dim=4, upsample="nearest")
+    plain = ConvVAE(**shape).eval()
+    fixed = dict(dynamic_hw=False)
+    export_onnx(plain.decoder, tmp_path / "dec.onnx", IOSpec(("z",), ("output",), ((1, 4),), **fixed), {})
+    spec = IOSpec(("image",), ("mu", "logvar"), ((1, 3, 32, 32),), **fixed)
+    export_onnx(VAEEncoder(plain), tmp_path / "enc.onnx", spec, {"pair": "dec"})  # as shipped: pair beside
+    deeper = ConvVAEGAN(disc_widths=(8,), decoder_res_blocks=(1, 2), **shape)
+    assert sum(1 for name, _ in deeper.named_parameters() if ".res." in name) == 3 * 4  # 3 blocks, 2 convs
+    start_from(tmp_path / "enc.onnx", deeper)  # lacks decoder.*.res.* and the critic: they stay as built
+    z = torch.randn(5, 4)
+    with torch.no_grad():
+        assert torch.allclose(deeper.eval().decoder(z), plain.decoder(z), atol=1e-6)
+    deeper.train()
+    optimizer = torch.optim.SGD(deeper.decoder.parameters(), lr=0.5)
+    for _ in range(2):  # the zero last convolution gets a gradient first, then the one before it
+        optimizer.zero_grad()
+        deeper.decoder(z).mean().backward()
+        optimizer.step()
+    last_convs = [p for name, p in deeper.decoder.named_parameters() if name.endswith("res.0.2.weight")]
+    assert len(last_convs) == 2 and all(p.abs().sum() > 0 for p in last_convs)
+    with pytest.raises(ValueError, match="the last"):  # the last stage makes the image's channels
+        ConvVAE(**shape, decoder_res_blocks=(0, 0, 1))
+    with pytest.raises(ValueError, match="nearest"):
+        ConvVAE(**shape | {"upsample": "convt"}, decoder_res_blocks=(1,))

@@ -170,6 +170,8 @@ class VAEConfig(RecipeBase):
     widths: tuple[int, ...] = (32, 64)  # channels of the stride-2 convolutions (28 -> 14 -> 7)
     latent_dim: int = 16
     upsample: str = "convt"  # decoder: "convt" (transposed convolutions) or "nearest" (x2, 3x3 convolution)
+    # residual blocks after each of the decoder's upsampling convolutions ("nearest"; none after the last)
+    decoder_res_blocks: tuple[int, ...] = ()
     beta: float = 1.0  # weight of the KL term
     # > 0: export a Gaussian mixture of this many components fitted to the training codes (`latent_prior`),
     # which the app samples from instead of N(0, I)

@@ -184,7 +184,11 @@ class ResidualSR(nn.Module):
 class ConvVAE(nn.Module):
     """Convolutional VAE: stride-2 4x4 convolutions down to a Gaussian latent code, and back up by stride-2
     transposed convolutions (`upsample="convt"`) or nearest-neighbour x2 then a 3x3 convolution ("nearest",
-    no checkerboard: the transposed ones left a grid pattern on the 128x128 cans)."""
+    no checkerboard: the transposed ones left a grid pattern on the 128x128 cans). `decoder_res_blocks[i]`
+    residual blocks follow the decoder's i-th upsampling convolution (nearest only)."""
+
+    # Decoder residual blocks start as the identity, so `--init` from a decoder without them starts from it.
+    FRESH_ON_INIT: tuple[str, ...] = ("res.",)
 
     def __init__(
         self,
@@ -194,8 +198,13 @@ class ConvVAE(nn.Module):
         widths: tuple[int, ...],
         latent_dim: int,
         upsample: str = "convt",
+        decoder_res_blocks: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
+        if len(decoder_res_blocks) > len(widths) or any(decoder_res_blocks[len(widths) - 1 :]):
+            raise ValueError(
+                f"decoder_res_blocks {decoder_res_blocks}: a count per stage but the last (the image's)"
+            )
         s = image_size // 2 ** len(widths)  # spatial size of the innermost feature map
         sizes = [channels, *widths]
         enc: list[nn.Module] = []
@@ -207,8 +216,9 @@ class ConvVAE(nn.Module):
             nn.Linear(latent_dim, widths[-1] * s * s),
             nn.Unflatten(1, (widths[-1], s, s)),
         ]
-        for a, b in itertools.pairwise(sizes[::-1]):
-            dec += [nn.LeakyReLU(0.2), *upsample_layers(a, b, upsample)]
+        stages = itertools.zip_longest(itertools.pairwise(sizes[::-1]), decoder_res_blocks, fillvalue=0)
+        for (a, b), res_blocks in stages:
+            dec += [nn.LeakyReLU(0.2), *upsample_layers(a, b, upsample, res_blocks)]
         self.decoder = nn.Sequential(*dec, nn.Sigmoid())  # (N, D) -> (N, C, H, W)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -222,13 +232,32 @@ class ConvVAE(nn.Module):
         return self.decoder(z), mu, logvar
 
 
-def upsample_layers(c_in: int, c_out: int, kind: str) -> list[nn.Module]:
-    """Layers that double the size: a stride-2 transposed convolution, or nearest x2 and a 3x3 convolution."""
-    if kind == "convt":
+def upsample_layers(c_in: int, c_out: int, kind: str, res_blocks: int = 0) -> list[nn.Module]:
+    """Layers that double the size: a stride-2 transposed convolution, or nearest x2 and a 3x3 convolution
+    (followed by `res_blocks` residual blocks)."""
+    if kind == "convt" and not res_blocks:
         return [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
     if kind == "nearest":
-        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1)]
+        return [nn.Upsample(scale_factor=2, mode="nearest"), ConvThenResidualBlocks(c_in, c_out, res_blocks)]
+    if kind == "convt":
+        raise ValueError("decoder residual blocks follow a 3x3 convolution: upsample 'nearest'")
     raise ValueError(f"unknown upsample {kind!r}")
+
+
+class ConvThenResidualBlocks(nn.Conv2d):
+    """A 3x3 convolution, then residual blocks that start as the identity (LeakyReLU 0.2, as the VAE's). A
+    subclass of the convolution rather than a Sequential around it, so the convolution's weights keep the
+    names a decoder without blocks gave them and `--init` from that decoder loads them."""
+
+    def __init__(self, c_in: int, c_out: int, res_blocks: int) -> None:
+        super().__init__(c_in, c_out, 3, padding=1)
+        self.res = nn.ModuleList(ResidualBlock(c_out, 0.2, identity_at_start=True) for _ in range(res_blocks))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = super().forward(x)
+        for block in self.res:
+            h = h + block(h)
+        return h
 
 
 class PatchDiscriminator(nn.Module):
@@ -257,7 +286,7 @@ class ConvVAEGAN(ConvVAE):
     """A `ConvVAE` with a `PatchDiscriminator` beside it for adversarial decoder training; the discriminator
     is not exported. Starting from a plain VAE's weights (`--init`), it alone starts from random weights."""
 
-    FRESH_ON_INIT = ("discriminator.",)  # parameter names a VAE checkpoint lacks and `--init` may leave
+    FRESH_ON_INIT = ("discriminator.", *ConvVAE.FRESH_ON_INIT)  # what a VAE file lacks and `--init` may leave
 
     def __init__(self, *, disc_widths: tuple[int, ...], **vae: object) -> None:
         super().__init__(**vae)  # type: ignore[arg-type]
@@ -306,6 +335,7 @@ def build_model(cfg: RecipeConfig) -> nn.Module:
             widths=cfg.widths,
             latent_dim=cfg.latent_dim,
             upsample=cfg.upsample,
+            decoder_res_blocks=cfg.decoder_res_blocks,
         )
         if cfg.arch == "conv-vae-gan":
             return ConvVAEGAN(disc_widths=cfg.disc_widths, **vae)

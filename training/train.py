@@ -121,8 +121,8 @@ def start_from(path: Path, model: nn.Module) -> None:
     """Load the weights in `path` (see `load_initial_weights`) into `model`; the parts the model names in
     `FRESH_ON_INIT` (a critic, blocks that start as the identity) stay as built where the source lacks them,
     and anything else missing is an error."""
-    fresh = getattr(model, "FRESH_ON_INIT", ())
-    kept = {k: v for k, v in model.state_dict().items() if fresh and k.startswith(fresh)}
+    fresh = getattr(model, "FRESH_ON_INIT", ())  # name parts: "res." is fresh in "decoder.7.res.0.weight"
+    kept = {k: v for k, v in model.state_dict().items() if any(f".{part}" in f".{k}" for part in fresh)}
     model.load_state_dict(kept | load_initial_weights(path, model))
 
 
