@@ -43,7 +43,7 @@ def vae_files(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return encoder
 
 
-def test_init_from_a_vae_pair_fills_all_but_the_critic(vae_files: Path) -> None:
+def test_init_from_a_vae_pair_fills_all_but_the_critic_and_the_new_residual_blocks(vae_files: Path) -> None:
     model = build_model(override_config(RECIPES["cans-vae-gan"], dict(s.split("=") for s in TINY_GAN)))
     weights = load_initial_weights(vae_files, model)
     missing = {k for k in model.state_dict() if k not in weights}

@@ -314,7 +314,7 @@ RECIPES: dict[str, RecipeConfig] = {
         prior_components=8,
         # 5.0: a residual block after each of the 16- and 32-px upsampling convolutions (identity at start, so
         # `--init` from v4's files starts from their function): the decoder underfitted even its training
-        # photos (17.9 dB), at 1.55x v4's decode time
+        # photos (17.9 dB), at 1.6x v4.1's decode time
         decoder_res_blocks=(0, 0, 1, 1),
         beta=8.0,  # 4.1: 16 (KL 48 nats), 4.0: 32; a longer code for reconstruction, the mixture to sample
         critic_codes="between",  # where the mixture and the interpolation take the decoder
