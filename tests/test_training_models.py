@@ -225,3 +225,29 @@ def test_decoder_residual_blocks_start_as_the_identity_from_a_plain_vae_file(tmp
         ConvVAE(**shape, decoder_res_blocks=(0, 0, 1))
     with pytest.raises(ValueError, match="nearest"):
         ConvVAE(**shape | {"upsample": "convt"}, decoder_res_blocks=(1,))
+
+
+def test_a_deeper_upscaler_starts_from_a_shallower_file_as_its_function(tmp_path) -> None:
+    from training.export import IOSpec, export_onnx
+    from training.models import ResidualSR
+    from training.train import start_from
+
+    torch.manual_seed(0)
+    shallow = ResidualSR(channels=3, width=8, depth=2, scale=2)
+    for block in shallow.blocks:  # trained blocks are not the identity
+        torch.nn.init.normal_(block[2].weight, std=0.05)
+    shallow.eval()
+    export_onnx(
+        shallow,
+        tmp_path / "shallow.onnx",
+        IOSpec(("image",), ("output",), ((1, 3, 16, 16),), dynamic_hw=True),
+        {},
+    )
+    deeper = ResidualSR(channels=3, width=8, depth=3, scale=2).eval()
+    start_from(tmp_path / "shallow.onnx", deeper)  # blocks.2 is not in the file: it stays the identity
+    x = torch.rand(2, 3, 12, 20)
+    with torch.no_grad():
+        assert torch.allclose(deeper(x), shallow(x), atol=1e-6)
+        assert torch.equal(deeper.blocks[0][2].weight, shallow.blocks[0][2].weight)
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        start_from(tmp_path / "shallow.onnx", ResidualSR(channels=3, width=16, depth=2, scale=2))

@@ -158,6 +158,10 @@ class ResidualSR(nn.Module):
     `channels * scale**2` maps that pixel-shuffle to the output, added to bilinear upsampling (EDSR-baseline
     shape without its width; ~1/12 of DnCNN-3's time at 256 -> 512 px here)."""
 
+    # Blocks start as the identity, so `--init` from a shallower file (a deeper net: `--set depth=5`) starts
+    # from the function that file computes and the blocks it lacks learn from there.
+    FRESH_ON_INIT = ("blocks.",)
+
     def __init__(
         self, *, channels: int, width: int, depth: int, scale: int, negative_slope: float = 0.1
     ) -> None:
@@ -165,7 +169,7 @@ class ResidualSR(nn.Module):
         self.scale = scale
         self.head = nn.Conv2d(channels, width, 3, padding=1)
         self.blocks = nn.ModuleList(
-            ResidualBlock(width, negative_slope, identity_at_start=False) for _ in range(depth)
+            ResidualBlock(width, negative_slope, identity_at_start=True) for _ in range(depth)
         )
         self.tail = nn.Sequential(
             nn.Conv2d(width, channels * scale * scale, 3, padding=1), nn.PixelShuffle(scale)
