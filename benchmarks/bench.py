@@ -28,7 +28,7 @@ import onnxruntime as ort
 
 from benchmarks.bench_stats import Case, format_table, plan_cases, time_calls
 from desktop.core.inference import tiling
-from desktop.core.inference.image_model import apply_model
+from desktop.core.inference.image_model import RunOptions, apply_model
 from desktop.core.inference.model_call import build_feed, run_model_batch, run_session
 from desktop.core.inference.session import ModelSession, count_cores, create_session_options, open_model
 from desktop.core.inference.tensors import to_batch
@@ -87,7 +87,8 @@ def make_call(model: ModelSession, case: Case, rng: np.random.Generator, tile_si
     pixels = rng.random((case.height, case.width, info.channels), dtype=np.float32)  # (H, W, C)
     feed = build_feed(model, to_batch(pixels), sigma)  # the sizes of untiled cases are size multiples
     bare = None if case.tiled else lambda: run_session(model, ["output"], feed)
-    return (lambda: apply_model(model, pixels, sigma=sigma, tile_size=tile_size)), 1, out_pixels, bare
+    run_options = RunOptions(tile_size=tile_size)
+    return (lambda: apply_model(model, pixels, sigma=sigma, options=run_options)), 1, out_pixels, bare
 
 
 def measure_model(path: Path, args: argparse.Namespace) -> dict:

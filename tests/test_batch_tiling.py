@@ -9,6 +9,7 @@ import pytest
 
 from desktop.core.inference.image_model import (
     OutOfMemoryError,
+    RunOptions,
     apply_model,
     apply_model_with_retries,
     choose_sigma,
@@ -90,8 +91,8 @@ def test_tiled_equals_untiled(
 ) -> None:
     model = open_tiny(cache, tiny_models_dir, name)
     image = make_image(*shape, channels)
-    whole = apply_model(model, image, sigma=0.1, tile_size=4096)
-    tiled = apply_model(model, image, sigma=0.1, tile_size=48)
+    whole = apply_model(model, image, sigma=0.1, options=RunOptions(tile_size=4096))
+    tiled = apply_model(model, image, sigma=0.1, options=RunOptions(tile_size=48))
     scale = model.info.scale
     assert whole.shape == tiled.shape == (shape[0] * scale, shape[1] * scale, channels)
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
@@ -104,8 +105,12 @@ def test_focus_runs_the_tiles_there_first_and_hands_over_every_piece(
     image = make_image(300, 400, 3)
     pieces: list[TilePiece] = []
     progress = Progress(on_partial=pieces.append)
-    focused = apply_model(model, image, tile_size=96, progress=progress, focus=(290.0, 390.0))
-    np.testing.assert_allclose(focused, apply_model(model, image, tile_size=96), atol=1e-5)
+    focused = apply_model(
+        model, image, options=RunOptions(tile_size=96, focus=(290.0, 390.0)), progress=progress
+    )
+    np.testing.assert_allclose(
+        focused, apply_model(model, image, options=RunOptions(tile_size=96)), atol=1e-5
+    )
     first = pieces[0]  # the bottom-right tile, at twice the size (x2 model), cropped to the image
     assert (first.rows.stop, first.columns.stop) == (600, 800)
     assert first.pixels.shape == (
@@ -132,7 +137,7 @@ def test_focus_runs_the_tiles_there_first_and_hands_over_every_piece(
 def test_large_image_runs_tiled_with_bounded_memory(cache: SessionCache, tiny_models_dir: Path) -> None:
     model = record(open_tiny(cache, tiny_models_dir, "conv_gray_sigma"))
     image = np.full((3000, 3000, 1), 0.5, dtype=np.float32)
-    output = apply_model(model, image, sigma=0.1, tile_size=512)
+    output = apply_model(model, image, sigma=0.1, options=RunOptions(tile_size=512))
     assert output.shape == image.shape
     np.testing.assert_allclose(output[1:-1, 1:-1], 0.5, atol=1e-5)  # blurred flat grey: no seams inside
     # memory bounded by the tile, not the image: one 512-px tile per call, as many calls as the plan's tiles
@@ -149,7 +154,7 @@ def test_cancel_between_tiles(cache: SessionCache, tiny_models_dir: Path) -> Non
     model = record(model)
     model.session.run = _cancel_on_call(model.session.run, progress, call=2)  # type: ignore[attr-defined]
     with pytest.raises(CancelledError):  # 16 tiles of 512, 4 per call: cancelled after the 2nd call
-        apply_model(model, make_image(1800, 1800, 3), tile_size=512, progress=progress)
+        apply_model(model, make_image(1800, 1800, 3), options=RunOptions(tile_size=512), progress=progress)
     assert len(model.session.shapes) == 2  # type: ignore[attr-defined]
     assert 0 < fractions[-1] < 1
 
@@ -170,13 +175,15 @@ def test_out_of_memory_retries_with_smaller_tiles(cache: SessionCache, tiny_mode
     model = open_tiny(cache, tiny_models_dir, "conv_rgb")
     image = make_image(300, 300, 3)
     flaky = record(model, oom_above=100)
-    run = apply_model_with_retries(lambda device: flaky, "cpu", image, tile_size=512)
+    run = apply_model_with_retries(lambda device: flaky, "cpu", image, options=RunOptions(tile_size=512))
     assert run.tile_size == 75  # 300 -> 150 -> 75
     assert run.notes == (
         "out of memory on CPU: retried with 150-px tiles",
         "out of memory on CPU: retried with 75-px tiles",
     )
-    np.testing.assert_allclose(run.output, apply_model(model, image, tile_size=512), atol=1e-4)
+    np.testing.assert_allclose(
+        run.output, apply_model(model, image, options=RunOptions(tile_size=512)), atol=1e-4
+    )
 
 
 def test_out_of_memory_falls_back_to_cpu_then_explains(cache: SessionCache, tiny_models_dir: Path) -> None:
@@ -190,7 +197,9 @@ def test_out_of_memory_falls_back_to_cpu_then_explains(cache: SessionCache, tiny
     with pytest.raises(
         OutOfMemoryError, match="even with 64-px tiles on CPU: close other programs"
     ) as caught:
-        apply_model_with_retries(open_model, "cuda", make_image(256, 256, 3), tile_size=256)
+        apply_model_with_retries(
+            open_model, "cuda", make_image(256, 256, 3), options=RunOptions(tile_size=256)
+        )
     assert opened == ["cuda", "cpu"]
     assert "256x256 image" in str(caught.value)
     ok = apply_model_with_retries(

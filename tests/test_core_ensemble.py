@@ -7,7 +7,7 @@ import pytest
 from onnx_builders import build_conv_model
 
 from desktop.core.inference.ensemble import ENSEMBLE_SIZES, check_ensemble, ensemble_call, orient, restore
-from desktop.core.inference.image_model import apply_model
+from desktop.core.inference.image_model import RunOptions, apply_model
 from desktop.core.inference.session import open_model
 
 
@@ -45,8 +45,8 @@ def test_an_orientation_blind_model_gives_the_same_through_the_ensemble(tmp_path
     model = open_model(path, "cpu")
     assert model.info.symmetry == "dihedral"
     pixels = np.random.default_rng(0).random((40, 24, 3), dtype=np.float32)
-    once = apply_model(model, pixels, sigma=0.1, tile_size=16)
-    averaged = apply_model(model, pixels, sigma=0.1, tile_size=16, ensemble=passes)
+    once = apply_model(model, pixels, sigma=0.1, options=RunOptions(tile_size=16))
+    averaged = apply_model(model, pixels, sigma=0.1, options=RunOptions(tile_size=16, ensemble=passes))
     assert averaged.shape == once.shape and np.allclose(averaged, once, atol=1e-6)
 
 
@@ -55,7 +55,7 @@ def test_models_with_orientations_refuse_the_ensemble(tmp_path: Path) -> None:
     assert model.info.symmetry == "none"
     check_ensemble(model.info, 1)
     with pytest.raises(ValueError, match="not trained on every flip"):
-        apply_model(model, np.zeros((8, 8, 3), np.float32), ensemble=4)
+        apply_model(model, np.zeros((8, 8, 3), np.float32), options=RunOptions(ensemble=4))
     dihedral = open_model(build_conv_model(tmp_path / "blur_d.onnx", symmetry="dihedral"), "cpu")
     with pytest.raises(ValueError, match="must be one of"):
         check_ensemble(dihedral.info, 3)

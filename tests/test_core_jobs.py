@@ -12,7 +12,7 @@ from desktop.core.images import metrics
 from desktop.core.images.files import read_image_metadata, save_image
 from desktop.core.images.metrics import compute_mae, compute_psnr, compute_ssim, measure_image
 from desktop.core.images.noise import add_gaussian_noise, estimate_noise_sigma
-from desktop.core.inference.image_model import apply_model
+from desktop.core.inference.image_model import RunOptions, apply_model
 from desktop.core.inference.session import ModelSession, SessionCache, check_device, list_devices
 from desktop.core.jobs.denoise import DenoiseSettings, run_denoise_job
 from desktop.core.jobs.upscale import count_passes, downscale_for_check, resize_bicubic, upscale_image
@@ -37,13 +37,15 @@ def make_image(height: int, width: int, channels: int) -> np.ndarray:
 def test_denoise_job_synthetic_noise_tiled(cache: SessionCache, tiny_models_dir: Path) -> None:
     path = tiny_models_dir / "conv_gray_sigma.onnx"
     clean = make_image(150, 130, 1)
-    settings = DenoiseSettings(sigma=0.1, seed=3, model_sigma=None, tile_size=64)
+    settings = DenoiseSettings(sigma=0.1, seed=3, model_sigma=None, options=RunOptions(tile_size=64))
     result = run_denoise_job(opener(cache, path), "cpu", clean, settings)
     noisy = add_gaussian_noise(clean, 0.1, 3)
     np.testing.assert_array_equal(result.noisy, noisy)
     assert result.model_sigma == pytest.approx(estimate_noise_sigma(noisy))
     assert result.sigma_note.startswith("noise sigma estimated") and result.tile_size == 64
-    whole = apply_model(cache.get(path, "cpu"), noisy, sigma=result.model_sigma, tile_size=4096)
+    whole = apply_model(
+        cache.get(path, "cpu"), noisy, sigma=result.model_sigma, options=RunOptions(tile_size=4096)
+    )
     np.testing.assert_allclose(result.denoised, whole, atol=1e-4)  # the same core function, tiled
     assert result.denoised_metrics == measure_image(clean, result.denoised)
     assert result.noisy_metrics == measure_image(clean, noisy)
@@ -64,10 +66,11 @@ def test_upscale_x2_x4_and_check(cache: SessionCache, tiny_models_dir: Path) -> 
     with pytest.raises(ValueError, match="cannot make x3"):
         count_passes(info, 3)
     image = make_image(30, 41, 3)
-    x4 = upscale_image(opener(cache, path), "cpu", image, factor=4, tile_size=16)
+    x4 = upscale_image(opener(cache, path), "cpu", image, factor=4, options=RunOptions(tile_size=16))
     assert x4.upscaled.shape == (120, 164, 3) and x4.bicubic.shape == x4.upscaled.shape and x4.passes == 2
     model = cache.get(path, "cpu")
-    twice = apply_model(model, apply_model(model, image, tile_size=512), tile_size=512)
+    tiles = RunOptions(tile_size=512)
+    twice = apply_model(model, apply_model(model, image, options=tiles), options=tiles)
     np.testing.assert_allclose(x4.upscaled, twice, atol=1e-4)
     checked = upscale_image(opener(cache, path), "cpu", image, factor=2, check=True)
     original, small = downscale_for_check(image, 2)
@@ -123,10 +126,14 @@ def test_upscale_self_ensemble_averages_every_pass_over_its_orientations(
     real = image_model.ensemble_call
     monkeypatch.setattr(image_model, "ensemble_call", lambda call, n: chosen.append(n) or real(call, n))
     image = make_image(30, 41, 3)
-    x4 = upscale_image(opener(cache, path), "cpu", image, factor=4, tile_size=16, ensemble=8)
+    x4 = upscale_image(
+        opener(cache, path), "cpu", image, factor=4, options=RunOptions(tile_size=16, ensemble=8)
+    )
     assert x4.ensemble == 8 and chosen == [8, 8]  # both x2 passes
-    once = upscale_image(opener(cache, path), "cpu", image, factor=4, tile_size=16)
+    once = upscale_image(opener(cache, path), "cpu", image, factor=4, options=RunOptions(tile_size=16))
     np.testing.assert_allclose(x4.upscaled, once.upscaled, atol=1e-5)  # a blur treats every turn alike
     assert once.ensemble == 1
     with pytest.raises(ValueError, match="not trained on every flip"):
-        upscale_image(opener(cache, tiny_models_dir / "up2_rgb.onnx"), "cpu", image, ensemble=2)
+        upscale_image(
+            opener(cache, tiny_models_dir / "up2_rgb.onnx"), "cpu", image, options=RunOptions(ensemble=2)
+        )

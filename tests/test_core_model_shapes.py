@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx_builders import build_conv_model, build_plain_upscaler
 
-from desktop.core.inference.image_model import apply_model
+from desktop.core.inference.image_model import RunOptions, apply_model
 from desktop.core.inference.session import open_model
 from desktop.core.models.info import ModelContractError
 from desktop.core.models.registry import read_model_file, scan_models
@@ -19,7 +19,8 @@ def test_symbolic_upscaler_is_probed_for_its_scale(tmp_path: Path) -> None:
     assert info.inferred and info.name == "esrgan_like" and "no metadata" in info.title
     assert info.graph_name("image") == "input" and info.graph_name("output") == "out"
     image = np.random.default_rng(0).random((37, 21, 3), dtype=np.float32)
-    output = apply_model(open_model(path, "cpu"), image, tile_size=16)  # tiled, through the renames
+    tiles = RunOptions(tile_size=16)
+    output = apply_model(open_model(path, "cpu"), image, options=tiles)  # tiled, through the renames
     np.testing.assert_allclose(output, image.repeat(2, axis=0).repeat(2, axis=1), atol=1e-6)
 
 
@@ -27,7 +28,7 @@ def test_fixed_batch_of_one_runs_tile_by_tile(tmp_path: Path) -> None:
     path = build_plain_upscaler(tmp_path / "one.onnx", scale=4, batch=1)
     model = open_model(path, "cpu")
     assert (model.info.scale, model.info.batch_limit) == (4, 1)
-    output = apply_model(model, np.full((40, 40, 3), 0.25, np.float32), tile_size=16)
+    output = apply_model(model, np.full((40, 40, 3), 0.25, np.float32), options=RunOptions(tile_size=16))
     assert output.shape == (160, 160, 3)
     np.testing.assert_allclose(output, 0.25, atol=1e-6)
 

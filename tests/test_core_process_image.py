@@ -7,7 +7,7 @@ import pytest
 
 from desktop.core.images.files import load_image
 from desktop.core.images.fitting import ModelInput
-from desktop.core.inference.image_model import prepare_model_input
+from desktop.core.inference.image_model import RunOptions, prepare_model_input
 from desktop.core.inference.session import ModelSession, SessionCache
 from desktop.core.jobs.process_image import ProcessSettings, process_image
 
@@ -42,7 +42,9 @@ def test_an_image_that_fits_as_is_gets_no_fitting_note(mlp: ModelSession, sample
 
 def test_noise_and_sigma_are_parameters_and_the_estimate_a_note(conv_gray_sigma: ModelSession) -> None:
     pixels = np.full((40, 48, 1), 0.5, np.float32)
-    settings = ProcessSettings(device="cpu", add_noise=True, sigma=0.1, seed=7, tile_size=32)
+    settings = ProcessSettings(
+        device="cpu", add_noise=True, sigma=0.1, seed=7, options=RunOptions(tile_size=32)
+    )
     done = process_image(ModelInput.unchanged(pixels), lambda device: conv_gray_sigma, settings)
     assert done.parameters["added_noise_sigma"] == 0.1 and done.parameters["seed"] == 7
     assert done.parameters["tile_size"] == 32 and done.parameters["device"] == "CPU"

@@ -300,7 +300,7 @@ def test_the_denoise_page_hands_the_part_in_view_to_the_run(
     page = window.denoise_page
     open_and_wait(qtbot, window, write_photo(tmp_path / "photo.png", 400, 300))
     page.compare.view.set_zoom(4.0)
-    top, left, bottom, right = page.read_settings().visible
+    top, left, bottom, right = page.read_settings().options.visible
     focus = page.view_focus()
     assert top < focus[0] < bottom and left < focus[1] < right and right - left < 400
 

@@ -22,6 +22,7 @@ from desktop.core.images.metrics import SSIM_WINDOW, compute_psnr, compute_ssim
 from desktop.core.inference.image_model import (
     ModelOpener,
     OutOfMemoryError,
+    RunOptions,
     prepare_model_input,
     put_alpha_back,
 )
@@ -83,8 +84,7 @@ def transform_image(
         sigma=plan.sigma or 0.0,  # validate_job fills it in where noise is added
         seed=derive_file_seed(job.seed, relative),
         model_sigma=plan.sigma,
-        tile_size=job.tile_size,
-        ensemble=job.ensemble,
+        options=RunOptions(tile_size=job.tile_size, ensemble=job.ensemble),
     )
     done = process_image(prepare_model_input(image, info), open_model, settings, progress)
     parameters: dict[str, Any] = {"format": job.output_format}

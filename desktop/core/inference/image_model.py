@@ -1,8 +1,9 @@
 """Run a denoise or upscale model on an image of any size and mode, from its metadata alone.
 
 Fixed-size models (`input_size` HxW) get the image fitted with `fit_to_model` (crop, resize, channels);
-fully convolutional ones (`input_size` any) run on the whole image in tiles (`run_tiled`). Out of memory is
-retried with smaller tiles, then on CPU, and only then reported, with what to do about it.
+fully convolutional ones (`input_size` any) run on the whole image in tiles (`run_tiled`). How a model runs
+(tile size, self-ensemble, which tiles first) is one `RunOptions`. Out of memory is retried with smaller
+tiles, then on CPU, and only then reported, with what to do about it.
 """
 
 import dataclasses
@@ -36,6 +37,16 @@ OUT_OF_MEMORY_MARKERS = (
 )
 
 ModelOpener = Callable[[str], ModelSession]  # device ("auto", "cpu", "cuda") -> ready session
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How `apply_model` runs a model: the tiling of fully convolutional models and the self-ensemble."""
+
+    tile_size: int = DEFAULT_TILE_SIZE  # input pixels per tile side, fully convolutional models
+    ensemble: int = 1  # self-ensemble passes (1, 2, 4, 8) for models with `symmetry: dihedral`
+    focus: tuple[float, float] | None = None  # (row, column) the view is centred on: tiles there run first
+    visible: Box | None = None  # the part of the image in view: its tiles run before all others
 
 
 class OutOfMemoryError(RuntimeError):
@@ -130,20 +141,17 @@ def apply_model(
     pixels: np.ndarray,
     *,
     sigma: float | None = None,
-    tile_size: int = DEFAULT_TILE_SIZE,
+    options: RunOptions = RunOptions(),
     progress: Progress | None = None,
-    focus: tuple[float, float] | None = None,
-    ensemble: int = 1,
-    visible: Box | None = None,
 ) -> np.ndarray:
-    """Run a model on model-ready pixels (H, W, C); fully convolutional models run tiled, nearest first to
-    `focus` (row, column) where given, those in the `visible` box first; `ensemble` > 1 averages that many
-    orientations (`ensemble.py`).
+    """Run a model on model-ready pixels (H, W, C) as `options` say: fully convolutional models run tiled,
+    nearest first to `options.focus` (row, column) where given, those in the `options.visible` box first;
+    `options.ensemble` > 1 averages that many orientations (`ensemble.py`).
     Grayscale pixels through an RGB model come back grayscale (`run_gray_as_rgb`)."""
     info = model.info
     progress = progress or Progress()
-    check_ensemble(info, ensemble)
-    call = ensemble_call(lambda batch: run_model_batch(model, batch, sigma), ensemble)
+    check_ensemble(info, options.ensemble)
+    call = ensemble_call(lambda batch: run_model_batch(model, batch, sigma), options.ensemble)
     if pixels.shape[2] == 1 and info.channels == 3:
         call = run_gray_as_rgb(call)
     if info.input_size is not None:
@@ -156,10 +164,10 @@ def apply_model(
         pixels,
         scale=info.scale,
         multiple=info.size_multiple,
-        tile_size=tile_size,
+        tile_size=options.tile_size,
         progress=progress,
-        focus=focus,
-        visible=visible,
+        focus=options.focus,
+        visible=options.visible,
     )
 
 
@@ -169,31 +177,20 @@ def apply_model_with_retries(
     pixels: np.ndarray,
     *,
     sigma: float | None = None,
-    tile_size: int = DEFAULT_TILE_SIZE,
+    options: RunOptions = RunOptions(),
     progress: Progress | None = None,
-    focus: tuple[float, float] | None = None,
-    ensemble: int = 1,
-    visible: Box | None = None,
 ) -> ModelRun:
     """`apply_model`, retried on out of memory with tiles halved down to `MIN_TILE_SIZE`, then on CPU;
     raises `OutOfMemoryError` with an actionable message when nothing fits."""
     model = open_model(device)
     tiled = model.info.input_size is None
     floor = max(MIN_TILE_SIZE, model.info.size_multiple)
-    start_tile = min(tile_size, max(pixels.shape[:2]))  # a tile larger than the image is the image
+    start_tile = min(options.tile_size, max(pixels.shape[:2]))  # a tile larger than the image is the image
     tile, notes = start_tile, list[str]()
     while True:
         try:
-            output = apply_model(
-                model,
-                pixels,
-                sigma=sigma,
-                tile_size=tile,
-                progress=progress,
-                focus=focus,
-                ensemble=ensemble,
-                visible=visible,
-            )
+            tried = dataclasses.replace(options, tile_size=tile)
+            output = apply_model(model, pixels, sigma=sigma, options=tried, progress=progress)
             return ModelRun(output, model.provider, tile if tiled else None, tuple(notes))
         except CancelledError:
             raise

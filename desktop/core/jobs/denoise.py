@@ -14,8 +14,7 @@ import numpy as np
 
 from desktop.core.images.fitting import ModelInput
 from desktop.core.images.metrics import ImageMetrics, measure_image
-from desktop.core.inference.image_model import ModelOpener
-from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box
+from desktop.core.inference.image_model import ModelOpener, RunOptions
 from desktop.core.jobs.process_image import ProcessSettings, check_noise_settings, process_image
 from desktop.core.progress import Progress
 
@@ -50,10 +49,7 @@ class DenoiseSettings:
     sigma: float = 0.2  # synthetic noise level in [0, 1]
     seed: int = 0
     model_sigma: float | None = None  # for noise-conditioned models; None: estimated from the image
-    tile_size: int = DEFAULT_TILE_SIZE
-    focus: tuple[float, float] | None = None  # (row, column) the view is centred on: tiles there run first
-    visible: Box | None = None  # the part of the image in view: its tiles run before all others
-    ensemble: int = 1  # self-ensemble passes (1, 2, 4, 8) for models with `symmetry: dihedral`
+    options: RunOptions = RunOptions()  # tile size, self-ensemble, which tiles run first
 
 
 def run_denoise_job(
@@ -73,10 +69,7 @@ def run_denoise_job(
         sigma=settings.sigma,
         seed=settings.seed,
         model_sigma=settings.model_sigma,
-        tile_size=settings.tile_size,
-        ensemble=settings.ensemble,
-        focus=settings.focus,
-        visible=settings.visible,
+        options=settings.options,
         show_input=True,
     )
     span = 0.9 if settings.add_noise else 1.0  # the rest is the metrics'
@@ -101,6 +94,6 @@ def run_denoise_job(
         provider=done.provider,
         tile_size=done.tile_size,
         notes=done.retries,
-        ensemble=settings.ensemble,
+        ensemble=settings.options.ensemble,
         parameters=done.parameters,
     )

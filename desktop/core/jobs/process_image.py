@@ -2,9 +2,10 @@
 
 An image fitted to the model (`ModelInput`, from `prepare_model_input`) goes through: synthetic noise where
 asked, the sigma for a noise-conditioned model (given, else estimated from the image), the model with
-out-of-memory retries (`apply_model_with_retries`). What was done comes back as data: `parameters` (what a
-saved file's provenance and a report row record) and `notes` (fitting, sigma estimate, retries), so no
-caller reads them out of display text. Saving, with the alpha and the provenance, is `save_result`'s.
+out-of-memory retries (`apply_model_with_retries`, tiled and self-ensembled as the settings' `RunOptions`
+say). What was done comes back as data: `parameters` (what a saved file's provenance and a report row
+record) and `notes` (fitting, sigma estimate, retries), so no caller reads them out of display text.
+Saving, with the alpha and the provenance, is `save_result`'s.
 """
 
 import time
@@ -20,11 +21,12 @@ from desktop.core.images.fitting import ModelInput
 from desktop.core.images.noise import add_gaussian_noise
 from desktop.core.inference.image_model import (
     ModelOpener,
+    RunOptions,
     apply_model_with_retries,
     choose_sigma,
     put_alpha_back,
 )
-from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box, TilePiece
+from desktop.core.inference.tiling import TilePiece
 from desktop.core.models.info import ModelInfo
 from desktop.core.progress import Progress
 from desktop.core.provenance import describe_processing
@@ -39,10 +41,7 @@ class ProcessSettings:
     sigma: float = 0.0  # the synthetic noise level, with add_noise
     seed: int = 0  # the synthetic noise's seed
     model_sigma: float | None = None  # for noise-conditioned models; None: estimated from the image
-    tile_size: int = DEFAULT_TILE_SIZE
-    ensemble: int = 1  # self-ensemble passes (1, 2, 4, 8) for models with `symmetry: dihedral`
-    focus: tuple[float, float] | None = None  # (row, column) the view is centred on: tiles there run first
-    visible: Box | None = None  # the part of the image in view: its tiles run before all others
+    options: RunOptions = RunOptions()  # tile size, self-ensemble, which tiles run first
     show_input: bool = False  # send the model's input whole as the first partial piece (a live preview)
 
 
@@ -110,16 +109,13 @@ def process_image(
         settings.device,
         noisy,
         sigma=model_sigma,
-        tile_size=settings.tile_size,
+        options=settings.options,
         progress=progress,
-        focus=settings.focus,
-        ensemble=settings.ensemble,
-        visible=settings.visible,
     )
     seconds = time.perf_counter() - start
     parameters["device"] = run.provider
-    if settings.ensemble > 1:
-        parameters["self_ensemble"] = settings.ensemble
+    if settings.options.ensemble > 1:
+        parameters["self_ensemble"] = settings.options.ensemble
     if run.tile_size is not None:
         parameters["tile_size"] = run.tile_size
     return ProcessedImage(

@@ -1,6 +1,7 @@
 """The upscale job: a model applied once or several times (x4 = x2 twice), a bicubic resize beside it for
 an honest comparison, and an optional "downscale then upscale" check with metrics against the original."""
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -10,8 +11,8 @@ from PIL import Image
 
 from desktop.core.images.fitting import ModelInput, resize_image
 from desktop.core.images.metrics import ImageMetrics, measure_image
-from desktop.core.inference.image_model import ModelOpener
-from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box
+from desktop.core.inference.image_model import ModelOpener, RunOptions
+from desktop.core.inference.tiling import Box
 from desktop.core.jobs.process_image import ProcessSettings, process_image
 from desktop.core.models.info import ModelInfo
 from desktop.core.progress import Progress
@@ -87,19 +88,24 @@ def upscale_image(
     *,
     factor: int = 2,
     check: bool = False,
-    tile_size: int = DEFAULT_TILE_SIZE,
+    options: RunOptions = RunOptions(),
     progress: Progress | None = None,
-    focus: tuple[float, float] | None = None,
-    visible: Box | None = None,
-    ensemble: int = 1,
 ) -> UpscaleResult:
     """Enlarge model-ready pixels (H, W, C) `factor` times with the model and with bicubic; with `check`,
     first shrink them `factor` times and measure both results against the original. The last pass runs
-    its tiles nearest first to `focus` (row, column in output pixels, where the view is centred), those in
-    the `visible` box (output pixels) first; `ensemble` > 1 averages that many orientations in each pass."""
+    its tiles nearest first to `options.focus` (row, column in output pixels, where the view is centred),
+    those in the `options.visible` box (output pixels) first; `options.ensemble` > 1 averages that many
+    orientations in each pass."""
     progress = progress or Progress()
     model = open_model(device)
     passes = count_passes(model.info, factor)
+    scale, focus, visible = model.info.scale, options.focus, options.visible
+    last_options = dataclasses.replace(
+        options,
+        focus=(focus[0] / scale, focus[1] / scale) if focus else None,
+        visible=scale_box(visible, 1 / scale) if visible else None,
+    )
+    earlier_options = dataclasses.replace(options, focus=None, visible=None)
     original, source = downscale_for_check(pixels, factor) if check else (None, pixels)
     bicubic = resize_bicubic(source, source.shape[0] * factor, source.shape[1] * factor)
     progress.show_partial(UpscaleStart(source, bicubic, original))
@@ -109,13 +115,7 @@ def upscale_image(
     for index in range(passes):
         step = progress.sub_progress(0.9 * index / passes, 0.9 / passes)
         last = index == passes - 1
-        settings = ProcessSettings(
-            device=device,
-            tile_size=tile_size,
-            focus=(focus[0] / model.info.scale, focus[1] / model.info.scale) if focus and last else None,
-            visible=scale_box(visible, 1 / model.info.scale) if visible and last else None,
-            ensemble=ensemble,
-        )
+        settings = ProcessSettings(device=device, options=last_options if last else earlier_options)
         done = process_image(
             ModelInput.unchanged(image),
             lambda chosen: model if chosen == device else open_model(chosen),
@@ -144,5 +144,5 @@ def upscale_image(
         provider=provider,
         tile_size=tile,
         notes=tuple(notes),
-        ensemble=ensemble,
+        ensemble=options.ensemble,
     )

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.images.files import LoadedImage
-from desktop.core.inference.image_model import prepare_model_input
+from desktop.core.inference.image_model import RunOptions, prepare_model_input
 from desktop.core.inference.tiling import TilePiece
 from desktop.core.jobs.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
 from desktop.core.models.info import SIGMA
@@ -149,10 +149,12 @@ class DenoisePage(TiledPage):
             sigma=self.sigma,
             seed=self.seed_spin.value(),
             model_sigma=None if self.auto_check.isChecked() else round(self.strength_slider.value, 4),
-            tile_size=self.context.tiles,
-            focus=self.view_focus(),
-            visible=self.compare.view.visible_box(self.image.pixels.shape[:2]) if self.image else None,
-            ensemble=self.ensemble_box.passes,
+            options=RunOptions(
+                tile_size=self.context.tiles,
+                ensemble=self.ensemble_box.passes,
+                focus=self.view_focus(),
+                visible=self.compare.view.visible_box(self.image.pixels.shape[:2]) if self.image else None,
+            ),
         )
 
     def view_focus(self) -> tuple[float, float] | None:

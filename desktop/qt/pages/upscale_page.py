@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.images.files import LoadedImage
-from desktop.core.inference.image_model import prepare_model_input
+from desktop.core.inference.image_model import RunOptions, prepare_model_input
 from desktop.core.inference.tiling import TilePiece
 from desktop.core.jobs.upscale import FACTORS, UpscaleResult, UpscaleStart, count_passes, upscale_image
 from desktop.core.models.registry import ModelEntry, ModelScan
@@ -74,9 +74,7 @@ def run_page_job(
     check: bool,
     context: RunContext,
     progress: Progress,
-    focus: tuple[float, float] | None = None,
-    visible: tuple[float, float, float, float] | None = None,
-    ensemble: int = 1,
+    options: RunOptions,
 ) -> PageResult:
     """The Upscale page's job, run in the worker: the model's tiles show over the bicubic result as they
     finish."""
@@ -90,17 +88,14 @@ def run_page_job(
         model_input.pixels,
         factor=factor,
         check=check,
-        tile_size=context.tiles,
+        options=options,
         progress=progress,
-        focus=focus,
-        visible=visible,
-        ensemble=ensemble,
     )
     arrays = [a for a in (result.original, result.source, result.bicubic, result.upscaled) if a is not None]
     names = name_layers(factor, check)
     layers = [(name, convert(pixels)) for name, pixels in zip(names, arrays, strict=True)]
     notes = tuple(note for note in (session_note, *result.notes) if note)
-    title = title_with_ensemble(entry.info.title, ensemble)
+    title = title_with_ensemble(entry.info.title, options.ensemble)
     status = RunStatus(title, result.provider, result.seconds, notes)
     enlarged = describe_enlargement(result.source.shape, factor, result.passes)
     details = f"Input: {model_input.description}. Enlarged {enlarged}."
@@ -163,18 +158,17 @@ class UpscalePage(TiledPage):
             self.compare.set_layers([("Input", convert_array_to_qimage(self.image.pixels))])
             return
         image, factor, check, context = self.image, self.factor, self.check_box.isChecked(), self.context
-        ensemble = self.ensemble_box.passes
         self.compare.set_preferred_split("Bicubic", f"Model x{factor}")
         out_factor = 1 if check else factor  # a check enlarges a shrunk copy back to size
-        focus = self.view_focus(out_factor)
         height, width = (n * out_factor for n in image.pixels.shape[:2])
-        visible = self.compare.view.visible_box((height, width))
-        self.details_label.setText(self.describe_run(entry, factor, check))
-        self.submit(
-            lambda progress: run_page_job(
-                image, entry, factor, check, context, progress, focus, visible, ensemble
-            )
+        options = RunOptions(
+            tile_size=context.tiles,
+            ensemble=self.ensemble_box.passes,
+            focus=self.view_focus(out_factor),
+            visible=self.compare.view.visible_box((height, width)),
         )
+        self.details_label.setText(self.describe_run(entry, factor, check))
+        self.submit(lambda progress: run_page_job(image, entry, factor, check, context, progress, options))
 
     def describe_run(self, entry: ModelEntry, factor: int, check: bool) -> str:
         """What the side panel says while a run is under way: the sizes it makes, e.g. x4's, not x2's."""
