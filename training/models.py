@@ -51,18 +51,18 @@ def activation(negative_slope: float) -> nn.Module:
 
 
 class ResidualBlock(nn.Sequential):
-    """3x3 conv, activation, 3x3 conv, to be added back to its input. With `identity_at_start` the last conv
-    starts at zero, so a fresh block is the identity (SkipInit, De & Smith 2020)."""
+    """3x3 conv, activation, 3x3 conv, to be added back to its input. The last conv starts at zero, so a
+    fresh block is the identity (SkipInit, De & Smith 2020) and `--init` from a net without it starts from
+    that net's function."""
 
-    def __init__(self, width: int, negative_slope: float, *, identity_at_start: bool) -> None:
+    def __init__(self, width: int, negative_slope: float) -> None:
         super().__init__(
             nn.Conv2d(width, width, 3, padding=1),
             activation(negative_slope),
             nn.Conv2d(width, width, 3, padding=1),
         )
-        if identity_at_start:
-            nn.init.zeros_(self[2].weight)
-            nn.init.zeros_(self[2].bias)
+        nn.init.zeros_(self[2].weight)
+        nn.init.zeros_(self[2].bias)
 
 
 class CondUNet(nn.Module):
@@ -98,7 +98,7 @@ class CondUNet(nn.Module):
         self.head = nn.Conv2d(channels * r * r + 1, widths[0], 3, padding=1)
         self.enc = nn.ModuleList(conv_block(w, w, blocks, negative_slope) for w in widths)
         self.res = nn.ModuleList(
-            nn.ModuleList(ResidualBlock(w, negative_slope, identity_at_start=True) for _ in range(n))
+            nn.ModuleList(ResidualBlock(w, negative_slope) for _ in range(n))
             for w, n in itertools.zip_longest(widths, res_blocks, fillvalue=0)
         )
         self.down = nn.ModuleList(nn.Conv2d(a, b, 2, stride=2) for a, b in itertools.pairwise(widths))
@@ -168,9 +168,7 @@ class ResidualSR(nn.Module):
         super().__init__()
         self.scale = scale
         self.head = nn.Conv2d(channels, width, 3, padding=1)
-        self.blocks = nn.ModuleList(
-            ResidualBlock(width, negative_slope, identity_at_start=True) for _ in range(depth)
-        )
+        self.blocks = nn.ModuleList(ResidualBlock(width, negative_slope) for _ in range(depth))
         self.tail = nn.Sequential(
             nn.Conv2d(width, channels * scale * scale, 3, padding=1), nn.PixelShuffle(scale)
         )
@@ -255,7 +253,7 @@ class ConvThenResidualBlocks(nn.Conv2d):
 
     def __init__(self, c_in: int, c_out: int, res_blocks: int) -> None:
         super().__init__(c_in, c_out, 3, padding=1)
-        self.res = nn.ModuleList(ResidualBlock(c_out, 0.2, identity_at_start=True) for _ in range(res_blocks))
+        self.res = nn.ModuleList(ResidualBlock(c_out, 0.2) for _ in range(res_blocks))
 
     def forward(self, x: Tensor) -> Tensor:
         h = super().forward(x)
