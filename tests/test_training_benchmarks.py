@@ -102,8 +102,27 @@ def test_sharpness_and_novelty_ratios() -> None:
     sharp = rng.random((4, 1, 8, 8))
     assert sharpness(np.repeat(sharp.mean(axis=(2, 3), keepdims=True), 8, 2).repeat(8, 3)) == 0  # flat
     assert sharpness(sharp) > 0.2
+
     train, test = rng.random((50, 1, 8, 8)), rng.random((20, 1, 8, 8))
     assert novelty_ratio(train[:10], train, test) == 0  # copies of training images
     assert 0.5 < novelty_ratio(rng.random((30, 1, 8, 8)), train, test) < 2  # as new as unseen images
     d = nearest_distances(train, train, exclude_self=True)
     assert (d > 0).all() and len(d) == 50
+
+
+def test_streaks_and_colour_noise_are_told_from_edges() -> None:
+    """Horizontal streaks score high streakiness and sharpness; colour noise on flat grey counts for
+    sharpness but hardly for luma sharpness; plain noise is as streaky across as down."""
+    from training.metrics import luma_sharpness, sharpness, streakiness
+
+    rng = np.random.default_rng(0)
+    rows = np.repeat(rng.random((4, 3, 16, 1)), 16, axis=3)  # each row one colour: horizontal streaks
+    assert streakiness(rows) > 100 and sharpness(rows) > 0.1
+    assert 0.8 < streakiness(rng.random((4, 3, 16, 16))) < 1.25
+    assert streakiness(rows.transpose(0, 1, 3, 2)) == 0  # vertical stripes
+    # Noise of opposite sign in R and G, weighted to cancel in the luma: colour without luma.
+    n = rng.standard_normal((4, 1, 16, 16)) * 0.1
+    colour = 0.5 + np.concatenate([n, -n * 0.299 / 0.587, np.zeros_like(n)], axis=1)
+    assert luma_sharpness(colour) < 1e-9 < sharpness(colour)
+    grey = np.repeat(0.5 + n, 3, axis=1)
+    assert luma_sharpness(grey) == pytest.approx(sharpness(grey))

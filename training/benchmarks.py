@@ -26,7 +26,7 @@ from training.baselines import denoise_bm3d
 from training.data import TEST_NOISE_SEED
 from training.export import export_onnx
 from training.kinds import IOSpec
-from training.metrics import PSNR_CAP, measure
+from training.metrics import LUMA_WEIGHTS, PSNR_CAP, measure
 from training.reference_nets import DnCNN3, FFDNet
 
 DEFAULT_BENCHMARKS_DIR = Path("../shared/datasets/benchmarks")
@@ -181,7 +181,7 @@ def mean_psnr(clean: list[np.ndarray], pred: list[np.ndarray]) -> float:
 def to_grey(rgb: np.ndarray) -> np.ndarray:
     """A (3, H, W) image in [0, 1] as its BT.601 luma in three equal channels (how a grayscale photo
     reaches an RGB model)."""
-    luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    luma = np.tensordot(LUMA_WEIGHTS, rgb, axes=1)  # (H, W)
     return np.repeat(luma[None], 3, 0).astype(np.float32)
 
 

@@ -20,7 +20,7 @@ from training.baselines import denoise_bm3d, denoise_nlmeans, invert_clipping_bi
 from training.benchmarks import DEFAULT_BENCHMARKS_DIR, evaluate_benchmarks
 from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_images, load_splits
 from training.kinds.sr import downsample
-from training.metrics import measure, novelty_ratio, sharpness
+from training.metrics import luma_sharpness, measure, novelty_ratio, sharpness, streakiness
 from training.prior import parse_prior, sample_mixture
 
 MODELS_DIR = Path("onnx_models")
@@ -206,8 +206,9 @@ NOVELTY_TEST_IMAGES = 1000  # test images whose nearest training image sets the 
 
 def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
     """Lines of a VAE pair on the test split: reconstruction figures (decoder of mu), KL per image, and of
-    64 samples their sharpness over the test images' and their novelty ratio (`metrics`): one line for
-    z ~ N(0, I), one more for the learned prior (`latent_prior`) where the decoder has one."""
+    64 samples their sharpness, luma sharpness and streakiness over the test images' and their novelty
+    ratio (`metrics`): one line for z ~ N(0, I), one more for the learned prior (`latent_prior`) where the
+    decoder has one."""
     meta = read_metadata(path)
     decoder = path.with_name(f"{meta['pair']}.onnx")
     if meta["dataset"] == "coca-vs-pepsi":
@@ -232,10 +233,12 @@ def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
     for prior, z in priors.items():
         samples = run_onnx(decoder, {"z": z.astype(np.float32)}, 256)[0]
         sharp = sharpness(samples) / sharpness(test.numpy())
+        luma = luma_sharpness(samples) / luma_sharpness(test.numpy())
+        streaks = streakiness(samples) / streakiness(test.numpy())
         novel = novelty_ratio(samples, train, test.numpy()[:NOVELTY_TEST_IMAGES])
         lines.append(
             f"| {meta['name']} | {len(test)} | {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {kl:.1f} "
-            f"| {prior} | {sharp:.2f} | {novel:.2f} |"
+            f"| {prior} | {sharp:.2f} | {luma:.2f} | {streaks:.2f} | {novel:.2f} |"
         )
     return "\n".join(lines)
 
@@ -278,12 +281,13 @@ def evaluate_models(
     if vaes:
         lines = [
             "### VAEs, test split (reconstruction = decoder(mu); 64 samples from each prior, seed 0: their "
-            "neighbour differences over the test images', and their median distance to the nearest training "
-            "image over the same for the test images)",
+            "neighbour differences over the test images' (all channels, then luma alone), their down over "
+            "across differences over the test images' (streaks: above 1), and their median distance to the "
+            "nearest training image over the same for the test images)",
             "",
             "| model | images | MAE | PSNR (dB) | SSIM | KL (nats/image) | prior | sample sharpness / test's "
-            "| sample novelty |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| luma sharpness / test's | streaks / test's | sample novelty |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         sections.append("\n".join(lines + [evaluate_vae(p, data_dir=data_dir, limit=limit) for p in vaes]))
     header = (

@@ -4,6 +4,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 PSNR_CAP = 100.0  # dB for identical images (MSE 0), so averages stay finite
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])  # BT.601 (R, G, B), as the grey test versions
 
 
 def measure(clean: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -26,13 +27,33 @@ def compute_ssim(clean: np.ndarray, pred: np.ndarray) -> float:
     return float(structural_similarity(clean, pred, data_range=1.0, channel_axis=0))
 
 
-def sharpness(images: np.ndarray) -> float:
-    """Mean absolute difference between horizontal and vertical neighbours of (N, C, H, W) images in [0, 1]:
-    a plain measure of edges and texture (a blurry sample has small neighbour differences)."""
+def neighbour_differences(images: np.ndarray) -> tuple[float, float]:
+    """Mean absolute difference between horizontal (across) and vertical (down) neighbours of (N, C, H, W)
+    images in [0, 1]."""
     x = np.asarray(images, np.float64)
-    across = np.abs(np.diff(x, axis=-1)).mean()
-    down = np.abs(np.diff(x, axis=-2)).mean()
-    return float((across + down) / 2)
+    return float(np.abs(np.diff(x, axis=-1)).mean()), float(np.abs(np.diff(x, axis=-2)).mean())
+
+
+def sharpness(images: np.ndarray) -> float:
+    """Mean of the across and down neighbour differences: a plain measure of edges and texture (a blurry
+    sample has small neighbour differences). Streaks and colour noise raise it too: see `streakiness`."""
+    return sum(neighbour_differences(images)) / 2
+
+
+def luma_sharpness(images: np.ndarray) -> float:
+    """`sharpness` of the luma (BT.601 weights; a grey image is its own): photos' edges are mostly in luma,
+    so colour noise counts for less here than in `sharpness`."""
+    x = np.asarray(images, np.float64)
+    if x.shape[1] == 3:
+        x = np.tensordot(LUMA_WEIGHTS, x, axes=([0], [1]))[:, None]  # (N, 1, H, W)
+    return sharpness(x)
+
+
+def streakiness(images: np.ndarray) -> float:
+    """Down over across neighbour differences: horizontal streaks (rows unlike the rows above and below,
+    smooth along themselves) raise it; compare a model's samples with the photos' own figure."""
+    across, down = neighbour_differences(images)
+    return down / max(across, 1e-12)
 
 
 def nearest_distances(
