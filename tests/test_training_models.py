@@ -1,5 +1,7 @@
 """Shape tests of the training models and the config overrides."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -84,10 +86,11 @@ def test_super_resolution_doubles_any_size(recipe: str, size: int) -> None:
     assert output.min() >= 0 and output.max() <= 1
 
 
-@pytest.mark.parametrize("loss", ["l1", "log-l1"])
-def test_log_l1_weighs_images_by_their_relative_error(loss: str) -> None:
+@pytest.mark.parametrize("loss", ["l1", "log-l1", "l2", "log-l2"])
+def test_log_losses_weigh_images_by_their_relative_error(loss: str) -> None:
     # Plain L1 pulls as hard on a barely noisy image as on a very noisy one, so the noisiest images dominate
-    # what is left to learn; log-L1 pulls on each image in proportion to 1 / its error.
+    # what is left to learn; log-L1 pulls on each image in proportion to 1 / its error. L2 pulls in
+    # proportion to the error, log-L2 (mean log RMS error: mean PSNR) like log-L1.
     cfg = override_config(RECIPES["fashion-dae-conv"], {"loss": loss})
     clean = torch.zeros(2, 1, 4, 4)
     output = torch.tensor([0.01, 0.1]).view(2, 1, 1, 1).expand(2, 1, 4, 4).clone().requires_grad_()
@@ -96,7 +99,27 @@ def test_log_l1_weighs_images_by_their_relative_error(loss: str) -> None:
     ).backward()
     pull = output.grad.flatten(1).mean(1)  # gradient per pixel of each image
     ratio = float(pull[0] / pull[1])
-    assert ratio == pytest.approx(1.0 if loss == "l1" else (0.1 + 1e-3) / (0.01 + 1e-3), rel=1e-4)
+    expected = {
+        "l1": 1.0,
+        "log-l1": (0.1 + 1e-3) / (0.01 + 1e-3),
+        "l2": 0.1,  # 0.01 / 0.1
+        "log-l2": (0.01 / (0.01**2 + 1e-6)) / (0.1 / (0.1**2 + 1e-6)),
+    }[loss]
+    assert ratio == pytest.approx(expected, rel=1e-4)
+
+
+def test_log_l2_is_the_mean_psnr_up_to_scale() -> None:
+    """Super-resolution takes its loss from the config too; log-L2 of a batch is -ln(10) / 20 times its
+    images' mean PSNR (away from the floor)."""
+    cfg = override_config(RECIPES["photo-sr-x2"], {"loss": "log-l2"})
+    clean = torch.rand(3, 3, 8, 8)
+    output = (clean + torch.tensor([0.01, 0.05, 0.2]).view(3, 1, 1, 1) * torch.randn(3, 3, 8, 8)).clamp(0, 1)
+    loss = kind_of(cfg).compute_loss(lambda low: output, (clean[..., ::2, ::2],), clean, cfg)
+    mse = (output - clean).pow(2).flatten(1).mean(1)
+    psnr = (10 * torch.log10(1 / mse)).mean()
+    assert float(loss) == pytest.approx(-float(psnr) * math.log(10) / 20, rel=1e-3)
+    with pytest.raises(ValueError, match="unknown loss 'l3'"):
+        kind_of(cfg).compute_loss(lambda low: output, (clean,), clean, override_config(cfg, {"loss": "l3"}))
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,8 @@ class CondDenoiseConfig(RecipeBase):
     sigma: float = 0.2  # the headline test level (metrics at `eval_sigmas` too)
     eval_sigmas: tuple[float, ...] = (0.1, 0.2, 0.4)  # test levels written to metrics.json
     # "l1": mean absolute error of the batch, dominated by the noisiest images; "log-l1": mean over the images
-    # of log(L1 + 1e-3), so every noise level counts by its relative error, as an average of PSNRs does.
+    # of log(L1 + 1e-3), so every noise level counts by its relative error, as an average of PSNRs does;
+    # "log-l2": mean over the images of log(RMS error), the average PSNR itself (kinds/base.py: pixel_loss)
     loss: str = "l1"
 
     batch_size: int = 32  # small batches: on 2 CPU cores the number of steps limits these runs
@@ -145,6 +146,7 @@ class SuperResConfig(RecipeBase):
     depth: int = 4  # 3x3 convolutions before the transposed convolution (sr-res: residual blocks)
     negative_slope: float = 0.0  # > 0: LeakyReLU instead of ReLU (0 in checkpoints from before the field)
 
+    loss: str = "l1"  # or "l2", "log-l1", "log-l2" (kinds/base.py: pixel_loss); L1 learns faster from scratch
     lr: float = 2e-3
     time_budget_s: float = 240.0
 

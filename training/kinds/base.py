@@ -37,6 +37,29 @@ class ExportPart:
     parity_inputs: list[tuple[Tensor, ...]]
 
 
+# The per-image log losses stop sharpening an image's error below these, so near-noiseless (or flat) crops
+# do not outweigh the rest: an L1 of 1e-3 is 0.26/255, an MSE of 1e-6 an RMS error of 1e-3.
+LOG_L1_FLOOR = 1e-3
+LOG_L2_FLOOR = 1e-6
+PIXEL_LOSSES = ("l1", "log-l1", "l2", "log-l2")
+
+
+def pixel_loss(output: Tensor, clean: Tensor, loss: str) -> Tensor:
+    """The loss named `loss` between (N, C, H, W) batches: "l1" and "l2" are the batch's mean absolute and
+    squared errors; "log-l1" the mean over images of log(L1 + floor), so every image counts by its relative
+    error; "log-l2" the mean over images of log(RMS error), which is -PSNR * ln(10) / 20 per image: the mean
+    PSNR the benchmarks report, up to scale."""
+    if loss == "l1":
+        return F.l1_loss(output, clean)
+    if loss == "l2":
+        return F.mse_loss(output, clean)
+    if loss == "log-l1":
+        return torch.log((output - clean).abs().flatten(1).mean(1) + LOG_L1_FLOOR).mean()
+    if loss == "log-l2":
+        return 0.5 * torch.log((output - clean).pow(2).flatten(1).mean(1) + LOG_L2_FLOOR).mean()
+    raise ValueError(f"unknown loss {loss!r}; losses: {', '.join(PIXEL_LOSSES)}")
+
+
 class Kind:
     """A kind of recipe: the model inputs made from clean images, the loss, the test report and the ONNX
     files. Subclasses (one module each in this package) override what differs; `cfg` is their config."""

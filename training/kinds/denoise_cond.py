@@ -1,5 +1,6 @@
 """Noise-level conditioned denoisers (FFDNet-style): sigma drawn per image in [sigma_min, sigma_max] and fed
-to the model as `sigma`; L1 or per-image log-L1 loss; test figures at every `eval_sigmas` level."""
+to the model as `sigma`; L1, or per-image log-L1 or log-L2 (`pixel_loss`); test figures at every
+`eval_sigmas` level."""
 
 from pathlib import Path
 
@@ -18,14 +19,12 @@ from training.kinds.base import (
     crop_to,
     example_indices,
     parity_images,
+    pixel_loss,
     predict,
     report_batch,
 )
 from training.metrics import measure
 from training.plots import plot_rows
-
-# log-L1 stops sharpening an image's error below this, so near-noiseless images do not outweigh the rest.
-LOG_L1_FLOOR = 1e-3
 
 
 class ConditionedDenoise(Kind):
@@ -41,11 +40,7 @@ class ConditionedDenoise(Kind):
         return (clean + sigma.view(-1, 1, 1, 1) * noise).clamp(0, 1), sigma  # (N, C, H, W), (N,)
 
     def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
-        output = model(*inputs)
-        if cfg.loss == "log-l1":
-            per_image = (output - clean).abs().flatten(1).mean(1)  # (N,)
-            return torch.log(per_image + LOG_L1_FLOOR).mean()
-        return F.l1_loss(output, clean)
+        return pixel_loss(model(*inputs), clean, cfg.loss)
 
     def report(self, model: nn.Module, cfg, splits: Splits, run_dir: Path) -> dict:
         clean, idx = splits.test_x, example_indices(cfg, splits.test_y)

@@ -1,6 +1,6 @@
 """Super-resolution: the input is the clean image made `scale` times smaller (a 2x2 box average for
 Fashion-MNIST as in seed 004, antialiased bicubic for photos, rounded to 8 bits for the general photos, as
-users' images are); L1 loss; test figures beside bicubic."""
+users' images are); L1 loss (or another `pixel_loss`); test figures beside bicubic."""
 
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from training.kinds.base import (
     crop_to,
     example_indices,
     parity_images,
+    pixel_loss,
     predict,
     report_batch,
 )
@@ -39,6 +40,9 @@ class SuperResolution(Kind):
         low = downsample(clean, cfg.scale, box=cfg.dataset == "fashion-mnist")
         # Users' low-resolution images are 8-bit: round like PIL's uint8 downscale the benchmark makes.
         return (low.mul(255).round().div(255) if cfg.dataset == "photos" else low,)
+
+    def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
+        return pixel_loss(model(*inputs), clean, cfg.loss)
 
     def report(self, model: nn.Module, cfg, splits: Splits, run_dir: Path) -> dict:
         clean, idx = splits.test_x, example_indices(cfg, splits.test_y)
