@@ -294,7 +294,7 @@ def test_a_save_out_of_memory_after_a_tile_retry_keeps_the_notes(
     monkeypatch.setattr(batch_file, "save_result", save_out_of_memory)
     job = BatchJob(photos, "conv_rgb", output_dir=tmp_path / "out", tile_size=128, device="cpu")
     (row,) = process_folder(validate_job(job, scan_models([tiny_models_dir]).models)).rows
-    assert "out of memory on CPU: retried with 64-px tiles" in row.notes
+    assert "out of memory on CPU: 1 tile ran again as 64-px tiles, the others kept" in row.notes
     assert row.parameters["tile_size"] == 64
     if failing_saves == 1:
         assert row.status == "ok" and Path(row.output_path).is_file()

@@ -171,18 +171,50 @@ def _cancel_on_call(run: object, progress: Progress, call: int) -> object:
     return wrapped
 
 
-def test_out_of_memory_retries_with_smaller_tiles(cache: SessionCache, tiny_models_dir: Path) -> None:
+def test_out_of_memory_splits_the_tiles_that_do_not_fit(cache: SessionCache, tiny_models_dir: Path) -> None:
     model = open_tiny(cache, tiny_models_dir, "conv_rgb")
     image = make_image(300, 300, 3)
     flaky = record(model, oom_above=100)
     run = apply_model_with_retries(lambda device: flaky, "cpu", image, options=RunOptions(tile_size=512))
     assert run.tile_size == 75  # 300 -> 150 -> 75
+    # the whole image (one 300-px tile), then each of its 3 x 3 150-px tiles
     assert run.notes == (
-        "out of memory on CPU: retried with 150-px tiles",
-        "out of memory on CPU: retried with 75-px tiles",
+        "out of memory on CPU: 10 tiles ran again as 150-px then 75-px tiles, the others kept",
     )
     np.testing.assert_allclose(
         run.output, apply_model(model, image, options=RunOptions(tile_size=512)), atol=1e-4
+    )
+
+
+class OutOfMemoryOnce:
+    """Stands in for an onnxruntime session that runs out of memory on its `failing_call`-th call only."""
+
+    def __init__(self, session: object, failing_call: int) -> None:
+        self._session, self._failing_call = session, failing_call
+        self.sizes: list[int] = []
+
+    def run(self, names: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.sizes.append(max(feed["image"].shape[2:]))
+        if len(self.sizes) == self._failing_call:
+            raise RuntimeError(ORT_OOM)
+        return self._session.run(names, feed)  # type: ignore[attr-defined]
+
+
+def test_tiles_done_before_an_out_of_memory_are_kept(cache: SessionCache, tiny_models_dir: Path) -> None:
+    """One 512-px tile of nine runs out of memory: it alone runs again as 256-px tiles, blended in without a
+    seam; the four before it are not run again and the four after it still run at 512 px."""
+    model = open_tiny(cache, tiny_models_dir, "conv_rgb")
+    image = make_image(1024, 1024, 3)
+    once = OutOfMemoryOnce(model.session, failing_call=5)
+    flaky = dataclasses.replace(model, session=once)
+    run = apply_model_with_retries(lambda device: flaky, "cpu", image, options=RunOptions(tile_size=512))
+    assert once.sizes.count(512) == 9  # 8 tiles and the one that failed, each run once
+    assert set(once.sizes) == {512, 256} and once.sizes[5] == 256
+    assert run.tile_size == 256 and run.notes == (
+        "out of memory on CPU: 1 tile ran again as 256-px tiles, the others kept",
+    )
+    np.testing.assert_allclose(
+        run.output, apply_model(model, image, options=RunOptions(tile_size=2048)), atol=1e-4
     )
 
 

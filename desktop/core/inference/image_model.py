@@ -2,8 +2,9 @@
 
 Fixed-size models (`input_size` HxW) get the image fitted with `fit_to_model` (crop, resize, channels);
 fully convolutional ones (`input_size` any) run on the whole image in tiles (`run_tiled`). How a model runs
-(tile size, self-ensemble, which tiles first) is one `RunOptions`. Out of memory is retried with smaller
-tiles, then on CPU, and only then reported, with what to do about it.
+(tile size, self-ensemble, which tiles first) is one `RunOptions`. A tile that runs out of memory runs again
+as smaller tiles, keeping the tiles already done; what still does not fit is retried on CPU, and only then
+reported, with what to do about it.
 """
 
 import dataclasses
@@ -20,12 +21,12 @@ from desktop.core.inference.ensemble import check_ensemble, ensemble_call
 from desktop.core.inference.model_call import run_model_batch
 from desktop.core.inference.session import ModelSession
 from desktop.core.inference.tensors import from_batch, to_batch
-from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box, run_tiled
+from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box, TileSplitting, run_tiled
 from desktop.core.models.info import IMAGE_TASKS, ModelInfo
 from desktop.core.progress import CancelledError, Progress
 
 JPEG_BACKGROUND = 1.0  # JPEG has no alpha: transparent parts become white
-MIN_TILE_SIZE = 64  # out-of-memory retries halve the tile size down to this
+MIN_TILE_SIZE = 64  # a tile that runs out of memory runs again as half-size tiles, down to this size
 # Lower-case fragments of the errors that onnxruntime (CPU, CUDA), numpy and C++ raise when memory runs out.
 OUT_OF_MEMORY_MARKERS = (
     "failed to allocate memory",
@@ -143,9 +144,11 @@ def apply_model(
     sigma: float | None = None,
     options: RunOptions = RunOptions(),
     progress: Progress | None = None,
+    splitting: TileSplitting | None = None,
 ) -> np.ndarray:
     """Run a model on model-ready pixels (H, W, C) as `options` say: fully convolutional models run tiled,
-    nearest first to `options.focus` (row, column) where given, those in the `options.visible` box first;
+    nearest first to `options.focus` (row, column) where given, those in the `options.visible` box first,
+    tiles that run out of memory split as `splitting` says (none: the error propagates);
     `options.ensemble` > 1 averages that many orientations (`ensemble.py`).
     Grayscale pixels through an RGB model come back grayscale (`run_gray_as_rgb`)."""
     info = model.info
@@ -168,6 +171,7 @@ def apply_model(
         progress=progress,
         focus=options.focus,
         visible=options.visible,
+        splitting=splitting,
     )
 
 
@@ -180,31 +184,44 @@ def apply_model_with_retries(
     options: RunOptions = RunOptions(),
     progress: Progress | None = None,
 ) -> ModelRun:
-    """`apply_model`, retried on out of memory with tiles halved down to `MIN_TILE_SIZE`, then on CPU;
-    raises `OutOfMemoryError` with an actionable message when nothing fits."""
+    """`apply_model` with tiles that run out of memory split down to `MIN_TILE_SIZE` (the rest kept), then,
+    where even those do not fit, the whole image again on CPU; raises `OutOfMemoryError` with an actionable
+    message when nothing fits."""
     model = open_model(device)
     tiled = model.info.input_size is None
     floor = max(MIN_TILE_SIZE, model.info.size_multiple)
     start_tile = min(options.tile_size, max(pixels.shape[:2]))  # a tile larger than the image is the image
-    tile, notes = start_tile, list[str]()
+    tried = dataclasses.replace(options, tile_size=start_tile)
+    notes = list[str]()
     while True:
+        splitting = TileSplitting(is_out_of_memory, floor)
         try:
-            tried = dataclasses.replace(options, tile_size=tile)
-            output = apply_model(model, pixels, sigma=sigma, options=tried, progress=progress)
-            return ModelRun(output, model.provider, tile if tiled else None, tuple(notes))
+            output = apply_model(
+                model, pixels, sigma=sigma, options=tried, progress=progress, splitting=splitting
+            )
         except CancelledError:
             raise
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
-            if tiled and tile // 2 >= floor:
-                tile //= 2
-                notes.append(f"out of memory on {model.provider}: retried with {tile}-px tiles")
-            elif model.provider != "CPU":
-                notes.append(f"out of memory on {model.provider}: retried on CPU")
-                model, tile = open_model("cpu"), start_tile
-            else:
-                raise OutOfMemoryError(describe_out_of_memory(pixels, tile if tiled else None)) from error
+            if model.provider == "CPU":
+                tile = (splitting.smallest or start_tile) if tiled else None
+                raise OutOfMemoryError(describe_out_of_memory(pixels, tile)) from error
+            notes.append(f"out of memory on {model.provider}: retried on CPU")
+            model = open_model("cpu")
+            continue
+        if splitting.smallest is not None:
+            notes.append(describe_splits(model.provider, splitting))
+        return ModelRun(
+            output, model.provider, (splitting.smallest or start_tile) if tiled else None, tuple(notes)
+        )
+
+
+def describe_splits(provider: str, splitting: TileSplitting) -> str:
+    """The note for tiles that ran again smaller: how many, at which sizes."""
+    sizes = " then ".join(f"{size}-px" for size in splitting.sizes)
+    tiles = "1 tile" if splitting.split_tiles == 1 else f"{splitting.split_tiles} tiles"
+    return f"out of memory on {provider}: {tiles} ran again as {sizes} tiles, the others kept"
 
 
 def describe_out_of_memory(pixels: np.ndarray, tile: int | None) -> str:

@@ -7,15 +7,18 @@ convolution saw the tile's border instead of the neighbouring pixels) and then r
 across the overlap. The weighted sum is divided by the summed weights and the padding cropped off. Tile
 weights are a row ramp times a column ramp and the tiles form a full grid, so the summed weights are the
 outer product of two vectors: memory is the padded image, the result and one batch of tiles.
+
+A batch that runs out of memory runs again tile by tile, and a tile that does not fit runs again as tiles of
+half its size, blended into that tile the same way (chaiNNer's auto-split): the tiles already done are kept.
 """
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from desktop.core.progress import Progress
+from desktop.core.progress import CancelledError, Progress
 
 DEFAULT_TILE_SIZE = 512  # input pixels per side
 DEFAULT_OVERLAP = 32  # input pixels shared by neighbouring tiles
@@ -25,6 +28,29 @@ TILE_BATCH_PIXELS = 512 * 512
 
 BatchRunner = Callable[[np.ndarray], np.ndarray]  # (N, C, h, w) -> (N, C', h * scale, w * scale)
 Box = tuple[float, float, float, float]  # (top, left, bottom, right) in input pixels, e.g. the part in view
+
+
+@dataclass
+class TileSplitting:
+    """How `run_tiled` answers a tile that runs out of memory (`is_out_of_memory` tells those errors from
+    others): it runs that tile again as tiles of half its size, down to `min_tile` pixels a side, and
+    records each size it went down to in `sizes` (largest first) and how many tiles it split."""
+
+    is_out_of_memory: Callable[[BaseException], bool]
+    min_tile: int
+    sizes: list[int] = field(default_factory=list)
+    split_tiles: int = 0
+
+    @property
+    def smallest(self) -> int | None:
+        """The smallest tile size any tile ran at after a split (None: nothing was split)."""
+        return self.sizes[-1] if self.sizes else None
+
+    def record(self, size: int) -> None:
+        self.split_tiles += 1
+        if size not in self.sizes:
+            self.sizes.append(size)
+            self.sizes.sort(reverse=True)
 
 
 @dataclass(frozen=True)
@@ -184,21 +210,27 @@ def run_tiled(
     progress: Progress | None = None,
     focus: tuple[float, float] | None = None,
     visible: Box | None = None,
+    splitting: TileSplitting | None = None,
 ) -> np.ndarray:
     """Run `run_batch` over (H, W, C) in tiles; return (H * scale, W * scale, C') in the model's output.
 
     Checks `progress` for cancellation before every model call, reports the fraction of tiles done and hands
     it each tile as a `TilePiece`; tiles run nearest first to `focus` (row, column in input pixels) if given,
-    those overlapping the `visible` box (the part of the image in view) before all others.
+    those overlapping the `visible` box (the part of the image in view) before all others. With
+    `splitting`, a tile that runs out of memory runs again as smaller tiles (`TileSplitting`).
     """
     progress = progress or Progress()
     height, width = image.shape[:2]
     padded = pad_to_multiple(np.asarray(image, dtype=np.float32), multiple)
     grid = plan_tiles(*padded.shape[:2], tile_size=tile_size, overlap=overlap, multiple=multiple)
     corners = grid.list_corners(focus, visible)
+
+    def run_tiles(tiles: np.ndarray) -> np.ndarray:  # (N, C, h, w) -> (N, C', h * scale, w * scale)
+        return run_splitting(run_batch, tiles, scale, multiple, overlap, progress, splitting)
+
     if len(corners) == 1:  # the image is one tile: nothing to blend
         progress.check_aborted()
-        output = run_batch(np.ascontiguousarray(padded.transpose(2, 0, 1)[None]))[0].transpose(1, 2, 0)
+        output = run_tiles(padded.transpose(2, 0, 1)[None])[0].transpose(1, 2, 0)
         progress.set_progress(1.0)
         return np.ascontiguousarray(output[: height * scale, : width * scale], dtype=np.float32)
     per_call = max(1, TILE_BATCH_PIXELS // (grid.tile_height * grid.tile_width))
@@ -210,7 +242,7 @@ def run_tiled(
         tiles = np.stack(
             [padded[top : top + grid.tile_height, left : left + grid.tile_width] for top, left in chunk]
         ).transpose(0, 3, 1, 2)  # (N, C, h, w)
-        outputs = run_batch(np.ascontiguousarray(tiles))  # (N, C', h * scale, w * scale)
+        outputs = run_tiles(tiles)  # (N, C', h * scale, w * scale)
         if result is None:
             result = np.zeros((*out_size, outputs.shape[1]), dtype=np.float32)
         for (top, left), tile in zip(chunk, outputs, strict=True):
@@ -225,3 +257,45 @@ def run_tiled(
     column_weights = sum_axis_weights(grid.lefts, grid.tile_width, padded.shape[1], grid.overlap, scale)
     divide_by_weights(result, row_weights, column_weights)
     return result[: height * scale, : width * scale]  # a view: copying would double the peak memory
+
+
+def run_splitting(
+    run_batch: BatchRunner,
+    tiles: np.ndarray,
+    scale: int,
+    multiple: int,
+    overlap: int,
+    progress: Progress,
+    splitting: TileSplitting | None,
+) -> np.ndarray:
+    """`run_batch` on (N, C, h, w) tiles; out of memory (with `splitting`) runs them one at a time, and a
+    single tile that does not fit as a tiled image of half-size tiles; anything else propagates."""
+    try:
+        return run_batch(np.ascontiguousarray(tiles))
+    except CancelledError:
+        raise
+    except Exception as error:
+        if splitting is None or not splitting.is_out_of_memory(error):
+            raise
+        if len(tiles) > 1:
+            parts = [
+                run_splitting(run_batch, t[None], scale, multiple, overlap, progress, splitting)
+                for t in tiles
+            ]
+            return np.concatenate(parts)
+        half = max(tiles.shape[2:]) // 2 // multiple * multiple
+        if half < max(splitting.min_tile, multiple):
+            raise
+        splitting.record(half)
+        quiet = progress.relay(lambda fraction: None)  # the outer run reports this tile when it is done
+        output = run_tiled(
+            run_batch,
+            tiles[0].transpose(1, 2, 0),
+            scale=scale,
+            multiple=multiple,
+            tile_size=half,
+            overlap=overlap,
+            progress=quiet,
+            splitting=splitting,
+        )
+        return output.transpose(2, 0, 1)[None]
