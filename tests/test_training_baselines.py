@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from training.baselines import denoise_nlmeans, expect_clipped, invert_clipping_bias, upscale_pil
+from training.baselines import (
+    denoise_nlmeans,
+    expect_clipped,
+    invert_clipping_bias,
+    reconstruct_pca,
+    upscale_pil,
+)
 
 
 @pytest.mark.parametrize("sigma", [0.1, 0.4])
@@ -25,3 +31,13 @@ def test_baselines_keep_shapes() -> None:
     for method in ("bicubic", "lanczos"):
         up = upscale_pil(img, 2, method)
         assert up.shape == (3, 32, 24) and up.min() >= 0 and up.max() <= 1
+
+
+def test_pca_reconstructs_images_of_its_subspace_exactly() -> None:
+    """Images that mix 3 patterns over a mean come back exactly through 3 components, not through 2."""
+    rng = np.random.default_rng(0)
+    patterns = rng.random((3, 1, 6, 6)) * 0.2
+    train, test = (0.4 + np.tensordot(rng.random((n, 3)), patterns, axes=1) for n in (40, 5))  # (n, 1, 6, 6)
+    np.testing.assert_allclose(reconstruct_pca(train, test, 3), test, atol=1e-5)
+    assert np.abs(reconstruct_pca(train, test, 2) - test).mean() > 1e-3
+    assert reconstruct_pca(train, test, 3).shape == test.shape

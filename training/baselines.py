@@ -1,5 +1,6 @@
 """Classical baselines the networks are measured against: NL-means, BM3D, bicubic and Lanczos upscaling,
-and the inverse of the clipping bias that makes filters of clipped noise fair.
+the inverse of the clipping bias that makes filters of clipped noise fair, and PCA (the best linear code of a
+VAE's length for its training images).
 
 Clipping biases the noise near 0 and 1: with noisy = clip(x + n, 0, 1), n ~ N(0, sigma), a filter that
 averages noisy pixels estimates f(x) = E[clip(x + n, 0, 1)], not x (a black pixel's noisy mean is
@@ -61,3 +62,14 @@ def upscale_pil(low: np.ndarray, scale: int, method: str) -> np.ndarray:
     h, w = low.shape[-2:]
     channels = [np.asarray(Image.fromarray(c, "F").resize((w * scale, h * scale), resample)) for c in low]
     return np.clip(np.stack(channels), 0, 1).astype(np.float32)  # (C, sH, sW)
+
+
+def reconstruct_pca(train: np.ndarray, test: np.ndarray, components: int) -> np.ndarray:
+    """`test` (N, ...) through the linear code of `components` numbers that reconstructs `train` (M, ...)
+    best in squared error: its top principal components, the reconstruction clipped to [0, 1]."""
+    x = train.reshape(len(train), -1).astype(np.float64)  # (M, D)
+    mean = x.mean(0)
+    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+    basis = vt[:components]  # (k, D)
+    codes = (test.reshape(len(test), -1) - mean) @ basis.T  # (N, k)
+    return np.clip(codes @ basis + mean, 0, 1).reshape(test.shape).astype(np.float32)

@@ -16,7 +16,13 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from training.baselines import denoise_bm3d, denoise_nlmeans, invert_clipping_bias, upscale_pil
+from training.baselines import (
+    denoise_bm3d,
+    denoise_nlmeans,
+    invert_clipping_bias,
+    reconstruct_pca,
+    upscale_pil,
+)
 from training.benchmarks import DEFAULT_BENCHMARKS_DIR, evaluate_benchmarks
 from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_images, load_splits
 from training.kinds.sr import downsample
@@ -208,7 +214,7 @@ def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
     """Lines of a VAE pair on the test split: reconstruction figures (decoder of mu), KL per image, and of
     64 samples their sharpness, luma sharpness and streakiness over the test images' and their novelty
     ratio (`metrics`): one line for z ~ N(0, I), one more for the learned prior (`latent_prior`) where the
-    decoder has one."""
+    decoder has one; then the PCA code of the same length as a reconstruction baseline."""
     meta = read_metadata(path)
     decoder = path.with_name(f"{meta['pair']}.onnx")
     if meta["dataset"] == "coca-vs-pepsi":
@@ -240,6 +246,12 @@ def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
             f"| {meta['name']} | {len(test)} | {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {kl:.1f} "
             f"| {prior} | {sharp:.2f} | {luma:.2f} | {streaks:.2f} | {novel:.2f} |"
         )
+    k = mu.shape[1]
+    pca = measure(test.numpy(), reconstruct_pca(train, test.numpy(), k))
+    lines.append(
+        f"| PCA-{k} of the training images (linear code, same length) | {len(test)} | {pca['mae']:.5f} "
+        f"| {pca['psnr']:.2f} | {pca['ssim']:.4f} | - | - | - | - | - | - |"
+    )
     return "\n".join(lines)
 
 
