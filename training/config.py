@@ -146,7 +146,7 @@ class SuperResConfig(RecipeBase):
     depth: int = 4  # 3x3 convolutions before the transposed convolution (sr-res: residual blocks)
     negative_slope: float = 0.0  # > 0: LeakyReLU instead of ReLU (0 in checkpoints from before the field)
 
-    loss: str = "l1"  # or "l2", "log-l1", "log-l2" (kinds/base.py: pixel_loss); L1 learns faster from scratch
+    loss: str = "l1"  # as EDSR; or "l2", "log-l1", "log-l2" (kinds/base.py: pixel_loss)
     lr: float = 2e-3
     time_budget_s: float = 240.0
 
