@@ -225,29 +225,29 @@ def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
     else:
         train = load_splits(val_size=10_000, split_seed=42, data_dir=data_dir).train_x.numpy()
         test, _ = load_images(data_dir, train=False)
-    test = test[: limit or None]
-    mu, logvar = run_onnx(path, {"image": test.numpy()}, 256)
+    test = test[: limit or None].numpy()
+    mu, logvar = run_onnx(path, {"image": test}, 256)
     recon = run_onnx(decoder, {"z": mu}, 256)[0]
     kl = float(np.mean(np.sum(-0.5 * (1 + logvar - mu**2 - np.exp(logvar)), axis=1)))
-    m = measure(test.numpy(), recon)
+    m = measure(test, recon)
     priors = {"N(0, I)": np.random.default_rng(0).standard_normal((VAE_SAMPLES, mu.shape[1]))}
     decoder_meta = read_metadata(decoder)
     if "latent_prior" in decoder_meta:
         mixture = parse_prior(decoder_meta["latent_prior"])
         priors[f"mixture of {len(mixture['weights'])}"] = sample_mixture(mixture, VAE_SAMPLES, seed=0)
+    figures = (sharpness, luma_sharpness, streakiness)  # of the samples, each over the test images' own
+    test_figures = [figure(test) for figure in figures]
     lines = []
     for prior, z in priors.items():
         samples = run_onnx(decoder, {"z": z.astype(np.float32)}, 256)[0]
-        sharp = sharpness(samples) / sharpness(test.numpy())
-        luma = luma_sharpness(samples) / luma_sharpness(test.numpy())
-        streaks = streakiness(samples) / streakiness(test.numpy())
-        novel = novelty_ratio(samples, train, test.numpy()[:NOVELTY_TEST_IMAGES])
+        ratios = " | ".join(f"{f(samples) / t:.2f}" for f, t in zip(figures, test_figures, strict=True))
+        novel = novelty_ratio(samples, train, test[:NOVELTY_TEST_IMAGES])
         lines.append(
             f"| {meta['name']} | {len(test)} | {m['mae']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | {kl:.1f} "
-            f"| {prior} | {sharp:.2f} | {luma:.2f} | {streaks:.2f} | {novel:.2f} |"
+            f"| {prior} | {ratios} | {novel:.2f} |"
         )
     k = mu.shape[1]
-    pca = measure(test.numpy(), reconstruct_pca(train, test.numpy(), k))
+    pca = measure(test, reconstruct_pca(train, test, k))
     lines.append(
         f"| PCA-{k} of the training images (linear code, same length) | {len(test)} | {pca['mae']:.5f} "
         f"| {pca['psnr']:.2f} | {pca['ssim']:.4f} | - | - | - | - | - | - |"
