@@ -178,6 +178,9 @@ class VAEConfig(RecipeBase):
     # > 0: export a Gaussian mixture of this many components fitted to the training codes (`latent_prior`),
     # which the app samples from instead of N(0, I)
     prior_components: int = 0
+    # > 0 (the cans): this share of the training draws are general photos (`photos/train`, random crops),
+    # which the encoder and decoder learn from and the prior is not fitted to
+    photo_share: float = 0.0
 
     batch_size: int = 128
     time_budget_s: float = 480.0

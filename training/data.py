@@ -45,7 +45,8 @@ TEST_NOISE_SEED = (
 
 @dataclass
 class Splits:
-    """Images (N, 1, 28, 28) float32 in [0, 1] and labels (N,) int64 of each split."""
+    """Images (N, 1, 28, 28) float32 in [0, 1] and labels (N,) int64 of each split. `train_weights`, where
+    given, is each training image's relative chance of being drawn into an epoch (uniform otherwise)."""
 
     train_x: Tensor
     train_y: Tensor
@@ -53,6 +54,7 @@ class Splits:
     val_y: Tensor
     test_x: Tensor
     test_y: Tensor
+    train_weights: Tensor | None = None
 
 
 def prepare_root(data_dir: Path | None = None) -> tuple[Path, bool]:

@@ -8,7 +8,7 @@ the photo sets the datasets folder holding `coca-vs-pepsi/` and `photos/` (defau
 from pathlib import Path
 
 from training.data import LABELS, Splits, load_splits
-from training.photos import PHOTO_LABELS, load_general_photo_splits, load_photo_splits
+from training.photos import PHOTO_LABELS, load_general_photo_splits, load_photo_splits, with_general_photos
 
 PHOTO_DATASETS = ("coca-vs-pepsi", "photos")  # RGB photo sets: tested on the 512x512 can photos
 
@@ -16,7 +16,11 @@ PHOTO_DATASETS = ("coca-vs-pepsi", "photos")  # RGB photo sets: tested on the 51
 def load_recipe_splits(cfg, data_dir: Path | None = None) -> Splits:
     """The train / val / test splits of a recipe's dataset."""
     if cfg.dataset == "coca-vs-pepsi":
-        return load_photo_splits(image_size=cfg.image_size, limit=cfg.limit, datasets_dir=data_dir)
+        cans = load_photo_splits(image_size=cfg.image_size, limit=cfg.limit, datasets_dir=data_dir)
+        share = getattr(cfg, "photo_share", 0.0)
+        if share:
+            return with_general_photos(cans, share=share, limit=cfg.limit, datasets_dir=data_dir)
+        return cans
     if cfg.dataset == "photos":
         return load_general_photo_splits(cans_size=cfg.image_size, limit=cfg.limit, datasets_dir=data_dir)
     return load_splits(val_size=cfg.val_size, split_seed=cfg.split_seed, limit=cfg.limit, data_dir=data_dir)

@@ -3,17 +3,23 @@
 `coca-vs-pepsi` (seed 000's can photos; see the dataset's README): train = `split/train` plus every `raw/`
 photo whose name is in no split (resized to the split's size like the seed did: RGB, palette/RGBA converted);
 `split/val` for early stopping; `split/test` only for the final figures. Images are resized to `image_size`
-(antialiased bicubic) and cached as one tensor file per size in `~/.cache/autoencoder-studio/` (never in the
-repository: third-party photos).
+(antialiased bicubic) and cached as one tensor file per size and datasets folder in
+`~/.cache/autoencoder-studio/` (never in the repository: third-party photos).
 
 `photos` (general photos for anyone's pictures): the varied colour photos of `photos/train` at their own sizes
 plus the cans' training photos (so product shots keep working); validation = centre crops of `photos/val` and
 of the cans' `split/val`; test = the cans' `split/test` (Kodak24 and Set14 are measured by `evaluate` only).
 
+`with_general_photos` adds `photos/train` to the cans' training photos (label `OTHER_PHOTO`, a set share of
+the draws), shrunk so random crops of the cans' size show most of each scene: more images for a model that
+otherwise sees 160.
+
 Both are read from one datasets folder (`--data-dir`, default `DEFAULT_DATASETS_DIR`) holding
 `coca-vs-pepsi/` and `photos/`.
 """
 
+import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -28,6 +34,7 @@ from training.data import CACHE_DIR, Splits
 # The project's shared folder beside the checkout (relative to the working directory, as the README runs it).
 DEFAULT_DATASETS_DIR = Path("../shared/datasets")
 PHOTO_LABELS = ["coca", "pepsi"]
+OTHER_PHOTO = -1  # the label of a general photo among the can photos (`with_general_photos`)
 VAL_CROP = 256  # validation photos are centre-cropped to one size, so they batch (the smallest side is 321)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = 1  # bump when the loading below changes
@@ -58,7 +65,9 @@ def load_photo_splits(*, image_size: int, limit: int = 0, datasets_dir: Path | N
     root = (datasets_dir or DEFAULT_DATASETS_DIR) / "coca-vs-pepsi"
     if not root.is_dir():
         raise FileNotFoundError(f"no can photos in {root}: pass the datasets folder with --data-dir")
-    cache = CACHE_DIR / f"cans-{image_size}-v{CACHE_VERSION}.pt"
+    # Keyed by the folder too: a cache built from one datasets folder must not answer for another.
+    folder = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    cache = CACHE_DIR / f"cans-{image_size}-{folder}-v{CACHE_VERSION}.pt"
     if cache.exists():
         data = torch.load(cache, weights_only=True)
     else:
@@ -96,6 +105,38 @@ def load_general_photo_splits(*, cans_size: int, limit: int = 0, datasets_dir: P
         test_x=cans.test_x,
         test_y=torch.zeros(len(cans.test_x), dtype=torch.long),
     )
+
+
+def with_general_photos(
+    cans: Splits, *, share: float, limit: int = 0, datasets_dir: Path | None = None
+) -> Splits:
+    """The can splits with `photos/train` added to the training images (labelled `OTHER_PHOTO`), each
+    resized so its shorter side is 1.25 times the cans' size, and training weights that draw general photos
+    `share` of the time. Validation and test stay the cans'. The training images become a list (sizes
+    differ): the recipe needs a `crop_size`."""
+    if not 0 < share < 1:
+        raise ValueError(f"photo share {share}: between 0 and 1 (exclusive)")
+    root = (datasets_dir or DEFAULT_DATASETS_DIR) / "photos"
+    if not root.is_dir():
+        raise FileNotFoundError(f"no photos in {root}: pass the datasets folder with --data-dir")
+    side = round(cans.train_x.shape[-1] * 1.25)
+    photos = [resize_shorter_side(read_photo(p), side) for p in list_photos(root / "train")[: limit or None]]
+    n_cans, n_photos = len(cans.train_x), len(photos)
+    weights = torch.cat(
+        [torch.full((n_cans,), (1 - share) / n_cans), torch.full((n_photos,), share / n_photos)]
+    )
+    return dataclasses.replace(
+        cans,
+        train_x=list(cans.train_x) + photos,  # type: ignore[arg-type]  # a list: the photos differ in size
+        train_y=torch.cat([cans.train_y, torch.full((n_photos,), OTHER_PHOTO)]),
+        train_weights=weights,
+    )
+
+
+def resize_shorter_side(image: Tensor, side: int) -> Tensor:
+    """A (3, H, W) image resized (antialiased) so its shorter side is `side`, clamped to [0, 1] (the
+    resampling filter overshoots at edges, and a BCE target must stay in range)."""
+    return v2.functional.resize(image, side, antialias=True).clamp_(0, 1)
 
 
 def pack_photo_datasets(source: Path, target: Path, *, quality: int = 90, cans_size: int = 512) -> int:

@@ -180,7 +180,9 @@ def fit(
     saved_at = t0
     try:
         for epoch in range(1, cfg.max_epochs + 1):
-            train_loss, n = train_epoch(net, optimizer, splits.train_x, local, t0, ranks=ranks, amp=amp)
+            train_loss, n = train_epoch(
+                net, optimizer, splits.train_x, local, t0, ranks=ranks, amp=amp, weights=splits.train_weights
+            )
             images += n
             with autocast(ranks.device, amp):
                 val_loss = ranks.agree(compute_val_loss(model, val_inputs, val_x, cfg))
@@ -228,6 +230,7 @@ def train_epoch(
     *,
     ranks: Ranks = ONE_PROCESS,
     amp: bool = False,
+    weights: Tensor | None = None,
 ) -> tuple[float, int]:
     """One epoch of batches with fresh noise per batch; return the mean loss and the number of images.
 
@@ -237,7 +240,7 @@ def train_epoch(
     net.train()
     kind = kind_of(cfg)
     total, n = 0.0, 0
-    for clean in iterate_batches(x, cfg):  # (B, C, H, W)
+    for clean in iterate_batches(x, cfg, weights):  # (B, C, H, W)
         done = ranks.agree(budget_used(cfg, t0))  # rank 0's clock: every rank stops on the same step
         if done >= 1:
             break
@@ -270,13 +273,19 @@ def train_step(
     return loss.item()
 
 
-def iterate_batches(x: Tensor, cfg: RecipeConfig) -> Iterator[Tensor]:
-    """Training batches: one shuffled pass over `x`, or `epoch_size` images drawn with replacement, cropped
+def iterate_batches(x: Tensor, cfg: RecipeConfig, weights: Tensor | None = None) -> Iterator[Tensor]:
+    """Training batches: one shuffled pass over `x`, or `epoch_size` images drawn with replacement (with
+    chances proportional to `weights` where given), cropped
     at random with flips where the recipe has a `crop_size`; with `augment=dihedral` every image (crop or
     whole) in any of the eight flips and quarter turns, which export then records as `symmetry`. A quick
     run's `limit` caps `epoch_size` too (an epoch of 10,000 crops of 128 images is not quick)."""
     epoch_size = min(cfg.epoch_size, cfg.limit) if cfg.limit else cfg.epoch_size
-    idx = torch.randint(len(x), (epoch_size,)) if epoch_size else torch.randperm(len(x))
+    if weights is not None and not epoch_size:
+        raise ValueError("weighted training images need an epoch_size (draws with replacement)")
+    if weights is not None:
+        idx = torch.multinomial(weights, epoch_size, replacement=True)
+    else:
+        idx = torch.randint(len(x), (epoch_size,)) if epoch_size else torch.randperm(len(x))
     dihedral = cfg.augment == "dihedral"
     size = cfg.crop_size or x.shape[-1]
     for chunk in idx.split(cfg.batch_size):

@@ -21,6 +21,7 @@ from training.kinds.base import (
 )
 from training.metrics import measure
 from training.models import VAEEncoder
+from training.photos import OTHER_PHOTO
 from training.plots import plot_grid, plot_latent_map, plot_rows
 from training.prior import describe_prior, draw_posterior_codes, fit_gaussian_mixture, sample_mixture
 
@@ -101,10 +102,12 @@ class VariationalAutoencoder(Kind):
 
 @torch.no_grad()
 def fit_prior(model: nn.Module, cfg, splits: Splits) -> dict | None:
-    """The mixture prior over the training images' posterior codes, where the recipe asks for one."""
+    """The mixture prior over the training images' posterior codes, where the recipe asks for one (the
+    dataset's own images: not the general photos a cans recipe may also learn from)."""
     if cfg.prior_components <= 0:
         return None
     model.eval()
-    stats = [model.encode(chunk) for chunk in splits.train_x[:PRIOR_IMAGES].split(256)]
+    own = [x for x, y in zip(splits.train_x, splits.train_y, strict=True) if y != OTHER_PHOTO]
+    stats = [model.encode(chunk) for chunk in torch.stack(own[:PRIOR_IMAGES]).split(256)]
     mu, logvar = (torch.cat(parts) for parts in zip(*stats, strict=True))
     return fit_gaussian_mixture(draw_posterior_codes(mu, logvar), cfg.prior_components)
