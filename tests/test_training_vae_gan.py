@@ -79,6 +79,12 @@ def test_vae_gan_trains_from_the_pair_and_exports_a_prior(
     trained = torch.load(run / "best.pt", weights_only=True)["model"]
     assert any(k.startswith("discriminator.") for k in trained)  # the critic is checkpointed, not exported
     assert not any("discriminator" in t.name for t in onnx.load(str(encoder)).graph.initializer)
+    refit = tmp_path / "refit" / "cans_vae_encoder.onnx"  # the prior is fitted at export: any count
+    args = ["export", str(run), "--out", str(refit), "--data-dir", str(data_dir), "--prior-components", "5"]
+    assert main(args) == 0
+    decoder = onnx.load(str(refit.with_name("cans_vae_decoder.onnx")), load_external_data=False)
+    refit_prior = json.loads(next(m.value for m in decoder.metadata_props if m.key == "latent_prior"))
+    assert len(refit_prior["weights"]) == 5 and np.array(refit_prior["means"]).shape == (5, 16)
 
 
 def test_vae_gan_loss_gives_every_part_a_gradient() -> None:

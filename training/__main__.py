@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", type=Path, help="run folder or best.pt")
     p.add_argument("--out", type=Path, help="ONNX file (default: onnx_models/<name>.onnx)")
     p.add_argument("--data-dir", type=Path, help="dataset folder for the parity check")
+    p.add_argument(
+        "--prior-components",
+        type=int,
+        metavar="K",
+        help="VAEs: fit the exported mixture prior with K components instead of the run's (it is fitted at "
+        "export from the training codes, not trained)",
+    )
     p.set_defaults(handler=run_export)
 
     p = sub.add_parser("pack", help="write a compact copy of the photo datasets (for a GPU machine)")
@@ -114,7 +121,9 @@ def run_pack(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from training.export import export_checkpoint
 
-    path = export_checkpoint(args.checkpoint, args.out, data_dir=args.data_dir)
+    path = export_checkpoint(
+        args.checkpoint, args.out, data_dir=args.data_dir, prior_components=args.prior_components
+    )
     print(f"wrote {path}")
     return 0
 

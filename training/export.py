@@ -59,15 +59,24 @@ def build_metadata(
     }
 
 
-def export_checkpoint(checkpoint: Path, out: Path | None = None, *, data_dir: Path | None = None) -> Path:
+def export_checkpoint(
+    checkpoint: Path,
+    out: Path | None = None,
+    *,
+    data_dir: Path | None = None,
+    prior_components: int | None = None,
+) -> Path:
     """Export `best.pt` (or the run folder holding it) to ONNX, then check each file; return the first path.
 
     `out` names the first file (default `onnx_models/<name>.onnx`); a partner file (decoder) goes beside it.
+    `prior_components` replaces a VAE run's count of mixture components (the prior is fitted here).
     """
     path = Path(checkpoint)
     path = path / "best.pt" if path.is_dir() else path
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     cfg = load_config(ckpt["config"])
+    if prior_components is not None:
+        cfg = override_config(cfg, {"prior_components": prior_components})
     model = build_model(cfg)
     model.load_state_dict(ckpt["model"])
     model.eval()
