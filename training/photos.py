@@ -38,6 +38,8 @@ OTHER_PHOTO = -1  # the label of a general photo among the can photos (`with_gen
 VAL_CROP = 256  # validation photos are centre-cropped to one size, so they batch (the smallest side is 321)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = 1  # bump when the loading below changes
+# Shorter side of a general photo beside the cans, in cans' sides: a random crop shows most of the scene.
+GENERAL_PHOTO_SIDE = 1.25
 
 
 def list_split(root: Path) -> dict[str, list[Path]]:
@@ -89,9 +91,7 @@ def load_general_photo_splits(*, cans_size: int, limit: int = 0, datasets_dir: P
     """The `photos` dataset: train = `photos/train` at their own sizes plus the cans' training photos (a
     list of (3, H, W) tensors), val = `VAL_CROP` centre crops of `photos/val` and of the cans' val, test =
     the cans' test. Labels are 0 throughout (the photos have no classes)."""
-    root = (datasets_dir or DEFAULT_DATASETS_DIR) / "photos"
-    if not root.is_dir():
-        raise FileNotFoundError(f"no photos in {root}: pass the datasets folder with --data-dir")
+    root = general_photos_dir(datasets_dir)
     cans = load_photo_splits(image_size=cans_size, limit=limit, datasets_dir=datasets_dir)
     n = limit or None
     train = [read_photo(p) for p in list_photos(root / "train")[:n]] + list(cans.train_x)
@@ -107,19 +107,25 @@ def load_general_photo_splits(*, cans_size: int, limit: int = 0, datasets_dir: P
     )
 
 
+def general_photos_dir(datasets_dir: Path | None) -> Path:
+    """The `photos/` folder of the datasets folder, or a clear error where it is missing."""
+    root = (datasets_dir or DEFAULT_DATASETS_DIR) / "photos"
+    if not root.is_dir():
+        raise FileNotFoundError(f"no photos in {root}: pass the datasets folder with --data-dir")
+    return root
+
+
 def with_general_photos(
     cans: Splits, *, share: float, limit: int = 0, datasets_dir: Path | None = None
 ) -> Splits:
     """The can splits with `photos/train` added to the training images (labelled `OTHER_PHOTO`), each
-    resized so its shorter side is 1.25 times the cans' size, and training weights that draw general photos
-    `share` of the time. Validation and test stay the cans'. The training images become a list (sizes
-    differ): the recipe needs a `crop_size`."""
+    resized so its shorter side is `GENERAL_PHOTO_SIDE` times the cans' size, and training weights that draw
+    general photos `share` of the time. Validation and test stay the cans'. The training images become a
+    list (sizes differ): the recipe needs a `crop_size`."""
     if not 0 < share < 1:
         raise ValueError(f"photo share {share}: between 0 and 1 (exclusive)")
-    root = (datasets_dir or DEFAULT_DATASETS_DIR) / "photos"
-    if not root.is_dir():
-        raise FileNotFoundError(f"no photos in {root}: pass the datasets folder with --data-dir")
-    side = round(cans.train_x.shape[-1] * 1.25)
+    root = general_photos_dir(datasets_dir)
+    side = round(cans.train_x.shape[-1] * GENERAL_PHOTO_SIDE)
     photos = [resize_shorter_side(read_photo(p), side) for p in list_photos(root / "train")[: limit or None]]
     n_cans, n_photos = len(cans.train_x), len(photos)
     weights = torch.cat(

@@ -280,12 +280,14 @@ def iterate_batches(x: Tensor, cfg: RecipeConfig, weights: Tensor | None = None)
     whole) in any of the eight flips and quarter turns, which export then records as `symmetry`. A quick
     run's `limit` caps `epoch_size` too (an epoch of 10,000 crops of 128 images is not quick)."""
     epoch_size = min(cfg.epoch_size, cfg.limit) if cfg.limit else cfg.epoch_size
-    if weights is not None and not epoch_size:
-        raise ValueError("weighted training images need an epoch_size (draws with replacement)")
     if weights is not None:
+        if not epoch_size:
+            raise ValueError("weighted training images need an epoch_size (draws with replacement)")
         idx = torch.multinomial(weights, epoch_size, replacement=True)
+    elif epoch_size:
+        idx = torch.randint(len(x), (epoch_size,))
     else:
-        idx = torch.randint(len(x), (epoch_size,)) if epoch_size else torch.randperm(len(x))
+        idx = torch.randperm(len(x))
     dihedral = cfg.augment == "dihedral"
     size = cfg.crop_size or x.shape[-1]
     for chunk in idx.split(cfg.batch_size):

@@ -107,7 +107,7 @@ def fit_prior(model: nn.Module, cfg, splits: Splits) -> dict | None:
     if cfg.prior_components <= 0:
         return None
     model.eval()
-    own = [x for x, y in zip(splits.train_x, splits.train_y, strict=True) if y != OTHER_PHOTO]
-    stats = [model.encode(chunk) for chunk in torch.stack(own[:PRIOR_IMAGES]).split(256)]
+    own = torch.nonzero(splits.train_y != OTHER_PHOTO).flatten()[:PRIOR_IMAGES].tolist()
+    stats = [model.encode(chunk) for chunk in torch.stack([splits.train_x[i] for i in own]).split(256)]
     mu, logvar = (torch.cat(parts) for parts in zip(*stats, strict=True))
     return fit_gaussian_mixture(draw_posterior_codes(mu, logvar), cfg.prior_components)
