@@ -12,6 +12,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from PIL.ExifTags import IFD, Base
 
 from desktop.core.atomic import write_file_atomically
+from desktop.core.images.jpeg_quality import find_jpeg_quality
 
 # ITU-R 601-2 luma, as Pillow's "L" conversion
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -34,6 +35,7 @@ class LoadedImage:
     mode: str = ""  # Pillow mode of the file, e.g. "RGBA", "I;16"
     alpha: np.ndarray | None = None  # (H, W, 1) in [0, 1], only with `load_image(..., keep_alpha=True)`
     frames: int = 1  # frames in the file (animated GIF/WebP/APNG); `pixels` is the first
+    jpeg_quality: int | None = None  # a JPEG file's IJG quality 1-100 from its tables, None for others
 
     @property
     def size_text(self) -> str:
@@ -56,6 +58,7 @@ def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False)
         with open_quietly(path) as image:
             check_image_pixels(path, image.width, image.height)
             frames = getattr(image, "n_frames", 1)
+            jpeg_quality = find_jpeg_quality(image)  # before the transpose, which drops the tables
             image = ImageOps.exif_transpose(image)
             mode = image.mode
             pixels, alpha = split_pil_image(image)
@@ -73,7 +76,7 @@ def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False)
         raise ImageLoadError(f"{path.name}: cannot read image ({type(error).__name__}: {error})") from None
     if alpha is not None and not keep_alpha:
         pixels, alpha = composite_alpha(pixels, alpha, background), None
-    return LoadedImage(pixels, path, mode, alpha, frames)
+    return LoadedImage(pixels, path, mode, alpha, frames, jpeg_quality=jpeg_quality)
 
 
 def open_quietly(path: Path) -> Image.Image:

@@ -33,6 +33,7 @@ class ModelInput:
     target: str
     steps: tuple[str, ...] = ()
     run_as: str = ""  # e.g. "three equal channels, grey kept" for a grayscale image through an RGB model
+    jpeg_quality: int | None = None  # the file's IJG quality where it was a JPEG (`LoadedImage.jpeg_quality`)
 
     @classmethod
     def unchanged(cls, pixels: np.ndarray) -> "ModelInput":
@@ -120,4 +121,6 @@ def fit_to_model(
         pixels = convert_channels(pixels, channels)
         steps.append("luma" if channels == 1 else "gray to RGB")
     target = f"{pixels.shape[1]}x{pixels.shape[0]} {_CHANNEL_NAMES[channels]}"
-    return ModelInput(np.ascontiguousarray(pixels), source, target, tuple(steps))
+    return ModelInput(
+        np.ascontiguousarray(pixels), source, target, tuple(steps), jpeg_quality=image.jpeg_quality
+    )
