@@ -6,6 +6,8 @@ conditioned (a `sigma` input) or an upscaler (nearest-neighbour x scale after th
 `build_decoder_model`, `build_vae_encoder`, `build_vae_pair`: seeded linear decoders and encoders with the
 latent-space metadata (`pair`, `latent_stats`, `latent_pca`, `class_means`).
 `build_plain_upscaler`: an upscaler without any metadata, as a user's own ONNX export would be.
+`build_estimating_denoiser`: a denoiser of noise kind "estimated" (sigma, strength, jpeg_quality in;
+output and noise_level out), as photo_denoise 6.x is, whose output shows what it was fed.
 """
 
 import json
@@ -337,3 +339,106 @@ def build_endless_probe_model(path: Path, *, trips: int = 10**15) -> Path:
     inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])]
     outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3, "H", "W"])]
     return _save_model(nodes, inputs, outputs, initializers, {}, path)
+
+
+ESTIMATED_NOISE = {
+    "kind": "estimated",
+    "sigma_min": 0.0,
+    "sigma_max": 0.5,
+    "clip": True,
+    "strength_min": 0.0,
+    "strength_max": 3.0,
+    "strength_default": 1.0,
+    "jpeg_quality": True,
+}
+
+
+def run_estimating_denoiser(
+    image: np.ndarray, sigma: float, strength: float, jpeg_quality: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """What `build_estimating_denoiser`'s model computes, in numpy, for a (N, 3, H, W) batch: the output and
+    the noise level (N,)."""
+    padded = np.pad(image, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    height, width = image.shape[2:]
+    blurred = sum(padded[:, :, i : i + height, j : j + width] for i in range(3) for j in range(3)) / 9
+    estimate = np.abs(image - blurred)
+    level = np.full_like(image, sigma) if sigma > 0 else strength * estimate
+    level = level + ((100 - jpeg_quality) / 1000 if jpeg_quality > 0 else 0.0)
+    weight = np.clip(level * 10, 0, 1)
+    output = np.clip(image + weight * (blurred - image), 0, 1)
+    return output.astype(np.float32), estimate.mean(axis=(1, 2, 3)).astype(np.float32)
+
+
+def build_estimating_denoiser(
+    path: Path, *, size_multiple: int = 8, jpeg_quality: bool = True, noise_level: bool = True
+) -> Path:
+    """Write an RGB "any"-size denoiser named after the file that estimates its noise per pixel, as the
+    contract's noise kind "estimated" says: its estimate is |image - 3x3 box blur|, `noise_level` (N,) its
+    mean; the level it removes is `sigma` where > 0, else `strength` times the estimate, plus
+    (100 - jpeg_quality) / 1000 for a JPEG (jpeg_quality > 0); output = image + clip(10 * level, 0, 1) *
+    (blur - image), so 0 leaves the image as it is and 0.1 or more gives the blur
+    (`run_estimating_denoiser` is the same in numpy)."""
+    channels = 3
+    kernel = np.full((channels, 1, 3, 3), 1 / 9, np.float32)
+
+    def constant(name: str, value: float | list[int]) -> onnx.TensorProto:
+        dtype = np.int64 if isinstance(value, list) else np.float32
+        return numpy_helper.from_array(np.array(value, dtype), name)
+
+    initializers = [
+        numpy_helper.from_array(kernel, "kernel"),
+        constant("zero", 0.0),
+        constant("one", 1.0),
+        constant("ten", 10.0),
+        constant("hundred", 100.0),
+        constant("thousand", 1000.0),
+        constant("shape_4d", [-1, 1, 1, 1]),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["image", "kernel"], ["blurred"], pads=[1, 1, 1, 1], group=channels),
+        helper.make_node("Sub", ["image", "blurred"], ["residual"]),
+        helper.make_node("Abs", ["residual"], ["estimate"]),  # the per-pixel noise estimate
+        helper.make_node("ReduceMean", ["estimate"], ["noise_level"], axes=[1, 2, 3], keepdims=0),
+        *(helper.make_node("Reshape", [name, "shape_4d"], [f"{name}_4d"]) for name in ("sigma", "strength")),
+        helper.make_node("Mul", ["strength_4d", "estimate"], ["blind"]),
+        helper.make_node("Greater", ["sigma_4d", "zero"], ["known"]),
+        helper.make_node("Mul", ["estimate", "zero"], ["zero_plane"]),
+        helper.make_node("Add", ["sigma_4d", "zero_plane"], ["sigma_plane"]),  # sigma, spread to (N, C, H, W)
+        helper.make_node("Where", ["known", "sigma_plane", "blind"], ["level"]),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", channels, "H", "W"]),
+        helper.make_tensor_value_info("sigma", TensorProto.FLOAT, ["N"]),
+        helper.make_tensor_value_info("strength", TensorProto.FLOAT, ["N"]),
+    ]
+    last = "level"
+    if jpeg_quality:
+        inputs.append(helper.make_tensor_value_info("jpeg_quality", TensorProto.FLOAT, ["N"]))
+        nodes += [
+            helper.make_node("Reshape", ["jpeg_quality", "shape_4d"], ["quality_4d"]),
+            helper.make_node("Sub", ["hundred", "quality_4d"], ["coarseness"]),
+            helper.make_node("Div", ["coarseness", "thousand"], ["jpeg_level"]),
+            helper.make_node("Greater", ["quality_4d", "zero"], ["is_jpeg"]),
+            helper.make_node("Where", ["is_jpeg", "jpeg_level", "zero"], ["jpeg_term"]),
+            helper.make_node("Add", ["level", "jpeg_term"], ["jpeg_level_total"]),
+        ]
+        last = "jpeg_level_total"
+    nodes += [
+        helper.make_node("Mul", [last, "ten"], ["scaled"]),
+        helper.make_node("Clip", ["scaled", "zero", "one"], ["weight"]),
+        helper.make_node("Sub", ["blurred", "image"], ["towards_blur"]),
+        helper.make_node("Mul", ["weight", "towards_blur"], ["step"]),
+        helper.make_node("Add", ["image", "step"], ["stepped"]),
+        helper.make_node("Clip", ["stepped", "zero", "one"], ["output"]),
+    ]
+    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", channels, "H", "W"])]
+    if noise_level:
+        outputs.append(helper.make_tensor_value_info("noise_level", TensorProto.FLOAT, ["N"]))
+    else:
+        nodes = [node for node in nodes if node.output[0] != "noise_level"]
+    noise = {**ESTIMATED_NOISE, "jpeg_quality": jpeg_quality}
+    meta = make_conv_metadata(path.stem, size_multiple=size_multiple) | {
+        "noise": json.dumps(noise),
+        "description": "Blurs as much as the noise it estimates: a stand-in for photo_denoise 6.x.",
+    }
+    return _save_model(nodes, inputs, outputs, initializers, meta, path)

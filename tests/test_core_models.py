@@ -139,3 +139,78 @@ def test_open_model_falls_back_to_cpu_when_cuda_fails(
     model = open_model(path, "auto")
     assert model.provider == "CPU"
     assert "CUDA session failed (CUDA driver not found); running on CPU" in model.note
+
+
+ESTIMATED_NOISE = {
+    "kind": "estimated",
+    "sigma_min": 0.0,
+    "sigma_max": 0.5,
+    "clip": True,
+    "strength_min": 0.0,
+    "strength_max": 3.0,
+    "strength_default": 1.0,
+    "jpeg_quality": True,
+}
+ESTIMATED_SIGNATURE = (
+    [
+        TensorSpec("image", ("N", 3, "H", "W")),
+        TensorSpec("sigma", ("N",)),
+        TensorSpec("strength", ("N",)),
+        TensorSpec("jpeg_quality", ("N",)),
+    ],
+    [TensorSpec("output", ("N", 3, "H", "W")), TensorSpec("noise_level", ("N",))],
+)
+
+
+def estimated_metadata(**noise: object) -> dict[str, str]:
+    spec = {key: value for key, value in {**ESTIMATED_NOISE, **noise}.items() if value is not None}
+    return with_metadata(
+        noise=json.dumps(spec), channels="3", input_size="any", size_multiple="8", latent_dim="0", labels=None
+    )
+
+
+def test_parse_a_model_that_estimates_its_noise() -> None:
+    info = parse_model_info(estimated_metadata(), *ESTIMATED_SIGNATURE)
+    noise = info.noise
+    assert noise.kind == "estimated"
+    assert (noise.sigma_min, noise.sigma_max) == (0.0, 0.5)
+    assert (noise.strength_min, noise.strength_max, noise.strength_default) == (0.0, 3.0, 1.0)
+    assert noise.jpeg_quality
+    assert info.takes_sigma and info.takes_strength and info.takes_jpeg_quality and info.gives_noise_level
+    assert (
+        noise.describe()
+        == "estimated per pixel (\N{GREEK SMALL LETTER SIGMA} 0.00\N{EN DASH}0.50), JPEG-aware"
+    )
+    without_jpeg = parse_model_info(
+        estimated_metadata(jpeg_quality=None), ESTIMATED_SIGNATURE[0][:3], ESTIMATED_SIGNATURE[1][:1]
+    )
+    assert not without_jpeg.noise.jpeg_quality and not without_jpeg.takes_jpeg_quality
+    assert not without_jpeg.gives_noise_level
+
+
+def test_a_sigma_only_model_takes_no_strength() -> None:
+    noise = json.dumps({"kind": "gaussian", "sigma_min": 0.0, "sigma_max": 0.5, "clip": True})
+    inputs = [TensorSpec("image", ("N", 1, 28, 28)), TensorSpec("sigma", ("N",))]
+    info = parse_model_info(with_metadata(noise=noise), inputs, SIGNATURE[1])
+    assert info.takes_sigma and not info.takes_strength and not info.takes_jpeg_quality
+    assert info.noise.strength_default is None and not info.noise.jpeg_quality
+
+
+@pytest.mark.parametrize(
+    ("noise", "inputs", "message"),
+    [
+        ({}, ESTIMATED_SIGNATURE[0][:2], "input 'strength' is missing: metadata 'noise' of kind 'estimated'"),
+        ({}, ESTIMATED_SIGNATURE[0][:3], "input 'jpeg_quality' is missing: metadata 'noise' says"),
+        ({"jpeg_quality": False}, ESTIMATED_SIGNATURE[0], "input 'jpeg_quality' needs metadata 'noise' with"),
+        ({"kind": "gaussian"}, ESTIMATED_SIGNATURE[0], "input 'strength' needs metadata 'noise' of kind"),
+        ({"strength_default": 4.0}, ESTIMATED_SIGNATURE[0], "strength_default 4.0 is outside"),
+        ({"strength_max": None}, ESTIMATED_SIGNATURE[0], "needs 'strength_min', 'strength_max'"),
+        ({"strength_max": 1e9}, ESTIMATED_SIGNATURE[0], "strength_max is 1000000000.0"),
+        ({"sigma_max": None}, ESTIMATED_SIGNATURE[0], "sigma_max is None"),
+        ({"jpeg_quality": "yes"}, ESTIMATED_SIGNATURE[0], "'jpeg_quality' must be true or false"),
+        ({"kind": "blind"}, ESTIMATED_SIGNATURE[0], "kind 'gaussian', 'estimated' or 'none'"),
+    ],
+)
+def test_parse_bad_estimated_noise(noise: dict[str, object], inputs: list[TensorSpec], message: str) -> None:
+    with pytest.raises(ModelContractError, match=message):
+        parse_model_info(estimated_metadata(**noise), inputs, ESTIMATED_SIGNATURE[1])

@@ -15,13 +15,19 @@ from desktop.core.paths import find_asset
 MODELS_DIR = find_asset("onnx_models")
 MODEL_FILES = sorted(MODELS_DIR.glob("*.onnx"))
 SIGNATURES = {  # task -> (inputs allowed, inputs required, outputs allowed, outputs required)
-    "denoise": ({"image", "sigma"}, {"image"}, {"output", "latent"}, {"output"}),
+    "denoise": (
+        {"image", "sigma", "strength", "jpeg_quality"},
+        {"image"},
+        {"output", "latent", "noise_level"},
+        {"output"},
+    ),
     "upscale": ({"image"}, {"image"}, {"output"}, {"output"}),
     "vae-encoder": ({"image"}, {"image"}, {"mu", "logvar"}, {"mu", "logvar"}),
     "vae-decoder": ({"z"}, {"z"}, {"output"}, {"output"}),
     "decoder": ({"z"}, {"z"}, {"output"}, {"output"}),
 }
 RANKS = {"image": 4, "output": 4, "sigma": 1, "latent": 2, "mu": 2, "logvar": 2, "z": 2}
+RANKS |= {"strength": 1, "jpeg_quality": 1, "noise_level": 1}
 
 
 def read_metadata(model: onnx.ModelProto) -> dict[str, str]:
@@ -72,6 +78,10 @@ def test_model_info_loads_and_batches_run(path: Path) -> None:
     feed = {"image": batch}  # (N, C, H, W)
     if info.takes_sigma:
         feed["sigma"] = np.full((3,), 0.2, np.float32)  # (N,)
+    if info.takes_strength:
+        feed["strength"] = np.full((3,), info.noise.strength_default, np.float32)  # (N,)
+    if info.takes_jpeg_quality:
+        feed["jpeg_quality"] = np.array([0, 10, 92], np.float32)  # (N,): not a JPEG, quality 10 and 92
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     outputs = dict(zip(info.output_names, session.run(list(info.output_names), feed), strict=True))
     assert outputs["output"].shape == (3, info.channels, height * info.scale, width * info.scale)
@@ -79,3 +89,16 @@ def test_model_info_loads_and_batches_run(path: Path) -> None:
     assert outputs["output"].min() >= 0.0 and outputs["output"].max() <= 1.0
     if "latent" in outputs:
         assert outputs["latent"].shape == (3, info.latent_dim)
+    if "noise_level" in outputs:
+        assert outputs["noise_level"].shape == (3,)
+        assert outputs["noise_level"].dtype == np.float32
+
+
+def test_a_noise_estimating_denoiser_follows_the_contract(tmp_path: Path) -> None:
+    """photo_denoise 6.x's shape (sigma, strength, jpeg_quality in; noise_level out) passes every check."""
+    from onnx_builders import build_estimating_denoiser
+
+    path = build_estimating_denoiser(tmp_path / "photo_denoise.onnx")
+    test_metadata(path)
+    test_tensors_are_float32_nchw_with_dynamic_batch(path)
+    test_model_info_loads_and_batches_run(path)

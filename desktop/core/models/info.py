@@ -33,12 +33,19 @@ MAX_LATENT_DIM = 1024
 MAX_LABELS = 1000
 MAX_ABS_VALUE = 1e6  # value_range ends
 MAX_METADATA_VALUE_LENGTH = 1 << 20  # any one value; latent statistics of a 1024-dim code take ~0.3 M
+MAX_STRENGTH = 100.0  # ends of a noise-estimating model's strength range
+NOISE_KINDS = ("gaussian", "estimated", "none")
 SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
 EN_DASH = "\N{EN DASH}"
 
 # task -> (required inputs, optional inputs, required outputs, optional outputs), name -> rank
 _SIGNATURES: dict[str, tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int]]] = {
-    "denoise": ({"image": 4}, {"sigma": 1}, {"output": 4}, {"latent": 2}),
+    "denoise": (
+        {"image": 4},
+        {"sigma": 1, "strength": 1, "jpeg_quality": 1},
+        {"output": 4},
+        {"latent": 2, "noise_level": 1},
+    ),
     "upscale": ({"image": 4}, {}, {"output": 4}, {}),
     "vae-encoder": ({"image": 4}, {}, {"mu": 2, "logvar": 2}, {}),
     "vae-decoder": ({"z": 2}, {}, {"output": 4}, {}),
@@ -61,21 +68,34 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class NoiseSpec:
-    """The noise a model was trained on: one `sigma`, a `sigma_min`..`sigma_max` range, or none."""
+    """The noise a model was trained on: one `sigma`, a `sigma_min`..`sigma_max` range, or none.
 
-    kind: str  # "gaussian" or "none"
+    Kind "estimated": a model that estimates the noise itself, per pixel (camera noise, JPEG artefacts). It
+    takes `sigma` (a known Gaussian level, > 0, used as is; 0: its own estimate), `strength` (its estimate is
+    scaled by it, `strength_min`..`strength_max`, Auto `strength_default`) and, with `jpeg_quality`, the
+    file's JPEG quality (1-100, 0 unknown); its `sigma_min`..`sigma_max` is the Gaussian range it knows."""
+
+    kind: str  # "gaussian", "estimated" or "none"
     sigma: float | None = None
     sigma_min: float | None = None
     sigma_max: float | None = None
     clip: bool = True
+    strength_min: float | None = None  # kind "estimated" only, as are the next two
+    strength_max: float | None = None
+    strength_default: float | None = None
+    jpeg_quality: bool = False  # the model takes the file's JPEG quality
 
     def describe(self) -> str:
-        """Return e.g. "Gaussian sigma=0.20" or "Gaussian sigma 0.00-0.50" (Greek sigma, en dash)."""
+        """Return e.g. "Gaussian sigma=0.20", "Gaussian sigma 0.00-0.50" or "estimated per pixel (sigma
+        0.00-0.50), JPEG-aware" (Greek sigma, en dash)."""
         if self.kind == "none":
             return "no noise"
         if self.sigma is not None:
             return f"Gaussian {SIGMA}={self.sigma:.2f}"
-        return f"Gaussian {SIGMA} {self.sigma_min:.2f}{EN_DASH}{self.sigma_max:.2f}"
+        levels = f"{SIGMA} {self.sigma_min:.2f}{EN_DASH}{self.sigma_max:.2f}"
+        if self.kind == "estimated":
+            return f"estimated per pixel ({levels})" + (", JPEG-aware" if self.jpeg_quality else "")
+        return f"Gaussian {levels}"
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,21 @@ class ModelInfo:
     def takes_sigma(self) -> bool:
         """True for noise-level conditioned models, which take a `sigma` input."""
         return "sigma" in self.input_names
+
+    @property
+    def takes_strength(self) -> bool:
+        """True for models that estimate the noise themselves and take a `strength` scaling it."""
+        return "strength" in self.input_names
+
+    @property
+    def takes_jpeg_quality(self) -> bool:
+        """True for models that take the file's JPEG quality (`jpeg_quality`, 0: unknown)."""
+        return "jpeg_quality" in self.input_names
+
+    @property
+    def gives_noise_level(self) -> bool:
+        """True for models with a `noise_level` output: the mean of their own noise estimate, per image."""
+        return "noise_level" in self.output_names
 
 
 def read_model_info(session: ort.InferenceSession) -> ModelInfo:
@@ -284,26 +319,65 @@ def _parse_value_range(metadata: Mapping[str, str]) -> tuple[float, float]:
 
 def _parse_noise(metadata: Mapping[str, str]) -> NoiseSpec:
     value = _parse_json(metadata, "noise")
-    if not isinstance(value, dict) or value.get("kind") not in ("gaussian", "none"):
-        raise ModelContractError("metadata key 'noise' must be a JSON object with kind 'gaussian' or 'none'")
+    if not isinstance(value, dict) or value.get("kind") not in NOISE_KINDS:
+        raise ModelContractError(
+            "metadata key 'noise' must be a JSON object with kind 'gaussian', 'estimated' or 'none'"
+        )
     if value["kind"] == "none":
         return NoiseSpec(kind="none")
     clip = bool(value.get("clip", True))
-    if "sigma" in value:
+    if "sigma" in value and value["kind"] == "gaussian":
         return NoiseSpec("gaussian", sigma=_parse_sigma(value, "sigma"), clip=clip)
     low, high = _parse_sigma(value, "sigma_min"), _parse_sigma(value, "sigma_max")
     if low > high:
         raise ModelContractError(f"metadata key 'noise': sigma_min {low} is above sigma_max {high}")
-    return NoiseSpec("gaussian", sigma_min=low, sigma_max=high, clip=clip)
+    if value["kind"] == "gaussian":
+        return NoiseSpec("gaussian", sigma_min=low, sigma_max=high, clip=clip)
+    return _parse_estimated_noise(value, low, high, clip)
+
+
+def _parse_estimated_noise(noise: Mapping[str, Any], low: float, high: float, clip: bool) -> NoiseSpec:
+    """The `noise` of kind "estimated": its strength range and default, and whether it takes the JPEG
+    quality; raise ModelContractError naming what is wrong."""
+    keys = ("strength_min", "strength_max", "strength_default")
+    values = [noise.get(key) for key in keys]
+    for key, value in zip(keys, values, strict=True):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ModelContractError(
+                "metadata key 'noise' of kind 'estimated' needs 'strength_min', 'strength_max' and "
+                f"'strength_default' as numbers; {key} is {value!r}"
+            )
+        if not 0.0 <= value <= MAX_STRENGTH:
+            raise ModelContractError(
+                f"metadata key 'noise': {key} is {float(value)}, expected a number in [0, {MAX_STRENGTH:g}]"
+            )
+    least, most, default = (float(v) for v in values)  # type: ignore[arg-type]  # numbers, checked above
+    if not least <= default <= most:
+        raise ModelContractError(
+            f"metadata key 'noise': strength_default {default} is outside strength_min {least} .. "
+            f"strength_max {most}"
+        )
+    jpeg = noise.get("jpeg_quality", False)
+    if not isinstance(jpeg, bool):
+        raise ModelContractError(f"metadata key 'noise': 'jpeg_quality' must be true or false, is {jpeg!r}")
+    return NoiseSpec(
+        "estimated", sigma_min=low, sigma_max=high, clip=clip, strength_min=least, strength_max=most,
+        strength_default=default, jpeg_quality=jpeg,
+    )  # fmt: skip
 
 
 def _parse_sigma(noise: Mapping[str, Any], key: str) -> float:
     """Return a noise level in [0, 1] from the `noise` object, or raise ModelContractError."""
     value = noise.get(key)
     if not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        needs = (
+            "'sigma', or 'sigma_min' and 'sigma_max',"
+            if noise.get("kind") == "gaussian"
+            else ("'sigma_min' and 'sigma_max'")
+        )
         raise ModelContractError(
-            "metadata key 'noise' of kind 'gaussian' needs 'sigma', or 'sigma_min' and 'sigma_max', as "
-            f"numbers in [0, 1]; {key} is {value!r}"
+            f"metadata key 'noise' of kind {noise.get('kind')!r} needs {needs} as numbers in [0, 1]; "
+            f"{key} is {value!r}"
         )
     return float(value)
 
@@ -329,6 +403,7 @@ def _check_signature(info: ModelInfo) -> None:
                 f"tensor {tensor.name!r} has {tensor.shape[1]} channels, "
                 f"metadata 'channels' says {info.channels}"
             )
+    _check_noise_inputs(info)
     image = next((t for t in info.inputs if t.name == "image"), None)
     if image is not None and info.input_size is not None:
         fixed = tuple(d for d in image.shape[2:] if isinstance(d, int))
@@ -337,6 +412,30 @@ def _check_signature(info: ModelInfo) -> None:
                 f"input 'image' is {fixed[0]}x{fixed[1]}, metadata 'input_size' says "
                 f"{info.input_size[0]}x{info.input_size[1]}"
             )
+
+
+def _check_noise_inputs(info: ModelInfo) -> None:
+    """A model of noise kind "estimated" takes `sigma` and `strength` (and `jpeg_quality` where its metadata
+    says so); `strength` and `jpeg_quality` need that metadata (their range, their meaning)."""
+    noise, names = info.noise, info.input_names
+    if noise.kind == "estimated":
+        for name in ("sigma", "strength"):
+            if name not in names:
+                raise ModelContractError(
+                    f"input {name!r} is missing: metadata 'noise' of kind 'estimated' says the model takes "
+                    "sigma and strength"
+                )
+        if noise.jpeg_quality and "jpeg_quality" not in names:
+            raise ModelContractError(
+                "input 'jpeg_quality' is missing: metadata 'noise' says the model takes it "
+                "(jpeg_quality true)"
+            )
+    elif "strength" in names:
+        raise ModelContractError(
+            f"input 'strength' needs metadata 'noise' of kind 'estimated' (its range), not {noise.kind!r}"
+        )
+    if "jpeg_quality" in names and not noise.jpeg_quality:
+        raise ModelContractError("input 'jpeg_quality' needs metadata 'noise' with \"jpeg_quality\": true")
 
 
 def _check_tensors(
