@@ -297,3 +297,30 @@ def test_the_batch_cli_and_the_cluster_package_import_without_ray() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# --- issue 37: hostile cases --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ("s3://studio/photos", "s3a://studio/photos"),  # s3 and s3a are one filesystem
+        ("s3://studio/photos", "S3A://studio/photos/"),
+        ("s3a://studio/photos", "s3://studio/photos/out"),  # the output inside the input
+        ("S3A://studio/photos/", "s3://studio"),  # the input inside the output
+    ],
+)
+def test_an_output_in_the_input_under_another_name_of_s3_is_refused(
+    s3: object,
+    tiny_models_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+    target: str,
+) -> None:
+    write_noise_images(tmp_path / "in", count=2, size=16)
+    upload_folder(s3, tmp_path / "in", f"s3://{BUCKET}/photos")
+    before = {path: s3.cat_file(path) for path in s3.find(f"{BUCKET}/photos")}
+    code = run_ray(tiny_models_dir, source, target, "--model", "conv_rgb", "--template", "{stem}.{ext}")
+    assert code == EXIT_USAGE
+    assert "overlap: choose an output prefix outside the input" in capsys.readouterr().err
+    assert {path: s3.cat_file(path) for path in s3.find(BUCKET)} == before  # nothing replaced, nothing added

@@ -55,10 +55,25 @@ class Location:
         return fsspec.filesystem(self.protocol or "file")
 
     def contains(self, other: "Location") -> bool:
-        """True when `other` is this location or lies inside it (same store)."""
-        if self.protocol != other.protocol:
+        """True when `other` is this location or lies inside it, on the same store: "s3" and "s3a" name
+        one filesystem, so the protocols are compared as fsspec resolves them, not as text."""
+        if self.is_local != other.is_local:
+            return False
+        if not self.is_local and name_store(self.protocol) != name_store(other.protocol):
             return False
         return other.root == self.root or other.root.startswith(self.root.rstrip("/") + "/")
+
+
+def name_store(protocol: str) -> str:
+    """Return fsspec's canonical name of the filesystem behind a protocol ("s3" for both s3 and s3a); the
+    protocol itself where fsspec knows none (that run fails when it opens the filesystem)."""
+    import fsspec
+
+    try:
+        names = fsspec.get_filesystem_class(protocol).protocol
+    except (ImportError, ValueError):  # ValueError: a protocol fsspec does not know
+        return protocol
+    return names if isinstance(names, str) else names[0]
 
 
 def parse_location(text: str) -> Location:
