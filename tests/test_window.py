@@ -197,6 +197,42 @@ def test_paste_save_and_copy(qtbot: QtBot, window: MainWindow, tmp_path: Path) -
     assert QGuiApplication.clipboard().image().size().width() == 28
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_save_keeps_the_photos_profile_exif_and_depth(
+    qtbot: QtBot, tmp_path: Path, tiny_models_dir: Path, suffix: str
+) -> None:
+    from PIL import ImageCms
+    from PIL.ExifTags import IFD, Base
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[Base.Make], exif[Base.Orientation] = "Canon", 6
+    exif.get_ifd(IFD.Exif)[Base.FNumber] = 2.8
+    photo = tmp_path / f"pier{suffix}"
+    pixels = np.linspace(0, 1, 40 * 60 * 3).reshape(40, 60, 3)
+    if suffix == ".png":  # 16-bit RGB, which the save keeps at 16 bits in a PNG
+        from desktop.core.images.sixteen_bit import read_wide_png, to_uint16, write_png
+
+        with photo.open("wb") as file:
+            write_png(file, to_uint16(pixels), icc_profile=srgb, exif=exif.tobytes())
+    else:
+        Image.fromarray((pixels * 255).astype(np.uint8)).save(photo, icc_profile=srgb, exif=exif)
+    window = make_window(qtbot, tmp_path, [tiny_models_dir])
+    open_and_wait(qtbot, window, photo)
+    target = tmp_path / f"saved{suffix}"
+    with qtbot.waitSignal(window.result_saved, timeout=TIMEOUT_MS):
+        assert window.save_result(target)
+    with Image.open(target) as saved:
+        assert saved.info["icc_profile"] == srgb and saved.size == (40, 60)
+        kept = saved.getexif()
+        assert kept[Base.Make] == "Canon" and kept[Base.Orientation] == 1
+        assert kept.get_ifd(IFD.Exif)[Base.FNumber] == 2.8
+    if suffix == ".png":
+        assert target.read_bytes()[24] == 16 and np.any(read_wide_png(target) % 257 != 0)
+    assert json.loads(read_image_metadata(target)["Processing"])["task"] == "denoise"
+    window.close()
+
+
 def test_shortcuts_switch_modes_and_zoom(qtbot: QtBot, window: MainWindow, sample_images: list[Path]) -> None:
     open_and_wait(qtbot, window, sample_images[0])
     actions = {a.shortcut().toString(): a for m in window.menuBar().actions() for a in m.menu().actions()}

@@ -15,7 +15,7 @@ from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
 from desktop.core.models.registry import ModelEntry
 
 BATCH_TASKS = ("denoise", "upscale")
-OUTPUT_FORMATS = ("png", "jpg", "webp")
+OUTPUT_FORMATS = ("png", "jpg", "webp", "tif")
 DEFAULT_TEMPLATE = "{stem}_{task}_{model}.{ext}"
 TEMPLATE_FIELDS = ("stem", "task", "model", "ext")
 REPORT_NAME = "batch_report.json"  # in the output folder, with batch_report.csv beside it
@@ -40,7 +40,7 @@ class BatchJob:
     recursive: bool = False  # also process subfolders (their structure is kept)
     glob: str | None = None  # only files whose relative path matches, e.g. "*.png" (case-insensitive)
     name_template: str = DEFAULT_TEMPLATE  # fields {stem} {task} {model} {ext}
-    output_format: str = "png"  # png, jpg or webp
+    output_format: str = "png"  # png, jpg, webp or tif (png and tif keep a 16-bit input's depth)
     quality: int = 95  # jpg and webp quality, 1-100
     skip_existing: bool = False  # leave files whose output exists alone
     allow_output_in_input: bool = False  # only then may outputs go into the input folder (never over inputs)

@@ -17,7 +17,7 @@ import numpy as np
 from desktop.core.batch.job import BatchPlan, is_inside
 from desktop.core.batch.report import FileResult
 from desktop.core.batch.selection import InputFile
-from desktop.core.images.files import SIXTEEN_BIT_MODES, ImageLoadError, LoadedImage, load_image
+from desktop.core.images.files import ImageLoadError, LoadedImage, load_image
 from desktop.core.images.metrics import SSIM_WINDOW, compute_psnr, compute_ssim
 from desktop.core.inference.image_model import (
     ModelOpener,
@@ -29,6 +29,8 @@ from desktop.core.inference.image_model import (
 from desktop.core.jobs.process_image import ProcessSettings, process_image, save_result
 from desktop.core.progress import CancelledError, Progress
 
+SIXTEEN_BIT_OUTPUTS = ("png", "tif")  # output formats where a 16-bit input stays 16-bit
+LOSSY_OUTPUTS = ("jpg", "webp")  # output formats with a quality
 MAX_NAME_BYTES = 255  # the longest file name ext4, APFS, NTFS (in UTF-16 units) and most others allow
 
 
@@ -88,15 +90,15 @@ def transform_image(
     )
     done = process_image(prepare_model_input(image, info), open_model, settings, progress)
     parameters: dict[str, Any] = {"format": job.output_format}
-    if job.output_format != "png":
+    if job.output_format in LOSSY_OUTPUTS:
         parameters["quality"] = job.quality
     parameters.update(done.parameters)
     notes = [f"animated image: first frame of {image.frames}"] if image.frames > 1 else []
     notes.extend(done.notes)
     metrics = measure_noise_metrics(done.clean, done.noisy, done.output) if job.add_noise else {}
     output, alpha_notes = attach_alpha(done.output, image, plan)
-    if image.mode in SIXTEEN_BIT_MODES:
-        notes.append("16-bit input, saved as 8-bit")
+    if image.carried.bit_depth == 16 and job.output_format not in SIXTEEN_BIT_OUTPUTS:
+        notes.append(f"16-bit input, saved as 8-bit ({job.output_format} holds 8 bits; png and tif hold 16)")
     return Transformed(output, parameters, (*notes, *alpha_notes), metrics)
 
 
@@ -125,14 +127,10 @@ class PreparedFile:
         try:
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                save_result(
-                    self.result.pixels, self.output_path, quality=self.plan.job.quality, provenance=provenance
-                )
+                self._write(provenance)
             except MemoryError:
                 gc.collect()
-                save_result(
-                    self.result.pixels, self.output_path, quality=self.plan.job.quality, provenance=provenance
-                )
+                self._write(provenance)
         except MemoryError:
             reason = "out of memory saving the output: close other programs, then retry this file"
             return _fail(row, reason, self.image, self.start, **kept)
@@ -148,6 +146,16 @@ class PreparedFile:
             metrics=self.result.metrics,
             **kept,
             **row,
+        )
+
+    def _write(self, provenance: dict[str, Any]) -> None:
+        """Save the output with the input file's ICC profile, EXIF, XMP and bit depth (`save_result`)."""
+        save_result(
+            self.result.pixels,
+            self.output_path,
+            quality=self.plan.job.quality,
+            provenance=provenance,
+            carried=self.image.carried,
         )
 
 

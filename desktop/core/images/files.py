@@ -3,7 +3,7 @@
 import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +12,22 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from PIL.ExifTags import IFD, Base
 
 from desktop.core.atomic import write_file_atomically
+from desktop.core.images.carried import (
+    USER_COMMENT_PREFIX,
+    Carried,
+    build_exif,
+    fitting_profile,
+    read_carried,
+)
 from desktop.core.images.jpeg_quality import find_jpeg_quality
+from desktop.core.images.sixteen_bit import is_wide_colour, read_wide_colour, to_uint16, write_png, write_tiff
 
 # ITU-R 601-2 luma, as Pillow's "L" conversion
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 LOSSY_FORMATS = ("JPEG", "WEBP")
-# `save_image`'s metadata goes into EXIF Software, ImageDescription and (in the Exif IFD) UserComment in JPEG
-# and WebP; PNG gets text chunks named by the keys.
-USER_COMMENT_PREFIX = b"ASCII\x00\x00\x00"  # EXIF UserComment's character code for ASCII text
+SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # where a 16-bit source's output stays 16-bit
+# `save_image`'s metadata goes into EXIF Software, ImageDescription and (in the Exif IFD) UserComment, beside
+# the source's camera fields; PNG also gets text chunks named by the keys.
 
 
 class ImageLoadError(Exception):
@@ -36,6 +44,7 @@ class LoadedImage:
     alpha: np.ndarray | None = None  # (H, W, 1) in [0, 1], only with `load_image(..., keep_alpha=True)`
     frames: int = 1  # frames in the file (animated GIF/WebP/APNG); `pixels` is the first
     jpeg_quality: int | None = None  # a JPEG file's IJG quality 1-100 from its tables, None for others
+    carried: Carried = field(default_factory=Carried)  # ICC profile, EXIF, XMP, bit depth: for its outputs
 
     @property
     def size_text(self) -> str:
@@ -57,11 +66,17 @@ def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False)
             raise ImageLoadError(f"{path.name}: empty file (0 bytes)")
         with open_quietly(path) as image:
             check_image_pixels(path, image.width, image.height)
-            frames = getattr(image, "n_frames", 1)
+            frames = count_frames(image)
             jpeg_quality = find_jpeg_quality(image)  # before the transpose, which drops the tables
-            image = ImageOps.exif_transpose(image)
-            mode = image.mode
-            pixels, alpha = split_pil_image(image)
+            wide = is_wide_colour(image)
+            carried = read_carried(image, 16 if wide or image.mode in SIXTEEN_BIT_MODES else 8)
+            if wide:
+                mode = f"{image.mode};16"
+                pixels, alpha = split_channels(read_wide_colour(path, image) / np.float32(65535.0))
+            else:
+                image = ImageOps.exif_transpose(image)
+                mode = image.mode
+                pixels, alpha = split_pil_image(image)
     except FileNotFoundError:
         raise ImageLoadError(f"{path.name}: file not found") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -76,7 +91,13 @@ def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False)
         raise ImageLoadError(f"{path.name}: cannot read image ({type(error).__name__}: {error})") from None
     if alpha is not None and not keep_alpha:
         pixels, alpha = composite_alpha(pixels, alpha, background), None
-    return LoadedImage(pixels, path, mode, alpha, frames, jpeg_quality=jpeg_quality)
+    return LoadedImage(pixels, path, mode, alpha, frames, jpeg_quality=jpeg_quality, carried=carried)
+
+
+def count_frames(image: Image.Image) -> int:
+    """The frames of an animation; 1 for a camera's MPO JPEG, whose second frame is a preview or the other
+    eye of a stereo pair, not a moment of an animation."""
+    return 1 if image.format == "MPO" else int(getattr(image, "n_frames", 1))
 
 
 def open_quietly(path: Path) -> Image.Image:
@@ -125,10 +146,14 @@ def split_pil_image(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         image = image.convert("L")
     elif mode not in ("L", "LA", "RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in mode else "RGB")
-    pixels: np.ndarray = np.asarray(image, dtype=np.float32) / 255.0
+    return split_channels(np.asarray(image, dtype=np.float32) / 255.0)
+
+
+def split_channels(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split float32 (H, W) or (H, W, 1-4) into colour (H, W, 1|3) and alpha (H, W, 1) or None."""
     if pixels.ndim == 2:
         pixels = pixels[..., None]
-    if image.mode in ("LA", "RGBA"):
+    if pixels.shape[2] in (2, 4):
         return np.ascontiguousarray(pixels[..., :-1]), np.ascontiguousarray(pixels[..., -1:])
     return np.ascontiguousarray(pixels, dtype=np.float32), None
 
@@ -140,50 +165,92 @@ def composite_alpha(color: np.ndarray, alpha: np.ndarray, background: float) -> 
 
 def convert_array_to_pil(pixels: np.ndarray) -> Image.Image:
     """Convert float (H, W, 1|2|3|4) in [0, 1] to an 8-bit Pillow image (L, LA, RGB or RGBA)."""
-    data = np.clip(np.rint(np.asarray(pixels) * 255.0), 0, 255).astype(np.uint8)
+    data = to_uint8(pixels)
     if data.ndim == 3 and data.shape[2] == 1:
         data = data[..., 0]
     return Image.fromarray(data)  # (H, W) -> "L", (H, W, 2) -> "LA", (H, W, 3) -> "RGB", (H, W, 4) -> "RGBA"
 
 
 def save_image(
-    pixels: np.ndarray, path: Path, *, quality: int = 95, metadata: Mapping[str, str] | None = None
+    pixels: np.ndarray,
+    path: Path,
+    *,
+    quality: int = 95,
+    metadata: Mapping[str, str] | None = None,
+    carried: Carried | None = None,
 ) -> None:
-    """Save float (H, W, C) in [0, 1] as 8-bit (C = 2 or 4: with alpha), format from the suffix; `quality`
-    for JPEG and WebP. `metadata` goes into PNG text chunks, or for JPEG/WebP into EXIF: "Software",
-    "Description" (ImageDescription) and "Processing" (UserComment). Writes a temp file in the same folder,
-    then renames it (`write_file_atomically`)."""
+    """Save float (H, W, C) in [0, 1] (C = 2 or 4: with alpha), format from the suffix; `quality` for JPEG
+    and WebP. 16-bit where `carried` says the source was and the format holds it (PNG, TIFF), else 8-bit:
+    quantised once, here. `metadata` (our provenance) goes into EXIF "Software", "ImageDescription" and
+    "UserComment" ("Processing") beside the source's camera fields, and PNG text chunks; the source's ICC
+    profile (where it fits the output's channels) and XMP go in unchanged. Writes a temp file in the same
+    folder, then renames it (`write_file_atomically`)."""
     path = Path(path)
-    image = convert_array_to_pil(pixels)
     image_format = Image.registered_extensions().get(path.suffix.lower())
     if image_format is None:
         raise ValueError(f"unknown image format for {path.name!r}")
-    if image_format == "JPEG" and image.mode in ("LA", "RGBA"):
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+    if image_format == "JPEG" and channels in (2, 4):
         raise ValueError(f"{path.name}: JPEG has no alpha channel; composite the image first")
-    options: dict[str, Any] = {"quality": quality} if image_format in LOSSY_FORMATS else {}
-    if metadata:
-        options.update(build_metadata_options(image_format, metadata))
-    write_file_atomically(path, lambda file: image.save(file, format=image_format, **options))
+    metadata = metadata or {}
+    exif = build_exif(carried, metadata)
+    profile = fitting_profile(carried, channels)
+    xmp = carried.xmp if carried is not None else None
+    wide = carried is not None and carried.bit_depth == 16 and image_format in SIXTEEN_BIT_FORMATS
+    if image_format == "TIFF":
+        data = to_uint16(pixels) if wide else to_uint8(pixels)
+        write_file_atomically(
+            path, lambda file: write_tiff(file, data, exif=exif, icc_profile=profile, xmp=xmp)
+        )
+    elif wide:
+        texts = describe_png_texts(metadata, xmp)
+        deep = to_uint16(pixels)
+        exif_bytes = exif.tobytes()
+        write_file_atomically(
+            path, lambda file: write_png(file, deep, icc_profile=profile, exif=exif_bytes, texts=texts)
+        )
+    else:
+        image = convert_array_to_pil(pixels)
+        options: dict[str, Any] = {"quality": quality} if image_format in LOSSY_FORMATS else {}
+        options.update(build_metadata_options(image_format, metadata, exif, profile, xmp))
+        write_file_atomically(path, lambda file: image.save(file, format=image_format, **options))
 
 
-def build_metadata_options(image_format: str, metadata: Mapping[str, str]) -> dict[str, Any]:
-    """Return Pillow save options that write `metadata`: `pnginfo` for PNG, `exif` for JPEG and WebP."""
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Quantise float (H, W, C) in [0, 1] to uint8."""
+    return np.clip(np.rint(np.asarray(pixels) * 255.0), 0, 255).astype(np.uint8)
+
+
+def describe_png_texts(metadata: Mapping[str, str], xmp: bytes | None) -> dict[str, bytes]:
+    """The iTXt chunks of a PNG: provenance by key, and XMP under the key Adobe's specification names."""
+    texts = {key: value.encode("utf-8") for key, value in metadata.items()}
+    if xmp:
+        texts["XML:com.adobe.xmp"] = xmp
+    return texts
+
+
+def build_metadata_options(
+    image_format: str,
+    metadata: Mapping[str, str],
+    exif: Image.Exif,
+    profile: bytes | None,
+    xmp: bytes | None,
+) -> dict[str, Any]:
+    """Return Pillow save options that write provenance (`metadata`), EXIF, the ICC profile and XMP where the
+    format holds them: PNG, JPEG and WebP (BMP and GIF hold none)."""
+    if image_format not in ("PNG", *LOSSY_FORMATS):
+        return {}
+    options: dict[str, Any] = {"exif": exif.tobytes()}
+    if profile:
+        options["icc_profile"] = profile
     if image_format == "PNG":
         info = PngImagePlugin.PngInfo()
-        for key, value in metadata.items():
-            info.add_itxt(key, value)
-        return {"pnginfo": info}
-    if image_format not in LOSSY_FORMATS:
-        return {}
-    exif = Image.Exif()
-    if "Software" in metadata:
-        exif[Base.Software] = metadata["Software"]
-    if "Description" in metadata:
-        exif[Base.ImageDescription] = metadata["Description"]
-    if "Processing" in metadata:
-        comment = metadata["Processing"].encode("ascii", "backslashreplace")
-        exif.get_ifd(IFD.Exif)[Base.UserComment] = USER_COMMENT_PREFIX + comment
-    return {"exif": exif.tobytes()}
+        for key, value in describe_png_texts(metadata, xmp).items():
+            info.add_itxt(key, value.decode("utf-8", "replace"))
+        options["pnginfo"] = info
+    elif xmp:
+        options["xmp"] = xmp
+    return options
 
 
 def read_image_metadata(path: Path) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from desktop.core.images.carried import Carried
 from desktop.core.images.files import save_image
 from desktop.core.images.fitting import ModelInput
 from desktop.core.images.noise import add_gaussian_noise
@@ -141,12 +142,15 @@ def save_result(
     provenance: Mapping[str, object],
     alpha: np.ndarray | None = None,
     info: ModelInfo | None = None,
+    carried: Carried | None = None,
 ) -> None:
     """Write a result atomically with how it was made in the file's metadata (`describe_processing` of
     `provenance`: task, model, parameters), the one save of the GUI and of every batch output. With `alpha`
     (H, W, 1) and the model's `info`, the input's alpha is put back first (fitted to the output; over white
-    for JPEG, which has none)."""
+    for JPEG, which has none). `carried` is what the source file carried (`LoadedImage.carried`): its ICC
+    profile, camera EXIF and XMP go into the output, and a 16-bit source makes a 16-bit PNG or TIFF."""
     if alpha is not None and info is not None:
         opaque = Path(path).suffix.lower() in (".jpg", ".jpeg")
         pixels, _ = put_alpha_back(pixels, alpha, info, opaque=opaque)
-    save_image(pixels, Path(path), quality=quality, metadata=describe_processing(provenance))
+    metadata = describe_processing(provenance)
+    save_image(pixels, Path(path), quality=quality, metadata=metadata, carried=carried)

@@ -218,7 +218,7 @@ class BatchForm(QWidget):
     def _update_enabled(self) -> None:
         self.sigma_spin.setEnabled(not self.auto_sigma_check.isChecked())
         self.seed_spin.setEnabled(self.add_noise_check.isChecked() and self.add_noise_check.isEnabled())
-        self.quality_spin.setEnabled(self.format_combo.currentText() != "png")
+        self.quality_spin.setEnabled(self.format_combo.currentText() in ("jpg", "webp"))
 
 
 def describe_model_input(entry: ModelEntry) -> str:

@@ -137,6 +137,11 @@ class ModePage(QWidget):
         """Return what made the current result, for the saved file's metadata."""
         return {}
 
+    def result_source(self) -> LoadedImage | None:
+        """Return the image file the result was made from (its profile, EXIF and depth go into the saved
+        file), or None for a result made from no file (generated, decoded)."""
+        return None
+
     def show_cancelled(self) -> None:
         """Undo what a cancelled run put on screen (pages that show partial results override this)."""
 

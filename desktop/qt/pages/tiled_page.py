@@ -23,6 +23,9 @@ class TiledPage(ModePage):
         self._start_layers: list = []  # the layers the running job started from (`PreviewStart`)
         self._result_image: LoadedImage | None = None  # the image the result on screen was made from
 
+    def result_source(self) -> LoadedImage | None:
+        return self._result_image if self._result_image is self.image else None
+
     def show_partial(self, piece: object) -> None:
         """Layers of a run under way: its start (the noisy image, a bicubic enlargement in the result's
         pane), shown at once for a new image (a result of the same image stays until the new one is in),

@@ -50,7 +50,12 @@ from desktop.qt.workers.inference_worker import start_worker_thread, stop_worker
 APP_NAME = "Autoencoder Studio"
 MESSAGE_TIMEOUT_MS = 15_000
 IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_SUFFIXES)});;All files (*)"
-SAVE_FILTERS = {"PNG (*.png)": ".png", "JPEG (*.jpg *.jpeg)": ".jpg", "WebP (*.webp)": ".webp"}
+SAVE_FILTERS = {
+    "PNG (*.png)": ".png",
+    "JPEG (*.jpg *.jpeg)": ".jpg",
+    "WebP (*.webp)": ".webp",
+    "TIFF (*.tif *.tiff)": ".tif",
+}
 MODES = ("denoise", "upscale", "generate", "latent_map")
 
 
@@ -310,7 +315,11 @@ class MainWindow(QMainWindow):
         if self.page.context.tile_size:
             parameters.setdefault("tile_setting", self.page.context.tile_size)
         info = entry.info if entry is not None else None
-        self.files.save(pixels, path, self.settings.quality, parameters, alpha=alpha, info=info)
+        source = self.page.result_source()
+        carried = source.carried if source is not None else None
+        self.files.save(
+            pixels, path, self.settings.quality, parameters, alpha=alpha, info=info, carried=carried
+        )
         return True
 
     @Slot()
@@ -323,7 +332,7 @@ class MainWindow(QMainWindow):
         name, chosen = QFileDialog.getSaveFileName(self, "Save result", start, ";;".join(SAVE_FILTERS))
         if name:
             path = Path(name)
-            if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+            if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
                 path = path.with_suffix(SAVE_FILTERS.get(chosen, ".png"))
             self.settings.save_dir = path.parent
             self.save_result(path)

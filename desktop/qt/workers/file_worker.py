@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop.core.images.carried import Carried
 from desktop.core.images.files import ImageLoadError, load_image
 from desktop.core.jobs.process_image import save_result
 from desktop.core.models.info import ModelInfo
@@ -41,10 +42,12 @@ class FileWorker(QObject):
         *,
         alpha: np.ndarray | None = None,
         info: ModelInfo | None = None,
+        carried: Carried | None = None,
     ) -> None:
-        """Write a result atomically with its provenance, the input's alpha put back (`save_result`); safe
-        from any thread."""
-        self._save_requested.emit(SaveRequest(pixels, Path(path), quality, dict(provenance), alpha, info))
+        """Write a result atomically with its provenance, the input's alpha put back and what its source
+        file carried (profile, EXIF, XMP, depth: `save_result`); safe from any thread."""
+        request = SaveRequest(pixels, Path(path), quality, dict(provenance), alpha, info, carried)
+        self._save_requested.emit(request)
 
     @Slot(Path)
     def _load(self, path: Path) -> None:
@@ -69,6 +72,7 @@ class FileWorker(QObject):
                 provenance=request.provenance,
                 alpha=request.alpha,
                 info=request.info,
+                carried=request.carried,
             )
         except Exception as error:  # disk full, permissions, bad format: all reported
             self.save_failed.emit(path, f"{path.name}: {error}")
@@ -86,3 +90,4 @@ class SaveRequest:
     provenance: dict[str, object]
     alpha: np.ndarray | None
     info: ModelInfo | None
+    carried: Carried | None = None
