@@ -1,4 +1,5 @@
-"""`autoencoder-studio-batch INPUT [OUTPUT] --model NAME ...`: run a model over a folder from a terminal.
+"""`autoencoder-studio-batch INPUT [OUTPUT] [--model NAME] ...`: run models over a folder from a terminal;
+without --model each image gets the model that fits it, as the GUI picks it, and the report says which.
 
 Exit codes: 0 every file succeeded (or was skipped), 1 some failed (listed on stderr), 2 bad arguments or
 a job that cannot start, 130 cancelled with Ctrl+C (finished outputs and the report are kept).
@@ -7,6 +8,7 @@ a job that cannot start, 130 cancelled with Ctrl+C (finished outputs and the rep
 import argparse
 import signal
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,7 @@ from tqdm import tqdm
 
 from desktop.cluster.options import add_cluster_arguments, read_cluster_options
 from desktop.core.batch.job import (
+    AUTO_MODEL,
     BATCH_TASKS,
     DEFAULT_TEMPLATE,
     OUTPUT_FORMATS,
@@ -40,8 +43,9 @@ REDRAW_SECONDS = 0.1
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoencoder-studio-batch",
-        description="Denoise or upscale every image of a folder with one model. Bad files are reported, "
-        "never fatal; inputs are never modified; a JSON + CSV report is written.",
+        description="Denoise or upscale every image of a folder, each with the model that fits it (or the "
+        "one named). Bad files are reported, never fatal; inputs are never modified; a JSON + CSV report is "
+        "written. Options may come before or after the folders.",
     )
     # Strings, not Paths: with --engine ray they may be URLs (Path("s3://b/p") would lose a slash).
     parser.add_argument("input", help="folder of images (--engine ray: or a URL, e.g. s3://bucket/prefix)")
@@ -49,7 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
         "output", nargs="?", help="output folder or URL (default: a sibling <INPUT>_<task>_<model>)"
     )
     parser.add_argument("--task", choices=BATCH_TASKS, default="denoise", help="default: denoise")
-    parser.add_argument("--model", required=True, help="model name (its file stem), e.g. fashion_dae_mlp")
+    parser.add_argument(
+        "--model",
+        default=AUTO_MODEL,
+        help="model name (its file stem), e.g. photo_denoise (default: for each image the model that fits "
+        "it, as the app picks it; the report says which)",
+    )
+    parser.add_argument(
+        "--allow-resize",
+        action="store_true",
+        help="run a fixed-size model (e.g. a 28x28 one) on images of another size, cropped and resized to it "
+        "(default: such files fail, with the reason)",
+    )
     parser.add_argument(
         "--sigma", type=float, help="noise level in [0, 1] for noise-conditioned models (default: estimated "
         "per image) and for --add-noise (default: the model's training sigma)"
@@ -127,6 +142,7 @@ def make_job(args: argparse.Namespace) -> BatchJob:
         ensemble=args.self_ensemble,
         device=args.device,
         report_path=args.report,
+        allow_resize=args.allow_resize,
     )
 
 
@@ -173,6 +189,12 @@ def cancel_on_interrupt(progress: Progress) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def count_models(report: BatchReport) -> str:
+    """The models a per-image run used, e.g. "models: photo_denoise: 12, fashion_dae_mlp: 3"."""
+    counts = Counter(row.model for row in report.rows if row.status == "ok")
+    return "models: " + (", ".join(f"{name}: {count}" for name, count in counts.most_common()) or "none ran")
+
+
 def print_summary(report: BatchReport, json_path: Path, report_error: str = "") -> None:
     """Failed files on stderr, then one summary line on stdout (and why the report is missing, if it is)."""
     for row in report.failed:
@@ -188,7 +210,7 @@ def print_summary(report: BatchReport, json_path: Path, report_error: str = "") 
 def main(argv: list[str] | None = None) -> int:
     """Run the batch CLI; return the exit code."""
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_intermixed_args(argv)  # `IN --model M OUT` too
     except SystemExit as exit_:  # argparse exits 2 on bad arguments, 0 on --help
         return int(exit_.code or 0)
     missing = [folder for folder in args.models_dir if not folder.is_dir()]
@@ -196,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autoencoder-studio-batch: error: --models-dir {missing[0]} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     scan = scan_models([*args.models_dir, *find_model_dirs()])
+    if args.engine == "ray" and args.model == AUTO_MODEL:
+        print("autoencoder-studio-batch: error: --engine ray runs one model: give --model", file=sys.stderr)
+        return EXIT_USAGE
     if args.engine == "ray":  # imported here: Ray is the cluster extra, not the base install
         from desktop.cluster.engine import run_cluster_batch
 
@@ -205,12 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     except BatchJobError as error:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    for shadowed in scan.find_shadowed(plan.model):
-        print(
-            f"note: model {plan.job.model!r} is {plan.model.path}, not {shadowed.path} of the same name "
-            "(a model in a user folder wins over a shipped one)",
-            file=sys.stderr,
-        )
+    for entry in plan.candidates or (plan.model,):
+        for shadowed in scan.find_shadowed(entry):
+            print(
+                f"note: model {entry.info.name!r} is {entry.path}, not {shadowed.path} of the same name "
+                "(a model in a user folder wins over a shipped one)",
+                file=sys.stderr,
+            )
     return run_plan(plan)
 
 
@@ -233,6 +259,8 @@ def run_plan(plan: BatchPlan) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if plan.candidates:
+        print(count_models(report))
     print_summary(report, plan.report_path, report_error)
     if report.cancelled:
         return EXIT_CANCELLED

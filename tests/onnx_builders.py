@@ -442,3 +442,19 @@ def build_estimating_denoiser(
         "description": "Blurs as much as the noise it estimates: a stand-in for photo_denoise 6.x.",
     }
     return _save_model(nodes, inputs, outputs, initializers, meta, path)
+
+
+def build_endless_model(path: Path, *, trips: int = 10**12) -> Path:
+    """Write `build_endless_probe_model`'s Loop as a contract denoiser (RGB, any size, tensors `image` and
+    `output`, metadata named after the file): no probe runs, and each call lasts `trips` loop trips."""
+    build_endless_probe_model(path, trips=trips)
+    model = onnx.load(str(path))
+    renames = {"input": "image", "out": "output"}
+    for value in [*model.graph.input, *model.graph.output]:
+        value.name = renames[value.name]
+    for node in model.graph.node:
+        node.input[:] = [renames.get(name, name) for name in node.input]
+        node.output[:] = [renames.get(name, name) for name in node.output]
+    helper.set_model_props(model, make_conv_metadata(path.stem))
+    onnx.save(model, str(path))
+    return path

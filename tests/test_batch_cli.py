@@ -34,7 +34,10 @@ def test_bad_files_make_exit_code_1_and_are_listed(
     hashes = tree.hash_files()
     out = tmp_path / "out dir"
     assert (
-        run_cli(tiny_models_dir, tree.root, out, "--model", "fashion_dae_mlp", "--recursive") == EXIT_FAILED
+        run_cli(
+            tiny_models_dir, tree.root, out, "--model", "fashion_dae_mlp", "--recursive", "--allow-resize"
+        )
+        == EXIT_FAILED
     )
     captured = capsys.readouterr()
     assert captured.out.startswith("17 files: 9 ok, 5 failed, 3 skipped in ")
@@ -112,6 +115,7 @@ def test_add_noise_reports_psnr_and_ssim(tree: InputTree, tiny_models_dir: Path,
         out,
         "--model",
         "fashion_dae_mlp",
+        "--allow-resize",  # gray.png is 40x30
         "--add-noise",
         "--sigma",
         "0.2",

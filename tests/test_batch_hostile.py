@@ -266,10 +266,10 @@ def low_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiles over 64 px run out of memory in the model."""
     run = image_model.run_model_batch
 
-    def run_or_run_out(model: object, tiles: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    def run_or_run_out(model: object, tiles: np.ndarray, *args: object) -> np.ndarray:
         if max(tiles.shape[2:]) > 64:
             raise MemoryError("Unable to allocate 5 GiB")
-        return run(model, tiles, sigma)
+        return run(model, tiles, *args)
 
     monkeypatch.setattr(image_model, "run_model_batch", run_or_run_out)
 

@@ -111,7 +111,7 @@ def test_ray_on_a_folder_gives_the_local_outputs_and_rows(
 ) -> None:
     tree = build_input_tree(tmp_path / "in")
     write_name_clashes(tree.root)
-    args = ["--model", "fashion_dae_mlp", "--recursive"]
+    args = ["--model", "fashion_dae_mlp", "--recursive", "--allow-resize"]
     assert run_cli(tiny_models_dir, tree.root, tmp_path / "local", *args) == EXIT_FAILED
     assert run_ray(tiny_models_dir, tree.root, tmp_path / "ray", *args) == EXIT_FAILED
     local = json.loads((tmp_path / "local" / "batch_report.json").read_text(encoding="utf-8"))

@@ -5,7 +5,8 @@ the range to a sub-step. Work that finishes in pieces (tiles) also hands each fi
 """
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 ProgressCallback = Callable[[float], None]
 PartialCallback = Callable[[object], None]  # a finished piece of the work; what a piece is, the work says
@@ -15,6 +16,43 @@ class CancelledError(Exception):
     """The work was cancelled through its `Progress`; whatever was finished is kept."""
 
 
+class CancelFlag:
+    """The cancel flag a Progress shares with its sub-progresses, and what to call when it is set: work that
+    cannot stop between steps (one long model call) registers how to stop it now (`on_cancel`)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        """Set the flag and call the registered callbacks (in the cancelling thread), once."""
+        with self._lock:
+            callbacks = [] if self._event.is_set() else list(self._callbacks)
+            self._event.set()
+        for callback in callbacks:
+            callback()
+
+    @contextmanager
+    def on_cancel(self, callback: Callable[[], None]) -> Iterator[None]:
+        """While inside, a cancel calls `callback`; called at once when the flag is set already."""
+        with self._lock:
+            registered = not self._event.is_set()
+            if registered:
+                self._callbacks.append(callback)
+        if not registered:
+            callback()
+        try:
+            yield
+        finally:
+            if registered:
+                with self._lock:
+                    self._callbacks.remove(callback)
+
+
 class Progress:
     """Reports fractions in [0, 1] to a callback and carries a cancel flag shared with its sub-progresses."""
 
@@ -22,14 +60,14 @@ class Progress:
         self,
         on_progress: ProgressCallback | None = None,
         *,
-        cancel_event: threading.Event | None = None,
+        cancel_event: CancelFlag | None = None,
         offset: float = 0.0,
         span: float = 1.0,
         on_partial: PartialCallback | None = None,
     ) -> None:
         self._on_progress = on_progress
         self._on_partial = on_partial
-        self._cancel_event = cancel_event or threading.Event()
+        self._cancel_event = cancel_event or CancelFlag()
         self._offset = offset
         self._span = span
 
@@ -38,8 +76,13 @@ class Progress:
         return self._cancel_event.is_set()
 
     def cancel(self) -> None:
-        """Ask the work to stop at its next `check_aborted`."""
+        """Ask the work to stop at its next `check_aborted`, and a step registered with `on_cancel` now."""
         self._cancel_event.set()
+
+    def on_cancel(self, stop: Callable[[], None]) -> AbstractContextManager[None]:
+        """While inside, a cancel calls `stop` (from the cancelling thread): how to stop a step that cannot
+        call `check_aborted`, e.g. onnxruntime's `RunOptions.terminate` for one long model call."""
+        return self._cancel_event.on_cancel(stop)
 
     def check_aborted(self) -> None:
         """Raise `CancelledError` if `cancel` was called."""

@@ -2,6 +2,7 @@
 theme, the main window and its first images."""
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from desktop.qt.platform_libraries import report_missing_libraries, will_use_xcb
 from desktop.qt.screenshot import stage_screenshot
 from desktop.qt.theme import apply_theme
 from desktop.qt.window.main_window import APP_NAME, MODES, MainWindow
+from desktop.qt.workers.inference_worker import left_running
 
 ORGANIZATION = "Autoencoder Studio"
 
@@ -73,7 +75,12 @@ def start_gui(args: argparse.Namespace) -> int:
     window.show()
     window.open_paths(choose_start_images(args.images, settings))
     close_on_terminate(app)
-    return app.exec()
+    code = app.exec()
+    if left_running():  # a job that did not stop: tearing Qt and Python down under it would abort
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def close_on_terminate(app: QApplication) -> None:

@@ -12,11 +12,13 @@ from desktop.core.atomic import TEMP_SUFFIX
 from desktop.core.inference.ensemble import check_ensemble
 from desktop.core.inference.session import list_devices
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
+from desktop.core.models.choice import rank_models
 from desktop.core.models.registry import ModelEntry
 
 BATCH_TASKS = ("denoise", "upscale")
 OUTPUT_FORMATS = ("png", "jpg", "webp", "tif")
 DEFAULT_TEMPLATE = "{stem}_{task}_{model}.{ext}"
+AUTO_MODEL = "auto"  # `BatchJob.model`: each image gets the model that fits it (`batch.file_models`)
 TEMPLATE_FIELDS = ("stem", "task", "model", "ext")
 REPORT_NAME = "batch_report.json"  # in the output folder, with batch_report.csv beside it
 MIN_TILE = 16
@@ -34,7 +36,7 @@ class BatchJob:
     """What the user asked for: folders, model, naming, format and parameters."""
 
     input_dir: Path
-    model: str  # model name (its file stem)
+    model: str  # model name (its file stem), or AUTO_MODEL: the model that fits each image, as the GUI picks
     task: str = "denoise"  # "denoise" or "upscale"
     output_dir: Path | None = None  # None: the sibling folder `<input>_<task>_<model>`
     recursive: bool = False  # also process subfolders (their structure is kept)
@@ -51,6 +53,9 @@ class BatchJob:
     ensemble: int = 1  # self-ensemble passes (1, 2, 4, 8), for models trained on every orientation
     device: str = "auto"  # auto, cpu or cuda
     report_path: Path | None = None  # None: batch_report.json in the output folder
+    # Run a fixed-size model on images of another size, fitted to it (cropped and resized). The batch dialog
+    # says so beside the model; the CLI refuses such files (a failed row) unless --allow-resize.
+    allow_resize: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class BatchPlan:
     output_dir: Path
     report_path: Path
     sigma: float | None  # the job's sigma, or for synthetic noise the model's training sigma
+    # AUTO_MODEL: the task's models, one chosen per image (`model` is then the best for a photo); else ()
+    candidates: tuple[ModelEntry, ...] = ()
 
 
 def make_plain_component(text: str) -> str:
@@ -137,6 +144,32 @@ def find_model(models: Sequence[ModelEntry], task: str, name: str) -> ModelEntry
     raise BatchJobError(f"unknown model {name!r}; available {task} models: {', '.join(available) or 'none'}")
 
 
+def find_models(models: Sequence[ModelEntry], job: BatchJob) -> tuple[ModelEntry, tuple[ModelEntry, ...]]:
+    """Return the job's model and, for AUTO_MODEL, the task's models to choose from per image (those that
+    take the self-ensemble asked for) with the best of them for a photo first; BatchJobError if none."""
+    if job.model != AUTO_MODEL:
+        return find_model(models, job.task, job.model), ()
+    candidates = tuple(
+        entry for entry in models if entry.info.task == job.task and takes_ensemble(entry, job.ensemble)
+    )
+    if not candidates:
+        ensemble = f" that takes a self-ensemble of {job.ensemble}" if job.ensemble > 1 else ""
+        kind = f"{job.task} model{ensemble}"
+        raise BatchJobError(f"no {kind} found: add one with --models-dir")
+    if job.add_noise and job.sigma is None:
+        raise BatchJobError("give the sigma of the noise to add: each image gets its own model")
+    return rank_models(candidates, None)[0], candidates
+
+
+def takes_ensemble(entry: ModelEntry, ensemble: int) -> bool:
+    """Whether the model may run as a self-ensemble of `ensemble` passes (1 always)."""
+    try:
+        check_ensemble(entry.info, ensemble)
+    except ValueError:
+        return False
+    return True
+
+
 def check_parameters(job: BatchJob) -> None:
     """Raise BatchJobError for a task, format, quality, sigma, seed, tile size or device out of range."""
     if job.task not in BATCH_TASKS:
@@ -207,7 +240,7 @@ def check_report_place(report_path: Path, input_dir: Path, output_dir: Path) -> 
 def validate_job(job: BatchJob, models: Sequence[ModelEntry]) -> BatchPlan:
     """Check everything that can be checked before starting; return the plan or raise BatchJobError."""
     check_parameters(job)
-    entry = find_model(models, job.task, job.model)
+    entry, candidates = find_models(models, job)
     try:
         check_ensemble(entry.info, job.ensemble)
     except ValueError as error:
@@ -230,4 +263,4 @@ def validate_job(job: BatchJob, models: Sequence[ModelEntry]) -> BatchPlan:
             raise BatchJobError(
                 f"{job.model} was trained on a range of noise: give the sigma of the noise to add"
             )
-    return BatchPlan(job, entry, input_dir, output_dir, report_path, sigma)
+    return BatchPlan(job, entry, input_dir, output_dir, report_path, sigma, candidates)

@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from desktop.core.batch.file_models import explain_squash
 from desktop.core.batch.job import BatchPlan, is_inside
 from desktop.core.batch.report import FileResult
 from desktop.core.batch.selection import InputFile
@@ -224,6 +225,9 @@ def prepare_file(
     image: LoadedImage | None = None
     try:
         image = load_image(item.path, keep_alpha=True)  # alpha aside, put back by attach_alpha
+        squash = explain_squash(plan, image.pixels.shape)  # its real, upright size
+        if squash:
+            return _fail(row, squash, image, start)
         result = transform_image(plan, image, item.relative, open_model, progress)
         progress.check_aborted()
     except CancelledError:

@@ -12,11 +12,12 @@ import os
 import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from desktop.core.atomic import sweep_temp_files
+from desktop.core.batch.file_models import choose_file_models, plan_for_file
 from desktop.core.batch.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
 from desktop.core.batch.job import BatchJobError, BatchPlan, check_overlap
 from desktop.core.batch.one_file import PreparedFile, prepare_file
@@ -24,6 +25,7 @@ from desktop.core.batch.report import BatchReport, FileResult, find_csv_path, me
 from desktop.core.batch.selection import InputFile, filter_files, plan_output_paths, walk_files
 from desktop.core.inference.image_model import ModelOpener
 from desktop.core.inference.session import ModelSession, SessionCache
+from desktop.core.models.registry import ModelEntry
 from desktop.core.progress import CancelledError, Progress
 
 SessionOpener = Callable[[Path, str], ModelSession]  # (model path, device) -> session, e.g. SessionCache.get
@@ -130,11 +132,13 @@ class FileSelection:
 @dataclass(frozen=True)
 class OutputPlan:
     """Where each file's output goes (by relative path), the resolved inputs none may replace
-    (`protected`), and the files already in overlapping folders that none may replace (`existing`)."""
+    (`protected`), the files already in overlapping folders that none may replace (`existing`), and where
+    the plan picks a model per image, each file's (`models`)."""
 
     paths: dict[str, Path]
     protected: frozenset[Path]
     existing: frozenset[Path]
+    models: dict[str, ModelEntry] = field(default_factory=dict)
 
 
 def select_files(plan: BatchPlan, only: Collection[str] | None = None) -> FileSelection:
@@ -153,18 +157,32 @@ def plan_outputs(plan: BatchPlan, selection: FileSelection) -> OutputPlan:
     """Name every output and find what none may replace; raise BatchJobError where the report would replace
     an input or an output. Reads the folders, writes nothing."""
     job = plan.job
-    paths = plan_output_paths(
-        selection.files,
-        plan.output_dir,
-        template=job.name_template,
-        task=job.task,
-        model=job.model,
-        ext=job.output_format,
-    )
+    models = choose_file_models(plan, selection.files)
+    paths: dict[str, Path] = {}
+    for model, files in group_by_model(selection.files, models, job.model).items():
+        paths |= plan_output_paths(
+            files,
+            plan.output_dir,
+            template=job.name_template,
+            task=job.task,
+            model=model,
+            ext=job.output_format,
+        )
     protected = find_protected_paths(selection.everything)
     existing = find_existing_outputs(plan, paths.values())
     check_report_path(plan, protected | existing, paths.values())
-    return OutputPlan(paths, protected, existing)
+    return OutputPlan(paths, protected, existing, models)
+
+
+def group_by_model(
+    files: list[InputFile], models: dict[str, ModelEntry], default: str
+) -> dict[str, list[InputFile]]:
+    """The files by the name of their model (their outputs are named after it), `default` where none."""
+    groups: dict[str, list[InputFile]] = {}
+    for item in files:
+        entry = models.get(item.relative)
+        groups.setdefault(entry.info.name if entry is not None else default, []).append(item)
+    return groups
 
 
 def create_folders(plan: BatchPlan) -> None:
@@ -224,6 +242,7 @@ def process_folder(
             progress=progress,
             emit=emit,
             on_file_finished=on_file_finished,
+            open_session=open_model,
         )
         if not cancelled:
             emit(len(files), "", 0.0)
@@ -249,9 +268,11 @@ def run_files(
     progress: Progress,
     emit: Callable[[int, str, float], None],
     on_file_finished: Callable[[FileResult], None] | None = None,
+    open_session: SessionOpener | None = None,
 ) -> tuple[list[FileResult], bool]:
     """Run the files in order, each saved on a writer thread while the next one is in the model; return
-    their rows (as far as the run got) and whether it was cancelled (`progress`, or a KeyboardInterrupt)."""
+    their rows (as far as the run got) and whether it was cancelled (`progress`, or a KeyboardInterrupt).
+    A file with a model of its own (`outputs.models`) opens it through `open_session`."""
     rows: list[FileResult] = []
     claimed: set[str] = set()
     cancelled = False
@@ -272,12 +293,13 @@ def run_files(
                     break
                 emit(index, item.relative, 0.0)
                 file_progress = progress.relay(functools.partial(emit, index, item.relative))
+                file_plan = plan_for_file(plan, outputs.models, item.relative)
                 try:
                     outcome = prepare_file(
-                        plan,
+                        file_plan,
                         item,
                         outputs.paths[item.relative],
-                        open_model=open_model,
+                        open_model=choose_opener(file_plan, plan, open_model, open_session),
                         protected=outputs.protected,
                         claimed=claimed,
                         progress=file_progress,
@@ -303,6 +325,16 @@ def run_files(
         if saving is not None:  # its save began before the cancel: finished, and kept
             finish(saving.result())
     return rows, cancelled
+
+
+def choose_opener(
+    file_plan: BatchPlan, plan: BatchPlan, open_model: ModelOpener, open_session: SessionOpener | None
+) -> ModelOpener:
+    """The opener of a file's model: the run's, or for a model of its own one through `open_session`."""
+    if file_plan.model is plan.model or open_session is None:
+        return open_model
+    path = file_plan.model.path
+    return lambda device: open_session(path, device)
 
 
 def build_report(

@@ -154,7 +154,7 @@ def apply_model(
     info = model.info
     progress = progress or Progress()
     check_ensemble(info, options.ensemble)
-    call = ensemble_call(lambda batch: run_model_batch(model, batch, sigma), options.ensemble)
+    call = ensemble_call(lambda batch: run_model_batch(model, batch, sigma, progress), options.ensemble)
     if pixels.shape[2] == 1 and info.channels == 3:
         call = run_gray_as_rgb(call)
     if info.input_size is not None:

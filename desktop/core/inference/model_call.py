@@ -3,8 +3,9 @@ session call and the output shape checked against the metadata."""
 
 import numpy as np
 
-from desktop.core.inference.session import ModelSession
+from desktop.core.inference.session import ModelSession, run_cancellably
 from desktop.core.inference.tensors import scale_from_range, scale_to_range
+from desktop.core.progress import Progress
 
 
 def build_feed(model: ModelSession, batch: np.ndarray, sigma: float | None = None) -> dict[str, np.ndarray]:
@@ -19,18 +20,24 @@ def build_feed(model: ModelSession, batch: np.ndarray, sigma: float | None = Non
     return feed
 
 
-def run_session(model: ModelSession, names: list[str], feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_session(
+    model: ModelSession, names: list[str], feed: dict[str, np.ndarray], progress: Progress | None = None
+) -> dict[str, np.ndarray]:
     """Run the session on a feed keyed by contract names; return the named outputs by contract name.
-    Models whose graph takes a batch of at most `batch_limit` get the feed in slices of that size."""
+    Models whose graph takes a batch of at most `batch_limit` get the feed in slices of that size. A cancel
+    of `progress` stops a running call (`run_cancellably`: CancelledError)."""
     info = model.info
     graph_feed = {info.graph_name(name): value for name, value in feed.items()}
     graph_names = [info.graph_name(name) for name in names]
     count = next(iter(feed.values())).shape[0]
     limit = info.batch_limit or count
     if limit >= count:
-        return dict(zip(names, model.session.run(graph_names, graph_feed), strict=True))
+        outputs = run_cancellably(model.session, graph_names, graph_feed, progress)
+        return dict(zip(names, outputs, strict=True))
     parts = [
-        model.session.run(graph_names, {k: v[start : start + limit] for k, v in graph_feed.items()})
+        run_cancellably(
+            model.session, graph_names, {k: v[start : start + limit] for k, v in graph_feed.items()}, progress
+        )
         for start in range(0, count, limit)
     ]
     return {name: np.concatenate([part[i] for part in parts]) for i, name in enumerate(names)}
@@ -55,12 +62,15 @@ def check_output_shape(model: ModelSession, batch: np.ndarray, output: np.ndarra
         )
 
 
-def run_model_batch(model: ModelSession, batch: np.ndarray, sigma: float | None = None) -> np.ndarray:
+def run_model_batch(
+    model: ModelSession, batch: np.ndarray, sigma: float | None = None, progress: Progress | None = None
+) -> np.ndarray:
     """Run a denoise or upscale model on a (N, C, H, W) batch in [0, 1]; return its `output`
-    (N, C, H * scale, W * scale) mapped back to [0, 1]; raises ModelOutputError for any other shape."""
+    (N, C, H * scale, W * scale) mapped back to [0, 1]; raises ModelOutputError for any other shape. A
+    cancel of `progress` stops the call."""
     info = model.info
     if info.task not in ("denoise", "upscale"):
         raise ValueError(f"{info.name} is a {info.task} model, not an image-to-image model")
-    output = run_session(model, ["output"], build_feed(model, batch, sigma))["output"]
+    output = run_session(model, ["output"], build_feed(model, batch, sigma), progress)["output"]
     check_output_shape(model, batch, output)
     return scale_from_range(output, info.value_range)

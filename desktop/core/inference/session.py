@@ -1,15 +1,21 @@
-"""onnxruntime sessions: provider choice with CPU fallback, and a small cache per model path + device."""
+"""onnxruntime sessions: provider choice with CPU fallback, a small cache per model path + device, and a
+session call that a cancel stops (`run_cancellably`)."""
 
+import concurrent.futures
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 
 from desktop.core.models.info import ModelInfo
 from desktop.core.models.shapes import read_session_info
+from desktop.core.progress import CancelledError, Progress
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -25,6 +31,7 @@ PROVIDER_LABELS = {
 }
 DEVICES = ("auto", "cpu", "cuda")  # auto: CUDA when onnxruntime offers it, else CPU
 NOT_DEVICES = ("AzureExecutionProvider",)  # offered by onnxruntime, but no place to run image models
+SIGNAL_POLL_SECONDS = 0.1  # how often the main thread, waiting for a model call, lets signal handlers run
 
 
 def name_device(provider: str) -> str:
@@ -145,3 +152,56 @@ class SessionCache:
         """Forget every session."""
         with self._lock:
             self._sessions.clear()
+
+
+def run_cancellably(
+    session: ort.InferenceSession,
+    names: list[str],
+    feed: dict[str, np.ndarray],
+    progress: Progress | None = None,
+) -> list[np.ndarray]:
+    """`session.run`, stopped as soon as `progress` is cancelled (onnxruntime's `RunOptions.terminate`, as
+    the shape probe's clock does): one call of a slow model may last minutes, and nothing else can stop
+    it. Raises CancelledError for a stopped call."""
+    if progress is None:
+        return list(session.run(names, feed))
+    options = ort.RunOptions()
+    options.log_severity_level = 4  # fatal only: a stopped call is what was asked for, not an error
+
+    def stop() -> None:
+        options.terminate = True
+
+    with progress.on_cancel(stop):
+        progress.check_aborted()
+        try:
+            return list(wait_off_main_thread(lambda: session.run(names, feed, options), stop))
+        except Exception:
+            if options.terminate:
+                raise CancelledError("cancelled") from None
+            raise
+
+
+_helper_threads: list[concurrent.futures.ThreadPoolExecutor] = []  # one, made on first use
+
+
+def wait_off_main_thread(call: Callable[[], Any], stop: Callable[[], None]) -> Any:
+    """Return `call()`; on the main thread it runs on a helper thread while the main thread waits in short
+    steps: Python runs signal handlers (the batch CLI's Ctrl+C and SIGTERM) only on the main thread and
+    only between bytecodes, never during one long C call. When the wait is interrupted (a second Ctrl+C
+    raises KeyboardInterrupt), `stop` ends the call before the interruption goes on."""
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+    if not _helper_threads:
+        _helper_threads.append(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="model-call"))
+    future = _helper_threads[0].submit(call)
+    try:
+        while True:
+            try:
+                return future.result(timeout=SIGNAL_POLL_SECONDS)
+            except concurrent.futures.TimeoutError:
+                continue
+    except BaseException:
+        if not future.done():  # interrupted while waiting: the helper must not run on
+            stop()
+            concurrent.futures.wait([future])
+        raise

@@ -1,6 +1,7 @@
 """Runs jobs off the UI thread, latest request wins: a new job replaces any job not yet started and cancels
 the running one (through its `Progress`), so dragging a slider never queues stale work."""
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from desktop.core.progress import CancelledError, Progress
 
 JobFunction = Callable[[Progress], object]  # pure work: core calls only, checks progress between steps
 PROGRESS_INTERVAL_S = 0.05  # report progress at most this often
+STOP_WAIT_MS = 5_000  # how long closing waits for a job no cancel reaches (one long C step, say)
+_left_running: list[QThread] = []  # threads still running when their owner closed: Qt must not destroy them
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,21 @@ def start_worker_thread(worker: QObject, parent: QObject, name: str = "Inference
     return thread
 
 
-def stop_worker_thread(thread: QThread) -> None:
-    """Ask the thread's event loop to stop and wait for the running job to end."""
-    if thread.isRunning():
-        thread.quit()
-        thread.wait()
+def stop_worker_thread(thread: QThread, wait_ms: int = STOP_WAIT_MS) -> bool:
+    """Ask the thread's event loop to stop and wait for the running job to end (cancel it first: a model
+    call stops at once), at most `wait_ms`; return False when it still runs. Such a thread is unparented
+    and kept (Qt aborts on destroying a running QThread) and ends with the process (`left_running`)."""
+    if not thread.isRunning():
+        return True
+    thread.quit()
+    if thread.wait(wait_ms):
+        return True
+    print(f"note: {thread.objectName()} still runs; it ends when the app exits", file=sys.stderr)
+    thread.setParent(None)
+    _left_running.append(thread)
+    return False
+
+
+def left_running() -> bool:
+    """True when a worker thread did not stop when its owner closed: the app then exits without waiting."""
+    return any(thread.isRunning() for thread in _left_running)
