@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--sigma", type=float, help="noise level in [0, 1] for noise-conditioned models (default: estimated "
         "per image) and for --add-noise (default: the model's training sigma)"
     )  # fmt: skip
+    parser.add_argument(
+        "--strength",
+        type=float,
+        help="for models that estimate their own noise (e.g. photo_denoise 6.x): their estimate times this, "
+        "0-3 for photo_denoise; more is smoother, 0 leaves the image almost as it is (default: Auto, the "
+        "model's own default, with the JPEG quality read from each file)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the --add-noise noise (default: 0)")
     parser.add_argument(
         "--add-noise", action="store_true", help="add Gaussian noise first and report PSNR/SSIM vs the input"
@@ -136,6 +143,7 @@ def make_job(args: argparse.Namespace) -> BatchJob:
         skip_existing=args.skip_existing,
         allow_output_in_input=args.allow_output_in_input,
         sigma=args.sigma,
+        strength=args.strength,
         seed=args.seed,
         add_noise=args.add_noise,
         tile_size=args.tile_size,

@@ -47,6 +47,7 @@ class BatchJob:
     skip_existing: bool = False  # leave files whose output exists alone
     allow_output_in_input: bool = False  # only then may outputs go into the input folder (never over inputs)
     sigma: float | None = None  # noise level: fed to noise-conditioned models (None: estimated per image)
+    strength: float | None = None  # models that estimate their noise: their estimate times this (None: Auto)
     seed: int = 0  # seed of the synthetic noise (per file: mixed with the file's path)
     add_noise: bool = False  # synthetic mode: add Gaussian noise of `sigma` first, report PSNR/SSIM
     tile_size: int = DEFAULT_TILE_SIZE  # input pixels per tile side, fully convolutional models
@@ -191,6 +192,25 @@ def check_parameters(job: BatchJob) -> None:
     check_template(job.name_template)
 
 
+def check_strength(job: BatchJob, entry: ModelEntry) -> None:
+    """Raise BatchJobError for a strength given to a model that takes none, outside the model's range, or
+    beside a sigma (a known sigma makes the model use no strength)."""
+    if job.strength is None:
+        return
+    info = entry.info
+    if not info.takes_strength:
+        raise BatchJobError(
+            f"{info.name} takes no strength (it is not a model that estimates its own noise); give --sigma"
+        )
+    low, high = info.noise.strength_min, info.noise.strength_max
+    if low is None or high is None or not low <= job.strength <= high:
+        raise BatchJobError(f"strength must be in {low}-{high} for {info.name}, got {job.strength}")
+    if job.sigma is not None:
+        raise BatchJobError(
+            "give --sigma or --strength, not both: a known sigma makes the model use no strength"
+        )
+
+
 def is_inside(path: Path, folder: Path) -> bool:
     """True when `path` is `folder` or lies under it (both resolved)."""
     return path == folder or folder in path.parents
@@ -245,6 +265,7 @@ def validate_job(job: BatchJob, models: Sequence[ModelEntry]) -> BatchPlan:
         check_ensemble(entry.info, job.ensemble)
     except ValueError as error:
         raise BatchJobError(str(error)) from None
+    check_strength(job, entry)
     input_dir = Path(job.input_dir).expanduser().resolve()
     output_dir = (
         choose_output_dir(input_dir, job.task, job.model)

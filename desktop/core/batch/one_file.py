@@ -88,6 +88,7 @@ def transform_image(
         seed=derive_file_seed(job.seed, relative),
         model_sigma=plan.sigma,
         options=RunOptions(tile_size=job.tile_size, ensemble=job.ensemble),
+        strength=job.strength,
     )
     done = process_image(prepare_model_input(image, info), open_model, settings, progress)
     parameters: dict[str, Any] = {"format": job.output_format}

@@ -378,6 +378,7 @@ def describe_job(plan: BatchPlan) -> dict[str, object]:
         "quality": job.quality,
         "skip_existing": job.skip_existing,
         "sigma": plan.sigma,
+        "strength": job.strength,
         "add_noise": job.add_noise,
         "seed": job.seed,
         "tile_size": job.tile_size,

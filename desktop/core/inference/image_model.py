@@ -18,7 +18,7 @@ from desktop.core.images.files import LoadedImage, composite_alpha
 from desktop.core.images.fitting import ModelInput, crop_to_aspect, fit_to_model, resize_image
 from desktop.core.images.noise import estimate_noise_sigma
 from desktop.core.inference.ensemble import check_ensemble, ensemble_call
-from desktop.core.inference.model_call import run_model_batch
+from desktop.core.inference.model_call import NoiseInputs, NoiseLevels, run_model_batch
 from desktop.core.inference.session import ModelSession
 from desktop.core.inference.tensors import from_batch, to_batch
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box, TileSplitting, run_tiled
@@ -56,12 +56,14 @@ class OutOfMemoryError(RuntimeError):
 
 @dataclass(frozen=True)
 class ModelRun:
-    """A model's output (H', W', C) in [0, 1], where it ran, the tile size it ended with, and retry notes."""
+    """A model's output (H', W', C) in [0, 1], where it ran, the tile size it ended with, retry notes, and
+    the model's own noise level where it has a `noise_level` output (its tiles' mean, by area)."""
 
     output: np.ndarray
     provider: str
     tile_size: int | None  # None for fixed-size models, which are not tiled
     notes: tuple[str, ...] = ()
+    noise_level: float | None = None
 
 
 def prepare_model_input(image: LoadedImage, info: ModelInfo) -> ModelInput:
@@ -113,11 +115,14 @@ def put_alpha_back(
 
 def choose_sigma(info: ModelInfo, pixels: np.ndarray, sigma: float | None) -> tuple[float | None, str]:
     """Return the sigma to feed a model (None when it takes none) and a note on where it came from:
-    the one given, else an estimate of the image's noise clamped to the model's trained range."""
+    the one given, else an estimate of the image's noise clamped to the model's trained range; a model
+    that estimates its noise itself (noise kind "estimated") gets 0 for that, with no note."""
     if not info.takes_sigma:
         return None, ""
     if sigma is not None:
         return sigma, ""
+    if info.noise.kind == "estimated":
+        return 0.0, ""
     estimate = estimate_noise_sigma(pixels)
     noise = info.noise
     low, high = (noise.sigma_min, noise.sigma_max) if noise.sigma is None else (noise.sigma, noise.sigma)
@@ -145,16 +150,21 @@ def apply_model(
     options: RunOptions = RunOptions(),
     progress: Progress | None = None,
     splitting: TileSplitting | None = None,
+    noise: NoiseInputs = NoiseInputs(),
+    levels: NoiseLevels | None = None,
 ) -> np.ndarray:
     """Run a model on model-ready pixels (H, W, C) as `options` say: fully convolutional models run tiled,
     nearest first to `options.focus` (row, column) where given, those in the `options.visible` box first,
     tiles that run out of memory split as `splitting` says (none: the error propagates);
     `options.ensemble` > 1 averages that many orientations (`ensemble.py`).
-    Grayscale pixels through an RGB model come back grayscale (`run_gray_as_rgb`)."""
+    Grayscale pixels through an RGB model come back grayscale (`run_gray_as_rgb`). A model that
+    estimates its noise gets `noise` (strength, JPEG quality); with `levels`, its noise levels go there."""
     info = model.info
     progress = progress or Progress()
     check_ensemble(info, options.ensemble)
-    call = ensemble_call(lambda batch: run_model_batch(model, batch, sigma, progress), options.ensemble)
+    call = ensemble_call(
+        lambda batch: run_model_batch(model, batch, sigma, noise, levels, progress), options.ensemble
+    )
     if pixels.shape[2] == 1 and info.channels == 3:
         call = run_gray_as_rgb(call)
     if info.input_size is not None:
@@ -183,10 +193,11 @@ def apply_model_with_retries(
     sigma: float | None = None,
     options: RunOptions = RunOptions(),
     progress: Progress | None = None,
+    noise: NoiseInputs = NoiseInputs(),
 ) -> ModelRun:
     """`apply_model` with tiles that run out of memory split down to `MIN_TILE_SIZE` (the rest kept), then,
     where even those do not fit, the whole image again on CPU; raises `OutOfMemoryError` with an actionable
-    message when nothing fits."""
+    message when nothing fits. The run's noise level is the mean of its model calls' (`NoiseLevels`)."""
     model = open_model(device)
     tiled = model.info.input_size is None
     floor = max(MIN_TILE_SIZE, model.info.size_multiple)
@@ -195,9 +206,17 @@ def apply_model_with_retries(
     notes = list[str]()
     while True:
         splitting = TileSplitting(is_out_of_memory, floor)
+        levels = NoiseLevels()  # afresh on every try: a try on CPU runs every tile again
         try:
             output = apply_model(
-                model, pixels, sigma=sigma, options=tried, progress=progress, splitting=splitting
+                model,
+                pixels,
+                sigma=sigma,
+                options=tried,
+                progress=progress,
+                splitting=splitting,
+                noise=noise,
+                levels=levels,
             )
         except CancelledError:
             raise
@@ -212,9 +231,8 @@ def apply_model_with_retries(
             continue
         if splitting.smallest is not None:
             notes.append(describe_splits(model.provider, splitting))
-        return ModelRun(
-            output, model.provider, (splitting.smallest or start_tile) if tiled else None, tuple(notes)
-        )
+        tile_size = (splitting.smallest or start_tile) if tiled else None
+        return ModelRun(output, model.provider, tile_size, tuple(notes), levels.mean)
 
 
 def describe_splits(provider: str, splitting: TileSplitting) -> str:

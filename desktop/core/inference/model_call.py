@@ -1,5 +1,8 @@
-"""Run image models on a batch of NCHW images or tiles in [0, 1]: the feed (value range, sigma), the
-session call and the output shape checked against the metadata."""
+"""Run image models on a batch of NCHW images or tiles in [0, 1]: the feed (value range, sigma, and for
+models that estimate their noise the strength and JPEG quality), the session call, the output shape checked
+against the metadata, and their noise levels collected."""
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -8,15 +11,53 @@ from desktop.core.inference.tensors import scale_from_range, scale_to_range
 from desktop.core.progress import Progress
 
 
-def build_feed(model: ModelSession, batch: np.ndarray, sigma: float | None = None) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class NoiseInputs:
+    """What a model that estimates its own noise (noise kind "estimated") gets beside `sigma`."""
+
+    strength: float | None = None  # its estimate times this; None: the model's `strength_default` (Auto)
+    jpeg_quality: int | None = None  # the file's IJG quality 1-100; None or 0: not a JPEG, or unknown
+
+
+@dataclass
+class NoiseLevels:
+    """The `noise_level` outputs of a run's model calls (one per image or tile), averaged weighted by the
+    area each covers: a tiled image's level is the mean of its tiles'."""
+
+    total: float = 0.0
+    area: float = 0.0
+
+    def add(self, levels: np.ndarray, area: int) -> None:
+        """Count `levels` (N,), each of a tile of `area` pixels."""
+        self.total += float(np.sum(levels, dtype=np.float64)) * area
+        self.area += len(levels) * area
+
+    @property
+    def mean(self) -> float | None:
+        """The area-weighted mean, None before any level came in."""
+        return self.total / self.area if self.area else None
+
+
+def build_feed(
+    model: ModelSession, batch: np.ndarray, sigma: float | None = None, noise: NoiseInputs = NoiseInputs()
+) -> dict[str, np.ndarray]:
     """Return the session inputs for a (N, C, H, W) batch in [0, 1]: the image in the model's value range,
-    and `sigma` (N,) for noise-level conditioned models."""
+    `sigma` (N,) for noise-level conditioned models and, for models that estimate their noise, `strength`
+    and `jpeg_quality` (N,) from `noise`. Such a model given no sigma gets 0: its own estimate."""
     info = model.info
+    count = batch.shape[0]
     feed = {"image": scale_to_range(np.ascontiguousarray(batch, dtype=np.float32), info.value_range)}
     if info.takes_sigma:
+        if sigma is None and info.noise.kind == "estimated":
+            sigma = 0.0
         if sigma is None:
             raise ValueError(f"{info.name} is noise-level conditioned and needs sigma")
-        feed["sigma"] = np.full((batch.shape[0],), sigma, dtype=np.float32)  # (N,)
+        feed["sigma"] = np.full((count,), sigma, dtype=np.float32)  # (N,)
+    if info.takes_strength:
+        strength = info.noise.strength_default if noise.strength is None else noise.strength
+        feed["strength"] = np.full((count,), strength, dtype=np.float32)  # (N,)
+    if info.takes_jpeg_quality:
+        feed["jpeg_quality"] = np.full((count,), noise.jpeg_quality or 0, dtype=np.float32)  # (N,)
     return feed
 
 
@@ -63,14 +104,30 @@ def check_output_shape(model: ModelSession, batch: np.ndarray, output: np.ndarra
 
 
 def run_model_batch(
-    model: ModelSession, batch: np.ndarray, sigma: float | None = None, progress: Progress | None = None
+    model: ModelSession,
+    batch: np.ndarray,
+    sigma: float | None = None,
+    noise: NoiseInputs = NoiseInputs(),
+    levels: NoiseLevels | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Run a denoise or upscale model on a (N, C, H, W) batch in [0, 1]; return its `output`
-    (N, C, H * scale, W * scale) mapped back to [0, 1]; raises ModelOutputError for any other shape. A
-    cancel of `progress` stops the call."""
+    (N, C, H * scale, W * scale) mapped back to [0, 1]; raises ModelOutputError for any other shape. With
+    `levels`, a model's `noise_level` (N,) is added to them. A cancel of `progress` stops the call."""
     info = model.info
     if info.task not in ("denoise", "upscale"):
         raise ValueError(f"{info.name} is a {info.task} model, not an image-to-image model")
-    output = run_session(model, ["output"], build_feed(model, batch, sigma), progress)["output"]
+    names = ["output", "noise_level"] if levels is not None and info.gives_noise_level else ["output"]
+    outputs = run_session(model, names, build_feed(model, batch, sigma, noise), progress)
+    output = outputs["output"]
     check_output_shape(model, batch, output)
+    if "noise_level" in outputs:
+        level = outputs["noise_level"]
+        if tuple(level.shape) != (batch.shape[0],):
+            raise ModelOutputError(
+                f"{info.name} returned a noise_level of shape {tuple(level.shape)} for {batch.shape[0]} "
+                f"images; the contract says ({batch.shape[0]},)"
+            )
+        assert levels is not None  # asked for only with levels
+        levels.add(level, batch.shape[2] * batch.shape[3])
     return scale_from_range(output, info.value_range)

@@ -1,10 +1,12 @@
 """The one pipeline per image that the Denoise and Upscale jobs, the batch and any other engine run.
 
 An image fitted to the model (`ModelInput`, from `prepare_model_input`) goes through: synthetic noise where
-asked, the sigma for a noise-conditioned model (given, else estimated from the image), the model with
-out-of-memory retries (`apply_model_with_retries`, tiled and self-ensembled as the settings' `RunOptions`
-say). What was done comes back as data: `parameters` (what a saved file's provenance and a report row
-record) and `notes` (fitting, sigma estimate, retries), so no caller reads them out of display text.
+asked, the sigma for a noise-conditioned model (given, else estimated from the image; a model that estimates
+its noise itself gets 0 and a strength, Auto its default, or the synthetic noise's known sigma, and the file's
+JPEG quality that `ModelInput` carries), the model with out-of-memory retries (`apply_model_with_retries`,
+tiled and self-ensembled as the settings' `RunOptions` say). What was done comes back as data: `parameters`
+(what a saved file's provenance and a report row record) and `notes` (fitting, sigma estimate, retries), so
+no caller reads them out of display text.
 Saving, with the alpha and the provenance, is `save_result`'s.
 """
 
@@ -27,8 +29,9 @@ from desktop.core.inference.image_model import (
     choose_sigma,
     put_alpha_back,
 )
+from desktop.core.inference.model_call import NoiseInputs
 from desktop.core.inference.tiling import TilePiece
-from desktop.core.models.info import ModelInfo
+from desktop.core.models.info import SIGMA, ModelInfo
 from desktop.core.progress import Progress
 from desktop.core.provenance import describe_processing
 
@@ -44,6 +47,7 @@ class ProcessSettings:
     model_sigma: float | None = None  # for noise-conditioned models; None: estimated from the image
     options: RunOptions = RunOptions()  # tile size, self-ensemble, which tiles run first
     show_input: bool = False  # send the model's input whole as the first partial piece (a live preview)
+    strength: float | None = None  # models that estimate their noise; None: Auto, the model's default
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class ProcessedImage:
     tile_size: int | None  # None for fixed-size models, which are not tiled
     model_sigma: float | None  # what a noise-conditioned model was fed, else None
     seconds: float  # model run time only
+    strength: float | None = None  # what a model that estimates its noise was fed, else None
+    jpeg_quality: int | None = None  # what a model that takes the JPEG quality was fed (0: not a JPEG)
+    noise_level: float | None = None  # the model's own noise level (`noise_level` output), else None
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -74,6 +81,37 @@ def check_noise_settings(sigma: float, seed: int) -> None:
         raise ValueError(f"sigma must be in [0, 1], got {sigma}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
+
+
+def choose_noise_inputs(
+    info: ModelInfo, strength: float | None, jpeg_quality: int | None
+) -> tuple[NoiseInputs, float | None, int | None]:
+    """What a model that estimates its noise gets beside sigma: the strength given, else (Auto) its
+    `strength_default`, and the file's JPEG quality (0: not a JPEG). Returns them with the strength and
+    quality fed (None where the model takes none)."""
+    fed_strength = (
+        (info.noise.strength_default if strength is None else strength) if info.takes_strength else None
+    )
+    fed_quality = (jpeg_quality or 0) if info.takes_jpeg_quality else None
+    return NoiseInputs(fed_strength, fed_quality), fed_strength, fed_quality
+
+
+def describe_noise_choice(
+    sigma: float, strength: float | None, jpeg_quality: int | None, noise_level: float | None, *, added: bool
+) -> str:
+    """What a model that estimates its noise was given, in words: "Auto: noise 3.1/255 estimated, JPEG
+    quality 92 from the file"; "Strength 1.50 set by hand: ..." (`strength` None is Auto); or, for a known
+    `sigma` (the synthetic noise's where `added`), "sigma 0.100 (26/255) of the added noise given: ..."."""
+    estimate = "noise estimated" if noise_level is None else f"noise {noise_level * 255:.1f}/255 estimated"
+    jpeg = ""
+    if jpeg_quality is not None:
+        jpeg = f", JPEG quality {jpeg_quality} from the file" if jpeg_quality else ", not a JPEG file"
+    if sigma > 0:
+        given = "of the added noise given" if added else "given"
+        return f"{SIGMA} {sigma:.3f} ({sigma * 255:.0f}/255) {given}: strength not used{jpeg}"
+    if strength is None:
+        return f"Auto: {estimate}{jpeg}"
+    return f"Strength {strength:.2f} set by hand: {estimate}{jpeg}"
 
 
 def describe_fitting(model_input: ModelInput) -> tuple[str, ...]:
@@ -98,9 +136,18 @@ def process_image(
         noisy = add_gaussian_noise(clean, settings.sigma, settings.seed)
         parameters.update(added_noise_sigma=settings.sigma, seed=settings.seed)
     model = open_model(settings.device)
-    model_sigma, sigma_note = choose_sigma(model.info, noisy, settings.model_sigma)
+    info = model.info
+    given = settings.model_sigma
+    if given is None and settings.add_noise and info.takes_strength:
+        given = settings.sigma  # the synthetic noise's level is known: the model gets it
+    model_sigma, sigma_note = choose_sigma(info, noisy, given)
     if model_sigma is not None:
         parameters["sigma"] = round(model_sigma, 4)
+    noise, strength, jpeg_quality = choose_noise_inputs(info, settings.strength, model_input.jpeg_quality)
+    if strength is not None and not model_sigma:  # a known sigma > 0: the model uses no strength
+        parameters["strength"] = round(strength, 4)
+    if jpeg_quality is not None:
+        parameters["jpeg_quality"] = jpeg_quality
     if settings.show_input:
         height, width = noisy.shape[:2]
         progress.show_partial(TilePiece(slice(0, height), slice(0, width), noisy))  # until the tiles come in
@@ -112,8 +159,16 @@ def process_image(
         sigma=model_sigma,
         options=settings.options,
         progress=progress,
+        noise=noise,
     )
     seconds = time.perf_counter() - start
+    if run.noise_level is not None:
+        parameters["noise_level"] = round(run.noise_level, 6)
+    if strength is not None:
+        auto = None if settings.strength is None else strength
+        sigma_note = describe_noise_choice(
+            model_sigma or 0.0, auto, jpeg_quality, run.noise_level, added=settings.add_noise
+        )
     parameters["device"] = run.provider
     if settings.options.ensemble > 1:
         parameters["self_ensemble"] = settings.options.ensemble
@@ -131,6 +186,9 @@ def process_image(
         tile_size=run.tile_size,
         model_sigma=model_sigma,
         seconds=seconds,
+        strength=strength,
+        jpeg_quality=jpeg_quality,
+        noise_level=run.noise_level,
     )
 
 
