@@ -39,13 +39,13 @@ class RecordingSession:
         self.shapes: list[tuple[int, ...]] = []
         self.sigmas: list[float] = []
 
-    def run(self, names: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def run(self, names: list[str], feed: dict[str, np.ndarray], *options: object) -> list[np.ndarray]:
         self.shapes.append(feed["image"].shape)
         if "sigma" in feed:
             self.sigmas.extend(feed["sigma"].tolist())
         if self._oom_above is not None and max(feed["image"].shape[2:]) > self._oom_above:
             raise RuntimeError(ORT_OOM)
-        return self._session.run(names, feed)  # type: ignore[attr-defined]
+        return self._session.run(names, feed, *options)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -162,11 +162,11 @@ def test_cancel_between_tiles(cache: SessionCache, tiny_models_dir: Path) -> Non
 def _cancel_on_call(run: object, progress: Progress, call: int) -> object:
     calls = []
 
-    def wrapped(names: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def wrapped(names: list[str], feed: dict[str, np.ndarray], *options: object) -> list[np.ndarray]:
         calls.append(1)
         if len(calls) == call:
             progress.cancel()
-        return run(names, feed)  # type: ignore[operator]
+        return run(names, feed, *options)  # type: ignore[operator]
 
     return wrapped
 
@@ -193,11 +193,11 @@ class OutOfMemoryOnce:
         self._session, self._failing_call = session, failing_call
         self.sizes: list[int] = []
 
-    def run(self, names: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def run(self, names: list[str], feed: dict[str, np.ndarray], *options: object) -> list[np.ndarray]:
         self.sizes.append(max(feed["image"].shape[2:]))
         if len(self.sizes) == self._failing_call:
             raise RuntimeError(ORT_OOM)
-        return self._session.run(names, feed)  # type: ignore[attr-defined]
+        return self._session.run(names, feed, *options)  # type: ignore[attr-defined]
 
 
 def test_tiles_done_before_an_out_of_memory_are_kept(cache: SessionCache, tiny_models_dir: Path) -> None:

@@ -140,10 +140,10 @@ def slow_down(dialog: BatchDialog, seconds: float) -> list[int]:
         def __init__(self, session: object) -> None:
             self._session = session
 
-        def run(self, names: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        def run(self, names: list[str], feed: dict[str, np.ndarray], *options: object) -> list[np.ndarray]:
             started.append(1)
             time.sleep(seconds)
-            return self._session.run(names, feed)  # type: ignore[attr-defined]
+            return self._session.run(names, feed, *options)  # type: ignore[attr-defined]
 
     def get(path: Path, device: str = "auto") -> ModelSession:
         model = real_get(path, device)
