@@ -2,7 +2,7 @@
 without --model each image gets the model that fits it, as the GUI picks it, and the report says which.
 
 Exit codes: 0 every file succeeded (or was skipped), 1 some failed (listed on stderr), 2 bad arguments or
-a job that cannot start, 130 cancelled with Ctrl+C (finished outputs and the report are kept).
+a job that cannot start, 130 cancelled with Ctrl+C or SIGTERM (finished outputs and the report are kept).
 """
 
 import argparse
@@ -37,6 +37,7 @@ from desktop.core.paths import find_model_dirs
 from desktop.core.progress import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # each cancels a run (exit 130, report written)
 REDRAW_SECONDS = 0.1
 
 
@@ -178,23 +179,25 @@ class ProgressBar:
 
 @contextmanager
 def cancel_on_interrupt(progress: Progress) -> Iterator[None]:
-    """While inside, the first Ctrl+C cancels `progress` (a clean stop), a second one interrupts at once."""
+    """While inside, the first Ctrl+C (SIGINT) or SIGTERM cancels `progress`: a clean stop, which also stops
+    a model call in progress; the report is written. A second one interrupts at once."""
 
     def handle(signum: int, frame: object) -> None:
         if progress.cancelled:
             raise KeyboardInterrupt
         progress.cancel()
-        print("\ncancelling after the current step (Ctrl+C again to stop at once)…", file=sys.stderr)
+        print("\ncancelling: finished outputs and the report are kept (again: stop now)…", file=sys.stderr)
 
     try:
-        previous = signal.signal(signal.SIGINT, handle)
-    except ValueError:  # not the main thread: leave Ctrl+C alone
+        previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
+    except ValueError:  # not the main thread: leave the signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def count_models(report: BatchReport) -> str:
