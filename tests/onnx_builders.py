@@ -458,3 +458,13 @@ def build_endless_model(path: Path, *, trips: int = 10**12) -> Path:
     helper.set_model_props(model, make_conv_metadata(path.stem))
     onnx.save(model, str(path))
     return path
+
+
+def build_poison_model(path: Path, value: float) -> Path:
+    """Write a contract RGB denoiser (any size, metadata named after the file) whose output is image +
+    `value`: NaN or infinity makes every pixel non-finite, as a model broken in training or export does."""
+    nodes = [helper.make_node("Add", ["image", "value"], ["output"])]
+    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])]
+    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])]
+    initializers = [numpy_helper.from_array(np.array(value, np.float32), "value")]
+    return _save_model(nodes, inputs, outputs, initializers, make_conv_metadata(path.stem), path)

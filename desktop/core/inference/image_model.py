@@ -77,6 +77,15 @@ def prepare_model_input(image: LoadedImage, info: ModelInfo) -> ModelInput:
     return fit_to_model(image, channels=info.channels, input_size=info.input_size)
 
 
+def check_finite_pixels(pixels: np.ndarray) -> None:
+    """Raise ValueError when pixels hold NaN or infinity (a float TIFF can): a model spreads them over its
+    whole output, which would save as an all-black image."""
+    bad = int(np.count_nonzero(~np.isfinite(pixels).all(axis=-1)))
+    if bad:
+        which = "1 pixel is" if bad == 1 else f"{bad} pixels are"
+        raise ValueError(f"{which} NaN or infinite (a float image with gaps?): the model was not run")
+
+
 def run_gray_as_rgb(call: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
     """Wrap an RGB model call for grayscale batches (N, 1, H, W): the grey goes in as three equal channels
     and the output's channels are averaged back into one, so no tint can appear (channel spread 0)."""
@@ -162,6 +171,7 @@ def apply_model(
     info = model.info
     progress = progress or Progress()
     check_ensemble(info, options.ensemble)
+    check_finite_pixels(pixels)
     call = ensemble_call(
         lambda batch: run_model_batch(model, batch, sigma, noise, levels, progress), options.ensemble
     )

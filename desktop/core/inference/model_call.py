@@ -103,6 +103,15 @@ def check_output_shape(model: ModelSession, batch: np.ndarray, output: np.ndarra
         )
 
 
+def check_output_finite(model: ModelSession, output: np.ndarray) -> None:
+    """Raise ModelOutputError when a model's output holds NaN or infinity (a model broken in training or
+    export): saved, it would be an all-black or all-white image that looks like a result."""
+    if not np.isfinite(output).all():
+        raise ModelOutputError(
+            f"{model.info.name} returned NaN or infinite values (a broken model?): its result is not used"
+        )
+
+
 def run_model_batch(
     model: ModelSession,
     batch: np.ndarray,
@@ -121,6 +130,7 @@ def run_model_batch(
     outputs = run_session(model, names, build_feed(model, batch, sigma, noise), progress)
     output = outputs["output"]
     check_output_shape(model, batch, output)
+    check_output_finite(model, output)
     if "noise_level" in outputs:
         level = outputs["noise_level"]
         if tuple(level.shape) != (batch.shape[0],):
