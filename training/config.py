@@ -23,6 +23,9 @@ class RecipeBase:
     task: str  # ONNX contract task
     arch: str  # which model `models.build_model` builds
     kind: str  # which module of `training/kinds/` makes its inputs, loss, report and export parts
+    # the lineage stage this run is, "<model>/<stage>" of `recipes.LINEAGES` (`rebuild` sets it; export writes
+    # it as `recipe_stage`); "" for a run outside a lineage
+    stage: str = ""
 
     # --- data ---
     dataset: str = "fashion-mnist"  # "fashion-mnist", "coca-vs-pepsi" or "photos" (see datasets.py)
@@ -125,6 +128,26 @@ class CondDenoiseConfig(RecipeBase):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RealDenoiseConfig(CondDenoiseConfig):
+    """The conditioned U-Net for real photos: trained on the mix of `degradations.py` (camera noise, JPEG,
+    clipped Gaussian), told the file's JPEG quality, with a noise-level estimator of its own (Auto)."""
+
+    arch: str = "real-unet"
+    kind: str = "denoise-real"
+
+    # --- the noise estimator (models.NoiseEstimator) ---
+    estimator_width: int = 32
+    estimator_depth: int = 4
+    estimator_weight: float = 0.05  # its asymmetric log-L1 to the true local level, beside the pixel loss
+    teacher_share: float = 0.5  # training images told the true level map instead of the estimate
+
+    # --- the degradations (degradations.DenoiseMix) ---
+    gaussian_share: float = 0.3
+    camera_share: float = 0.35
+    jpeg_share: float = 0.3
+
+
+@dataclass(frozen=True, kw_only=True)
 class SuperResConfig(RecipeBase):
     """Seed 004: x2 super-resolution, convolutions at the input size and a transposed convolution up."""
 
@@ -149,6 +172,18 @@ class SuperResConfig(RecipeBase):
     loss: str = "l1"  # as EDSR; or "l2", "log-l1", "log-l2" (kinds/base.py: pixel_loss)
     lr: float = 2e-3
     time_budget_s: float = 240.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealSuperResConfig(SuperResConfig):
+    """An upscaler for real photos: trained on the mix of `degradations.UpscaleMix` (blur, several shrinking
+    filters, noise, JPEG), told the file's JPEG quality."""
+
+    arch: str = "sr-real"
+    kind: str = "sr-real"
+    clean_share: float = 0.25  # low-resolution inputs shrunk by antialiased bicubic alone
+    blur_sigma_max: float = 2.0  # of the blur kernels, in high-resolution pixels
+    jpeg_share: float = 0.75  # of the degraded inputs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,7 +244,15 @@ class VAEGANConfig(VAEConfig):
     max_zoom: float = 0.12
 
 
-RecipeConfig = DenoiseMLPConfig | CondDenoiseConfig | SuperResConfig | VAEConfig | VAEGANConfig
+RecipeConfig = (
+    DenoiseMLPConfig
+    | CondDenoiseConfig
+    | RealDenoiseConfig
+    | SuperResConfig
+    | RealSuperResConfig
+    | VAEConfig
+    | VAEGANConfig
+)
 
 PHOTO_DENOISE = CondDenoiseConfig(
     recipe="photo-denoise",
@@ -265,6 +308,35 @@ CANS_VAE = VAEConfig(
     time_budget_s=600.0,  # best epoch 12 of 13 at 10 minutes (36 images/s here)
 )
 
+PHOTO_SR_X2 = SuperResConfig(
+    recipe="photo-sr-x2",
+    name="photo_sr_x2",
+    title="Photo x2 upscaler",
+    description=(
+        "Doubles the size of RGB photos of any size with a fast residual network that works at the "
+        "input's resolution and adds detail on top of bilinear upsampling; trained on varied colour "
+        "photos and photos of cans."
+    ),
+    version="2.0",  # 2.0: residual blocks, general photos
+    arch="sr-res",
+    dataset="photos",
+    channels=3,
+    image_size=512,
+    crop_size=96,  # high-resolution crops: 48 px low-resolution inputs
+    augment="dihedral",
+    epoch_size=2048,
+    # 48 x 4 blocks: 173 k weights, 54 ms for 256 -> 512 px here (DnCNN-3's architecture: 756 ms); 64 x 8
+    # took 186 ms, 32 x 10 60 ms.
+    width=48,
+    depth=4,
+    negative_slope=0.1,
+    batch_size=16,
+    lr=1e-3,
+    grad_clip=1.0,
+    channels_last=True,
+    time_budget_s=3600.0,
+)
+
 FASHION_VAE = VAEConfig()
 
 
@@ -279,34 +351,83 @@ RECIPES: dict[str, RecipeConfig] = {
     "fashion-dae-mlp": DenoiseMLPConfig(),
     "fashion-dae-conv": CondDenoiseConfig(),
     "photo-denoise": PHOTO_DENOISE,
+    # v6: photo_denoise (v5.6's weights, `--init onnx_models/photo_denoise.onnx` of v5.6) trained further on
+    # real-photo degradations with a noise estimator and the JPEG quality as inputs
+    "photo-denoise-real": RealDenoiseConfig(
+        **{f.name: getattr(PHOTO_DENOISE, f.name) for f in dataclasses.fields(CondDenoiseConfig)}
+        | dict(
+            recipe="photo-denoise-real",
+            arch="real-unet",
+            kind="denoise-real",
+            title="Photo denoiser — real noise and JPEG, with its own noise estimate",
+            description=(
+                "Removes camera noise, JPEG artefacts and Gaussian noise from RGB photos of any size: a fast "
+                "residual U-Net with its own per-pixel noise estimate (scaled by the strength), told the "
+                "file's JPEG quality; trained on varied colour photos and photos of cans through a simulated "
+                "camera pipeline."
+            ),
+            version="6.0",
+            loss="log-l2",
+            lr=1e-4,
+            warmup=0.03,
+            augment="dihedral",
+            channels_last=True,
+            crop_size=128,
+            batch_size=4,
+            grey_share=0.1,
+            time_budget_s=4500.0,
+        )
+    ),
     "fashion-sr-x2": SuperResConfig(),
-    "photo-sr-x2": SuperResConfig(
-        recipe="photo-sr-x2",
-        name="photo_sr_x2",
-        title="Photo x2 upscaler",
-        description=(
-            "Doubles the size of RGB photos of any size with a fast residual network that works at the "
-            "input's resolution and adds detail on top of bilinear upsampling; trained on varied colour "
-            "photos and photos of cans."
-        ),
-        version="2.0",  # 2.0: residual blocks, general photos
-        arch="sr-res",
-        dataset="photos",
-        channels=3,
-        image_size=512,
-        crop_size=96,  # high-resolution crops: 48 px low-resolution inputs
-        augment="dihedral",
-        epoch_size=2048,
-        # 48 x 4 blocks: 173 k weights, 54 ms for 256 -> 512 px here (DnCNN-3's architecture: 756 ms); 64 x 8
-        # took 186 ms, 32 x 10 60 ms.
-        width=48,
-        depth=4,
-        negative_slope=0.1,
-        batch_size=16,
-        lr=1e-3,
-        grad_clip=1.0,
-        channels_last=True,
-        time_budget_s=3600.0,
+    "photo-sr-x2": PHOTO_SR_X2,
+    # photo_sr_x2 (v2.5's weights, `--init onnx_models/photo_sr_x2.onnx`) trained further on real-photo
+    # degradations, told the JPEG quality: the app's upscaler for JPEGs and photos that look compressed
+    "photo-sr-x2-real": RealSuperResConfig(
+        **{f.name: getattr(PHOTO_SR_X2, f.name) for f in dataclasses.fields(SuperResConfig)}
+        | dict(
+            recipe="photo-sr-x2-real",
+            name="photo_sr_x2_real",
+            arch="sr-real",
+            kind="sr-real",
+            title="Photo x2 upscaler — JPEGs and soft photos",
+            description=(
+                "Doubles the size of RGB photos that are JPEG-compressed, soft or a little noisy (web "
+                "downloads, phone photos): a fast residual network told the file's JPEG quality, trained on "
+                "varied colour photos through blur, several shrinking filters, noise and JPEG."
+            ),
+            version="1.0",
+            depth=5,  # one more residual block than the clean x2 (it starts as the identity)
+            loss="l2",
+            lr=2e-4,
+            warmup=0.03,
+            time_budget_s=5400.0,
+        )
+    ),
+    # The native x4: the same network with a x4 pixel-shuffle tail, from the real x2's weights
+    "photo-sr-x4-real": RealSuperResConfig(
+        **{f.name: getattr(PHOTO_SR_X2, f.name) for f in dataclasses.fields(SuperResConfig)}
+        | dict(
+            recipe="photo-sr-x4-real",
+            name="photo_sr_x4",
+            arch="sr-real",
+            kind="sr-real",
+            title="Photo x4 upscaler",
+            description=(
+                "Makes RGB photos four times larger in one pass (clean, JPEG-compressed or soft): a fast "
+                "residual network told the file's JPEG quality, trained on varied colour photos through "
+                "blur, several shrinking filters, noise and JPEG."
+            ),
+            version="1.0",
+            scale=4,
+            depth=5,
+            crop_size=192,  # 48 px low-resolution inputs, as the x2's
+            batch_size=8,
+            blur_sigma_max=3.0,
+            loss="l2",
+            lr=5e-4,
+            warmup=0.03,
+            time_budget_s=3600.0,
+        )
     ),
     "fashion-vae": FASHION_VAE,
     "cans-vae": CANS_VAE,

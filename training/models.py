@@ -1,6 +1,7 @@
 """Models: helpers -> blocks -> models, and `build_model` that picks one from a recipe config."""
 
 import itertools
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -88,14 +89,15 @@ class CondUNet(nn.Module):
         unshuffle: int,
         negative_slope: float = 0.0,
         res_blocks: tuple[int, ...] = (),
+        cond_channels: int = 1,
     ) -> None:
         super().__init__()
         if len(res_blocks) > len(widths):
             raise ValueError(f"res_blocks {res_blocks} names more levels than widths {widths}")
-        r = unshuffle
+        r = self.r = unshuffle
         self.size_multiple = r * 2 ** (len(widths) - 1)
         self.unshuffle, self.shuffle = nn.PixelUnshuffle(r), nn.PixelShuffle(r)
-        self.head = nn.Conv2d(channels * r * r + 1, widths[0], 3, padding=1)
+        self.head = nn.Conv2d(channels * r * r + cond_channels, widths[0], 3, padding=1)
         self.enc = nn.ModuleList(conv_block(w, w, blocks, negative_slope) for w in widths)
         self.res = nn.ModuleList(
             nn.ModuleList(ResidualBlock(w, negative_slope) for _ in range(n))
@@ -107,9 +109,16 @@ class CondUNet(nn.Module):
         self.tail = nn.Conv2d(widths[0], channels * r * r, 3, padding=1)
 
     def forward(self, x: Tensor, sigma: Tensor) -> Tensor:
+        level = sigma.view(-1, 1, 1, 1) * torch.ones_like(x[:, :1, :: self.r, :: self.r])  # (N, 1, H/r, W/r)
+        out = self.denoise(x, level)
+        # Clamped only outside training: a clamp there zeroes the gradient wherever the output overshoots,
+        # so near-white pixels (half the cans' values are 1) would stop learning.
+        return out if self.training else out.clamp(0, 1)
+
+    def denoise(self, x: Tensor, conditions: Tensor) -> Tensor:
+        """`x` denoised given condition maps (N, cond_channels, H/r, W/r): the noise level, and more."""
         h = self.unshuffle(x)  # (N, C*r*r, H/r, W/r)
-        level = sigma.view(-1, 1, 1, 1) * torch.ones_like(h[:, :1])  # (N, 1, H/r, W/r) noise-level map
-        h = self.head(torch.cat([h, level], dim=1))  # (N, widths[0], H/r, W/r)
+        h = self.head(torch.cat([h, conditions], dim=1))  # (N, widths[0], H/r, W/r)
         skips = []
         for i, enc in enumerate(self.enc):
             h = enc(h)
@@ -120,10 +129,7 @@ class CondUNet(nn.Module):
                 h = self.down[i](h)  # (N, widths[i+1], H', W') halved
         for i in reversed(range(len(self.dec))):
             h = self.dec[i](self.up[i](h) + skips[i])  # (N, widths[i], H', W') doubled
-        out = x + self.shuffle(self.tail(h))  # (N, C, H, W)
-        # Clamped only outside training: a clamp there zeroes the gradient wherever the output overshoots,
-        # so near-white pixels (half the cans' values are 1) would stop learning.
-        return out if self.training else out.clamp(0, 1)
+        return x + self.shuffle(self.tail(h))  # (N, C, H, W), unclamped
 
 
 class SuperResNet(nn.Module):
@@ -175,6 +181,38 @@ class ResidualSR(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         features = self.head(x)  # (N, width, H, W)
+        h = features
+        for block in self.blocks:
+            h = h + block(h)
+        base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        out = base + self.tail(h + features)  # (N, C, sH, sW)
+        return out if self.training else out.clamp(0, 1)  # why not in training: see CondUNet.forward
+
+
+class RealPhotoUpscaler(ResidualSR):
+    """`ResidualSR` told the file's JPEG quality (jpeg_quality / 100 as one more input channel; 0: unknown
+    or not a JPEG), for web JPEGs and soft photos as well as clean ones."""
+
+    # New residual blocks start as the identity and the head's quality channel at zero
+    # (`adapt_initial_weights`), so `--init` from the clean x2 upscaler starts from its function; a x4 from
+    # x2 weights gets a fresh tail (its pixel-shuffle differs).
+    FRESH_ON_INIT = ("blocks.", "tail.")
+
+    def __init__(self, **sr: Any) -> None:
+        super().__init__(**sr)
+        self.head = nn.Conv2d(sr["channels"] + 1, sr["width"], 3, padding=1)
+
+    def adapt_initial_weights(self, state: dict[str, Tensor]) -> dict[str, Tensor]:
+        """A clean upscaler's head gets a zero quality channel; a tail of another scale is left out."""
+        own = self.state_dict()
+        head = state.get("head.weight")
+        if head is not None and head.shape[1] == own["head.weight"].shape[1] - 1:
+            state = state | {"head.weight": torch.cat([head, torch.zeros_like(head[:, :1])], 1)}
+        return {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
+
+    def forward(self, x: Tensor, jpeg_quality: Tensor) -> Tensor:  # type: ignore[override]
+        quality = (jpeg_quality / 100).view(-1, 1, 1, 1) * torch.ones_like(x[:, :1])  # (N, 1, H, W)
+        features = self.head(torch.cat([x, quality], 1))  # (N, width, H, W)
         h = features
         for block in self.blocks:
             h = h + block(h)
@@ -306,8 +344,96 @@ class VAEEncoder(nn.Module):
         return self.vae.encode(x)
 
 
+class NoiseEstimator(nn.Module):
+    """A per-pixel noise-level map of an image (CBDNet's estimation subnet, Guo et al. 2019), worked out at a
+    quarter of the resolution, where it costs a sixteenth (the level changes slowly across a photo; the
+    pixel-unshuffle keeps the fine detail the noise lives in): `depth` 3x3 convolutions, softplus, bilinear
+    back up. (N, C, H, W) -> (N, 1, H, W), H and W multiples of 4."""
+
+    def __init__(self, *, channels: int, width: int, depth: int, negative_slope: float = 0.1) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.PixelUnshuffle(4)]
+        for i in range(depth - 1):
+            layers += [
+                nn.Conv2d(channels * 16 if i == 0 else width, width, 3, padding=1),
+                activation(negative_slope),
+            ]
+        layers.append(nn.Conv2d(width, 1, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+        nn.init.constant_(self.net[-1].bias, -3.5)  # softplus(-3.5) = 0.03: a typical level to start from
+
+    def forward(self, x: Tensor) -> Tensor:
+        level = F.softplus(self.net(x))  # (N, 1, H/4, W/4)
+        return F.interpolate(level, scale_factor=4, mode="bilinear", align_corners=False)
+
+
+class RealPhotoDenoiser(CondUNet):
+    """The conditioned U-Net for real photos: told a noise-level map and the file's JPEG quality, and
+    estimating the map itself where it is not told a Gaussian sigma.
+
+    level = sigma where sigma > 0 (a known Gaussian sigma: the synthetic-noise check), else strength times
+    the estimator's map (Auto is strength 1; the slider scales it); quality = jpeg_quality / 100 (0: not a
+    JPEG, or unknown). Outputs the denoised image and the estimated map's mean per image (`noise_level`).
+    """
+
+    # The estimator is new, and the head's quality channel starts at zero (`adapt_initial_weights`), so
+    # `--init` from a Gaussian photo_denoise starts from its function at the sigma it is told.
+    FRESH_ON_INIT = ("res.", "estimator.")
+
+    def __init__(self, *, estimator_width: int, estimator_depth: int, **unet: Any) -> None:
+        super().__init__(cond_channels=2, **unet)
+        if self.r != 1:
+            raise ValueError("the real-photo denoiser works at full resolution (unshuffle 1)")
+        channels = unet["channels"]
+        self.estimator = NoiseEstimator(channels=channels, width=estimator_width, depth=estimator_depth)
+
+    def adapt_initial_weights(self, state: dict[str, Tensor]) -> dict[str, Tensor]:
+        """A Gaussian CondUNet's head (image + level channels) gets a zero quality channel."""
+        head = state.get("head.weight")
+        if head is not None and head.shape[1] == self.head.weight.shape[1] - 1:
+            state = state | {"head.weight": torch.cat([head, torch.zeros_like(head[:, :1])], 1)}
+        return state
+
+    def forward(  # type: ignore[override]
+        self,
+        image: Tensor,
+        sigma: Tensor,
+        strength: Tensor,
+        jpeg_quality: Tensor,
+        teacher_level: Tensor | None = None,
+        teacher: Tensor | None = None,
+        maps: bool = False,
+    ) -> tuple[Tensor, Tensor]:
+        """(N, C, H, W), (N,), (N,), (N,) -> the denoised image and the estimated level's mean (N,); with
+        `maps` the unclamped image and the whole estimated map (N, 1, H, W), for the training loss. In
+        training, images where `teacher` (N,) is set are told `teacher_level` instead of the estimate."""
+        estimate = self.estimator(image)  # (N, 1, H, W)
+        told = sigma.view(-1, 1, 1, 1) > 0
+        level = torch.where(
+            told, sigma.view(-1, 1, 1, 1) * torch.ones_like(estimate), strength.view(-1, 1, 1, 1) * estimate
+        )
+        if teacher is not None and teacher_level is not None:
+            level = torch.where(teacher.view(-1, 1, 1, 1) & ~told, teacher_level, level)
+        quality = (jpeg_quality / 100).view(-1, 1, 1, 1) * torch.ones_like(estimate)
+        out = self.denoise(image, torch.cat([level, quality], 1))
+        if maps:
+            return out, estimate
+        return (out if self.training else out.clamp(0, 1)), estimate.mean((1, 2, 3))
+
+
 def build_model(cfg: RecipeConfig) -> nn.Module:
     """Build the (untrained) model a recipe config describes."""
+    if cfg.arch == "real-unet":
+        return RealPhotoDenoiser(
+            channels=cfg.channels,
+            widths=cfg.widths,
+            blocks=cfg.blocks,
+            unshuffle=cfg.unshuffle,
+            negative_slope=cfg.negative_slope,
+            res_blocks=cfg.res_blocks,
+            estimator_width=cfg.estimator_width,
+            estimator_depth=cfg.estimator_depth,
+        )
     if cfg.arch == "dae-mlp":
         return DenoisingMLP(
             channels=cfg.channels, image_size=cfg.image_size, hidden=cfg.hidden, latent_dim=cfg.latent_dim
@@ -321,8 +447,8 @@ def build_model(cfg: RecipeConfig) -> nn.Module:
             negative_slope=cfg.negative_slope,
             res_blocks=cfg.res_blocks,
         )
-    if cfg.arch in ("sr-convt", "sr-res"):
-        upscaler = SuperResNet if cfg.arch == "sr-convt" else ResidualSR
+    if cfg.arch in ("sr-convt", "sr-res", "sr-real"):
+        upscaler = {"sr-convt": SuperResNet, "sr-res": ResidualSR, "sr-real": RealPhotoUpscaler}[cfg.arch]
         return upscaler(
             channels=cfg.channels,
             width=cfg.width,

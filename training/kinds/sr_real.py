@@ -1,0 +1,77 @@
+"""Real-photo upscalers (`models.RealPhotoUpscaler`): the low-resolution input made by
+`degradations.degrade_for_upscale` (a clean share shrunk by antialiased bicubic as the benchmarks do, the rest
+blurred, shrunk by a random filter, noisy and JPEG'd), the model told the JPEG quality a file would declare
+(`jpeg_quality`, 0: unknown or not a JPEG); test figures from clean and from JPEG'd low-resolution inputs."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from training.data import Splits
+from training.degradations import UpscaleMix, degrade_for_upscale, jpeg
+from training.kinds.base import ExportPart, IOSpec, crop_center, crop_to, parity_images, pixel_loss, predict
+from training.kinds.sr import SuperResolution, downsample
+from training.metrics import measure
+from training.plots import plot_rows
+
+REPORT_QUALITIES = (75, 90)  # the benchmarks' JPEG'd low-resolution inputs
+
+
+def mix_of(cfg) -> UpscaleMix:
+    return UpscaleMix(clean=cfg.clean_share, blur_sigma=(0.2, cfg.blur_sigma_max), jpeg=cfg.jpeg_share)
+
+
+def bicubic_low(clean: Tensor, scale: int) -> Tensor:
+    """The benchmarks' low-resolution input: antialiased bicubic, rounded to 8 bits."""
+    return downsample(clean, scale, box=False).mul(255).round().div(255)
+
+
+class RealPhotoUpscale(SuperResolution):
+    def make_inputs(self, clean: Tensor, cfg, generator=None) -> tuple[Tensor, ...]:
+        low, quality = degrade_for_upscale(clean.cpu(), cfg.scale, mix_of(cfg), generator)
+        return low.to(clean.device), quality.to(clean.device)
+
+    def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
+        return pixel_loss(model(*inputs), clean, cfg.loss)
+
+    def report(self, model: nn.Module, cfg, splits: Splits, run_dir: Path) -> dict:
+        """PSNR from the clean bicubic input and from it saved as JPEG at each `REPORT_QUALITIES` (told the
+        quality), beside bicubic upscaling of the same input."""
+        clean = splits.test_x
+        n = len(clean)
+        low = bicubic_low(clean, cfg.scale)
+        figures = {}
+        for quality in (0, *REPORT_QUALITIES):
+            x = jpeg(low, torch.full((n,), quality)) if quality else low
+            (output,) = predict(model, (x, torch.full((n,), float(quality))), 8)
+            bicubic = F.interpolate(x, scale_factor=cfg.scale, mode="bicubic", align_corners=False).clamp(
+                0, 1
+            )
+            figures["clean" if not quality else f"jpeg{quality}"] = {
+                **measure(clean, output),
+                "bicubic": measure(clean, bicubic),
+            }
+            if quality == REPORT_QUALITIES[0]:
+                rows = {"bicubic": bicubic[:3], "output": output[:3], "clean": clean[:3]}
+                plot_rows(crop_center(rows, 128), run_dir / "samples.png")
+        return {"scale": cfg.scale, **figures["clean"], "by_input": figures}
+
+    def describe_io(self, cfg, task: str) -> IOSpec:
+        return IOSpec(
+            ("image", "jpeg_quality"), ("output",), ((2, cfg.channels, 16, 16), (2,)), dynamic_hw=True
+        )
+
+    def export_parts(self, model: nn.Module, cfg, splits: Splits) -> list[ExportPart]:
+        """Low-resolution test images told several qualities, and a second size."""
+        images = parity_images(cfg, splits.test_x)
+        low = bicubic_low(images, cfg.scale)
+        quality = torch.linspace(0, 95, len(images))
+        inputs = [(low, quality), (crop_to(low, 50, 38), quality)]
+        return [ExportPart(model, cfg.name, "upscale", {}, inputs)]
+
+    def make_test_feed(self, cfg, clean: Tensor, seed: int) -> dict[str, np.ndarray]:
+        low = bicubic_low(clean, cfg.scale)
+        return {"image": low.numpy(), "jpeg_quality": np.zeros(len(clean), np.float32)}
