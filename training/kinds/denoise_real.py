@@ -4,6 +4,7 @@ estimate's scale; 1 in training) and `jpeg_quality` (0: unknown); the loss is th
 estimator's asymmetric log-L1 to the true local noise level (CBDNet's, which penalises an under-estimate
 more: a denoiser told too little leaves noise in, told a little too much it only smooths a little)."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,10 @@ class RealPhotoDenoise(ConditionedDenoise):
         rows = {"clean": clean[:3], "degraded": mixed.noisy[:3], "restored": restored[:3]}
         plot_rows(crop_center(rows, 128), run_dir / "samples.png")
         return {"sigma": cfg.sigma, **by_sigma[f"{cfg.sigma:g}"], "by_sigma": by_sigma, "real_mix": real_mix}
+
+    def size_multiple(self, cfg) -> int:
+        """The U-Net's multiple, and 4 for the estimator's quarter resolution."""
+        return math.lcm(super().size_multiple(cfg), 4)
 
     def describe_io(self, cfg, task: str) -> IOSpec:
         m = self.size_multiple(cfg)
