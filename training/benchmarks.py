@@ -80,8 +80,27 @@ def is_dihedral(session: ort.InferenceSession) -> bool:
     return session.get_modelmeta().custom_metadata_map.get("symmetry") == "dihedral"
 
 
+def model_scale(session: ort.InferenceSession) -> int:
+    return int(session.get_modelmeta().custom_metadata_map.get("scale", "1"))
+
+
 def size_multiple(session: ort.InferenceSession) -> int:
     return int(session.get_modelmeta().custom_metadata_map.get("size_multiple", "1"))
+
+
+def with_default_inputs(session: ort.InferenceSession, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`feed` plus what the real-photo models take beyond it, as the app feeds them by default: `strength`
+    1 (Auto) and `jpeg_quality` 0 (not a JPEG); `sigma` 0 (estimate) where the model takes one and none is
+    given. Inputs the model does not take are left out."""
+    n = len(feed["image"])
+    defaults = {"sigma": 0.0, "strength": 1.0, "jpeg_quality": 0.0}
+    out = {}
+    for i in session.get_inputs():
+        if i.name in feed:
+            out[i.name] = feed[i.name]
+        elif i.name in defaults:
+            out[i.name] = np.full(n, defaults[i.name], np.float32)
+    return out
 
 
 def run_padded(session: ort.InferenceSession, image: np.ndarray, **extra: np.ndarray) -> np.ndarray:
@@ -90,7 +109,7 @@ def run_padded(session: ort.InferenceSession, image: np.ndarray, **extra: np.nda
     m = size_multiple(session)
     h, w = image.shape[-2:]
     padded = np.pad(image, ((0, 0), (0, -h % m), (0, -w % m)), mode="reflect")
-    out = session.run(["output"], {"image": padded[None], **extra})[0][0]
+    out = session.run(["output"], with_default_inputs(session, {"image": padded[None], **extra}))[0][0]
     scale = out.shape[-1] // padded.shape[-1]
     return out[:, : h * scale, : w * scale]
 
@@ -239,9 +258,12 @@ def evaluate_set14(models: list[Path], folder: Path) -> str:
                 scores.setdefault(name, []).append(score_y(hr, pil_resize(low, (w, h), method), shave))
             for path, session in sessions.items():
                 name = labels[path]
-                scores.setdefault(name, []).append(score_y(hr, upscale_with(session, low, scale // 2), shave))
+                passes = scale // model_scale(session)  # x4: a x2 model twice, a native x4 once
+                if passes < 1:
+                    continue  # a x4 model has no x2 figure
+                scores.setdefault(name, []).append(score_y(hr, upscale_with(session, low, passes), shave))
                 if is_dihedral(session):
-                    out8 = upscale_with(session, low, scale // 2, orientations=8)
+                    out8 = upscale_with(session, low, passes, orientations=8)
                     scores.setdefault(f"{name} (self-ensemble x8)", []).append(score_y(hr, out8, shave))
         for name, values in scores.items():
             psnr = statistics.fmean(v[0] for v in values)
@@ -301,7 +323,8 @@ def measure_speed(denoisers: list[Path], upscalers: list[Path]) -> str:
             sessions = {p: make_session(p) for p in denoisers}
             labels = distinct_labels(sessions)
             for path, session in sessions.items():
-                calls[labels[path]] = lambda s=session: s.run(None, {"image": photo, "sigma": sigma})
+                feed = with_default_inputs(session, {"image": photo, "sigma": sigma})
+                calls[labels[path]] = lambda s=session, f=feed: s.run(None, f)
             ms = time_interleaved(calls)
             for label in labels.values():
                 ratio = ms[label] / ms["FFDNet"]
@@ -316,7 +339,8 @@ def measure_speed(denoisers: list[Path], upscalers: list[Path]) -> str:
             sessions = {p: make_session(p) for p in upscalers}
             labels = distinct_labels(sessions)
             for path, session in sessions.items():
-                calls[labels[path]] = lambda s=session: s.run(None, {"image": low})
+                feed = with_default_inputs(session, {"image": low})
+                calls[labels[path]] = lambda s=session, f=feed: s.run(None, f)
             ms = time_interleaved(calls)
             for label in labels.values():
                 speedup = ms["DnCNN-3"] / ms[label]
@@ -338,7 +362,7 @@ def is_photo_model(meta: dict[str, str], task: str) -> bool:
 def evaluate_benchmarks(metas: dict[Path, dict[str, str]], folder: Path, *, bm3d_images: int) -> list[str]:
     """The Kodak24, Set14 and speed sections for the photo models among `metas`."""
     denoisers = [p for p, m in metas.items() if is_photo_model(m, "denoise")]
-    upscalers = [p for p, m in metas.items() if is_photo_model(m, "upscale") and m.get("scale") == "2"]
+    upscalers = [p for p, m in metas.items() if is_photo_model(m, "upscale") and m.get("scale") in ("2", "4")]
     if not (denoisers or upscalers):
         return []
     if not folder.is_dir():
@@ -348,5 +372,6 @@ def evaluate_benchmarks(metas: dict[Path, dict[str, str]], folder: Path, *, bm3d
         sections.append(evaluate_kodak(denoisers, folder / "kodak24", bm3d_images=bm3d_images))
     if upscalers:
         sections.append(evaluate_set14(upscalers, folder / "set14"))
-    sections.append(measure_speed(denoisers, upscalers))
+    x2 = [p for p in upscalers if metas[p].get("scale") == "2"]  # timed at 256 -> 512 px against DnCNN-3
+    sections.append(measure_speed(denoisers, x2))
     return sections

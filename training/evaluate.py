@@ -23,11 +23,12 @@ from training.baselines import (
     reconstruct_pca,
     upscale_pil,
 )
-from training.benchmarks import DEFAULT_BENCHMARKS_DIR, evaluate_benchmarks
+from training.benchmarks import DEFAULT_BENCHMARKS_DIR, evaluate_benchmarks, with_default_inputs
 from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_images, load_splits
 from training.kinds.sr import downsample
 from training.metrics import luma_sharpness, measure, novelty_ratio, sharpness, streakiness
 from training.prior import parse_prior, sample_mixture
+from training.real_benchmarks import evaluate_real_benchmarks
 
 MODELS_DIR = Path("onnx_models")
 SIGMAS = (0.1, 0.2, 0.4)  # test levels of the noise-conditioned denoisers
@@ -70,10 +71,9 @@ def trained_sigma(metadata: dict[str, str]) -> float | None:
 def run_onnx(path: Path, inputs: dict[str, np.ndarray], batch_size: int) -> list[np.ndarray]:
     """All outputs of an ONNX model, batch by batch."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = {i.name for i in session.get_inputs()}
     n = len(next(iter(inputs.values())))
     parts = [
-        session.run(None, {k: v[s : s + batch_size] for k, v in inputs.items() if k in names})
+        session.run(None, with_default_inputs(session, {k: v[s : s + batch_size] for k, v in inputs.items()}))
         for s in range(0, n, batch_size)
     ]
     return [np.concatenate(p) for p in zip(*parts, strict=True)]
@@ -263,6 +263,7 @@ def evaluate_models(
     limit: int = 0,
     bm3d_images: int = 4,
     benchmarks_dir: Path | None = None,
+    real: bool = True,
 ) -> str:
     """Markdown tables of test figures of each model, with baselines measured in the same run, and the
     photo models' figures on the public benchmark sets (`benchmarks.py`)."""
@@ -289,6 +290,8 @@ def evaluate_models(
                 )
             )
     sections += evaluate_benchmarks(metas, benchmarks_dir or DEFAULT_BENCHMARKS_DIR, bm3d_images=bm3d_images)
+    if real:
+        sections += evaluate_real_benchmarks(metas, benchmarks_dir or DEFAULT_BENCHMARKS_DIR)
     vaes = [p for p, m in metas.items() if m.get("task") == "vae-encoder"]
     if vaes:
         lines = [
