@@ -111,8 +111,8 @@ def evaluate_polyu(models: list[Path], folder: Path) -> str:
             )
     rows |= POLYU_REFERENCES
     lines = [
-        f"### Real camera noise, polyu-val ({len(noisy_files)} crops; PSNR dB on RGB against the mean of ~500 "
-        "shots)",
+        f"### Real camera noise, polyu-val ({len(noisy_files)} crops; PSNR dB on RGB against the mean of "
+        "~500 shots)",
         "",
         "| method | PSNR |",
         "|---|---|",
