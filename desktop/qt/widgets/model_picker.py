@@ -3,7 +3,7 @@ mode has no model, what is missing and how to add one. The choice follows the im
 user's own pick while it fits, else the best-ranked model, and a note when the two differ."""
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -11,6 +11,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
@@ -19,6 +22,7 @@ from desktop.core.models.choice import ImageShape, ModelChoice, choose_model
 from desktop.core.models.registry import ModelEntry
 
 NOTE_COLORS = ("#9a4d00", "#ffb366")  # a warning's orange on the light and on the dark palette (>= 4.5:1)
+POPUP_PADDING = 48  # the popup list's scroll bar and margins beside its longest item
 
 
 def choose_note_color() -> str:
@@ -56,6 +60,37 @@ def describe_missing(what: str) -> str:
     )
 
 
+class ElidingComboBox(QComboBox):
+    """A combo box that shows its current text whole or with an ellipsis where it is too narrow (Qt's
+    styles cut it off mid-letter), the whole text as its tooltip, and a popup wide enough for every item."""
+
+    def elided_text(self) -> str:
+        """The current text as it fits the combo's text field."""
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        return self.fontMetrics().elidedText(self.currentText(), Qt.TextElideMode.ElideRight, field.width())
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        option.currentText = self.elided_text()
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+    def refresh_texts(self) -> None:
+        """After the items or the current one change: the tooltip and the popup's width."""
+        self.setToolTip(self.currentText())
+        widest = max(
+            (self.fontMetrics().horizontalAdvance(self.itemText(i)) for i in range(self.count())), default=0
+        )
+        self.view().setMinimumWidth(widest + POPUP_PADDING)
+        self.update()
+
+
 class ModelPicker(QWidget):
     """Signals: `model_changed(ModelEntry | None)` when the model in use changes (also after `set_models`),
     `model_picked(str)` when the user picks a model by hand (its name, for the settings)."""
@@ -72,7 +107,7 @@ class ModelPicker(QWidget):
         self._insist = False  # the pick was made for the image on screen: run it even if it does not fit
         self._insist_on_next = False  # `select` before any image (`--model`): it is for the first image
         self._choice = ModelChoice(None)
-        self.combo = QComboBox()
+        self.combo = ElidingComboBox()
         # a narrow minimum: long titles must not widen the side panel and squeeze the wrapped label
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(12)
@@ -131,7 +166,8 @@ class ModelPicker(QWidget):
         self.combo.clear()
         for entry in self._models:
             self.combo.addItem(entry.info.title, entry.info.name)
-            self.combo.setItemData(self.combo.count() - 1, str(entry.path), Qt.ItemDataRole.ToolTipRole)
+            tooltip = f"{entry.info.title}\n{entry.path}"
+            self.combo.setItemData(self.combo.count() - 1, tooltip, Qt.ItemDataRole.ToolTipRole)
         self.combo.blockSignals(False)
         self.combo.setEnabled(bool(self._models))
         self._choose(emit=False)
@@ -167,6 +203,7 @@ class ModelPicker(QWidget):
         self.combo.blockSignals(True)
         self.combo.setCurrentIndex(self.combo.findData(entry.info.name) if entry is not None else -1)
         self.combo.blockSignals(False)
+        self.combo.refresh_texts()
         self.label.setText(describe_model(entry) if entry is not None else describe_missing(self._what))
         self.note_label.setText(self.note)
         self.note_label.setStyleSheet(f"color: {choose_note_color()};")

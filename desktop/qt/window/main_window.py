@@ -43,6 +43,7 @@ from desktop.qt.window.image_list import ImageList
 from desktop.qt.window.main_menus import build_menus, list_shortcuts
 from desktop.qt.window.message_bar import MessageBar
 from desktop.qt.window.run_status_bar import RunStatusBar
+from desktop.qt.window.window_size import place_window
 from desktop.qt.workers.background_call import call_off_ui_thread
 from desktop.qt.workers.file_worker import FileWorker
 from desktop.qt.workers.inference_worker import start_worker_thread, stop_worker_thread
@@ -142,8 +143,7 @@ class MainWindow(QMainWindow):
             page.result_shown.connect(self.update_actions)
             page.busy_changed.connect(self.update_actions)
         self.rescan_models()
-        if self.settings.geometry is None or not self.restoreGeometry(self.settings.geometry):
-            self.resize(1280, 800)
+        place_window(self, self.settings.geometry)  # within the screen's available area (a 1366x768 laptop)
         self.show_mode(min(max(0, self.settings.mode), len(MODES) - 1))
         self._change_mode(self.tabs.currentIndex())
 
