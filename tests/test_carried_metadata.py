@@ -184,7 +184,28 @@ def test_a_profile_goes_only_where_it_fits() -> None:
     assert fitting_profile(Carried(icc_profile=grey), 3) is None
 
 
-def test_camera_exif_loses_its_thumbnail_and_a_tiffs_layout_tags(tmp_path: Path) -> None:
+def make_exif_with_thumbnail(thumbnail: bytes) -> bytes:
+    """EXIF as a camera writes it with a thumbnail: IFD0 (Make "Cam") then IFD1 pointing at the JPEG bytes."""
+    ifd0 = struct.pack("<H", 1) + struct.pack("<HHI4s", Base.Make, 2, 4, b"Cam\x00") + struct.pack("<I", 26)
+    ifd1_entries = [(Base.JpegIFOffset, 4, 1, 56), (Base.JpegIFByteCount, 4, 1, len(thumbnail))]
+    ifd1 = struct.pack("<H", 2) + b"".join(struct.pack("<HHII", *entry) for entry in ifd1_entries)
+    return b"Exif\x00\x00II*\x00\x08\x00\x00\x00" + ifd0 + ifd1 + struct.pack("<I", 0) + thumbnail
+
+
+def test_camera_exif_loses_its_thumbnail(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), (255, 0, 0)).save(buffer, format="JPEG")
+    Image.new("RGB", (64, 48)).save(tmp_path / "cam.jpg", exif=make_exif_with_thumbnail(buffer.getvalue()))
+    with Image.open(tmp_path / "cam.jpg") as source:
+        assert source.getexif().get_ifd(IFD.IFD1)  # the camera's thumbnail is there
+    carried = load_image(tmp_path / "cam.jpg").carried
+    assert carried.exif is not None
+    save_image(np.zeros((6, 8, 3)), tmp_path / "out.jpg", carried=carried)
+    with Image.open(tmp_path / "out.jpg") as result:
+        assert result.getexif()[Base.Make] == "Cam" and result.getexif().get_ifd(IFD.IFD1) == {}
+
+
+def test_camera_exif_loses_a_tiffs_layout_tags(tmp_path: Path) -> None:
     exif = make_camera_exif()
     buffer = io.BytesIO()
     Image.new("RGB", (16, 12)).save(buffer, format="TIFF", exif=exif, icc_profile=SRGB)
