@@ -201,6 +201,9 @@ class RealPhotoUpscaler(ResidualSR):
     def __init__(self, **sr: Any) -> None:
         super().__init__(**sr)
         self.head = nn.Conv2d(sr["channels"] + 1, sr["width"], 3, padding=1)
+        # A fresh tail (a x4 from x2 weights) starts at zero: the output starts as the bilinear enlargement
+        nn.init.zeros_(self.tail[0].weight)
+        nn.init.zeros_(self.tail[0].bias)
 
     def adapt_initial_weights(self, state: dict[str, Tensor]) -> dict[str, Tensor]:
         """A clean upscaler's head gets a zero quality channel; a tail of another scale is left out."""
