@@ -96,6 +96,7 @@ def transform_image(
         parameters["quality"] = job.quality
     parameters.update(done.parameters)
     notes = [f"animated image: first frame of {image.frames}"] if image.frames > 1 else []
+    notes.extend(image.notes)  # how its values were read (a float TIFF, say)
     notes.extend(done.notes)
     metrics = measure_noise_metrics(done.clean, done.noisy, done.output) if job.add_noise else {}
     output, alpha_notes = attach_alpha(done.output, image, plan)

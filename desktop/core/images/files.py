@@ -24,6 +24,8 @@ from desktop.core.images.sixteen_bit import is_wide_colour, read_wide_colour, to
 
 # ITU-R 601-2 luma, as Pillow's "L" conversion
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+WIDE_VALUE_MODES = ("F", "I")  # 32-bit float and integer pixels: their scale is read from their values
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")  # not "LAB": its "A" is a colour axis
 LOSSY_FORMATS = ("JPEG", "WEBP")
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # where a 16-bit source's output stays 16-bit
 # `save_image`'s metadata goes into EXIF Software, ImageDescription and (in the Exif IFD) UserComment, beside
@@ -45,6 +47,7 @@ class LoadedImage:
     frames: int = 1  # frames in the file (animated GIF/WebP/APNG); `pixels` is the first
     jpeg_quality: int | None = None  # a JPEG file's IJG quality 1-100 from its tables, None for others
     carried: Carried = field(default_factory=Carried)  # ICC profile, EXIF, XMP, bit depth: for its outputs
+    notes: tuple[str, ...] = ()  # how the file's values were read, where not plainly (`read_wide_values`)
 
     @property
     def size_text(self) -> str:
@@ -61,6 +64,7 @@ def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False)
     Pillow's `Image.MAX_IMAGE_PIXELS` are refused before their pixels are read.
     """
     path = Path(path)
+    notes: tuple[str, ...] = ()
     try:
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{path.name}: empty file (0 bytes)")
@@ -73,6 +77,11 @@ def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False)
             if wide:
                 mode = f"{image.mode};16"
                 pixels, alpha = split_channels(read_wide_colour(path, image) / np.float32(65535.0))
+            elif image.mode in WIDE_VALUE_MODES:
+                image = ImageOps.exif_transpose(image)
+                mode, alpha = image.mode, None
+                pixels, note = read_wide_values(image)
+                notes = (note,) if note else ()
             else:
                 image = ImageOps.exif_transpose(image)
                 mode = image.mode
@@ -91,7 +100,9 @@ def load_image(path: Path, *, background: float = 0.0, keep_alpha: bool = False)
         raise ImageLoadError(f"{path.name}: cannot read image ({type(error).__name__}: {error})") from None
     if alpha is not None and not keep_alpha:
         pixels, alpha = composite_alpha(pixels, alpha, background), None
-    return LoadedImage(pixels, path, mode, alpha, frames, jpeg_quality=jpeg_quality, carried=carried)
+    return LoadedImage(
+        pixels, path, mode, alpha, frames, jpeg_quality=jpeg_quality, carried=carried, notes=notes
+    )
 
 
 def count_frames(image: Image.Image) -> int:
@@ -132,20 +143,46 @@ def describe_bomb(path: Path, error: Exception) -> str:
     )
 
 
+def read_wide_values(image: Image.Image) -> tuple[np.ndarray, str]:
+    """Return the grey pixels (H, W, 1) in [0, 1] of a 32-bit float ("F") or integer ("I") image, and a note
+    on how they were scaled ("" where plainly): clipping them to [0, 1] made any other range all white.
+    NaN stays NaN: the model refuses it with a message."""
+    values = np.asarray(image, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    scale, note = choose_value_scale(image.mode, float(finite.max()) if finite.size else 0.0)
+    return np.clip(values / scale, 0, 1).astype(np.float32)[..., None], note
+
+
+def choose_value_scale(mode: str, top: float) -> tuple[float, str]:
+    """Return what to divide 32-bit pixels whose largest value is `top` by, and the note saying so.
+    Integers ("I", as Pillow reads a 16-bit PNG too) are 16-bit levels unless a value is larger; floats are
+    as they are in [0, 1], else 8- or 16-bit levels stored as floats, else scaled by their maximum."""
+    if mode == "I":
+        if top <= 65535:
+            return 65535.0, ""
+        return 2**31 - 1, "32-bit integer pixels: read over their full range (0-2147483647)"
+    if top <= 1.0:
+        return 1.0, ""
+    for levels, bits in ((255.0, 8), (65535.0, 16)):
+        if top <= levels:
+            return levels, f"float pixels in 0-{levels:g}: read as {bits}-bit levels (divided by {levels:g})"
+    return top, f"float pixels up to {top:g}: scaled by their maximum"
+
+
 def split_pil_image(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Convert a Pillow image of any mode to float32 colour (H, W, 1|3) and alpha (H, W, 1) or None."""
     mode = image.mode
     if mode in SIXTEEN_BIT_MODES:
         wide = np.asarray(image, dtype=np.float64) / 65535.0
         return np.clip(wide, 0, 1).astype(np.float32)[..., None], None
-    if mode == "F":
-        return np.clip(np.asarray(image, dtype=np.float32), 0, 1)[..., None], None
+    if mode in WIDE_VALUE_MODES:
+        return read_wide_values(image)[0], None
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     elif mode == "1":
         image = image.convert("L")
     elif mode not in ("L", "LA", "RGB", "RGBA"):
-        image = image.convert("RGBA" if "A" in mode else "RGB")
+        image = image.convert("RGBA" if mode in ALPHA_MODES else "RGB")
     return split_channels(np.asarray(image, dtype=np.float32) / 255.0)
 
 
