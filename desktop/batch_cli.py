@@ -25,6 +25,7 @@ from desktop.core.batch.job import (
     BatchJob,
     BatchJobError,
     BatchPlan,
+    escape_hidden,
     validate_job,
 )
 from desktop.core.batch.report import BatchReport, find_csv_path
@@ -208,14 +209,15 @@ def count_models(report: BatchReport) -> str:
 
 def print_summary(report: BatchReport, json_path: Path, report_error: str = "") -> None:
     """Failed files on stderr, then one summary line on stdout (and why the report is missing, if it is)."""
-    for row in report.failed:
-        print(f"failed: {row.path}: {row.reason}", file=sys.stderr)
+    for row in report.failed:  # names escaped: a newline in one must not print a line of its own
+        print(escape_hidden(f"failed: {row.path}: {row.reason}"), file=sys.stderr)
+    outputs = escape_hidden(report.output_dir)
     if report_error:
-        print(f"error: {report_error}: {json_path} was not written", file=sys.stderr)
-        print(f"{report.summarize()}; outputs in {report.output_dir}; no report")
+        print(escape_hidden(f"error: {report_error}: {json_path} was not written"), file=sys.stderr)
+        print(f"{report.summarize()}; outputs in {outputs}; no report")
         return
-    csv_name = find_csv_path(json_path).name
-    print(f"{report.summarize()}; outputs in {report.output_dir}; report {json_path} (+ {csv_name})")
+    report_path, csv_name = escape_hidden(str(json_path)), escape_hidden(find_csv_path(json_path).name)
+    print(f"{report.summarize()}; outputs in {outputs}; report {report_path} (+ {csv_name})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from desktop.cluster.storage import parse_location
 from desktop.cluster.worker import FileWorker, WorkerSettings, convert_json_to_row, describe_entries
 from desktop.core.atomic import sweep_temp_files
 from desktop.core.batch.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
-from desktop.core.batch.job import BatchJob, BatchJobError, BatchPlan, choose_output_dir
+from desktop.core.batch.job import BatchJob, BatchJobError, BatchPlan, choose_output_dir, escape_hidden
 from desktop.core.batch.report import FileResult, find_csv_path, summarize_counts
 from desktop.core.batch.runner import describe_job
 from desktop.core.models.registry import ModelEntry
@@ -114,7 +114,7 @@ def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions) -> int:
         sink.add(index, row)
         counts[row.status] += 1
         if row.status == "failed":
-            print(f"failed: {row.path}: {row.reason}", file=sys.stderr)
+            print(escape_hidden(f"failed: {row.path}: {row.reason}"), file=sys.stderr)
         done = sum(counts.values())
         if done % PROGRESS_EVERY == 0:
             print(f"{done}/{cluster_plan.total} files", file=sys.stderr)

@@ -22,9 +22,14 @@ AUTO_MODEL = "auto"  # `BatchJob.model`: each image gets the model that fits it 
 TEMPLATE_FIELDS = ("stem", "task", "model", "ext")
 REPORT_NAME = "batch_report.json"  # in the output folder, with batch_report.csv beside it
 MIN_TILE = 16
+# Bidirectional-text controls: U+202E (right-to-left override) shows "x\u202egnp.exe" as "xexe.png".
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # Characters that would make a field of an output name more than one plain path component (separators on
-# any platform, NUL and other control characters): each becomes "_".
-UNSAFE_NAME_CHARACTERS = re.compile(r"[/\\\x00-\x1f\x7f]")
+# any platform, NUL and other control characters) or make it read as another name (bidi controls): each
+# becomes "_".
+UNSAFE_NAME_CHARACTERS = re.compile(rf"[/\\\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
+# What `escape_hidden` shows as escapes: line breaks, other control characters, bidi controls.
+HIDDEN_CHARACTERS = re.compile(rf"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]")
 
 
 class BatchJobError(ValueError):
@@ -71,6 +76,12 @@ class BatchPlan:
     sigma: float | None  # the job's sigma, or for synthetic noise the model's training sigma
     # AUTO_MODEL: the task's models, one chosen per image (`model` is then the best for a photo); else ()
     candidates: tuple[ModelEntry, ...] = ()
+
+
+def escape_hidden(text: str) -> str:
+    """Return `text` with control and bidi characters as escapes ("\\n", "\\u202e"), for one line of a
+    terminal: a file name with a newline could otherwise print a forged "failed: ..." line."""
+    return HIDDEN_CHARACTERS.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
 def make_plain_component(text: str) -> str:
