@@ -16,9 +16,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(required=True, metavar="command")
 
-    p = sub.add_parser("train", help="train a recipe and write a run folder")
-    p.add_argument("recipe", choices=sorted(RECIPES))
-    p.add_argument("--out", type=Path, default=Path("runs"), help="runs root (default: runs)")
+    p = sub.add_parser("train", help="train a recipe and write a run folder, or resume a run")
+    p.add_argument("recipe", nargs="?", choices=sorted(RECIPES), help="the recipe (not with --resume)")
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="go on exactly where the run in this folder last checkpointed (its last.pt), in that folder "
+        "and with its config; only --threads, --device, --amp, --data-dir and, to extend the run, "
+        "max_epochs, time_budget_s and patience (--max-epochs, --set; resume.EXTENDABLE) may be given",
+    )
+    p.add_argument("--out", type=Path, help="runs root (default: runs)")
     p.add_argument(
         "--data-dir",
         type=Path,
@@ -30,7 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-epochs", type=int, help="config field max_epochs")
     p.add_argument("--seed", type=int, help="config field seed")
     p.add_argument("--limit", type=int, help="config field limit: images per split, for quick runs")
-    p.add_argument("--init", type=Path, help="start from a run's weights (same architecture)")
+    p.add_argument(
+        "--init",
+        type=Path,
+        help="start from the weights of a run or an exported .onnx (same architecture), with a fresh Adam "
+        "and learning-rate schedule (--resume continues a run's own)",
+    )
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2: this 2-core machine)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (autocast)")
@@ -86,24 +99,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from training.resume import resume_config
     from training.train import train
 
+    if (args.recipe is None) == (args.resume is None):
+        raise SystemExit("error: give a recipe, or --resume RUN")
+    if args.resume and (args.init or args.out):
+        raise SystemExit("error: a resumed run keeps its folder and weights (no --init or --out)")
     overrides = dict(parse_assignment(item) for item in args.set)
     for field in ("max_epochs", "seed", "limit"):
         if getattr(args, field) is not None:
             overrides[field] = getattr(args, field)
     try:
-        cfg = override_config(RECIPES[args.recipe], overrides)
-    except ValueError as e:
+        if args.resume:
+            cfg = resume_config(args.resume, overrides)
+        else:
+            cfg = override_config(RECIPES[args.recipe], overrides)
+    except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"error: {e}") from None
     run_dir = train(
         cfg,
-        out=args.out,
+        out=args.out or Path("runs"),
         data_dir=args.data_dir,
         init=args.init,
         threads=args.threads,
         device=args.device,
         amp=args.amp,
+        run_dir=args.resume,
+        resume=args.resume is not None,
     )
     if run_dir is not None:  # None on torchrun's other ranks: rank 0 writes the run folder
         print(f"wrote {run_dir}")

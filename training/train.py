@@ -1,7 +1,8 @@
 """The training loop: Adam on the recipe kind's loss (`kinds/`), early stopping on the validation loss,
 on one process or on several under torchrun (`distributed.py`).
 
-Writes a run folder `<out>/<recipe>/<YYYYmmdd-HHMMSS>/` with best.pt, metrics.json and the plots.
+Writes a run folder `<out>/<recipe>/<YYYYmmdd-HHMMSS>/` with best.pt, last.pt (everything needed to resume
+the run exactly: `resume.py`), metrics.json and the plots.
 
 Early stopping (seed 001: patience 25, min delta 1e-3): an epoch is a real improvement when its validation
 loss is below the reference loss by more than `min_delta`; the reference then moves to it and patience resets.
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -32,8 +34,18 @@ from training.kinds import kind_of
 from training.models import build_model
 from training.photos import sample_crops
 from training.plots import plot_losses
+from training.resume import (
+    LAST,
+    LoopState,
+    load_last,
+    restore,
+    restore_rng,
+    save_atomic,
+    snapshot,
+    stop_reason,
+)
 
-CHECKPOINT_EVERY_S = 180.0  # best.pt is rewritten this often, so an interrupted stage loses little
+CHECKPOINT_EVERY_S = 180.0  # best.pt and last.pt are rewritten this often: an interruption loses little
 
 
 def train(
@@ -45,9 +57,14 @@ def train(
     threads: int | None = None,
     device: str = "cpu",
     amp: bool = False,
+    run_dir: Path | None = None,
+    resume: bool = False,
 ) -> Path | None:
     """Train a recipe end to end and return its run folder; `init`: a checkpoint (best.pt or its run folder)
-    of the same architecture to start from instead of random weights (a second stage of a recipe).
+    of the same architecture to start from instead of random weights (a second stage of a recipe), with a
+    fresh Adam and schedule. `run_dir`: write there instead of a new `<out>/<recipe>/<time>` folder;
+    `resume`: go on from `run_dir`'s last.pt (its weights, Adam, schedule, history and RNG) in that folder,
+    `cfg` being its stored config (`resume.resume_config`).
     `device` "cuda" trains on the GPU (crops are still cut on the CPU), `amp` in bfloat16 autocast; the
     report and the checkpoint are made on the CPU either way. `threads`: torch's intra-op threads (default:
     torch's, which follows OMP_NUM_THREADS). Under torchrun every rank trains (`distributed.py`) and rank 0
@@ -56,14 +73,25 @@ def train(
         torch.set_num_threads(threads)
     ranks = start_ranks(device)
     say = print if ranks.is_main else lambda *args, **kwargs: None
+    if resume and run_dir is None:
+        raise ValueError("resume needs the run folder to go on from (run_dir)")
+    run = load_last(run_dir) if resume else None  # every rank reads it
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     splits = load_recipe_splits(cfg, data_dir)
-    run_dir = make_run_dir(Path(out) / cfg.recipe) if ranks.is_main else None
+    if not ranks.is_main:
+        run_dir = None
+    elif run_dir is None:
+        run_dir = make_run_dir(Path(out) / cfg.recipe)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
     say(f"run folder {run_dir}  ({len(splits.train_x)} train / {len(splits.val_x)} val images)")
 
     model = build_model(cfg)
     say(f"{cfg.arch}: {sum(p.numel() for p in model.parameters()):,} parameters")
-    if init is not None:
+    if run is not None:
+        init = Path(run["init"]) if run["init"] else None  # what the run started from, for its records
+        say(f"resuming after epoch {run['loop']['epoch']} ({format_time(run['loop']['elapsed_s'])} spent)")
+    elif init is not None:
         init = init / "best.pt" if init.is_dir() else init
         start_from(init, model)
         say(f"starting from {init}")
@@ -76,10 +104,12 @@ def train(
 
     def save_checkpoint(state: dict[str, Tensor], epoch: int) -> None:
         ckpt = {"model": state, "config": dataclasses.asdict(cfg), "epoch": epoch, "init": str(init or "")}
-        torch.save(ckpt, run_dir / "best.pt.tmp")
-        (run_dir / "best.pt.tmp").replace(run_dir / "best.pt")  # a kill mid-write keeps the last one whole
+        save_atomic(ckpt, run_dir / "best.pt")
 
-    t0 = time.perf_counter()
+    def save_last(loop: dict[str, Any]) -> None:
+        save_atomic(loop | {"config": dataclasses.asdict(cfg), "init": str(init or "")}, run_dir / LAST)
+
+    t0 = time.perf_counter() - (run["loop"]["elapsed_s"] if run else 0.0)  # a resumed run's time counts on
     result = fit(
         model,
         cfg,
@@ -88,6 +118,8 @@ def train(
         checkpoint=save_checkpoint if ranks.is_main else None,
         ranks=ranks,
         amp=amp,
+        resume=run,
+        save_last=save_last if ranks.is_main else None,
     )
     wall = time.perf_counter() - t0
     stop_ranks(ranks)
@@ -95,6 +127,8 @@ def train(
         return None
     if sys.stdout.isatty():
         print()  # end the updating progress line
+    if not result["stopped"] and (run_dir / LAST).is_file():
+        print(f"`python -m training train --resume {run_dir}` goes on from its last checkpoint")
 
     model = model.to("cpu", memory_format=torch.contiguous_format)
     model.load_state_dict(result["state"])
@@ -162,56 +196,87 @@ def fit(
     checkpoint: Callable[[dict[str, Tensor], int], None] | None = None,
     ranks: Ranks = ONE_PROCESS,
     amp: bool = False,
+    resume: dict[str, Any] | None = None,
+    save_last: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict:
-    """Run the epochs; return the loss history and the state_dict (on the CPU) of the best validation
-    epoch. `checkpoint(state, epoch)` is handed the best weights so far every `CHECKPOINT_EVERY_S` seconds.
-    With several `ranks` each trains on its share of every batch and all follow rank 0's decisions."""
-    net = ranks.wrap(model)
+    """Run the epochs; return the loss history, the state_dict (on the CPU) of the best validation epoch and
+    why the loop stopped ("" when interrupted). `checkpoint(state, epoch)` is handed the best weights so far
+    every `CHECKPOINT_EVERY_S` seconds, and `save_last` the whole loop (`resume.snapshot`) then and when the
+    loop stops by its own rule; `resume` (a last.pt) goes on from such a snapshot. With several `ranks` each
+    trains on its share of every batch and all follow rank 0's decisions."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, 0.999))
+    loop = restore(resume, model, optimizer) if resume else LoopState()
+    net = ranks.wrap(model)
     local = dataclasses.replace(cfg, **share_of_batches(cfg, ranks.world))
     val_x = splits.val_x[: cfg.val_limit or None]
     val_inputs = kind_of(cfg).make_inputs(val_x, cfg, torch.Generator().manual_seed(VAL_NOISE_SEED))
     val_x, val_inputs = val_x.to(ranks.device), tuple(t.to(ranks.device) for t in val_inputs)
-    history: dict[str, list[float]] = {"train": [], "val": []}
     keep_last = kind_of(cfg).keeps_last_epoch
-    best_loss, best_epoch, best_state = math.inf, 0, None
-    reference, since_improvement = math.inf, 0
-    epoch, images, t0 = 0, 0, time.perf_counter()
-    saved_at = t0
+    if resume and ranks.is_main:
+        restore_rng(resume["rng"])  # last: what ran before the loop drew its own numbers
+    elif resume:
+        torch.manual_seed(cfg.seed + 1 + ranks.rank + ranks.world * loop.epoch)  # not the first epochs' draws
+    t0 = time.perf_counter() - loop.elapsed_s  # a resumed run's budget goes on from the time it had spent
+    saved_at = time.perf_counter()
     try:
-        for epoch in range(1, cfg.max_epochs + 1):
+        while not (reason := stop_reason(loop, cfg, ranks.agree(budget_used(cfg, t0)))):
+            loop.epoch += 1
             train_loss, n = train_epoch(
                 net, optimizer, splits.train_x, local, t0, ranks=ranks, amp=amp, weights=splits.train_weights
             )
-            images += n
             with autocast(ranks.device, amp):
                 val_loss = ranks.agree(compute_val_loss(model, val_inputs, val_x, cfg))
-            history["train"].append(train_loss)
-            history["val"].append(val_loss)
-            if val_loss < best_loss or keep_last:
-                best_loss, best_epoch = min(val_loss, best_loss), epoch
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            if val_loss < reference - cfg.min_delta:
-                reference, since_improvement = val_loss, 0
-            else:
-                since_improvement += 1
-            report(epoch, train_loss, val_loss, best_loss, best_epoch, since_improvement, cfg.patience)
-            if checkpoint and best_state is not None and time.perf_counter() - saved_at > CHECKPOINT_EVERY_S:
-                checkpoint(best_state, best_epoch)
+            loop.images += n
+            loop.train.append(train_loss)
+            loop.val.append(val_loss)
+            update_best(loop, val_loss, model, cfg, keep_last=keep_last)
+            report(
+                loop.epoch,
+                train_loss,
+                val_loss,
+                loop.best_loss,
+                loop.best_epoch,
+                loop.since_improvement,
+                cfg.patience,
+            )
+            if time.perf_counter() - saved_at > CHECKPOINT_EVERY_S:
+                if checkpoint and loop.best_state is not None:
+                    checkpoint(loop.best_state, loop.best_epoch)
+                if save_last:
+                    loop.elapsed_s = time.perf_counter() - t0
+                    save_last(snapshot(model, optimizer, loop))
                 saved_at = time.perf_counter()
-            if since_improvement >= cfg.patience or ranks.agree(budget_used(cfg, t0)) >= 1:
-                break
-    except KeyboardInterrupt:
-        print(f"\ninterrupted at epoch {epoch}; keeping the best weights so far")
-        if best_state is None:
+        loop.stopped = reason
+        if save_last:
+            loop.elapsed_s = time.perf_counter() - t0
+            save_last(snapshot(model, optimizer, loop))
+    except KeyboardInterrupt:  # last.pt stays at the last epoch boundary it was written at
+        print(f"\ninterrupted at epoch {loop.epoch}; keeping the best weights so far")
+        if loop.best_state is None:
             raise
     return {
-        **history,
-        "state": best_state,
-        "best_epoch": best_epoch,
-        "epochs": len(history["val"]),
-        "images": images,
+        "train": loop.train,
+        "val": loop.val,
+        "state": loop.best_state,
+        "best_epoch": loop.best_epoch,
+        "epochs": len(loop.val),
+        "images": loop.images,
+        "stopped": loop.stopped,
     }
+
+
+def update_best(
+    loop: LoopState, val_loss: float, model: nn.Module, cfg: RecipeConfig, *, keep_last: bool
+) -> None:
+    """Keep the weights of the lowest validation loss (or the last epoch's, `keep_last`) and count early
+    stopping's epochs without a real improvement."""
+    if val_loss < loop.best_loss or keep_last:
+        loop.best_loss, loop.best_epoch = min(val_loss, loop.best_loss), loop.epoch
+        loop.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    if val_loss < loop.reference - cfg.min_delta:
+        loop.reference, loop.since_improvement = val_loss, 0
+    else:
+        loop.since_improvement += 1
 
 
 def share_of_batches(cfg: RecipeConfig, world: int) -> dict[str, int]:
