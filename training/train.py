@@ -157,7 +157,9 @@ def start_from(path: Path, model: nn.Module) -> None:
     and anything else missing is an error."""
     fresh = getattr(model, "FRESH_ON_INIT", ())  # name parts: "res." is fresh in "decoder.7.res.0.weight"
     kept = {k: v for k, v in model.state_dict().items() if any(f".{part}" in f".{k}" for part in fresh)}
-    model.load_state_dict(kept | load_initial_weights(path, model))
+    weights = load_initial_weights(path, model)
+    adapt = getattr(model, "adapt_initial_weights", None)  # e.g. a head with one more input channel
+    model.load_state_dict(kept | (adapt(weights) if adapt else weights))
 
 
 def load_initial_weights(path: Path, model: nn.Module) -> dict[str, Tensor]:
