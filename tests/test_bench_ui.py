@@ -20,6 +20,7 @@ from PySide6.QtCore import QSettings, QTimer
 from pytestqt.qtbot import QtBot
 
 from desktop.core.paths import find_model_dirs
+from desktop.qt.app_settings import AppSettings
 from desktop.qt.window.main_window import MainWindow
 
 TIMEOUT_MS = 30_000
@@ -93,6 +94,7 @@ def test_ui_thread_is_never_blocked_while_the_slider_moves(
     folder.mkdir()
     (folder / model.name).symlink_to(model)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    AppSettings(settings).denoise_add_noise = True  # as if ticked by hand: the slider adds the noise
     window = MainWindow(settings, model_dirs=[folder], device="cpu")
     qtbot.addWidget(window)
     window.show()

@@ -177,10 +177,8 @@ def test_parse_a_model_that_estimates_its_noise() -> None:
     assert (noise.strength_min, noise.strength_max, noise.strength_default) == (0.0, 3.0, 1.0)
     assert noise.jpeg_quality
     assert info.takes_sigma and info.takes_strength and info.takes_jpeg_quality and info.gives_noise_level
-    assert (
-        noise.describe()
-        == "estimated per pixel (\N{GREEK SMALL LETTER SIGMA} 0.00\N{EN DASH}0.50), JPEG-aware"
-    )
+    levels = "\N{GREEK SMALL LETTER SIGMA} 0.00\N{EN DASH}0.50"
+    assert noise.describe() == f"per-pixel noise it estimates itself ({levels}) and JPEG artefacts"
     without_jpeg = parse_model_info(
         estimated_metadata(jpeg_quality=None), ESTIMATED_SIGNATURE[0][:3], ESTIMATED_SIGNATURE[1][:1]
     )

@@ -37,6 +37,7 @@ pytestmark = [
 @pytest.fixture
 def window(qtbot: QtBot, tmp_path: Path, tiny_models_dir: Path) -> Iterator[MainWindow]:
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    AppSettings(settings).denoise_add_noise = True  # as if ticked by hand: these photos get synthetic noise
     window = MainWindow(settings, model_dirs=[tiny_models_dir], device="cpu")
     qtbot.addWidget(window)
     window.show()

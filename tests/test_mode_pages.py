@@ -20,6 +20,7 @@ from desktop.core.jobs.denoise import DenoiseSettings, run_denoise_job
 from desktop.core.jobs.upscale import upscale_image
 from desktop.core.latent.codes import load_latent
 from desktop.core.latent.models import decode_codes, encode_images, find_atlas_path, load_atlas
+from desktop.qt.app_settings import AppSettings
 from desktop.qt.pages.latent_map_page import DecodedPoint, EncodedAtlas
 from desktop.qt.widgets.metrics_table import EMPTY, format_metrics
 from desktop.qt.window.main_window import MainWindow
@@ -59,6 +60,7 @@ def window(
 def show_window(qtbot: QtBot, tmp_path: Path, model_dirs: list[Path]) -> MainWindow:
     """A main window on these model folders, with its settings in `tmp_path`, shown."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    AppSettings(settings).denoise_add_noise = True  # as if ticked by hand: these photos get synthetic noise
     window = MainWindow(settings, model_dirs=model_dirs, device="cpu")
     qtbot.addWidget(window)
     window.show()

@@ -37,6 +37,7 @@ pytestmark = [
 
 def make_window(qtbot: QtBot, tmp_path: Path, folders: list[Path]) -> MainWindow:
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    AppSettings(settings).denoise_add_noise = True  # as if ticked by hand: a pasted image gets noise too
     window = MainWindow(settings, model_dirs=folders, device="cpu")
     qtbot.addWidget(window)
     window.show()

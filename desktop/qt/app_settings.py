@@ -112,6 +112,19 @@ class AppSettings:
     def clear_recent_files(self) -> None:
         self.qsettings.setValue("paths/recent", [])
 
+    @property
+    def denoise_add_noise(self) -> bool | None:
+        """The Denoise page's "Add synthetic noise" as the user last set it; None before they ever did."""
+        value = self.qsettings.value("denoise/add_noise")
+        if isinstance(value, bool):  # native formats keep the type; an INI file gives "true" or "false"
+            return value
+        text = value.strip().lower() if isinstance(value, str) else ""
+        return {"true": True, "1": True, "false": False, "0": False}.get(text)
+
+    @denoise_add_noise.setter
+    def denoise_add_noise(self, on: bool) -> None:
+        self.qsettings.setValue("denoise/add_noise", bool(on))
+
     def read_picked_model(self, mode: str) -> str:
         """The model the user last picked by hand in `mode` ("denoise", ...), "" for none."""
         return self._read(f"models/picked_{mode}")

@@ -39,6 +39,9 @@ class DenoiseResult:
     notes: tuple[str, ...] = field(default=())  # out-of-memory retries
     ensemble: int = 1  # orientations averaged (self-ensemble), 1: the model once
     parameters: dict[str, Any] = field(default_factory=dict)  # `ProcessedImage.parameters`: the provenance
+    strength: float | None = None  # fed to a model that estimates its noise, else None
+    jpeg_quality: int | None = None  # fed to a model that takes the file's JPEG quality (0: not a JPEG)
+    noise_level: float | None = None  # the model's own noise level, where it gives one
 
 
 @dataclass(frozen=True)
@@ -50,17 +53,19 @@ class DenoiseSettings:
     seed: int = 0
     model_sigma: float | None = None  # for noise-conditioned models; None: estimated from the image
     options: RunOptions = RunOptions()  # tile size, self-ensemble, which tiles run first
+    strength: float | None = None  # models that estimate their noise; None: Auto, the model's default
 
 
 def run_denoise_job(
     open_model: ModelOpener,
     device: str,
-    pixels: np.ndarray,
+    pixels: np.ndarray | ModelInput,
     settings: DenoiseSettings,
     progress: Progress | None = None,
 ) -> DenoiseResult:
-    """Denoise model-ready pixels (H, W, C) as `settings` say (`process_image`); metrics only with
-    synthetic noise. The noisy image goes to the progress whole before the tiles."""
+    """Denoise model-ready pixels (H, W, C), or a `ModelInput` (which carries the file's JPEG quality), as
+    `settings` say (`process_image`); metrics only with synthetic noise. The noisy image goes to the
+    progress whole before the tiles."""
     progress = progress or Progress()
     check_noise_settings(settings.sigma if settings.add_noise else 0.0, settings.seed)
     process = ProcessSettings(
@@ -71,9 +76,11 @@ def run_denoise_job(
         model_sigma=settings.model_sigma,
         options=settings.options,
         show_input=True,
+        strength=settings.strength,
     )
+    model_input = pixels if isinstance(pixels, ModelInput) else ModelInput.unchanged(pixels)
     span = 0.9 if settings.add_noise else 1.0  # the rest is the metrics'
-    done = process_image(ModelInput.unchanged(pixels), open_model, process, progress.sub_progress(0.0, span))
+    done = process_image(model_input, open_model, process, progress.sub_progress(0.0, span))
     noisy_metrics = denoised_metrics = None
     if settings.add_noise:
         progress.check_aborted()
@@ -96,4 +103,7 @@ def run_denoise_job(
         notes=done.retries,
         ensemble=settings.options.ensemble,
         parameters=done.parameters,
+        strength=done.strength,
+        jpeg_quality=done.jpeg_quality,
+        noise_level=done.noise_level,
     )

@@ -86,15 +86,16 @@ class NoiseSpec:
     jpeg_quality: bool = False  # the model takes the file's JPEG quality
 
     def describe(self) -> str:
-        """Return e.g. "Gaussian sigma=0.20", "Gaussian sigma 0.00-0.50" or "estimated per pixel (sigma
-        0.00-0.50), JPEG-aware" (Greek sigma, en dash)."""
+        """Return e.g. "Gaussian sigma=0.20", "Gaussian sigma 0.00-0.50" or "per-pixel noise it estimates
+        itself (sigma 0.00-0.50) and JPEG artefacts" (Greek sigma, en dash), to follow "trained on"."""
         if self.kind == "none":
             return "no noise"
         if self.sigma is not None:
             return f"Gaussian {SIGMA}={self.sigma:.2f}"
         levels = f"{SIGMA} {self.sigma_min:.2f}{EN_DASH}{self.sigma_max:.2f}"
         if self.kind == "estimated":
-            return f"estimated per pixel ({levels})" + (", JPEG-aware" if self.jpeg_quality else "")
+            jpeg = " and JPEG artefacts" if self.jpeg_quality else ""
+            return f"per-pixel noise it estimates itself ({levels}){jpeg}"
         return f"Gaussian {levels}"
 
 

@@ -1,6 +1,13 @@
 """The Denoise mode: add seeded synthetic noise to a clean image (or denoise a noisy one as is), set a
 noise-conditioned model's strength (estimated by default), and compare Original / Noisy / Denoised with
-live MAE, PSNR and SSIM."""
+live MAE, PSNR and SSIM.
+
+A user's photo opens denoised as is, a shipped sample (clean) with synthetic noise, unless the user set
+"Add synthetic noise" by hand: that choice is remembered (`AppSettings.denoise_add_noise`). A model that
+estimates its own noise (noise kind "estimated") gets a strength slider over its own range, and the page
+says what Auto fed it: its noise estimate and the JPEG quality read from the file."""
+
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
@@ -20,7 +27,9 @@ from desktop.core.inference.tiling import TilePiece
 from desktop.core.jobs.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
 from desktop.core.models.info import SIGMA
 from desktop.core.models.registry import ModelEntry, ModelScan
+from desktop.core.paths import find_sample_images
 from desktop.core.progress import PartialCallback, Progress
+from desktop.qt.app_settings import AppSettings
 from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus
 from desktop.qt.pages.tile_preview import ImageConverter, TilePreview
 from desktop.qt.pages.tiled_page import TiledPage
@@ -35,6 +44,27 @@ SIGMA_MAX = 0.50
 SIGMA_STEPS = 50  # steps of 0.01
 DEFAULT_SIGMA = 0.20
 PANEL_WIDTH = 340
+
+
+SIGMA_TITLE = "Model strength (noise level it removes)"
+SIGMA_AUTO = "Auto: estimate the image's noise"
+ESTIMATED_TITLE = "Model strength (more is smoother)"
+ESTIMATED_AUTO = "Auto: the model estimates the noise"
+STRENGTH_STEP = 0.01
+
+
+def describe_strength(strength: float) -> str:
+    return f"{strength:.2f}"
+
+
+def is_sample_image(image: LoadedImage) -> bool:
+    """True for one of the shipped sample images (clean: synthetic noise shows what a model does)."""
+    if image.path is None:
+        return False
+    try:
+        return Path(image.path).resolve() in {path.resolve() for path in find_sample_images()}
+    except OSError:
+        return False
 
 
 def describe_sigma(sigma: float) -> str:
@@ -76,7 +106,7 @@ def run_page_job(
     clean = model_input.pixels if settings.add_noise else None
     convert = make_alpha_converter(image.alpha, entry.info)
     progress = progress.with_partial(preview_denoising(clean, progress.show_partial, convert))
-    result = run_denoise_job(context.opener(entry), context.device, model_input.pixels, settings, progress)
+    result = run_denoise_job(context.opener(entry), context.device, model_input, settings, progress)
     if result.clean is not None:
         arrays = (result.clean, result.noisy, result.denoised)
     else:
@@ -94,8 +124,11 @@ class DenoisePage(TiledPage):
 
     title = "Denoise"
 
-    def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, context: RunContext, parent: QWidget | None = None, settings: AppSettings | None = None
+    ) -> None:
         super().__init__(context, parent)
+        self.settings = settings  # where "Add synthetic noise" set by hand is remembered
         self.result: DenoiseResult | None = None
         self.picker = ModelPicker("denoise")
         self.add_noise_check = QCheckBox("Add synthetic noise (the image is clean)")
@@ -107,13 +140,14 @@ class DenoisePage(TiledPage):
         self.sigma_slider.label.setMinimumWidth(self.fontMetrics().horizontalAdvance("0.00 (000/255)  "))
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
-        self.strength_group = QGroupBox("Model strength (noise level it removes)")
-        self.auto_check = QCheckBox("Auto: estimate the image's noise")
+        self.strength_group = QGroupBox(SIGMA_TITLE)
+        self.auto_check = QCheckBox(SIGMA_AUTO)
         self.auto_check.setChecked(True)
         self.strength_slider = FloatSlider(
             0.0, SIGMA_MAX, DEFAULT_SIGMA, steps=SIGMA_STEPS, describe=describe_sigma
         )
         self.strength_label = QLabel()
+        self.strength_label.setWordWrap(True)
         self.ensemble_box = EnsembleBox("Denoise")
         self.metrics_table = MetricsTable(("Noisy", "Denoised"))
         self.metrics_note = QLabel()
@@ -127,6 +161,7 @@ class DenoisePage(TiledPage):
 
         self.picker.model_changed.connect(self._change_model)
         self.add_noise_check.toggled.connect(self._change_settings)
+        self.add_noise_check.toggled.connect(self._remember_add_noise)
         self.sigma_slider.value_changed.connect(self._change_settings)
         self.seed_spin.valueChanged.connect(self._change_settings)
         self.auto_check.toggled.connect(self._change_settings)
@@ -142,13 +177,22 @@ class DenoisePage(TiledPage):
     def sigma_label(self) -> QLabel:
         return self.sigma_slider.label
 
+    @property
+    def estimating(self) -> bool:
+        """Whether the model picked estimates its own noise (a strength, not a sigma, on the slider)."""
+        entry = self.picker.current
+        return entry is not None and entry.info.takes_strength
+
     def read_settings(self) -> DenoiseSettings:
         """Return the settings the widgets describe."""
+        by_hand = None if self.auto_check.isChecked() else round(self.strength_slider.value, 4)
+        estimating = self.estimating
         return DenoiseSettings(
             add_noise=self.add_noise_check.isChecked(),
             sigma=self.sigma,
             seed=self.seed_spin.value(),
-            model_sigma=None if self.auto_check.isChecked() else round(self.strength_slider.value, 4),
+            model_sigma=None if estimating else by_hand,
+            strength=by_hand if estimating else None,
             options=RunOptions(
                 tile_size=self.context.tiles,
                 ensemble=self.ensemble_box.passes,
@@ -166,6 +210,18 @@ class DenoisePage(TiledPage):
 
     def image_picker(self) -> ModelPicker:
         return self.picker
+
+    def set_image(self, image: LoadedImage | None) -> None:
+        """Show `image`; a new one opens with "Add synthetic noise" as the user last set it by hand, else
+        on for a shipped sample (clean) and off for anything else (a user's photo is noisy already)."""
+        if image is not None and image is not self.image:
+            remembered = self.settings.denoise_add_noise if self.settings is not None else None
+            adding = is_sample_image(image) if remembered is None else remembered
+            self.add_noise_check.blockSignals(True)  # not a choice made by hand: not remembered, no run yet
+            self.add_noise_check.setChecked(adding)
+            self.add_noise_check.blockSignals(False)
+            self._enable_controls()
+        super().set_image(image)
 
     def set_models(self, scan: ModelScan) -> None:
         self.picker.set_models(scan.select_task("denoise"))
@@ -191,7 +247,11 @@ class DenoisePage(TiledPage):
             "" if result.clean is not None else "Denoising as is: no clean reference, so no metrics."
         )
         self.details_label.setText(page_result.details)
-        if result.model_sigma is not None:
+        if result.strength is not None:  # a model that estimates its noise: what Auto (or the hand) fed it
+            self.strength_label.setText(result.sigma_note)
+            if self.auto_check.isChecked():
+                self.strength_slider.set_value(result.strength, quiet=True)
+        elif result.model_sigma is not None:
             how = "estimated" if self.auto_check.isChecked() else "set"
             self.strength_label.setText(f"{SIGMA} fed to the model: {result.model_sigma:.3f} ({how})")
             if self.auto_check.isChecked():
@@ -228,16 +288,42 @@ class DenoisePage(TiledPage):
         takes_sigma = entry is not None and entry.info.takes_sigma
         self.strength_group.setVisible(takes_sigma)
         self.ensemble_box.show_for(entry.info if entry is not None else None)
-        if takes_sigma:
+        self.strength_label.clear()
+        if entry is not None and entry.info.takes_strength:
+            noise = entry.info.noise
+            low, high = noise.strength_min or 0.0, noise.strength_max or 0.0
+            self.strength_group.setTitle(ESTIMATED_TITLE)
+            self.auto_check.setText(ESTIMATED_AUTO)
+            high = max(high, low + STRENGTH_STEP)
+            steps = round((high - low) / STRENGTH_STEP)
+            self.strength_slider.set_range(low, high, describe_strength, steps)
+            self.strength_slider.set_value(noise.strength_default or 0.0, quiet=True)
+        elif takes_sigma:
+            assert entry is not None
             noise = entry.info.noise
             high = noise.sigma_max if noise.sigma_max is not None else noise.sigma or SIGMA_MAX
-            self.strength_slider.set_range(0.0, max(high, 0.01))
+            self.strength_group.setTitle(SIGMA_TITLE)
+            self.auto_check.setText(SIGMA_AUTO)
+            self.strength_slider.set_range(0.0, max(high, 0.01), describe_sigma, SIGMA_STEPS)
+        self._enable_controls()
         self.request_refresh()
 
     @Slot()
     def _change_settings(self) -> None:
+        self._enable_controls()
+        self.request_refresh()
+
+    @Slot(bool)
+    def _remember_add_noise(self, adding: bool) -> None:
+        if self.settings is not None:
+            self.settings.denoise_add_noise = adding
+
+    def _enable_controls(self) -> None:
+        """Noise controls only while adding noise; the strength only by hand, and not for a model that
+        estimates its noise while synthetic noise is added (it gets the known sigma instead)."""
         adding = self.add_noise_check.isChecked()
         self.sigma_slider.setEnabled(adding)
         self.seed_spin.setEnabled(adding)
-        self.strength_slider.setEnabled(not self.auto_check.isChecked())
-        self.request_refresh()
+        known_sigma = adding and self.estimating
+        self.auto_check.setEnabled(not known_sigma)
+        self.strength_slider.setEnabled(not self.auto_check.isChecked() and not known_sigma)

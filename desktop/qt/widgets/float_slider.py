@@ -55,10 +55,23 @@ class FloatSlider(QWidget):
         self.slider.blockSignals(False)
         self.label.setText(self._describe(self.value))
 
-    def set_range(self, low: float, high: float) -> None:
-        """Change the range, keeping the value where it fits (quietly)."""
+    def set_range(
+        self,
+        low: float,
+        high: float,
+        describe: Callable[[float], str] | None = None,
+        steps: int | None = None,
+    ) -> None:
+        """Change the range (and how the value is shown and the number of steps, where given), keeping the
+        value where it fits (quietly)."""
         value = self.value
         self._low, self._high = low, high
+        self._describe = describe or self._describe
+        if steps is not None:
+            self.slider.blockSignals(True)
+            self.slider.setRange(0, steps)
+            self.slider.setPageStep(max(1, steps // 20))
+            self.slider.blockSignals(False)
         self.set_value(value, quiet=True)
 
     @Slot(int)

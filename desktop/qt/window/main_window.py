@@ -90,7 +90,8 @@ class MainWindow(QMainWindow):
         self.status = RunStatusBar()
         self.setStatusBar(self.status)
         context = self._make_context()
-        self.denoise_page, self.upscale_page = DenoisePage(context), UpscalePage(context)
+        self.denoise_page = DenoisePage(context, settings=self.settings)
+        self.upscale_page = UpscalePage(context)
         self.generate_page, self.latent_map_page = GeneratePage(context), LatentMapPage(context)
         self.pages: dict[str, ModePage] = dict(
             zip(
