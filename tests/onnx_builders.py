@@ -468,3 +468,31 @@ def build_poison_model(path: Path, value: float) -> Path:
     outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])]
     initializers = [numpy_helper.from_array(np.array(value, np.float32), "value")]
     return _save_model(nodes, inputs, outputs, initializers, make_conv_metadata(path.stem), path)
+
+
+def build_jpeg_upscaler(path: Path, *, name: str, psnr: float = 30.0) -> Path:
+    """Write an RGB nearest-neighbour x2 upscaler that also takes `jpeg_quality` (N,) (a stand-in for
+    photo_sr_x2_real: its output adds quality * 0, so the input is part of the graph), with the contract's
+    metadata: noise kind "none" with "jpeg_quality": true."""
+    initializers = [
+        numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"),
+        numpy_helper.from_array(np.array([0.0], np.float32), "zero"),
+        numpy_helper.from_array(np.array([-1, 1, 1, 1], np.int64), "shape4"),
+    ]
+    nodes = [
+        helper.make_node("Resize", ["image", "", "scales"], ["big"], mode="nearest"),
+        helper.make_node("Mul", ["jpeg_quality", "zero"], ["nothing"]),
+        helper.make_node("Reshape", ["nothing", "shape4"], ["nothing4"]),
+        helper.make_node("Add", ["big", "nothing4"], ["output"]),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "height", "width"]),
+        helper.make_tensor_value_info("jpeg_quality", TensorProto.FLOAT, ["N"]),
+    ]
+    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "h2", "w2"])]
+    meta = make_conv_metadata(name, task="upscale", scale=2)
+    meta |= {
+        "noise": json.dumps({"kind": "none", "jpeg_quality": True}),
+        "metrics": json.dumps({"psnr": psnr}),
+    }
+    return _save_model(nodes, inputs, outputs, initializers, meta, path)

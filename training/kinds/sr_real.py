@@ -64,6 +64,10 @@ class RealPhotoUpscale(SuperResolution):
             ("image", "jpeg_quality"), ("output",), ((2, cfg.channels, 16, 16), (2,)), dynamic_hw=True
         )
 
+    def describe_noise(self, cfg, task: str) -> dict:
+        """No noise level to set; the model takes the file's JPEG quality."""
+        return {"kind": "none", "jpeg_quality": True}
+
     def export_parts(self, model: nn.Module, cfg, splits: Splits) -> list[ExportPart]:
         """Low-resolution test images told several qualities, and a second size."""
         images = parity_images(cfg, splits.test_x)

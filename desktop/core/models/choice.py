@@ -19,6 +19,7 @@ from desktop.core.models.info import DECODER_TASKS, ModelInfo
 from desktop.core.models.registry import ModelEntry
 
 TRAINING_SIZE_KEYS = ("image_size", "crop_size")  # train_config keys, in order, giving the side trained at
+JPEG_FORMATS = ("JPEG", "MPO")  # Pillow's formats of JPEG files (MPO: a camera's JPEG with a second view)
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,17 @@ class ImageShape:
     height: int
     width: int
     channels: int  # 1 grayscale, 3 colour
+    jpeg: bool = False  # a JPEG file: its artefacts want a model trained for them (one told the quality)
 
     @property
     def text(self) -> str:
         return f"{self.width}x{self.height} {'colour' if self.channels == 3 else 'grayscale'}"
 
 
-def shape_of(pixels_shape: Sequence[int]) -> ImageShape:
-    """Return the `ImageShape` of an array shape (H, W, C)."""
+def shape_of(pixels_shape: Sequence[int], *, jpeg: bool = False) -> ImageShape:
+    """Return the `ImageShape` of an array shape (H, W, C), of a JPEG file's pixels where `jpeg`."""
     height, width, channels = pixels_shape[:3]
-    return ImageShape(int(height), int(width), 3 if channels >= 3 else 1)
+    return ImageShape(int(height), int(width), 3 if channels >= 3 else 1, jpeg)
 
 
 def read_image_shape(path: Path) -> ImageShape | None:
@@ -47,7 +49,7 @@ def read_image_shape(path: Path) -> ImageShape | None:
             colour = image.mode not in ("1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
             if image.mode == "P":  # a palette may hold only greys, but it is colour as far as we know
                 colour = True
-            return ImageShape(image.height, image.width, 3 if colour else 1)
+            return ImageShape(image.height, image.width, 3 if colour else 1, image.format in JPEG_FORMATS)
     except Exception:  # any unreadable file: no shape to choose by
         return None
 
@@ -100,15 +102,20 @@ def read_test_psnr(info: ModelInfo) -> float:
 def rank_models(models: Sequence[ModelEntry], image: ImageShape | None) -> list[ModelEntry]:
     """Return `models` best first for `image` (None: no image yet, as for any photo): fitting ones first,
     then nearest the size they were trained at, then those of the image's own channel count (RGB without
-    an image), then the best test PSNR; ties keep scan order."""
+    an image), then for a JPEG file those told the file's JPEG quality (trained on JPEG artefacts) and for
+    other files those that are not (trained on clean inputs), then the best test PSNR; ties keep scan
+    order."""
     wanted_channels = image.channels if image is not None else 3
 
-    def key(entry: ModelEntry) -> tuple[bool, int, bool, float]:
+    jpeg = image is not None and image.jpeg
+
+    def key(entry: ModelEntry) -> tuple[bool, int, bool, bool, float]:
         info = entry.info
         return (
             bool(explain_misfit(info, image)),
             measure_size_gap(info, image),
             info.channels != wanted_channels,
+            info.takes_jpeg_quality != jpeg,  # JPEGs to a model told their quality, lossless files not
             -read_test_psnr(info),
         )
 
@@ -122,6 +129,18 @@ class ModelChoice:
     entry: ModelEntry | None
     note: str = ""  # why the user's pick was not used, or why it does not suit the image
     better: ModelEntry | None = None  # a fitting model to offer when the user's pick does not fit
+
+
+def explain_pick(info: ModelInfo, image: ImageShape | None) -> str:
+    """Why a model suits `image` beyond fitting it, for the user ("" when there is nothing to say): a
+    JPEG file goes to a model trained on JPEG artefacts, another file to one trained on clean inputs."""
+    if image is None or info.task not in ("denoise", "upscale"):
+        return ""
+    if image.jpeg and info.takes_jpeg_quality:
+        return "a JPEG file: a model trained on JPEG artefacts, told the file's quality"
+    if not image.jpeg and not info.takes_jpeg_quality:
+        return "a lossless file: a model trained on clean inputs"
+    return ""
 
 
 def choose_model(

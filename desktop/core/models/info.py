@@ -46,7 +46,7 @@ _SIGNATURES: dict[str, tuple[dict[str, int], dict[str, int], dict[str, int], dic
         {"output": 4},
         {"latent": 2, "noise_level": 1},
     ),
-    "upscale": ({"image": 4}, {}, {"output": 4}, {}),
+    "upscale": ({"image": 4}, {"jpeg_quality": 1}, {"output": 4}, {}),
     "vae-encoder": ({"image": 4}, {}, {"mu": 2, "logvar": 2}, {}),
     "vae-decoder": ({"z": 2}, {}, {"output": 4}, {}),
     "decoder": ({"z": 2}, {}, {"output": 4}, {}),
@@ -89,7 +89,7 @@ class NoiseSpec:
         """Return e.g. "Gaussian sigma=0.20", "Gaussian sigma 0.00-0.50" or "per-pixel noise it estimates
         itself (sigma 0.00-0.50) and JPEG artefacts" (Greek sigma, en dash), to follow "trained on"."""
         if self.kind == "none":
-            return "no noise"
+            return "JPEG artefacts" if self.jpeg_quality else "no noise"
         if self.sigma is not None:
             return f"Gaussian {SIGMA}={self.sigma:.2f}"
         levels = f"{SIGMA} {self.sigma_min:.2f}{EN_DASH}{self.sigma_max:.2f}"
@@ -324,8 +324,8 @@ def _parse_noise(metadata: Mapping[str, str]) -> NoiseSpec:
         raise ModelContractError(
             "metadata key 'noise' must be a JSON object with kind 'gaussian', 'estimated' or 'none'"
         )
-    if value["kind"] == "none":
-        return NoiseSpec(kind="none")
+    if value["kind"] == "none":  # an upscaler for JPEGs may still take the file's quality
+        return NoiseSpec(kind="none", jpeg_quality=_parse_jpeg_flag(value))
     clip = bool(value.get("clip", True))
     if "sigma" in value and value["kind"] == "gaussian":
         return NoiseSpec("gaussian", sigma=_parse_sigma(value, "sigma"), clip=clip)
@@ -335,6 +335,14 @@ def _parse_noise(metadata: Mapping[str, str]) -> NoiseSpec:
     if value["kind"] == "gaussian":
         return NoiseSpec("gaussian", sigma_min=low, sigma_max=high, clip=clip)
     return _parse_estimated_noise(value, low, high, clip)
+
+
+def _parse_jpeg_flag(noise: Mapping[str, Any]) -> bool:
+    """The `noise` object's `jpeg_quality`: whether the model takes the file's JPEG quality."""
+    jpeg = noise.get("jpeg_quality", False)
+    if not isinstance(jpeg, bool):
+        raise ModelContractError(f"metadata key 'noise': 'jpeg_quality' must be true or false, is {jpeg!r}")
+    return jpeg
 
 
 def _parse_estimated_noise(noise: Mapping[str, Any], low: float, high: float, clip: bool) -> NoiseSpec:
@@ -358,9 +366,7 @@ def _parse_estimated_noise(noise: Mapping[str, Any], low: float, high: float, cl
             f"metadata key 'noise': strength_default {default} is outside strength_min {least} .. "
             f"strength_max {most}"
         )
-    jpeg = noise.get("jpeg_quality", False)
-    if not isinstance(jpeg, bool):
-        raise ModelContractError(f"metadata key 'noise': 'jpeg_quality' must be true or false, is {jpeg!r}")
+    jpeg = _parse_jpeg_flag(noise)
     return NoiseSpec(
         "estimated", sigma_min=low, sigma_max=high, clip=clip, strength_min=least, strength_max=most,
         strength_default=default, jpeg_quality=jpeg,

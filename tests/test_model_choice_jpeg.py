@@ -1,0 +1,70 @@
+"""A JPEG file goes to the model trained on JPEG artefacts (told the file's quality), a lossless file to the
+one trained on clean inputs (issue 33): the ranking, the reason given, the contract of such an upscaler, and
+the batch CLI's pick per file."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx_builders import build_conv_model, build_jpeg_upscaler, rewrite_metadata
+from PIL import Image
+
+from desktop.core.models.choice import ImageShape, explain_pick, rank_models, read_image_shape
+from desktop.core.models.registry import scan_models
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def upscalers(tmp_path: Path) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    # The clean model has the better test PSNR: without the JPEG rule it would win every file.
+    clean = build_conv_model(folder / "clean_x2.onnx", task="upscale", scale=2)
+    rewrite_metadata(clean, metrics=json.dumps({"psnr": 35.0}))
+    build_jpeg_upscaler(folder / "jpeg_x2.onnx", name="jpeg_x2", psnr=30.0)
+    return folder
+
+
+def test_an_upscaler_told_the_jpeg_quality_keeps_the_contract(upscalers: Path) -> None:
+    scan = scan_models([upscalers])
+    assert not scan.skipped, [s.reason for s in scan.skipped]
+    info = scan.find_model("jpeg_x2").info
+    assert info.takes_jpeg_quality and info.noise.kind == "none" and info.noise.jpeg_quality
+    assert info.noise.describe() == "JPEG artefacts"
+
+
+def test_jpeg_files_rank_the_jpeg_model_first_and_lossless_files_the_clean_one(upscalers: Path) -> None:
+    models = scan_models([upscalers]).select_task("upscale")
+    jpeg, png = ImageShape(300, 400, 3, jpeg=True), ImageShape(300, 400, 3)
+    assert rank_models(models, jpeg)[0].info.name == "jpeg_x2"
+    assert rank_models(models, png)[0].info.name == "clean_x2"
+    assert "JPEG" in explain_pick(rank_models(models, jpeg)[0].info, jpeg)
+    assert "lossless" in explain_pick(rank_models(models, png)[0].info, png)
+
+
+def test_the_header_says_which_files_are_jpegs(tmp_path: Path) -> None:
+    pixels = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.jpg", quality=75)
+    Image.fromarray(pixels).save(tmp_path / "b.png")
+    assert read_image_shape(tmp_path / "a.jpg") == ImageShape(20, 30, 3, jpeg=True)
+    assert read_image_shape(tmp_path / "b.png") == ImageShape(20, 30, 3, jpeg=False)
+
+
+def test_the_batch_cli_picks_per_file_and_feeds_the_quality(upscalers: Path, tmp_path: Path) -> None:
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    pixels = (np.random.default_rng(1).random((24, 32, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(inputs / "web.jpg", quality=60)
+    Image.fromarray(pixels).save(inputs / "scan.png")
+    command = [sys.executable, "-m", "desktop.batch_cli", str(inputs), str(outputs), "--task", "upscale"]
+    done = subprocess.run(
+        [*command, "--models-dir", str(upscalers)], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {Path(r["path"]).stem: r for r in json.loads((outputs / "batch_report.json").read_text())["rows"]}
+    assert rows["web"]["model"] == "jpeg_x2" and rows["scan"]["model"] == "clean_x2"
+    assert "jpeg_quality" in json.dumps(rows["web"]["parameters"])
