@@ -470,13 +470,13 @@ def build_poison_model(path: Path, value: float) -> Path:
     return _save_model(nodes, inputs, outputs, initializers, make_conv_metadata(path.stem), path)
 
 
-def build_jpeg_upscaler(path: Path, *, name: str, psnr: float = 30.0) -> Path:
+def build_jpeg_upscaler(path: Path, *, name: str, psnr: float = 30.0, quality_gain: float = 0.0) -> Path:
     """Write an RGB nearest-neighbour x2 upscaler that also takes `jpeg_quality` (N,) (a stand-in for
-    photo_sr_x2_real: its output adds quality * 0, so the input is part of the graph), with the contract's
-    metadata: noise kind "none" with "jpeg_quality": true."""
+    photo_sr_x2_real: its output adds quality * `quality_gain`, so a test sees what it was fed), with the
+    contract's metadata: noise kind "none" with "jpeg_quality": true."""
     initializers = [
         numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"),
-        numpy_helper.from_array(np.array([0.0], np.float32), "zero"),
+        numpy_helper.from_array(np.array([quality_gain], np.float32), "zero"),
         numpy_helper.from_array(np.array([-1, 1, 1, 1], np.int64), "shape4"),
     ]
     nodes = [

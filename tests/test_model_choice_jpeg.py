@@ -12,6 +12,8 @@ import pytest
 from onnx_builders import build_conv_model, build_jpeg_upscaler, rewrite_metadata
 from PIL import Image
 
+from desktop.core.inference.session import open_model
+from desktop.core.jobs.upscale import upscale_image
 from desktop.core.models.choice import ImageShape, explain_pick, rank_models, read_image_shape
 from desktop.core.models.registry import scan_models
 
@@ -68,3 +70,14 @@ def test_the_batch_cli_picks_per_file_and_feeds_the_quality(upscalers: Path, tmp
     rows = {Path(r["path"]).stem: r for r in json.loads((outputs / "batch_report.json").read_text())["rows"]}
     assert rows["web"]["model"] == "jpeg_x2" and rows["scan"]["model"] == "clean_x2"
     assert "jpeg_quality" in json.dumps(rows["web"]["parameters"])
+
+
+def test_the_file_quality_reaches_the_first_pass_only(tmp_path: Path) -> None:
+    """x4 by a x2 model twice: the second pass enlarges the first's output, which is no JPEG."""
+    path = build_jpeg_upscaler(tmp_path / "gain.onnx", name="gain", quality_gain=0.001)
+    pixels = np.zeros((8, 8, 3), np.float32)
+    opener = lambda device: open_model(path, device)  # noqa: E731
+    once = upscale_image(opener, "cpu", pixels, factor=2, jpeg_quality=75).upscaled
+    twice = upscale_image(opener, "cpu", pixels, factor=4, jpeg_quality=75).upscaled
+    plain = upscale_image(opener, "cpu", pixels, factor=2).upscaled
+    assert np.allclose(once, 0.075) and np.allclose(twice, 0.075) and np.allclose(plain, 0.0)

@@ -36,10 +36,10 @@ class ModelInput:
     jpeg_quality: int | None = None  # the file's IJG quality where it was a JPEG (`LoadedImage.jpeg_quality`)
 
     @classmethod
-    def unchanged(cls, pixels: np.ndarray) -> "ModelInput":
-        """Pixels that are model-ready already."""
+    def unchanged(cls, pixels: np.ndarray, jpeg_quality: int | None = None) -> "ModelInput":
+        """Pixels that are model-ready already (a JPEG file's, with its `jpeg_quality`)."""
         size = f"{pixels.shape[1]}x{pixels.shape[0]} {_CHANNEL_NAMES[pixels.shape[2]]}"
-        return cls(pixels, size, size)
+        return cls(pixels, size, size, jpeg_quality=jpeg_quality)
 
     @property
     def as_is(self) -> bool:

@@ -90,12 +90,14 @@ def upscale_image(
     check: bool = False,
     options: RunOptions = RunOptions(),
     progress: Progress | None = None,
+    jpeg_quality: int | None = None,
 ) -> UpscaleResult:
     """Enlarge model-ready pixels (H, W, C) `factor` times with the model and with bicubic; with `check`,
     first shrink them `factor` times and measure both results against the original. The last pass runs
     its tiles nearest first to `options.focus` (row, column in output pixels, where the view is centred),
     those in the `options.visible` box (output pixels) first; `options.ensemble` > 1 averages that many
-    orientations in each pass."""
+    orientations in each pass. `jpeg_quality` (a JPEG file's) goes to a model that takes it in the first
+    pass only: a second pass enlarges the first's output, no JPEG (nor does the check's bicubic shrink)."""
     progress = progress or Progress()
     model = open_model(device)
     passes = count_passes(model.info, factor)
@@ -116,8 +118,9 @@ def upscale_image(
         step = progress.sub_progress(0.9 * index / passes, 0.9 / passes)
         last = index == passes - 1
         settings = ProcessSettings(device=device, options=last_options if last else earlier_options)
+        quality = jpeg_quality if index == 0 and not check else None
         done = process_image(
-            ModelInput.unchanged(image),
+            ModelInput.unchanged(image, quality),
             lambda chosen: model if chosen == device else open_model(chosen),
             settings,
             step if last else step.with_partial(lambda piece: None),

@@ -17,7 +17,7 @@ from desktop.core.images.files import LoadedImage
 from desktop.core.inference.image_model import ModelOpener
 from desktop.core.inference.session import ModelSession
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
-from desktop.core.models.choice import shape_of
+from desktop.core.models.choice import ImageShape, shape_of
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.qt.widgets.model_picker import ModelPicker
 from desktop.qt.workers.inference_worker import (
@@ -189,7 +189,7 @@ class ModePage(QWidget):
         if picker is not None:
             self._holding = True
             try:
-                picker.set_image_shape(shape_of(image.pixels.shape) if image is not None else None)
+                picker.set_image_shape(image_shape(image))
             finally:
                 self._holding = False
         self.request_refresh()
@@ -260,3 +260,10 @@ class ModePage(QWidget):
     def _partial(self, request_id: int, piece: object) -> None:
         if request_id == self._latest:
             self.show_partial(piece)
+
+
+def image_shape(image: LoadedImage | None) -> ImageShape | None:
+    """What the model choice knows of an open image: its size, channels and whether it is a JPEG file."""
+    if image is None:
+        return None
+    return shape_of(image.pixels.shape, jpeg=image.jpeg_quality is not None)

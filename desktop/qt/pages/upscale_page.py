@@ -15,9 +15,10 @@ from desktop.core.images.files import LoadedImage
 from desktop.core.inference.image_model import RunOptions, prepare_model_input
 from desktop.core.inference.tiling import TilePiece
 from desktop.core.jobs.upscale import FACTORS, UpscaleResult, UpscaleStart, count_passes, upscale_image
+from desktop.core.models.choice import explain_pick
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.progress import PartialCallback, Progress
-from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus
+from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus, image_shape
 from desktop.qt.pages.tile_preview import ImageConverter, TilePreview
 from desktop.qt.pages.tiled_page import TiledPage
 from desktop.qt.widgets.compare_box import CompareBox
@@ -90,6 +91,7 @@ def run_page_job(
         check=check,
         options=options,
         progress=progress,
+        jpeg_quality=image.jpeg_quality,
     )
     arrays = [a for a in (result.original, result.source, result.bicubic, result.upscaled) if a is not None]
     names = name_layers(factor, check)
@@ -98,7 +100,10 @@ def run_page_job(
     title = title_with_ensemble(entry.info.title, options.ensemble)
     status = RunStatus(title, result.provider, result.seconds, notes)
     enlarged = describe_enlargement(result.source.shape, factor, result.passes)
-    details = f"Input: {model_input.description}. Enlarged {enlarged}."
+    why = explain_pick(entry.info, image_shape(image))
+    quality = f", JPEG quality {image.jpeg_quality} from the file" if image.jpeg_quality else ""
+    details = f"Input: {model_input.description}{quality}. Enlarged {enlarged}."
+    details += f" Model: {why}." if why else ""
     return PageResult(result, layers, status, details)
 
 
