@@ -1,10 +1,11 @@
-"""Command line: `python -m training {train,export,evaluate} ...` (see `--help` of each)."""
+"""Command line: `python -m training {train,rebuild,export,evaluate,...} ...` (see `--help` of each)."""
 
 import argparse
 import sys
 from pathlib import Path
 
 from training.config import RECIPES, override_config
+from training.recipes import LINEAGES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=run_train)
 
+    p = sub.add_parser(
+        "rebuild", help="replay a shipped model's lineage of stages (recipes.py) and export it"
+    )
+    p.add_argument("name", choices=sorted(LINEAGES), help="the model (its lineage in training/recipes.py)")
+    p.add_argument("--until", metavar="STAGE", help="stop after this stage (default: the last)")
+    p.add_argument(
+        "--out", type=Path, default=Path("runs"), help="runs root: <out>/rebuild/<name>/ (default: runs)"
+    )
+    p.add_argument("--data-dir", type=Path, help="dataset folder, as for train")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2: this 2-core machine)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (autocast)")
+    p.set_defaults(handler=run_rebuild)
+
     p = sub.add_parser("export", help="export a run's best.pt to ONNX and check it against PyTorch")
     p.add_argument("checkpoint", type=Path, help="run folder or best.pt")
     p.add_argument("--out", type=Path, help="ONNX file (default: onnx_models/<name>.onnx)")
@@ -95,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=Path("runs/results.md"), help="markdown file for the table")
     p.set_defaults(handler=run_evaluate)
+
     return parser
 
 
@@ -131,6 +147,24 @@ def run_train(args: argparse.Namespace) -> int:
     if run_dir is not None:  # None on torchrun's other ranks: rank 0 writes the run folder
         print(f"wrote {run_dir}")
     return 0
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    from training.rebuild import rebuild
+
+    try:
+        exported = rebuild(
+            args.name,
+            until=args.until,
+            out=args.out,
+            data_dir=args.data_dir,
+            threads=args.threads,
+            device=args.device,
+            amp=args.amp,
+        )
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    return 0 if exported else 1  # None: a stage was interrupted, and the next rebuild resumes it
 
 
 def run_pack(args: argparse.Namespace) -> int:

@@ -38,8 +38,10 @@ def build_metadata(
     suffix = {"vae-encoder": " — encoder", "vae-decoder": " — decoder", "decoder": " — decoder"}.get(task, "")
     any_size = kind.describe_io(cfg, task).dynamic_hw
     # Trained on all eight flips and quarter turns: the app may average them (a self-ensemble).
-    symmetry = {"symmetry": "dihedral"} if cfg.augment == "dihedral" else {}
-    return symmetry | {
+    optional = {"symmetry": "dihedral"} if cfg.augment == "dihedral" else {}
+    if cfg.stage:  # a stage of a lineage (`recipes.py`): "<model>/<stage>", which `rebuild` replays
+        optional["recipe_stage"] = cfg.stage
+    return optional | {
         "task": task,
         "name": name or cfg.name,
         "title": cfg.title + suffix,
@@ -56,6 +58,7 @@ def build_metadata(
         "metrics": json.dumps(metrics),
         "train_config": json.dumps(asdict(cfg)),
         "version": cfg.version,
+        "recipe": cfg.recipe,  # the key of config.RECIPES it was trained from
     }
 
 
@@ -65,10 +68,12 @@ def export_checkpoint(
     *,
     data_dir: Path | None = None,
     prior_components: int | None = None,
+    out_dir: Path | None = None,
 ) -> Path:
     """Export `best.pt` (or the run folder holding it) to ONNX, then check each file; return the first path.
 
-    `out` names the first file (default `onnx_models/<name>.onnx`); a partner file (decoder) goes beside it.
+    `out` names the first file (default `<out_dir>/<name>.onnx`, `out_dir` default onnx_models/); a partner
+    file (decoder) goes beside it under its own name.
     `prior_components` replaces a VAE run's count of mixture components (the prior is fitted here).
     """
     path = Path(checkpoint)
@@ -89,7 +94,7 @@ def export_checkpoint(
     with torch.no_grad():
         parts = kind.export_parts(model, cfg, splits)
     for i, part in enumerate(parts):
-        folder = Path(out).parent if out else Path("onnx_models")
+        folder = Path(out).parent if out else Path(out_dir or "onnx_models")
         target = Path(out) if (out and i == 0) else folder / f"{part.name}.onnx"
         metadata = build_metadata(cfg, metrics, part.task, part.name) | part.extra_metadata
         export_onnx(part.module, target, kind.describe_io(cfg, part.task), metadata)

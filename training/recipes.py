@@ -1,0 +1,420 @@
+"""Every shipped model's lineage: the training stages it came from, in order, as data.
+
+A stage is one `python -m training train` run: a base recipe of `config.RECIPES`, the config fields set on top
+(what the run's `--set`s and the recipe's defaults of the time made its config), the stage it started from
+(`--init`) and why. `python -m training rebuild NAME` replays a lineage (`rebuild.py`), and every export
+names its stage in the ONNX metadata (`recipe_stage`, from the config's `stage`).
+
+Transcribed from `training/README.md`, the commit messages (`git log -- training/ onnx_models/`) and the
+`train_config` and `metrics.init` of each shipped file in git's history; the overrides of each stage below
+give the config that file recorded (tests/test_training_recipes.py holds the last stage of each lineage to
+today's files). Where the recipe's defaults have moved on since, a stage sets the old values back (e.g.
+`res_blocks=()` before photo_denoise v5.0). Replaying gives a model of the same recipe, not the same weights:
+the code, the photo sets and the machines (and their speed, which the time budgets run on) have changed.
+
+Stages are named by the version they shipped as ("v5.6"); stages that did not ship are named by the version
+of the next one and a number ("v4.0-1"). Stages that were tried and not shipped sit in comments, not in the
+lineage: a lineage is the shipped model's ancestry only.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from training.config import RECIPES, RecipeConfig, override_config
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training run of a lineage."""
+
+    name: str  # unique in its lineage; also the stage's folder in a rebuild
+    recipe: str  # base config: a key of config.RECIPES
+    why: str  # one line: what the stage changed, and why
+    init: str = ""  # the stage whose weights it starts from; "" for random weights
+    # it started from `init`'s exported ONNX files (`--init onnx_models/...`), so the parts those files leave
+    # out (a VAE-GAN's critic) started fresh; False: from the run folder, critic and all
+    from_files: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)  # config fields on top of the recipe
+
+
+# photo_denoise before v5.0 had no residual blocks (the recipe's default since)
+NO_RES = {"res_blocks": ()}
+# the sets of every photo_denoise stage from v4.2 on (README, stages 3-10), beside the loss, lr and crops
+PHOTO_DENOISE_SETS = {"warmup": 0.03, "augment": "dihedral", "channels_last": True, "grey_share": 0.1}
+# cans-vae-gan's defaults at v4.0 and v4.1 (config.py at 527dda4 and d1d4ca6), before the decoder blocks,
+# beta 8, the codes between, general photos and the 32-component prior became its defaults
+CANS_GAN_V4 = {
+    "version": "4.0",
+    "beta": 32.0,
+    "prior_components": 8,
+    "critic_codes": "normal",
+    "decoder_res_blocks": (),
+    "photo_share": 0.0,
+    "warmup": 0.0,
+    "adv_weight": 0.5,
+    "lr": 2e-4,
+    "time_budget_s": 2100.0,
+}
+# the v4.1 stages' common sets (README: "same sets")
+CANS_V41_SETS = {"beta": 16.0, "critic_codes": "between", "lr": 1e-4, "warmup": 0.03}
+# the v5.0 and v5.1 runs: 8 components still (v5.3 made 32 the default, fitted at export)
+CANS_V5_SETS = {
+    "decoder_res_blocks": (0, 0, 1, 1),
+    "beta": 8.0,
+    "critic_codes": "between",
+    "adv_weight": 0.75,
+}
+CANS_V5_SETS |= {"warmup": 0.03, "prior_components": 8, "photo_share": 0.0}
+
+LINEAGES: dict[str, list[Stage]] = {
+    "fashion_dae_mlp": [
+        Stage(
+            "v1.0",
+            "fashion-dae-mlp",
+            "seed 001's MLP as the seed describes it; seed 4 had the lowest validation loss of seeds 0-6 "
+            "(trained on 2 threads: runs repeat for one thread count only)",
+        ),
+    ],
+    "fashion_dae_conv": [
+        Stage(
+            "v2.0",
+            "fashion-dae-conv",
+            "a noise-conditioned U-Net at full resolution with LeakyReLU, 20 min (the earlier Intel machine)",
+        ),
+        Stage(
+            "v2.1",
+            "fashion-dae-conv",
+            "per-image log-L1, so every noise level counts by its relative error, at half the lr",
+            init="v2.0",
+            from_files=True,
+            overrides={"loss": "log-l1", "lr": 2.5e-4, "channels_last": True, "time_budget_s": 1500.0}
+            | {"version": "2.1"},
+        ),
+        Stage(
+            "v2.2",
+            "fashion-dae-conv",
+            "the same again: v2.1's best epoch was its last, so it was still learning",
+            init="v2.1",
+            from_files=True,
+            overrides={"loss": "log-l1", "lr": 2.5e-4, "channels_last": True, "time_budget_s": 1500.0}
+            | {"version": "2.2"},
+        ),
+    ],
+    "fashion_sr_x2": [
+        Stage(
+            "v1.0",
+            "fashion-sr-x2",
+            "seed 004's x2 upscaler: convolutions and a transposed convolution, 4 min",
+        ),
+    ],
+    "fashion_vae": [
+        # v1.0 (4 min) was replaced by v2.0 trained from scratch for 8 min
+        Stage("v2.0", "fashion-vae", "the conv VAE with a 16-number code, 8 min from scratch"),
+        Stage(
+            "v3.0-1",
+            "fashion-vae-gan",
+            "the VAE beside a patch critic (adv 0.5), for sharper samples, with a 16-component mixture prior",
+            init="v2.0",
+            from_files=True,
+        ),
+        Stage(
+            "v3.0",
+            "fashion-vae-gan",
+            "more adversarial weight, the critic judging decodes of codes between the batch's (where the "
+            "mixture and the interpolation take the decoder), lower lr",
+            init="v3.0-1",
+            overrides={"adv_weight": 1.0, "critic_codes": "between", "lr": 1e-4, "time_budget_s": 900.0},
+        ),
+    ],
+    "photo_sr_x2": [
+        # v1.0 (sr-convt, width 32 depth 5, on the cans alone, 4 min) is not an ancestor: v2.0 started afresh
+        Stage(
+            "v2.0",
+            "photo-sr-x2",
+            "the residual upscaler (173 k weights) on the general photos + cans, 70 min from scratch",
+            overrides={"time_budget_s": 4200.0},
+        ),
+        Stage(
+            "v2.1",
+            "photo-sr-x2",
+            "128-px crops (64-px inputs) at a lower lr",
+            init="v2.0",
+            from_files=True,
+            overrides={"crop_size": 128, "lr": 2e-4, "time_budget_s": 3840.0, "version": "2.1"},
+        ),
+        Stage(
+            "v2.2",
+            "photo-sr-x2",
+            "more steps at a lower lr (both photo models were still improving)",
+            init="v2.1",
+            from_files=True,
+            overrides={"crop_size": 128, "lr": 1.5e-4, "time_budget_s": 6300.0, "version": "2.2"},
+        ),
+        Stage(
+            "v2.3",
+            "photo-sr-x2",
+            "more steps, with a warmup for the fresh Adam",
+            init="v2.2",
+            from_files=True,
+            overrides={
+                "crop_size": 128,
+                "lr": 1.5e-4,
+                "warmup": 0.03,
+                "time_budget_s": 6750.0,
+                "version": "2.3",
+            },
+        ),
+        # v2.4 (depth=5 from v2.3, 100 min) was not shipped: no Set14 gain for 17% more time
+        Stage(
+            "v2.5",
+            "photo-sr-x2",
+            "the L2 loss (the mean squared error, the benchmarks' PSNR) instead of L1",
+            init="v2.3",
+            from_files=True,
+            overrides={"loss": "l2", "crop_size": 128, "lr": 1e-4, "warmup": 0.03, "time_budget_s": 6600.0}
+            | {"version": "2.5"},
+        ),
+    ],
+    "photo_denoise": [
+        # v1 (below its targets) is not an ancestor: v2 started afresh at full resolution
+        Stage(
+            "v2.0",
+            "photo-denoise",
+            "the full-resolution 4-level U-Net on the can photos, 25 min from scratch",
+            overrides=NO_RES | {"dataset": "coca-vs-pepsi", "version": "2.0"},
+        ),
+        # The README's command for v2.1 sets no version: the run kept v2.0's.
+        Stage(
+            "v2.1",
+            "photo-denoise",
+            "per-image log-L1, so every noise level counts by its relative error, at half the lr",
+            init="v2.0",
+            overrides=NO_RES | {"dataset": "coca-vs-pepsi", "version": "2.0", "loss": "log-l1", "lr": 2.5e-4},
+        ),
+        Stage(
+            "v3.0",
+            "photo-denoise",
+            "crops in all eight flips and quarter turns (the app's self-ensemble), NHWC, batch 16, 40 min",
+            init="v2.1",
+            from_files=True,  # its metadata's init; the README's command names the v2.1 run folder
+            overrides=NO_RES
+            | {"dataset": "coca-vs-pepsi", "loss": "log-l1", "lr": 2.5e-4, "augment": "dihedral"}
+            | {"channels_last": True, "batch_size": 16, "time_budget_s": 2400.0, "version": "3.0"},
+        ),
+        Stage(
+            "v4.0",
+            "photo-denoise",
+            "the general photos (photos/train + the cans) instead of the cans alone, 70 min",
+            init="v3.0",
+            from_files=True,
+            overrides=NO_RES
+            | {"loss": "log-l1", "lr": 3e-4, "augment": "dihedral", "channels_last": True, "batch_size": 16}
+            | {"time_budget_s": 4200.0, "version": "4.0"},
+        ),
+        Stage(
+            "v4.1",
+            "photo-denoise",
+            "96-px crops at lr 1e-4 (a restart at 2e-4 knocked validation back further)",
+            init="v4.0",
+            from_files=True,
+            overrides=NO_RES
+            | {"loss": "log-l1", "lr": 1e-4, "augment": "dihedral", "channels_last": True, "crop_size": 96}
+            | {"batch_size": 8, "time_budget_s": 3840.0, "version": "4.1"},
+        ),
+        Stage(
+            "v4.2",
+            "photo-denoise",
+            "a tenth of the crops grey (how a grayscale photo reaches the RGB model), a warmup, 100 min",
+            init="v4.1",
+            from_files=True,
+            overrides=NO_RES
+            | PHOTO_DENOISE_SETS
+            | {"loss": "log-l1", "lr": 1e-4, "crop_size": 96, "batch_size": 8, "time_budget_s": 6000.0}
+            | {"version": "4.2"},
+        ),
+        Stage(
+            "v5.0",
+            "photo-denoise",
+            "two residual blocks at half, quarter and eighth resolution (starting as the identity), 115 min",
+            init="v4.2",
+            from_files=True,
+            overrides={"res_blocks": (0, 2, 2, 2)}
+            | PHOTO_DENOISE_SETS
+            | {"loss": "log-l1", "lr": 1e-4, "crop_size": 96, "batch_size": 8, "time_budget_s": 6900.0}
+            | {"version": "5.0"},
+        ),
+        Stage(
+            "v5.1",
+            "photo-denoise",
+            "v5.0's command again: steps are what the net lacks",
+            init="v5.0",
+            from_files=True,
+            overrides=PHOTO_DENOISE_SETS
+            | {"loss": "log-l1", "lr": 1e-4, "crop_size": 96, "batch_size": 8, "time_budget_s": 6900.0}
+            | {"version": "5.1"},
+        ),
+        Stage(
+            "v5.2",
+            "photo-denoise",
+            "128-px crops at a lower peak lr",
+            init="v5.1",
+            from_files=True,
+            overrides=PHOTO_DENOISE_SETS
+            | {"loss": "log-l1", "lr": 7e-5, "crop_size": 128, "batch_size": 4, "time_budget_s": 6600.0}
+            | {"version": "5.2"},
+        ),
+        Stage(
+            "v5.3",
+            "photo-denoise",
+            "a lower peak lr still (a smaller restart dip, no faster progress)",
+            init="v5.2",
+            from_files=True,
+            overrides=PHOTO_DENOISE_SETS
+            | {"loss": "log-l1", "lr": 4e-5, "crop_size": 128, "batch_size": 4, "time_budget_s": 6300.0}
+            | {"version": "5.3"},
+        ),
+        Stage(
+            "v5.4",
+            "photo-denoise",
+            "the same recipe at a peak of 5e-5",
+            init="v5.3",
+            from_files=True,
+            overrides=PHOTO_DENOISE_SETS
+            | {"loss": "log-l1", "lr": 5e-5, "crop_size": 128, "batch_size": 4, "time_budget_s": 5100.0}
+            | {"version": "5.4"},
+        ),
+        # A log-L1 stage from v5.4 ran for 15 minutes and was stopped for v5.5: not an ancestor.
+        Stage(
+            "v5.5",
+            "photo-denoise",
+            "log-L2, the mean over images of log RMS error: the benchmarks' mean PSNR, where log-L1 rewarded "
+            "the median",
+            init="v5.4",
+            from_files=True,
+            overrides=PHOTO_DENOISE_SETS
+            | {"loss": "log-l2", "lr": 5e-5, "crop_size": 128, "batch_size": 4, "time_budget_s": 6600.0}
+            | {"version": "5.5"},
+        ),
+        Stage(
+            "v5.6",
+            "photo-denoise",
+            "v5.5's command again (a second log-L2 stage gained less than half the first's step)",
+            init="v5.5",
+            from_files=True,
+            overrides=PHOTO_DENOISE_SETS
+            | {"loss": "log-l2", "lr": 5e-5, "crop_size": 128, "batch_size": 4, "time_budget_s": 6600.0}
+            | {"version": "5.6"},
+        ),
+    ],
+    "cans_vae": [
+        # v1 (transposed convolutions, beta 1) is not an ancestor: v3 started afresh
+        Stage(
+            "v3.0",
+            "cans-vae",
+            "a nearest-upsampling decoder (no checkerboard) and beta 32 (samples are cans, not colour mush), "
+            "10 min from scratch",
+        ),
+        # v4.0's first two stages were stopped by hand; max_epochs ends them where their kept checkpoint was,
+        # on the same cosine over the recipe's budget of the time.
+        Stage(
+            "v4.0-1",
+            "cans-vae-gan",
+            "the VAE beside a patch critic (adv 0.5) with an 8-component mixture prior; stopped by hand "
+            "after 10 min, its epoch-4 checkpoint kept",
+            init="v3.0",
+            from_files=True,
+            overrides=CANS_GAN_V4 | {"max_epochs": 4},
+        ),
+        Stage(
+            "v4.0-2",
+            "cans-vae-gan",
+            "adv 2.0: sharp edges, but reconstruction knocked back (stopped after 5 epochs, 7 min)",
+            init="v4.0-1",
+            overrides=CANS_GAN_V4 | {"adv_weight": 2.0, "max_epochs": 5},
+        ),
+        Stage(
+            "v4.0",
+            "cans-vae-gan",
+            "adv 1.0 at lr 1e-4 for 21 min: between the two",
+            init="v4.0-2",
+            overrides=CANS_GAN_V4 | {"adv_weight": 1.0, "lr": 1e-4, "time_budget_s": 1260.0},
+        ),
+        Stage(
+            "v4.1-1",
+            "cans-vae-gan",
+            "beta 16 (twice v4's code length) and the critic on codes between the batch's, fresh critic",
+            init="v4.0",
+            from_files=True,
+            overrides=CANS_GAN_V4 | CANS_V41_SETS | {"adv_weight": 1.0},
+        ),
+        Stage(
+            "v4.1-2",
+            "cans-vae-gan",
+            "adv 0.5: the critic had pulled reconstruction down",
+            init="v4.1-1",
+            overrides=CANS_GAN_V4 | CANS_V41_SETS | {"adv_weight": 0.5},
+        ),
+        Stage(
+            "v4.1",
+            "cans-vae-gan",
+            "adv 0.75, between the two, 30 min",
+            init="v4.1-2",
+            overrides=CANS_GAN_V4
+            | CANS_V41_SETS
+            | {"adv_weight": 0.75, "time_budget_s": 1800.0, "version": "4.1"},
+        ),
+        Stage(
+            "v5.0",
+            "cans-vae-gan",
+            "a residual block after the decoder's 16- and 32-px upsampling (it underfitted its own training "
+            "photos), beta 8, 90 min",
+            init="v4.1",
+            from_files=True,
+            overrides=CANS_V5_SETS | {"lr": 1e-4, "time_budget_s": 5400.0, "version": "5.0"},
+        ),
+        Stage(
+            "v5.1",
+            "cans-vae-gan",
+            "on at lr 7e-5, the critic carrying on (chosen over v5.0 on the validation photos and by eye)",
+            init="v5.0",
+            overrides=CANS_V5_SETS | {"lr": 7e-5, "time_budget_s": 6300.0, "version": "5.1"},
+        ),
+        # v5.2 (beta 6 from v5.1's files, 85 min) was not shipped: a longer code and worse reconstruction.
+        # v5.3's run had 8 components; it was exported with `--prior-components 32`, today's default.
+        Stage(
+            "v5.3",
+            "cans-vae-gan",
+            "half the draws general photos (the prior fitted to the cans alone), fresh critic, 95 min",
+            init="v5.1",
+            from_files=True,
+            overrides={"photo_share": 0.5, "lr": 7e-5, "time_budget_s": 5700.0, "version": "5.3"},
+        ),
+    ],
+}
+
+
+def find_stage(lineage: str, name: str) -> Stage:
+    """The stage called `name` of a lineage."""
+    stages = lineage_stages(lineage)
+    for stage in stages:
+        if stage.name == name:
+            return stage
+    raise ValueError(f"{lineage} has no stage {name!r}; stages: {', '.join(s.name for s in stages)}")
+
+
+def lineage_stages(lineage: str, until: str | None = None) -> list[Stage]:
+    """A lineage's stages in order, up to and including `until` (default: all)."""
+    if lineage not in LINEAGES:
+        raise ValueError(f"unknown lineage {lineage!r}; lineages: {', '.join(sorted(LINEAGES))}")
+    stages = LINEAGES[lineage]
+    if until is None:
+        return list(stages)
+    names = [s.name for s in stages]
+    if until not in names:
+        raise ValueError(f"{lineage} has no stage {until!r}; stages: {', '.join(names)}")
+    return list(stages[: names.index(until) + 1])
+
+
+def stage_config(lineage: str, stage: Stage) -> RecipeConfig:
+    """The config a stage trains with: its recipe, its overrides, and its name in `stage`."""
+    return override_config(RECIPES[stage.recipe], stage.overrides | {"stage": f"{lineage}/{stage.name}"})
