@@ -237,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.engine == "ray":  # imported here: Ray is the cluster extra, not the base install
         from desktop.cluster.engine import run_cluster_batch
 
-        return run_cluster_batch(make_job(args), scan.models, read_cluster_options(args))
+        progress = Progress()  # the same signals stop both engines
+        with cancel_on_interrupt(progress):
+            return run_cluster_batch(make_job(args), scan.models, read_cluster_options(args), progress)
     try:
         plan = validate_job(make_job(args), scan.models)
     except BatchJobError as error:

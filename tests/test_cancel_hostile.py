@@ -96,7 +96,9 @@ def test_one_signal_stops_the_cli_in_a_model_call_with_a_report_and_no_lock(
         process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=STOP_SECONDS)
     finally:
-        process.kill()
+        if process.poll() is None:  # it did not stop: end it, reap it, close its pipes
+            process.kill()
+            process.communicate()
     assert process.returncode == 130, stderr
     report = json.loads((out / "batch_report.json").read_text(encoding="utf-8"))
     assert report["cancelled"] is True

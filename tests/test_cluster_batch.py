@@ -324,3 +324,60 @@ def test_an_output_in_the_input_under_another_name_of_s3_is_refused(
     assert code == EXIT_USAGE
     assert "overlap: choose an output prefix outside the input" in capsys.readouterr().err
     assert {path: s3.cat_file(path) for path in s3.find(BUCKET)} == before  # nothing replaced, nothing added
+
+
+def start_batch_ignoring_sigint(models: Path, *args: str | Path) -> subprocess.Popen[str]:
+    """The batch CLI as `cmd &` in a script starts it: with SIGINT ignored (Python then has no
+    KeyboardInterrupt of its own)."""
+    command = [sys.executable, "-m", "desktop.batch_cli", *map(str, args), "--models-dir", str(models)]
+    return subprocess.Popen(
+        [*command, "--device", "cpu"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX signals; the fixture's cluster")
+@pytest.mark.parametrize(
+    ("engine", "signum"),
+    [("local", signal.SIGINT), ("ray", signal.SIGINT), ("ray", signal.SIGTERM)],
+)
+def test_one_signal_cancels_either_engine_started_with_sigint_ignored(
+    cluster: None, tmp_path: Path, engine: str, signum: int
+) -> None:
+    from onnx_builders import build_endless_model
+
+    models = tmp_path / "models"
+    models.mkdir()
+    build_endless_model(models / "slow.onnx", trips=300_000)  # about 0.3 s a file here
+    names = write_noise_images(tmp_path / "in", count=40, size=16)
+    out = tmp_path / "out"
+    args: list[str | Path] = [tmp_path / "in", out, "--model", "slow", "--engine", engine]
+    if engine == "ray":  # the fixture's cluster, by its exact address (another may run on this machine)
+        args += ["--address", ray.get_runtime_context().gcs_address, "--workers", "2", "--batch-size", "1"]
+    process = start_batch_ignoring_sigint(models, *args)
+    try:
+        deadline = time.monotonic() + 600  # actors take minutes to start on a loaded 2-core machine
+        while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 2:
+            time.sleep(0.05)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:  # it did not stop: end it, reap it, close its pipes
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stderr
+    report = json.loads((out / "batch_report.json").read_text(encoding="utf-8"))
+    assert report["cancelled"] is True
+    statuses = {row["path"]: row["status"] for row in report["rows"]}
+    assert sorted(statuses) == names and set(statuses.values()) == {"ok", "cancelled"}, statuses
+    # Every ok row has its output; a worker may also have finished a file whose row had not come back (a
+    # cancelled row: the actors stop with the driver's Ray), its output whole (written atomically).
+    done = {n.replace(".png", "_denoise_slow.png") for n, status in statuses.items() if status == "ok"}
+    outputs = {p.name for p in out.glob("*.png")}
+    assert done <= outputs <= {n.replace(".png", "_denoise_slow.png") for n in names}
+    assert not list(out.glob(".*.part"))
+    assert not list(out.glob(".aestudio-batch.lock")) and "Traceback" not in stderr

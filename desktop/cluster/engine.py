@@ -9,11 +9,13 @@ deterministic names, so a retried file overwrites its own output.
 import contextlib
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from desktop.core.batch.job import BatchJob, BatchJobError, BatchPlan, choose_ou
 from desktop.core.batch.report import FileResult, find_csv_path, summarize_counts
 from desktop.core.batch.runner import describe_job
 from desktop.core.models.registry import ModelEntry
+from desktop.core.progress import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 PROGRESS_EVERY = 100  # rows between progress lines on stderr
@@ -38,14 +41,18 @@ class ClusterError(RuntimeError):
     """The cluster run cannot go on (no Ray, too few GPUs, a worker that cannot start); exit 2."""
 
 
-def run_cluster_batch(job: BatchJob, models: Sequence[ModelEntry], options: ClusterOptions) -> int:
-    """Run a batch on Ray; print failures and a summary; return the exit code (0, 1, 2, 130)."""
+def run_cluster_batch(
+    job: BatchJob, models: Sequence[ModelEntry], options: ClusterOptions, progress: Progress | None = None
+) -> int:
+    """Run a batch on Ray; print failures and a summary; return the exit code (0, 1, 2, 130). Cancelling
+    `progress` (the CLI's Ctrl+C or SIGTERM, as for a local run) stops the run: no new file starts, the
+    report is written with the rest as cancelled rows, and the code is 130."""
     problem = check_cluster_options(options)
     try:
         if problem:
             raise BatchJobError(problem)
         with tempfile.TemporaryDirectory(prefix="aestudio-driver-") as scratch:
-            return run_in_scratch(job, models, options, Path(scratch))
+            return run_in_scratch(job, models, options, Path(scratch), progress or Progress())
     except (BatchJobError, ClusterError) as error:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -55,7 +62,7 @@ def run_cluster_batch(job: BatchJob, models: Sequence[ModelEntry], options: Clus
 
 
 def run_in_scratch(
-    job: BatchJob, models: Sequence[ModelEntry], options: ClusterOptions, scratch: Path
+    job: BatchJob, models: Sequence[ModelEntry], options: ClusterOptions, scratch: Path, progress: Progress
 ) -> int:
     source = parse_location(options.source)
     if options.target is None and not source.is_local:
@@ -68,7 +75,7 @@ def run_in_scratch(
         if target.is_local:  # temp files a killed earlier run left for our own outputs and report
             targets = [Path(entry.target) for entry in cluster_plan.entries]
             sweep_temp_files([*targets, plan.report_path, find_csv_path(plan.report_path)])
-        code = run_plan(cluster_plan, options)
+        code = run_plan(cluster_plan, options, progress)
         if target.is_local:  # a worker killed mid-save left its temp file; its retry wrote the output
             sweep_temp_files([Path(entry.target) for entry in cluster_plan.entries])
         return code
@@ -92,7 +99,7 @@ def locked_output(plan: BatchPlan, local: bool) -> Iterator[None]:
         release_folder_lock(lock)
 
 
-def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions) -> int:
+def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions, progress: Progress) -> int:
     plan = cluster_plan.plan
     started, start = datetime.now().astimezone(), time.perf_counter()
     run = RunInfo(
@@ -121,22 +128,58 @@ def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions) -> int:
 
     for index, row in cluster_plan.early_rows:
         add(index, row)
-    by_worker: Counter[str] = Counter()
-    if cluster_plan.entries:
-        for index, row, worker in run_on_ray(cluster_plan, options):
-            add(index, row)
-            by_worker[worker] += 1
+    by_worker, cancelled = collect_rows(cluster_plan, options, progress, add)
+    if cancelled:
+        add_cancelled_rows(cluster_plan, sink.indices(), add)
     seconds = time.perf_counter() - start
     for worker, files in sorted(by_worker.items()):  # where each file ran: host:pid, and the GPU Ray gave
         print(f"worker {worker}: {files} files", file=sys.stderr)
     try:
-        where = sink.finish(seconds)
+        where = sink.finish(seconds, cancelled=cancelled)
     except Exception as error:  # a full disk, a bucket that refuses the upload: the failures are told above
         print(f"error: cannot write the report ({type(error).__name__}: {error})", file=sys.stderr)
         print(f"{summarize_counts(counts, seconds)}; outputs in {run.target.url()}; no report")
-        return EXIT_FAILED
+        return EXIT_CANCELLED if cancelled else EXIT_FAILED
     print(f"{summarize_counts(counts, seconds)}; outputs in {run.target.url()}; {where}")
+    if cancelled:
+        return EXIT_CANCELLED
     return EXIT_FAILED if counts.get("failed") else EXIT_OK
+
+
+def collect_rows(
+    cluster_plan: ClusterPlan,
+    options: ClusterOptions,
+    progress: Progress,
+    add: Callable[[int, FileResult], None],
+) -> tuple[Counter[str], bool]:
+    """Hand each row the actors finish to `add`; return the files per worker and whether the run was
+    cancelled: through `progress` (checked after each row; leaving `run_on_ray` shuts its Ray down, which
+    stops the actors) or by a KeyboardInterrupt (a second signal: stop at once)."""
+    by_worker: Counter[str] = Counter()
+    if not cluster_plan.entries or progress.cancelled:
+        return by_worker, progress.cancelled
+    try:
+        with contextlib.closing(run_on_ray(cluster_plan, options)) as rows:
+            for index, row, worker in rows:
+                add(index, row)
+                by_worker[worker] += 1
+                if progress.cancelled:
+                    break
+    except KeyboardInterrupt:
+        return by_worker, True
+    return by_worker, progress.cancelled
+
+
+def add_cancelled_rows(
+    cluster_plan: ClusterPlan, done: set[int], add: Callable[[int, FileResult], None]
+) -> None:
+    """A "cancelled" row for each manifest entry without a row, as a cancelled local run has (a worker
+    may have finished its output, whole, before the actors stopped: a rerun's --skip-existing keeps it)."""
+    model = cluster_plan.plan.job.model
+    for entry in cluster_plan.entries:
+        if entry.index not in done:
+            reason = "batch cancelled before this file's row came back"
+            add(entry.index, FileResult(entry.relative, "cancelled", reason, model=model))
 
 
 def run_on_ray(cluster_plan: ClusterPlan, options: ClusterOptions) -> Iterator[tuple[int, FileResult, str]]:
@@ -150,7 +193,11 @@ def run_on_ray(cluster_plan: ClusterPlan, options: ClusterOptions) -> Iterator[t
         ) from None
     started_here = not ray.is_initialized()
     if started_here:
+        keep = signal.getsignal(signal.SIGTERM)
         ray.init(address=options.address, include_dashboard=False, log_to_driver=False)
+        # ray.init puts sys.exit on SIGTERM, which would end the run without a report: keep the CLI's own.
+        if keep is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, keep)
     try:
         yield from iterate_rows(ray, cluster_plan, options)
     finally:

@@ -56,13 +56,18 @@ class MemoryRows:
     def add(self, index: int, row: FileResult) -> None:
         self.rows[index] = row
 
-    def finish(self, seconds: float) -> str:
+    def indices(self) -> set[int]:
+        """The manifest indices that have a row."""
+        return set(self.rows)
+
+    def finish(self, seconds: float, *, cancelled: bool = False) -> str:
         """Write the report; return where it is."""
         ordered = tuple(self.rows[index] for index in sorted(self.rows))
         run = self.run
         report = BatchReport(
             input_dir=run.source.url(), output_dir=run.target.url(), task=run.task, model=run.model,
-            parameters=run.parameters, started=run.started, seconds=seconds, cancelled=False, rows=ordered,
+            parameters=run.parameters, started=run.started, seconds=seconds, cancelled=cancelled,
+            rows=ordered,
         )  # fmt: skip
         json_path, csv_path = write_report(report, self.report_path)
         if not self.upload_report:
@@ -88,11 +93,17 @@ class ParquetRows:
         self.buffers: list[list[dict[str, Any]]] = [[] for _ in range(PARQUET_FILES)]
         self.writers: list[Any] = [None] * PARQUET_FILES
         self.counts: Counter[str] = Counter()
+        self.added: set[int] = set()  # manifest indices with a row: a cancelled run adds the rest
 
     def name_file(self, number: int) -> str:
         return f"{self.folder}/rows-{number:02d}-of-{PARQUET_FILES:02d}.parquet"
 
+    def indices(self) -> set[int]:
+        """The manifest indices that have a row."""
+        return self.added
+
     def add(self, index: int, row: FileResult) -> None:
+        self.added.add(index)
         self.counts[row.status] += 1
         number = zlib.crc32(row.path.encode("utf-8")) % PARQUET_FILES
         self.buffers[number].append({"index": index, **convert_row_to_csv(row)})
@@ -110,7 +121,7 @@ class ParquetRows:
         self.writers[number][0].write_table(table)
         self.buffers[number] = []
 
-    def finish(self, seconds: float) -> str:
+    def finish(self, seconds: float, *, cancelled: bool = False) -> str:
         """Close every Parquet file (an empty one too: the count stays fixed) and write the summary."""
         for number in range(PARQUET_FILES):
             self.flush(number)
@@ -122,6 +133,7 @@ class ParquetRows:
         summary = {
             "input_dir": run.source.url(), "output_dir": run.target.url(), "task": run.task,
             "model": run.model, "parameters": run.parameters, "started": run.started, "seconds": seconds,
+            "cancelled": cancelled,
             "manifest_files": run.manifest_files, "rows": rows, "missing_rows": run.manifest_files - rows,
             "counts": {status: self.counts.get(status, 0) for status in STATUSES},
             "row_files": [self.name_file(n) for n in range(PARQUET_FILES)],
