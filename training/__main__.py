@@ -108,8 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder with kodak24/ and set14/ for the photo models' final figures "
         "(default: ../shared/datasets/benchmarks)",
     )
+    p.add_argument(
+        "--no-real",
+        dest="real",
+        action="store_false",
+        help="leave out the real-photo protocols (polyu-val, Kodak24 JPEG, Set14 x2 from JPEG'd LR), "
+        "which run each photo model through the batch CLI",
+    )
     p.add_argument("--out", type=Path, default=Path("runs/results.md"), help="markdown file for the table")
     p.set_defaults(handler=run_evaluate)
+
+    p = sub.add_parser("compact", help="store ONNX files' weights as float16 (computed in float32), in place")
+    p.add_argument(
+        "models", type=Path, nargs="+", help="ONNX files; each is checked against its float32 self"
+    )
+    p.set_defaults(handler=run_compact)
 
     return parser
 
@@ -228,10 +241,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
         limit=args.limit,
         bm3d_images=args.bm3d_images,
         benchmarks_dir=args.benchmarks,
+        real=args.real,
     )
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table + "\n")
+    return 0
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    from training.compact import compact_file
+
+    for path in args.models:
+        before, after, change = compact_file(path)
+        print(f"{path}: {before / 1e6:.2f} -> {after / 1e6:.2f} MB, largest output change {change:.1e}")
     return 0
 
 

@@ -4,7 +4,8 @@ is a new module here plus one line in `KINDS`.
 
 - `denoise`: seed 001's fixed-sigma autoencoder with a latent code (and its decoder half);
 - `denoise-cond`: noise-level conditioned denoisers (`image` + `sigma`);
-- `denoise-real`: real-photo denoisers (camera noise, JPEG; their own noise estimate, the file's JPEG quality);
+- `denoise-real`: real-photo denoisers (camera noise, JPEG), with their own noise estimate, told the
+  file's JPEG quality;
 - `sr`: x`scale` upscalers;
 - `sr-real`: real-photo upscalers (blur, shrinking filters, noise, JPEG; told the file's JPEG quality);
 - `vae`: variational autoencoders (encoder + decoder);
