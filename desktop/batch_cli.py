@@ -17,6 +17,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from desktop.cluster.options import add_cluster_arguments, read_cluster_options
+from desktop.core.batch.big_files import warn_big_files
 from desktop.core.batch.job import (
     AUTO_MODEL,
     BATCH_TASKS,
@@ -29,9 +30,9 @@ from desktop.core.batch.job import (
     validate_job,
 )
 from desktop.core.batch.report import BatchReport, find_csv_path
-from desktop.core.batch.runner import BatchStatus, ReportWriteError, process_folder
+from desktop.core.batch.runner import BatchStatus, ReportWriteError, find_batch_files, process_folder
 from desktop.core.inference.ensemble import ENSEMBLE_SIZES
-from desktop.core.inference.session import DEVICES
+from desktop.core.inference.session import DEVICES, open_model
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
 from desktop.core.models.registry import scan_models
 from desktop.core.paths import find_model_dirs
@@ -255,8 +256,21 @@ def main(argv: list[str] | None = None) -> int:
     return run_plan(plan)
 
 
+def print_estimate(plan: BatchPlan) -> None:
+    """Before the run, on stderr: the biggest file's estimated time and memory, a warning above the
+    thresholds, and the files refused up front (`warn_big_files`); nothing where it cannot be told."""
+    try:
+        files = find_batch_files(plan)[0]
+        lines = warn_big_files(plan, files, lambda: open_model(plan.model.path, plan.job.device))
+    except Exception:  # an unreadable folder or model: the run itself says what is wrong
+        return
+    for line in lines:
+        print(escape_hidden(line), file=sys.stderr)
+
+
 def run_plan(plan: BatchPlan) -> int:
     """Run a validated plan with a progress bar on a terminal and Ctrl+C handling; return the exit code."""
+    print_estimate(plan)
     progress = Progress()
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     report_error = ""

@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from desktop.core.batch.big_files import choose_out_dtype, refuse_output, saves_alone
 from desktop.core.batch.file_models import explain_squash
 from desktop.core.batch.job import BatchPlan, is_inside
 from desktop.core.batch.report import FileResult
@@ -87,7 +88,9 @@ def transform_image(
         sigma=plan.sigma or 0.0,  # validate_job fills it in where noise is added
         seed=derive_file_seed(job.seed, relative),
         model_sigma=plan.sigma,
-        options=RunOptions(tile_size=job.tile_size, ensemble=job.ensemble),
+        options=RunOptions(
+            tile_size=job.tile_size, ensemble=job.ensemble, out_dtype=choose_out_dtype(plan, image)
+        ),
         strength=job.strength,
     )
     done = process_image(prepare_model_input(image, info), open_model, settings, progress)
@@ -230,6 +233,9 @@ def prepare_file(
         squash = explain_squash(plan, image.pixels.shape)  # its real, upright size
         if squash:
             return _fail(row, squash, image, start)
+        refusal = refuse_output(plan, image)  # an output the app could not open again, or too big to make
+        if refusal:
+            return _fail(row, refusal, image, start)
         result = transform_image(plan, image, item.relative, open_model, progress)
         progress.check_aborted()
     except CancelledError:
@@ -240,7 +246,8 @@ def prepare_file(
         return _fail(row, f"{type(error).__name__}: {error}", image, start)
     claimed.add(str(output_path.resolve()).casefold())
     ran_out = any(note.startswith("out of memory") for note in result.notes)
-    return PreparedFile(plan, item, output_path, image, result, start, needs_memory=ran_out)
+    big = saves_alone(result.pixels)  # saved alone: its encoder's copy beside the next file's arrays
+    return PreparedFile(plan, item, output_path, image, result, start, needs_memory=ran_out or big)
 
 
 class RowKeys(TypedDict):

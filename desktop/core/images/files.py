@@ -19,6 +19,7 @@ from desktop.core.images.carried import (
     fitting_profile,
     read_carried,
 )
+from desktop.core.images.depth import quantize
 from desktop.core.images.jpeg_quality import find_jpeg_quality
 from desktop.core.images.sixteen_bit import is_wide_colour, read_wide_colour, to_uint16, write_png, write_tiff
 
@@ -30,6 +31,12 @@ LOSSY_FORMATS = ("JPEG", "WEBP")
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # where a 16-bit source's output stays 16-bit
 # `save_image`'s metadata goes into EXIF Software, ImageDescription and (in the Exif IFD) UserComment, beside
 # the source's camera fields; PNG also gets text chunks named by the keys.
+# The most pixels the app opens (Pillow's decompression-bomb limit, 89.5 MP by default, which the app
+# raises to this): room for a 36-megapixel photo enlarged x2 (144 MP). `check_image_pixels` refuses more,
+# Pillow itself twice as many; the batch and the Upscale page refuse up front an output over it
+# (`check_readable_size`), which the app could not open again. 150 MP of float RGB is 1.8 GB.
+APP_MAX_PIXELS = 150_000_000
+Image.MAX_IMAGE_PIXELS = APP_MAX_PIXELS
 
 
 class ImageLoadError(Exception):
@@ -129,6 +136,19 @@ def check_image_pixels(path: Path, width: int, height: int) -> None:
             f"the {limit / 1e6:.0f}-megapixel safety limit (Pillow's decompression-bomb guard, "
             "PIL.Image.MAX_IMAGE_PIXELS); a file this large, or a forged header, could exhaust memory"
         )
+
+
+def check_readable_size(width: int, height: int) -> str:
+    """Return why an output of width x height pixels must not be made ("" when it may): the app could not
+    open it again (`check_image_pixels`' limit)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is None or width * height <= limit:
+        return ""
+    return (
+        f"the output would be {width}x{height} ({width * height / 1e6:,.0f} megapixels), over the "
+        f"{limit / 1e6:.0f}-megapixel limit of the images this app opens (PIL.Image.MAX_IMAGE_PIXELS): it "
+        "could not be opened again; choose a smaller factor or downscale the image first"
+    )
 
 
 def describe_bomb(path: Path, error: Exception) -> str:
@@ -254,8 +274,8 @@ def save_image(
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """Quantise float (H, W, C) in [0, 1] to uint8."""
-    return np.clip(np.rint(np.asarray(pixels) * 255.0), 0, 255).astype(np.uint8)
+    """Quantise float (H, W, C) in [0, 1] to uint8, a strip at a time (`depth.quantize`); uint8 passes."""
+    return quantize(pixels, np.uint8)
 
 
 def describe_png_texts(metadata: Mapping[str, str], xmp: bytes | None) -> dict[str, bytes]:

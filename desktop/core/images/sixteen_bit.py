@@ -20,7 +20,11 @@ import tifffile
 from PIL import Image, TiffImagePlugin
 from PIL.ExifTags import IFD, Base
 
+from desktop.core.images.depth import quantize
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_STRIP_ROWS = 64  # rows filtered and compressed at once
+IDAT_BYTES = 1 << 20  # compressed bytes per IDAT chunk (PNG allows any number of them, in a row)
 PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (grey, grey+alpha, RGB, RGBA)
 WIDE_PNG_RAWMODES = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}  # high-byte unpacker -> low-byte one
 TIFF_BITS_PER_SAMPLE = 258
@@ -87,8 +91,9 @@ def read_wide_tiff(path: Path, mode: str) -> np.ndarray:
 
 
 def to_uint16(pixels: np.ndarray) -> np.ndarray:
-    """Quantise float (H, W, C) in [0, 1] to uint16, once, at the end."""
-    return np.clip(np.rint(np.asarray(pixels, dtype=np.float64) * 65535.0), 0, 65535).astype(np.uint16)
+    """Quantise float (H, W, C) in [0, 1] to uint16, once, at the end, a strip at a time (`depth.quantize`);
+    uint16 passes, uint8 becomes x * 257."""
+    return quantize(pixels, np.uint16)
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -116,7 +121,8 @@ def write_png(
     texts: Mapping[str, bytes] | None = None,
 ) -> None:
     """Write uint16 (H, W, 1-4) as a 16-bit PNG with an ICC profile (iCCP), EXIF (eXIf, without the
-    "Exif\\0\\0" header) and international text chunks (iTXt: provenance, XMP)."""
+    "Exif\\0\\0" header) and international text chunks (iTXt: provenance, XMP); the image data filtered and
+    compressed a strip of rows at a time, into IDAT chunks of about `IDAT_BYTES`."""
     height, width, channels = data.shape
     header = struct.pack(">IIBBBBB", width, height, 16, PNG_COLOUR_TYPES[channels], 0, 0, 0)
     chunks = [png_chunk(b"IHDR", header)]
@@ -126,9 +132,16 @@ def write_png(
         chunks.append(png_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00")))
     for key, value in (texts or {}).items():
         chunks.append(png_chunk(b"iTXt", key.encode("latin-1") + b"\x00\x00\x00\x00\x00" + value))
-    chunks.append(png_chunk(b"IDAT", zlib.compress(filter_rows(data), 6)))
-    chunks.append(png_chunk(b"IEND", b""))
     file.write(PNG_SIGNATURE + b"".join(chunks))
+    compressor = zlib.compressobj(6)
+    pending: list[bytes] = []
+    for top in range(0, height, PNG_STRIP_ROWS):  # filtered and compressed a strip at a time, not all at once
+        pending.append(compressor.compress(filter_rows(data[top : top + PNG_STRIP_ROWS])))
+        if sum(map(len, pending)) >= IDAT_BYTES:
+            file.write(png_chunk(b"IDAT", b"".join(pending)))
+            pending = []
+    pending.append(compressor.flush())
+    file.write(png_chunk(b"IDAT", b"".join(pending)) + png_chunk(b"IEND", b""))
 
 
 def write_tiff(

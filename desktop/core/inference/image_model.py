@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from desktop.core.images.depth import quantize
 from desktop.core.images.files import LoadedImage, composite_alpha
 from desktop.core.images.fitting import ModelInput, crop_to_aspect, fit_to_model, resize_image
 from desktop.core.images.noise import estimate_noise_sigma
@@ -48,6 +49,9 @@ class RunOptions:
     ensemble: int = 1  # self-ensemble passes (1, 2, 4, 8) for models with `symmetry: dihedral`
     focus: tuple[float, float] | None = None  # (row, column) the view is centred on: tiles there run first
     visible: Box | None = None  # the part of the image in view: its tiles run before all others
+    # The output's samples: "float32" in [0, 1], or "uint8" / "uint16" quantised as the saved file will be,
+    # each band of tiles as it is done (`tiling.StreamedBlend`): no float copy of a whole big output.
+    out_dtype: str = "float32"
 
 
 class OutOfMemoryError(RuntimeError):
@@ -112,14 +116,15 @@ def put_alpha_back(
     pixels: np.ndarray, alpha: np.ndarray | None, info: ModelInfo, *, opaque: bool = False
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Put an input's alpha (H, W, 1) back on a model's output (fitted to its size): (H', W', C + 1); for
-    an `opaque` format (JPEG) composite it over white instead. Returns the pixels and a note."""
+    an `opaque` format (JPEG) composite it over white instead. Returns the pixels and a note. Integer pixels
+    (an output streamed into its file's depth) get the alpha at their depth, or are composited as floats."""
     if alpha is None:
         return pixels, ()
     alpha = fit_alpha(alpha, info, pixels.shape[:2])
     if opaque:
         note = "alpha dropped: JPEG has none (white background)"
-        return composite_alpha(pixels, alpha, JPEG_BACKGROUND), (note,)
-    return np.concatenate([pixels, alpha], axis=2), ("alpha kept",)
+        return composite_alpha(quantize(pixels, np.float32), alpha, JPEG_BACKGROUND), (note,)
+    return np.concatenate([pixels, quantize(alpha, pixels.dtype)], axis=2), ("alpha kept",)
 
 
 def choose_sigma(info: ModelInfo, pixels: np.ndarray, sigma: float | None) -> tuple[float | None, str]:
@@ -165,7 +170,8 @@ def apply_model(
     """Run a model on model-ready pixels (H, W, C) as `options` say: fully convolutional models run tiled,
     nearest first to `options.focus` (row, column) where given, those in the `options.visible` box first,
     tiles that run out of memory split as `splitting` says (none: the error propagates);
-    `options.ensemble` > 1 averages that many orientations (`ensemble.py`).
+    `options.ensemble` > 1 averages that many orientations (`ensemble.py`); the output is float32 in [0, 1],
+    or quantised to `options.out_dtype`.
     Grayscale pixels through an RGB model come back grayscale (`run_gray_as_rgb`). A model that
     estimates its noise gets `noise` (strength, JPEG quality); with `levels`, its noise levels go there."""
     info = model.info
@@ -181,7 +187,7 @@ def apply_model(
         progress.check_aborted()
         output = from_batch(call(to_batch(pixels)))
         progress.set_progress(1.0)
-        return output
+        return quantize(output, options.out_dtype)
     return run_tiled(
         call,
         pixels,
@@ -192,6 +198,7 @@ def apply_model(
         focus=options.focus,
         visible=options.visible,
         splitting=splitting,
+        out_dtype=options.out_dtype,
     )
 
 

@@ -12,12 +12,15 @@ A batch that runs out of memory runs again tile by tile, and a tile that does no
 half its size, blended into that tile the same way (chaiNNer's auto-split): the tiles already done are kept.
 """
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from desktop.core.images.depth import quantize
 from desktop.core.progress import CancelledError, Progress
 
 DEFAULT_TILE_SIZE = 512  # input pixels per side
@@ -199,6 +202,119 @@ def show_piece(
         progress.show_partial(TilePiece(slice(rows.start, bottom), slice(columns.start, right), pixels))
 
 
+def reflect_indices(start: int, stop: int, length: int, *, edge: bool) -> slice | np.ndarray:
+    """Positions [start, stop) along an axis of `length` that `pad_to_multiple` pads at its end: a slice
+    inside it, else indices reflected back into it (repeated, as numpy's "reflect"), or the last one with
+    `edge` (edge padding)."""
+    if stop <= length:
+        return slice(start, stop)
+    index = np.arange(start, stop)
+    if edge:
+        return np.minimum(index, length - 1)
+    period = 2 * (length - 1)
+    index %= period
+    return np.where(index < length, index, period - index)
+
+
+def take_tile(image: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
+    """The (height, width) tile at (top, left) of (H, W, C) as `pad_to_multiple` pads the image, without a
+    padded copy of the whole image: a view inside it, a small copy where it crosses the bottom or right."""
+    edge = min(image.shape[:2]) < 2
+    rows = reflect_indices(top, top + height, image.shape[0], edge=edge)
+    columns = reflect_indices(left, left + width, image.shape[1], edge=edge)
+    if isinstance(rows, slice):
+        return image[rows][:, columns]
+    if isinstance(columns, slice):
+        return image[:, columns][rows]
+    return image[np.ix_(rows, columns)]
+
+
+class StreamedBlend:
+    """Tile outputs blended into a preallocated (H', W', C') output of `dtype` (float32 in [0, 1], uint8 or
+    uint16 as a saved file quantises: `depth.quantize`). The output's rows fall into bands between tile edges;
+    each band's weighted sum is kept in float32 until every tile over it is done, then divided by the summed
+    weights and written in the output's dtype, and its float sum freed. Tiles in rows (no focus) keep about
+    one row of tiles in float32; float32 outputs are summed in the output itself. The arithmetic is that of
+    one float32 sum over the whole image, so the result is the same to the bit."""
+
+    def __init__(
+        self, grid: TileGrid, padded: tuple[int, int], scale: int, size: tuple[int, int], dtype: np.dtype
+    ) -> None:
+        self.grid, self.padded, self.scale, self.size, self.dtype = grid, padded, scale, size, dtype
+        tile_rows = grid.tile_height * scale
+        edges = {0, size[0], *(min(t * scale, size[0]) for t in grid.tops)}
+        edges |= {min(t * scale + tile_rows, size[0]) for t in grid.tops}
+        bounds = sorted(edges)
+        self.bands = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        self.band_rows = [  # the tile rows (indices into grid.tops) over each band
+            [i for i, t in enumerate(grid.tops) if t * scale <= a and t * scale + tile_rows >= b]
+            for a, b in self.bands
+        ]
+        self.row_bands = [
+            [k for k, rows in enumerate(self.band_rows) if i in rows] for i in range(len(grid.tops))
+        ]
+        self.done_in_row = [0] * len(grid.tops)
+        self.sums: dict[int, np.ndarray] = {}
+        self.output: np.ndarray | None = None
+        self.row_weights = sum_axis_weights(grid.tops, grid.tile_height, padded[0], grid.overlap, scale)
+        self.column_weights = sum_axis_weights(grid.lefts, grid.tile_width, padded[1], grid.overlap, scale)
+
+    def add(self, top: int, left: int, tile: np.ndarray) -> None:
+        """Blend the output (C', h * scale, w * scale) of the tile at (top, left) in input pixels."""
+        if self.output is None:
+            shape = (*self.size, tile.shape[0])
+            self.output = (
+                np.zeros(shape, np.float32) if self.dtype == np.float32 else np.empty(shape, self.dtype)
+            )
+        scale, grid, width = self.scale, self.grid, self.size[1]
+        weights = make_tile_weights(grid, top, left, self.padded, scale)
+        row = grid.tops.index(top)
+        first, left_px = top * scale, left * scale
+        right = min(left_px + grid.tile_width * scale, width)
+        for band in self.row_bands[row]:
+            a, b = self.bands[band]
+            if right > left_px:
+                part = tile[:, a - first : b - first, : right - left_px].transpose(1, 2, 0)
+                self._sum(band)[:, left_px:right] += (
+                    part * weights[a - first : b - first, : right - left_px, None]
+                )
+        self.done_in_row[row] += 1
+        if self.done_in_row[row] == len(grid.lefts):
+            for band in self.row_bands[row]:
+                if all(self.done_in_row[i] == len(grid.lefts) for i in self.band_rows[band]):
+                    self._finish(band)
+
+    def _sum(self, band: int) -> np.ndarray:
+        """The float32 weighted sum of a band: a view of a float32 output, else its own array."""
+        if band not in self.sums:
+            assert self.output is not None
+            a, b = self.bands[band]
+            if self.dtype == np.float32:
+                self.sums[band] = self.output[a:b]
+            else:
+                self.sums[band] = np.zeros((b - a, self.size[1], self.output.shape[2]), np.float32)
+        return self.sums[band]
+
+    def _finish(self, band: int) -> None:
+        """Divide a finished band by its summed weights and write it in the output's dtype."""
+        a, b = self.bands[band]
+        sums = self._sum(band)
+        divide_by_weights(sums, self.row_weights[a:b], self.column_weights[: self.size[1]])
+        if self.dtype != np.float32:
+            assert self.output is not None
+            quantize(sums, self.dtype, out=self.output[a:b])
+        del self.sums[band]
+
+    def result(self) -> np.ndarray:
+        """The output, once every tile is in."""
+        assert (
+            self.output is not None
+            and not self.sums
+            and all(n == len(self.grid.lefts) for n in self.done_in_row)
+        )
+        return self.output
+
+
 def run_tiled(
     run_batch: BatchRunner,
     image: np.ndarray,
@@ -211,18 +327,24 @@ def run_tiled(
     focus: tuple[float, float] | None = None,
     visible: Box | None = None,
     splitting: TileSplitting | None = None,
+    out_dtype: DTypeLike = np.float32,
 ) -> np.ndarray:
-    """Run `run_batch` over (H, W, C) in tiles; return (H * scale, W * scale, C') in the model's output.
+    """Run `run_batch` over (H, W, C) in tiles; return (H * scale, W * scale, C') in the model's output,
+    as float32 in [0, 1] or, with `out_dtype` uint8 or uint16, quantised as a saved file is, each band of
+    rows as soon as its tiles are done (`StreamedBlend`): a float copy of the whole output never exists.
 
     Checks `progress` for cancellation before every model call, reports the fraction of tiles done and hands
     it each tile as a `TilePiece`; tiles run nearest first to `focus` (row, column in input pixels) if given,
-    those overlapping the `visible` box (the part of the image in view) before all others. With
-    `splitting`, a tile that runs out of memory runs again as smaller tiles (`TileSplitting`).
+    those overlapping the `visible` box (the part of the image in view) before all others (without a focus
+    they run row by row, which keeps one row of tiles in float). With `splitting`, a tile that runs out of
+    memory runs again as smaller tiles (`TileSplitting`). The image is padded tile by tile (`take_tile`).
     """
     progress = progress or Progress()
+    dtype = np.dtype(out_dtype)
     height, width = image.shape[:2]
-    padded = pad_to_multiple(np.asarray(image, dtype=np.float32), multiple)
-    grid = plan_tiles(*padded.shape[:2], tile_size=tile_size, overlap=overlap, multiple=multiple)
+    image = np.asarray(image, dtype=np.float32)
+    padded_size = (round_up(height, multiple), round_up(width, multiple))
+    grid = plan_tiles(*padded_size, tile_size=tile_size, overlap=overlap, multiple=multiple)
     corners = grid.list_corners(focus, visible)
 
     def run_tiles(tiles: np.ndarray) -> np.ndarray:  # (N, C, h, w) -> (N, C', h * scale, w * scale)
@@ -230,33 +352,29 @@ def run_tiled(
 
     if len(corners) == 1:  # the image is one tile: nothing to blend
         progress.check_aborted()
+        padded = pad_to_multiple(image, multiple)
         output = run_tiles(padded.transpose(2, 0, 1)[None])[0].transpose(1, 2, 0)
         progress.set_progress(1.0)
-        return np.ascontiguousarray(output[: height * scale, : width * scale], dtype=np.float32)
+        cropped = output[: height * scale, : width * scale]
+        if dtype == np.float32:
+            return np.ascontiguousarray(cropped, dtype=np.float32)
+        return quantize(cropped, dtype)
     per_call = max(1, TILE_BATCH_PIXELS // (grid.tile_height * grid.tile_width))
-    result: np.ndarray | None = None
-    out_size = (padded.shape[0] * scale, padded.shape[1] * scale)
+    blend = StreamedBlend(grid, padded_size, scale, (height * scale, width * scale), dtype)
     for start in range(0, len(corners), per_call):
         progress.check_aborted()
         chunk = corners[start : start + per_call]
         tiles = np.stack(
-            [padded[top : top + grid.tile_height, left : left + grid.tile_width] for top, left in chunk]
+            [take_tile(image, top, left, grid.tile_height, grid.tile_width) for top, left in chunk]
         ).transpose(0, 3, 1, 2)  # (N, C, h, w)
         outputs = run_tiles(tiles)  # (N, C', h * scale, w * scale)
-        if result is None:
-            result = np.zeros((*out_size, outputs.shape[1]), dtype=np.float32)
         for (top, left), tile in zip(chunk, outputs, strict=True):
-            weights = make_tile_weights(grid, top, left, padded.shape[:2], scale)
+            blend.add(top, left, tile)
             rows = slice(top * scale, (top + grid.tile_height) * scale)
             columns = slice(left * scale, (left + grid.tile_width) * scale)
-            result[rows, columns] += tile.transpose(1, 2, 0) * weights[..., None]
             show_piece(progress, rows, columns, tile, (height * scale, width * scale))
         progress.set_progress(min(start + per_call, len(corners)) / len(corners))
-    assert result is not None  # a grid always has a tile
-    row_weights = sum_axis_weights(grid.tops, grid.tile_height, padded.shape[0], grid.overlap, scale)
-    column_weights = sum_axis_weights(grid.lefts, grid.tile_width, padded.shape[1], grid.overlap, scale)
-    divide_by_weights(result, row_weights, column_weights)
-    return result[: height * scale, : width * scale]  # a view: copying would double the peak memory
+    return blend.result()
 
 
 def run_splitting(

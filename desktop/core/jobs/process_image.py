@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from desktop.core.images.carried import Carried
+from desktop.core.images.depth import quantize
 from desktop.core.images.files import save_image
 from desktop.core.images.fitting import ModelInput
 from desktop.core.images.noise import add_gaussian_noise
@@ -56,7 +57,7 @@ class ProcessedImage:
 
     clean: np.ndarray  # (H, W, C) the fitted model input, before any synthetic noise
     noisy: np.ndarray  # (H, W, C) what the model got: `clean` with synthetic noise, or `clean` itself
-    output: np.ndarray  # (H', W', C) the model's output in [0, 1], alpha not attached
+    output: np.ndarray  # (H', W', C) the model's output: float32 in [0, 1] or options.out_dtype; no alpha
     parameters: dict[str, Any]  # added_noise_sigma, seed, sigma, device, self_ensemble, tile_size
     fitting: tuple[str, ...]  # how the image was fitted to the model (`describe_fitting`)
     sigma_note: str  # where model_sigma came from when it was estimated
@@ -126,9 +127,11 @@ def process_image(
     progress: Progress | None = None,
 ) -> ProcessedImage:
     """Run one fitted image through the model as `settings` say; raises on model errors (out of memory
-    after the retries included) and CancelledError."""
+    after the retries included) and CancelledError. The output is float32 in [0, 1], or streamed into the
+    samples `settings.options.out_dtype` names (uint8, uint16: the saved file's); integer pixels in (an
+    earlier pass's such output) are read as [0, 1], though a pass that feeds another should stay float32."""
     progress = progress or Progress()
-    clean = model_input.pixels
+    clean = quantize(model_input.pixels, np.float32)
     parameters: dict[str, Any] = {}
     noisy = clean
     if settings.add_noise:

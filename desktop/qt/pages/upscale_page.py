@@ -8,12 +8,14 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QMessageBox,
     QWidget,
 )
 
 from desktop.core.images.files import LoadedImage
 from desktop.core.inference.image_model import RunOptions, prepare_model_input
 from desktop.core.inference.tiling import TilePiece
+from desktop.core.jobs.estimate import RunEstimate, estimate_run
 from desktop.core.jobs.upscale import FACTORS, UpscaleResult, UpscaleStart, count_passes, upscale_image
 from desktop.core.models.choice import explain_pick
 from desktop.core.models.registry import ModelEntry, ModelScan
@@ -28,6 +30,9 @@ from desktop.qt.widgets.model_picker import ModelPicker
 from desktop.qt.widgets.qimage import convert_array_to_qimage, make_alpha_converter
 
 PANEL_WIDTH = 340
+# Output pixels per second assumed before a model has run here (photo_sr_x2: 1.67 MP/s tiled on 2 cores);
+# after a run, the page estimates from the speed it measured.
+DEFAULT_OUTPUT_PIXELS_PER_SECOND = 1e6
 
 
 def list_factors(entry: ModelEntry | None) -> list[int]:
@@ -107,6 +112,43 @@ def run_page_job(
     return PageResult(result, layers, status, details)
 
 
+def estimate_page_run(
+    image: LoadedImage,
+    entry: ModelEntry,
+    factor: int,
+    check: bool,
+    tile_size: int,
+    ensemble: int = 1,
+    pixels_per_second: float = DEFAULT_OUTPUT_PIXELS_PER_SECOND,
+) -> RunEstimate:
+    """What the page's run will take (`estimate_run`): the model's passes in float32, with what the page
+    holds beside: the bicubic copy, the pictures of the compare view (4 bytes a pixel: input, bicubic,
+    model, the tile preview's canvas) and, in a check, the original."""
+    info = entry.info
+    height, width = image.pixels.shape[:2]
+    channels = 3 if info.channels == 3 else 1
+    if check:
+        height, width = height // factor, width // factor
+    out_height, out_width = height * factor, width * factor
+    passes = count_passes(info, factor)
+    held = [out_height * out_width * (channels * 4 + 3 * 4), height * width * 4]
+    if check:
+        held.append(out_height * out_width * (channels * 4 + 4))  # the original and its picture
+    return estimate_run(
+        (max(1, height), max(1, width)),
+        channels,
+        scale=info.scale,
+        passes=passes,
+        tile_size=tile_size,
+        multiple=info.size_multiple,
+        tile_seconds=tile_size * tile_size * info.scale**2 / pixels_per_second,
+        ensemble=ensemble,
+        out_bytes=4,
+        held=held,
+        save=False,
+    )
+
+
 def describe_enlargement(shape: tuple[int, ...], factor: int, passes: int) -> str:
     """Return e.g. "640x427 -> 2560x1708 (2 passes)" for an (H, W, ...) source enlarged `factor` times."""
     height, width = shape[:2]
@@ -122,6 +164,8 @@ class UpscalePage(TiledPage):
     def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.result: UpscaleResult | None = None
+        self.confirmed: set[tuple[int, str, int, bool]] = set()  # big runs the user said yes to, asked once
+        self.speeds: dict[str, float] = {}  # output pixels per second measured per model (its path)
         self.picker = ModelPicker("upscale")
         self.factor_combo = QComboBox()
         self.check_box = QCheckBox("Downscale-then-upscale check")
@@ -163,6 +207,8 @@ class UpscalePage(TiledPage):
             self.compare.set_layers([("Input", convert_array_to_qimage(self.image.pixels))])
             return
         image, factor, check, context = self.image, self.factor, self.check_box.isChecked(), self.context
+        if not self.allow_run(image, entry, factor, check):
+            return
         self.compare.set_preferred_split("Bicubic", f"Model x{factor}")
         out_factor = 1 if check else factor  # a check enlarges a shrunk copy back to size
         height, width = (n * out_factor for n in image.pixels.shape[:2])
@@ -174,6 +220,33 @@ class UpscalePage(TiledPage):
         )
         self.details_label.setText(self.describe_run(entry, factor, check))
         self.submit(lambda progress: run_page_job(image, entry, factor, check, context, progress, options))
+
+    def allow_run(self, image: LoadedImage, entry: ModelEntry, factor: int, check: bool) -> bool:
+        """Refuse a run whose output the app could not open again, or that needs more memory than the
+        machine has (the side panel says why); ask once per image, model, factor and check before a run
+        over the estimate's thresholds (output, memory, time), with the numbers."""
+        speed = self.speeds.get(str(entry.path), DEFAULT_OUTPUT_PIXELS_PER_SECOND)
+        passes = self.ensemble_box.passes
+        estimate = estimate_page_run(image, entry, factor, check, self.context.tiles, passes, speed)
+        refusal = estimate.refusal()
+        if refusal:
+            self.details_label.setText(f"Not enlarged: {refusal}.")
+            return False
+        key = (id(image), str(entry.path), factor, check)
+        warnings = estimate.warnings()
+        if not warnings or key in self.confirmed:
+            return True
+        question = f"Enlarge {estimate.describe()}?\n\nThat is {', '.join(warnings)}."
+        if not self.confirm_big_run(question):
+            self.details_label.setText(f"Not enlarged: {estimate.describe()}. Change a setting to ask again.")
+            return False
+        self.confirmed.add(key)
+        return True
+
+    def confirm_big_run(self, question: str) -> bool:
+        """Ask the user whether to start a big run (tests replace this)."""
+        answer = QMessageBox.question(self, "Big image", question)
+        return answer == QMessageBox.StandardButton.Yes
 
     def describe_run(self, entry: ModelEntry, factor: int, check: bool) -> str:
         """What the side panel says while a run is under way: the sizes it makes, e.g. x4's, not x2's."""
@@ -195,6 +268,11 @@ class UpscalePage(TiledPage):
     def show_result(self, page_result: PageResult) -> None:
         result: UpscaleResult = page_result.result
         self.result, self._result_image = result, self.image
+        entry = self.picker.current
+        if entry is not None and result.seconds > 1.0:  # the speed measured, for the next estimate
+            self.speeds[str(entry.path)] = (
+                result.upscaled.shape[0] * result.upscaled.shape[1] / result.seconds
+            )
         self.compare.set_layers(page_result.layers)
         self.metrics_table.show_metrics(result.bicubic_metrics, result.model_metrics)
         self.metrics_note.setVisible(result.original is None)
