@@ -21,7 +21,13 @@ REPORT_QUALITIES = (75, 90)  # the benchmarks' JPEG'd low-resolution inputs
 
 
 def mix_of(cfg) -> UpscaleMix:
-    return UpscaleMix(clean=cfg.clean_share, blur_sigma=(0.2, cfg.blur_sigma_max), jpeg=cfg.jpeg_share)
+    return UpscaleMix(
+        clean=cfg.clean_share,
+        blur=cfg.blur_share,
+        blur_sigma=(0.2, cfg.blur_sigma_max),
+        noise=cfg.noise_share,
+        jpeg=cfg.jpeg_share,
+    )
 
 
 def bicubic_low(clean: Tensor, scale: int) -> Tensor:
