@@ -23,6 +23,7 @@ from desktop.core.batch.job import (
     BATCH_TASKS,
     DEFAULT_TEMPLATE,
     OUTPUT_FORMATS,
+    STEP_SEPARATOR,
     BatchJob,
     BatchJobError,
     BatchPlan,
@@ -34,6 +35,7 @@ from desktop.core.batch.runner import BatchStatus, ReportWriteError, find_batch_
 from desktop.core.inference.ensemble import ENSEMBLE_SIZES
 from desktop.core.inference.session import DEVICES, open_model
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
+from desktop.core.jobs.upscale import FACTORS
 from desktop.core.models.registry import scan_models
 from desktop.core.paths import find_model_dirs
 from desktop.core.progress import Progress
@@ -55,12 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "output", nargs="?", help="output folder or URL (default: a sibling <INPUT>_<task>_<model>)"
     )
-    parser.add_argument("--task", choices=BATCH_TASKS, default="denoise", help="default: denoise")
+    parser.add_argument(
+        "--task",
+        default="denoise",
+        help=f"{' or '.join(BATCH_TASKS)}, or steps run in turn on each image with one output, e.g. "
+        "denoise,upscale (default: denoise)",
+    )
     parser.add_argument(
         "--model",
         default=AUTO_MODEL,
-        help="model name (its file stem), e.g. photo_denoise (default: for each image the model that fits "
-        "it, as the app picks it; the report says which)",
+        help="model name (its file stem), e.g. photo_denoise; for steps one per step, e.g. "
+        "photo_denoise,photo_sr_x2 (default: for each image the model that fits it, as the app picks it; "
+        "the report says which)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        choices=FACTORS,
+        help="upscale: enlarge 2 or 4 times; x4 runs a native x4 model where there is one, else a x2 model "
+        "twice, and the output name says x4 (default: the named model's own, else 2)",
     )
     parser.add_argument(
         "--allow-resize",
@@ -154,6 +169,7 @@ def make_job(args: argparse.Namespace) -> BatchJob:
         device=args.device,
         report_path=args.report,
         allow_resize=args.allow_resize,
+        scale=args.scale,
     )
 
 
@@ -232,8 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autoencoder-studio-batch: error: --models-dir {missing[0]} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     scan = scan_models([*args.models_dir, *find_model_dirs()])
-    if args.engine == "ray" and args.model == AUTO_MODEL:
-        print("autoencoder-studio-batch: error: --engine ray runs one model: give --model", file=sys.stderr)
+    if args.engine == "ray" and AUTO_MODEL in args.model.split(STEP_SEPARATOR):
+        print(
+            "autoencoder-studio-batch: error: --engine ray runs named models: give --model (one per step)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.engine == "ray":  # imported here: Ray is the cluster extra, not the base install
         from desktop.cluster.engine import run_cluster_batch
@@ -246,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     except BatchJobError as error:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    for entry in plan.candidates or (plan.model,):
+    for entry in (entry for step in plan.steps for entry in step.candidates or (step.model,)):
         for shadowed in scan.find_shadowed(entry):
             print(
                 f"note: model {entry.info.name!r} is {entry.path}, not {shadowed.path} of the same name "
@@ -288,7 +307,7 @@ def run_plan(plan: BatchPlan) -> int:
     finally:
         if bar is not None:
             bar.close()
-    if plan.candidates:
+    if any(step.candidates for step in plan.steps):
         print(count_models(report))
     print_summary(report, plan.report_path, report_error)
     if report.cancelled:

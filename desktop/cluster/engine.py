@@ -27,7 +27,13 @@ from desktop.cluster.storage import parse_location
 from desktop.cluster.worker import FileWorker, WorkerSettings, convert_json_to_row, describe_entries
 from desktop.core.atomic import sweep_temp_files
 from desktop.core.batch.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
-from desktop.core.batch.job import BatchJob, BatchJobError, BatchPlan, choose_output_dir, escape_hidden
+from desktop.core.batch.job import (
+    BatchJob,
+    BatchJobError,
+    BatchPlan,
+    choose_default_output_dir,
+    escape_hidden,
+)
 from desktop.core.batch.report import FileResult, find_csv_path, summarize_counts
 from desktop.core.batch.runner import describe_job
 from desktop.core.models.registry import ModelEntry
@@ -67,7 +73,7 @@ def run_in_scratch(
     source = parse_location(options.source)
     if options.target is None and not source.is_local:
         raise BatchJobError(f"give an output (DST) for the remote input {options.source}")
-    target_text = options.target or str(choose_output_dir(source.folder, job.task, job.model))
+    target_text = options.target or str(choose_default_output_dir(job, models, source.folder))
     target = parse_location(target_text)
     plan = validate_cluster_job(job, models, source, target, scratch)
     with locked_output(plan, target.is_local):
@@ -214,7 +220,8 @@ def iterate_rows(
         plan=plan, source=cluster_plan.source, target=cluster_plan.target,
         threads=max(1, math.floor(options.cpus_per_worker)), require_device=options.require_device,
     )  # fmt: skip
-    model_bytes = plan.model.path.read_bytes()  # Ray Data keeps constructor arguments for actor restarts
+    # Every step's model, by its path: Ray Data keeps constructor arguments for actor restarts.
+    model_bytes = {str(step.model.path): step.model.path.read_bytes() for step in plan.steps}
     dataset = ray.data.from_items(describe_entries(list(cluster_plan.entries))).map_batches(
         FileWorker,
         fn_constructor_args=(settings, model_bytes),

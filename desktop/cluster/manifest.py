@@ -97,7 +97,7 @@ def plan_cluster_job(plan: BatchPlan, source: Location, target: Location) -> Clu
     files, everything = list_inputs(plan, source)
     job = plan.job
     outputs = plan_output_paths(
-        files, plan.output_dir, template=job.name_template, task=job.task, model=job.model,
+        files, plan.output_dir, template=job.name_template, task=plan.task_label, model=plan.model_label,
         ext=job.output_format,
     )  # fmt: skip
     protected = find_protected_paths(everything) if source.is_local else frozenset()
@@ -141,6 +141,6 @@ def decide_on_driver(
     except (OSError, RuntimeError) as error:  # RuntimeError: a link loop on the way (Python < 3.13)
         refusal = f"cannot use output path {output_path}: {error}"
     if refusal:
-        return FileResult(item.relative, "failed", refusal, model=plan.model.info.name)
+        return FileResult(item.relative, "failed", refusal, model=plan.model_label)
     claimed.add(str(output_path.resolve()).casefold())
     return None

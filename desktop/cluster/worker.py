@@ -88,17 +88,20 @@ class FileWorker:
     """A Ray Data actor: `__call__` takes a batch of manifest entries (columns of numpy arrays) and returns
     their rows as JSON (`row`), with their manifest `index` and the `worker` that ran them."""
 
-    def __init__(self, settings: WorkerSettings, model_bytes: bytes) -> None:
+    def __init__(self, settings: WorkerSettings, model_bytes: dict[str, bytes]) -> None:
         self.settings = settings
         remove_dead_scratch(Path(tempfile.gettempdir()))
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         atexit.register(shutil.rmtree, self.scratch, ignore_errors=True)  # Ray never calls __del__
-        # The model travels in the object store: a worker node need not have the driver's files.
-        model_path = self.scratch / "model" / settings.plan.model.path.name
-        model_path.parent.mkdir()
-        model_path.write_bytes(model_bytes)
-        self.plan = self.localise_plan(settings.plan, model_path)
-        self.sessions: dict[str, ModelSession] = {}
+        # The models (every step's of a chain, by their driver paths) travel in the object store: a worker
+        # node need not have the driver's files.
+        model_paths = {}
+        for number, (driver_path, data) in enumerate(model_bytes.items()):
+            model_paths[driver_path] = self.scratch / "model" / str(number) / Path(driver_path).name
+            model_paths[driver_path].parent.mkdir(parents=True)
+            model_paths[driver_path].write_bytes(data)
+        self.plan = self.localise_plan(settings.plan, model_paths)
+        self.sessions: dict[tuple[Path, str], ModelSession] = {}
         self.source_fs = None if settings.source.is_local else settings.source.open_filesystem()
         self.target_fs = None if settings.target.is_local else settings.target.open_filesystem()
         session = self.open_session(self.plan.job.device)  # fail at start, not on every file
@@ -108,25 +111,36 @@ class FileWorker:
                 f"{settings.require_device}: {session.note or 'onnxruntime has no such provider here'}"
             )
 
-    def localise_plan(self, plan: BatchPlan, model_path: Path) -> BatchPlan:
-        """The plan with this worker's model copy and, for remote sides, its own scratch folders."""
+    def localise_plan(self, plan: BatchPlan, model_paths: dict[str, Path]) -> BatchPlan:
+        """The plan with this worker's model copies and, for remote sides, its own scratch folders."""
         folders = {
             name: getattr(plan, name) if location.is_local else self.scratch / name
             for name, location in (("input_dir", self.settings.source), ("output_dir", self.settings.target))
         }
         for folder in folders.values():
             folder.mkdir(parents=True, exist_ok=True)
-        model = dataclasses.replace(plan.model, path=model_path)
-        return dataclasses.replace(plan, model=model, **folders)
+        model = dataclasses.replace(plan.model, path=model_paths[str(plan.model.path)])
+        then = tuple(
+            dataclasses.replace(
+                step, model=dataclasses.replace(step.model, path=model_paths[str(step.model.path)])
+            )
+            for step in plan.then
+        )
+        return dataclasses.replace(plan, model=model, then=then, **folders)
 
     def open_session(self, device: str) -> ModelSession:
-        """Return this actor's session on `device` (one per device: CPU is the out-of-memory fallback), with
-        as many intra-op threads as Ray gave the actor CPUs, not one per core of the node."""
-        if device not in self.sessions:
+        """Return this actor's session of the (first) model on `device`: `open_model_on`."""
+        return self.open_model_on(self.plan.model.path, device)
+
+    def open_model_on(self, path: Path, device: str) -> ModelSession:
+        """Return this actor's session of a model on `device` (one per model and device: CPU is the
+        out-of-memory fallback), with as many intra-op threads as Ray gave the actor CPUs, not one per core
+        of the node."""
+        if (path, device) not in self.sessions:
             options = create_session_options()
             options.intra_op_num_threads = self.settings.threads
-            self.sessions[device] = open_model(self.plan.model.path, device, options)
-        return self.sessions[device]
+            self.sessions[path, device] = open_model(path, device, options)
+        return self.sessions[path, device]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         entries = [
@@ -146,7 +160,7 @@ class FileWorker:
             return self.process(entry)
         except Exception as error:
             reason = f"{type(error).__name__}: {error}"
-            return FileResult(entry.relative, "failed", reason, model=self.plan.model.info.name)
+            return FileResult(entry.relative, "failed", reason, model=self.plan.model_label)
         finally:
             for name in ("input_dir", "output_dir"):
                 self.clear_scratch(name)
@@ -161,7 +175,7 @@ class FileWorker:
     def process(self, entry: ManifestEntry) -> FileResult:
         """Skip-existing on the target first, then download, the core, upload, and the row."""
         plan, settings = self.plan, self.settings
-        row = {"path": entry.relative, "model": plan.model.info.name}
+        row = {"path": entry.relative, "model": plan.model_label}
         if self.target_fs is not None and plan.job.skip_existing and self.target_fs.exists(entry.target):
             return FileResult(status="skipped", reason="output exists (skip existing)",
                               output_path=entry.target, **row)  # fmt: skip
@@ -179,11 +193,14 @@ class FileWorker:
             claimed=set(),  # and planned the names unique over the whole manifest
             progress=Progress(),
             existing=frozenset({output_path.resolve()}) if entry.keep_existing else frozenset(),
+            open_step=lambda step_model: lambda device: self.open_model_on(step_model.path, device),
         )
         if not isinstance(outcome, PreparedFile):
             return self.point_at_target(outcome, entry)
-        ran_on = name_device(str(outcome.result.parameters.get("device", "")))
-        if settings.require_device and ran_on != settings.require_device:
+        parameters = outcome.result.parameters
+        ran = {name_device(str(step.get("device", ""))) for step in parameters.get("steps", [parameters])}
+        ran_on = ", ".join(sorted(ran))  # a chain's steps each say where they ran
+        if settings.require_device and ran != {settings.require_device}:
             reason = f"ran on {ran_on}, not {settings.require_device} (--require-device): not saved"
             return FileResult(status="failed", reason=reason, parameters=outcome.result.parameters,
                               notes=outcome.result.notes, **row)  # fmt: skip

@@ -7,21 +7,43 @@ from collections.abc import Mapping, Sequence
 
 from desktop.core.batch.job import BatchPlan
 from desktop.core.batch.selection import InputFile
-from desktop.core.models.choice import rank_models, read_image_shape
+from desktop.core.models.choice import ImageShape, rank_models, read_image_shape
 from desktop.core.models.registry import ModelEntry
 
 
-def choose_file_models(plan: BatchPlan, files: Sequence[InputFile]) -> dict[str, ModelEntry]:
-    """Map each file's relative path to its model where the plan picks per image; {} for a named model."""
-    if not plan.candidates:
+def choose_file_models(plan: BatchPlan, files: Sequence[InputFile]) -> dict[str, tuple[ModelEntry, ...]]:
+    """Map each file's relative path to its models, one per step, where the plan picks per image; {} when
+    every step's model is named. A later step picks for the image the step before makes: its size times
+    that step's enlargement, and no longer a JPEG file (the step before's output is not one)."""
+    if not any(step.candidates for step in plan.steps):
         return {}
-    return {item.relative: rank_models(plan.candidates, read_image_shape(item.path))[0] for item in files}
+    return {item.relative: choose_chain(plan, read_image_shape(item.path)) for item in files}
 
 
-def plan_for_file(plan: BatchPlan, models: Mapping[str, ModelEntry], relative: str) -> BatchPlan:
-    """The plan with the file's own model (`choose_file_models`), or the plan itself."""
-    entry = models.get(relative)
-    return plan if entry is None or entry is plan.model else dataclasses.replace(plan, model=entry)
+def choose_chain(plan: BatchPlan, image: ImageShape | None) -> tuple[ModelEntry, ...]:
+    """The models of every step for an image of shape `image` (None: unknown, as for any photo)."""
+    chosen = []
+    for step in plan.steps:
+        factor = plan.factor if step.task == "upscale" else None
+        entry = rank_models(step.candidates, image, factor=factor)[0] if step.candidates else step.model
+        chosen.append(entry)
+        if image is not None:
+            grow = plan.factor if step.task == "upscale" else entry.info.scale
+            height, width = entry.info.input_size or (image.height, image.width)
+            channels = 1 if entry.info.channels == 1 else image.channels
+            image = ImageShape(height * grow, width * grow, channels)
+    return tuple(chosen)
+
+
+def plan_for_file(plan: BatchPlan, models: Mapping[str, Sequence[ModelEntry]], relative: str) -> BatchPlan:
+    """The plan with the file's own models (`choose_file_models`), or the plan itself."""
+    chain = models.get(relative)
+    if chain is None or tuple(chain) == tuple(step.model for step in plan.steps):
+        return plan
+    then = tuple(
+        dataclasses.replace(step, model=entry) for step, entry in zip(plan.then, chain[1:], strict=True)
+    )
+    return dataclasses.replace(plan, model=chain[0], then=then)
 
 
 def explain_squash(plan: BatchPlan, shape: Sequence[int]) -> str:

@@ -12,10 +12,13 @@ from desktop.core.atomic import TEMP_SUFFIX
 from desktop.core.inference.ensemble import check_ensemble
 from desktop.core.inference.session import list_devices
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
+from desktop.core.jobs.upscale import FACTORS, count_passes
 from desktop.core.models.choice import rank_models
 from desktop.core.models.registry import ModelEntry
 
 BATCH_TASKS = ("denoise", "upscale")
+STEP_SEPARATOR = ","  # a chain of tasks, and its models: "denoise,upscale", "photo_denoise,photo_sr_x2"
+LABEL_JOINER = "+"  # a chain in names and rows: "denoise+upscale", "photo_denoise+photo_sr_x2"
 OUTPUT_FORMATS = ("png", "jpg", "webp", "tif")
 DEFAULT_TEMPLATE = "{stem}_{task}_{model}.{ext}"
 AUTO_MODEL = "auto"  # `BatchJob.model`: each image gets the model that fits it (`batch.file_models`)
@@ -41,8 +44,12 @@ class BatchJob:
     """What the user asked for: folders, model, naming, format and parameters."""
 
     input_dir: Path
-    model: str  # model name (its file stem), or AUTO_MODEL: the model that fits each image, as the GUI picks
-    task: str = "denoise"  # "denoise" or "upscale"
+    # Model name (its file stem), or AUTO_MODEL: the model that fits each image, as the GUI picks; for a
+    # chain one per step, "photo_denoise,photo_sr_x2" (AUTO_MODEL alone: every step picks per image).
+    model: str
+    # "denoise" or "upscale", or a chain of them, "denoise,upscale": each image through every step's model
+    # in turn, one output.
+    task: str = "denoise"
     output_dir: Path | None = None  # None: the sibling folder `<input>_<task>_<model>`
     recursive: bool = False  # also process subfolders (their structure is kept)
     glob: str | None = None  # only files whose relative path matches, e.g. "*.png" (case-insensitive)
@@ -62,6 +69,30 @@ class BatchJob:
     # Run a fixed-size model on images of another size, fitted to it (cropped and resized). The batch dialog
     # says so beside the model; the CLI refuses such files (a failed row) unless --allow-resize.
     allow_resize: bool = True
+    # The upscale step's enlargement, 2 or 4: x4 runs a native x4 model, or a x2 one twice (`count_passes`).
+    # None: the named model's own scale, else 2.
+    scale: int | None = None
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The steps' tasks in order: ("denoise",), ("denoise", "upscale")."""
+        return tuple(task.strip() for task in self.task.split(STEP_SEPARATOR))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The steps' model names in order (AUTO_MODEL for each step when the job's model is AUTO_MODEL)."""
+        names = tuple(name.strip() for name in self.model.split(STEP_SEPARATOR))
+        return names * len(self.tasks) if names == (AUTO_MODEL,) else names
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """A later step of a chain: its task, its model (for AUTO_MODEL the best for a photo) and the models it
+    picks from per image (AUTO_MODEL; else ())."""
+
+    task: str
+    model: ModelEntry
+    candidates: tuple[ModelEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +107,33 @@ class BatchPlan:
     sigma: float | None  # the job's sigma, or for synthetic noise the model's training sigma
     # AUTO_MODEL: the task's models, one chosen per image (`model` is then the best for a photo); else ()
     candidates: tuple[ModelEntry, ...] = ()
+    then: tuple[PlanStep, ...] = ()  # a chain's later steps, each on the output of the one before
+    factor: int = 1  # what the upscale step enlarges by (1: no upscale step)
+
+    @property
+    def steps(self) -> tuple[PlanStep, ...]:
+        """Every step in order, the first (`model`, `candidates`) included."""
+        return (PlanStep(self.job.tasks[0], self.model, self.candidates), *self.then)
+
+    @property
+    def model_label(self) -> str:
+        """The model, or a chain's models, as rows and output names give them: "a" or "a+b"."""
+        return LABEL_JOINER.join(step.model.info.name for step in self.steps)
+
+    @property
+    def task_label(self) -> str:
+        """The task as output names give it: "denoise", "upscale", x4: "upscale_x4", "denoise+upscale"."""
+        return label_task(self.job.tasks, self.factor)
+
+
+def label_task(tasks: Sequence[str], factor: int) -> str:
+    """The tasks as an output name gives them, with an enlargement other than x2: "upscale_x4"."""
+    return LABEL_JOINER.join(tasks) + (f"_x{factor}" if factor > 2 else "")
+
+
+def label_models(job: BatchJob) -> str:
+    """The job's model names as a folder name gives them: "auto", "photo_denoise+photo_sr_x2"."""
+    return LABEL_JOINER.join(job.models) if job.model != AUTO_MODEL else AUTO_MODEL
 
 
 def escape_hidden(text: str) -> str:
@@ -156,21 +214,77 @@ def find_model(models: Sequence[ModelEntry], task: str, name: str) -> ModelEntry
     raise BatchJobError(f"unknown model {name!r}; available {task} models: {', '.join(available) or 'none'}")
 
 
-def find_models(models: Sequence[ModelEntry], job: BatchJob) -> tuple[ModelEntry, tuple[ModelEntry, ...]]:
-    """Return the job's model and, for AUTO_MODEL, the task's models to choose from per image (those that
-    take the self-ensemble asked for) with the best of them for a photo first; BatchJobError if none."""
-    if job.model != AUTO_MODEL:
-        return find_model(models, job.task, job.model), ()
+def find_models(
+    models: Sequence[ModelEntry], job: BatchJob, task: str = "", name: str = "", factor: int = 1
+) -> tuple[ModelEntry, tuple[ModelEntry, ...]]:
+    """Return a step's model (default: the job's task and model) and, for AUTO_MODEL, the task's models to
+    choose from per image (those that take the self-ensemble asked for and, upscaling, make `factor`) with
+    the best of them for a photo first; BatchJobError if none, or if the named one cannot make `factor`."""
+    task, name = task or job.task, name or job.model
+    if name != AUTO_MODEL:
+        entry = find_model(models, task, name)
+        if task == "upscale":
+            try:
+                count_passes(entry.info, factor)
+            except ValueError as error:
+                raise BatchJobError(f"{error}; give --scale {entry.info.scale} or another model") from None
+        return entry, ()
     candidates = tuple(
-        entry for entry in models if entry.info.task == job.task and takes_ensemble(entry, job.ensemble)
+        entry
+        for entry in models
+        if entry.info.task == task and takes_ensemble(entry, job.ensemble) and makes(entry, task, factor)
     )
     if not candidates:
         ensemble = f" that takes a self-ensemble of {job.ensemble}" if job.ensemble > 1 else ""
-        kind = f"{job.task} model{ensemble}"
+        enlarges = f" that makes x{factor}" if task == "upscale" else ""
+        kind = f"{task} model{enlarges}{ensemble}"
         raise BatchJobError(f"no {kind} found: add one with --models-dir")
     if job.add_noise and job.sigma is None:
         raise BatchJobError("give the sigma of the noise to add: each image gets its own model")
-    return rank_models(candidates, None)[0], candidates
+    ranked = rank_models(candidates, None, factor=factor if task == "upscale" else None)
+    return ranked[0], candidates
+
+
+def makes(entry: ModelEntry, task: str, factor: int) -> bool:
+    """Whether the model can make the step's enlargement (any model for a step that does not enlarge)."""
+    if task != "upscale":
+        return True
+    try:
+        count_passes(entry.info, factor)
+    except ValueError:
+        return False
+    return True
+
+
+def choose_factor(models: Sequence[ModelEntry], job: BatchJob) -> int:
+    """Return the upscale step's enlargement: the job's scale, else the named upscaler's own, else 2; 1
+    without an upscale step. BatchJobError for a scale the app does not offer, or without an upscale step."""
+    if "upscale" not in job.tasks:
+        if job.scale is not None:
+            raise BatchJobError(f"--scale {job.scale} is for the upscale task: add --task upscale")
+        return 1
+    if job.scale is not None:
+        if job.scale not in FACTORS:
+            raise BatchJobError(f"scale must be one of {', '.join(map(str, FACTORS))}, got {job.scale}")
+        return job.scale
+    name = job.models[job.tasks.index("upscale")] if len(job.models) == len(job.tasks) else AUTO_MODEL
+    named = next((e for e in models if e.info.name == name and e.info.task == "upscale"), None)
+    return named.info.scale if named is not None and named.info.scale > 1 else 2
+
+
+def find_steps(models: Sequence[ModelEntry], job: BatchJob, factor: int) -> tuple[PlanStep, ...]:
+    """Return every step of the job with its model (and its candidates for AUTO_MODEL)."""
+    tasks, names = job.tasks, job.models
+    if len(names) != len(tasks):
+        raise BatchJobError(
+            f"{len(tasks)} steps ({', '.join(tasks)}) but {len(names)} model(s) ({job.model}): give one "
+            f"model per step, e.g. --model {STEP_SEPARATOR.join(AUTO_MODEL for _ in tasks)}, or none"
+        )
+    steps = []
+    for task, name in zip(tasks, names, strict=True):
+        entry, candidates = find_models(models, job, task, name, factor)
+        steps.append(PlanStep(task, entry, candidates))
+    return tuple(steps)
 
 
 def takes_ensemble(entry: ModelEntry, ensemble: int) -> bool:
@@ -184,8 +298,11 @@ def takes_ensemble(entry: ModelEntry, ensemble: int) -> bool:
 
 def check_parameters(job: BatchJob) -> None:
     """Raise BatchJobError for a task, format, quality, sigma, seed, tile size or device out of range."""
-    if job.task not in BATCH_TASKS:
-        raise BatchJobError(f"task must be one of {', '.join(BATCH_TASKS)}, got {job.task!r}")
+    if not job.task or any(task not in BATCH_TASKS for task in job.tasks):
+        raise BatchJobError(
+            f"task must be one of {', '.join(BATCH_TASKS)}, or steps of them in turn (denoise,upscale), "
+            f"got {job.task!r}"
+        )
     if job.output_format not in OUTPUT_FORMATS:
         raise BatchJobError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {job.output_format!r}")
     if not 1 <= job.quality <= 100:
@@ -198,7 +315,7 @@ def check_parameters(job: BatchJob) -> None:
         raise BatchJobError(f"tile size must be at least {MIN_TILE}, got {job.tile_size}")
     if job.device not in list_devices():
         raise BatchJobError(f"device must be one of {', '.join(list_devices())}, got {job.device!r}")
-    if job.add_noise and job.task != "denoise":
+    if job.add_noise and job.tasks != ("denoise",):
         raise BatchJobError("adding synthetic noise only makes sense for the denoise task")
     check_template(job.name_template)
 
@@ -268,18 +385,26 @@ def check_report_place(report_path: Path, input_dir: Path, output_dir: Path) -> 
             raise BatchJobError(f"report {path} is a folder: give a file name, e.g. {path / REPORT_NAME}")
 
 
+def choose_default_output_dir(job: BatchJob, models: Sequence[ModelEntry], input_dir: Path) -> Path:
+    """The job's default output folder: `<input>_<task>_<model>`, a chain's and a factor's labels in it."""
+    return choose_output_dir(input_dir, label_task(job.tasks, choose_factor(models, job)), label_models(job))
+
+
 def validate_job(job: BatchJob, models: Sequence[ModelEntry]) -> BatchPlan:
     """Check everything that can be checked before starting; return the plan or raise BatchJobError."""
     check_parameters(job)
-    entry, candidates = find_models(models, job)
-    try:
-        check_ensemble(entry.info, job.ensemble)
-    except ValueError as error:
-        raise BatchJobError(str(error)) from None
-    check_strength(job, entry)
+    factor = choose_factor(models, job)
+    steps = find_steps(models, job, factor)
+    entry, candidates = steps[0].model, steps[0].candidates
+    for step in steps:
+        try:
+            check_ensemble(step.model.info, job.ensemble)
+        except ValueError as error:
+            raise BatchJobError(str(error)) from None
+    check_strength(job, next((s.model for s in steps if s.model.info.takes_strength), entry))
     input_dir = Path(job.input_dir).expanduser().resolve()
     output_dir = (
-        choose_output_dir(input_dir, job.task, job.model)
+        choose_default_output_dir(job, models, input_dir)
         if job.output_dir is None
         else Path(job.output_dir).expanduser().resolve()
     )
@@ -295,4 +420,4 @@ def validate_job(job: BatchJob, models: Sequence[ModelEntry]) -> BatchPlan:
             raise BatchJobError(
                 f"{job.model} was trained on a range of noise: give the sigma of the noise to add"
             )
-    return BatchPlan(job, entry, input_dir, output_dir, report_path, sigma, candidates)
+    return BatchPlan(job, entry, input_dir, output_dir, report_path, sigma, candidates, steps[1:], factor)

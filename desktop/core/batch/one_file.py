@@ -7,7 +7,7 @@ import math
 import os
 import time
 import zlib
-from collections.abc import Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -16,7 +16,7 @@ import numpy as np
 
 from desktop.core.batch.big_files import choose_out_dtype, refuse_output, saves_alone
 from desktop.core.batch.file_models import explain_squash
-from desktop.core.batch.job import BatchPlan, is_inside
+from desktop.core.batch.job import LABEL_JOINER, BatchPlan, is_inside
 from desktop.core.batch.report import FileResult
 from desktop.core.batch.selection import InputFile
 from desktop.core.images.files import ImageLoadError, LoadedImage, load_image
@@ -28,11 +28,15 @@ from desktop.core.inference.image_model import (
     prepare_model_input,
     put_alpha_back,
 )
-from desktop.core.jobs.process_image import ProcessSettings, process_image, save_result
+from desktop.core.inference.session import open_model as open_model_session
+from desktop.core.jobs.process_image import ProcessedImage, ProcessSettings, save_result
+from desktop.core.jobs.upscale import count_passes, run_passes
+from desktop.core.models.registry import ModelEntry
 from desktop.core.progress import CancelledError, Progress
 
 SIXTEEN_BIT_OUTPUTS = ("png", "tif")  # output formats where a 16-bit input stays 16-bit
 LOSSY_OUTPUTS = ("jpg", "webp")  # output formats with a quality
+StepOpener = Callable[[ModelEntry], ModelOpener]  # a chain's later step: its model -> its opener
 MAX_NAME_BYTES = 255  # the longest file name ext4, APFS, NTFS (in UTF-16 units) and most others allow
 
 
@@ -77,11 +81,17 @@ def attach_alpha(
 
 
 def transform_image(
-    plan: BatchPlan, image: LoadedImage, relative: str, open_model: ModelOpener, progress: Progress
+    plan: BatchPlan,
+    image: LoadedImage,
+    relative: str,
+    open_model: ModelOpener,
+    progress: Progress,
+    open_step: StepOpener | None = None,
 ) -> Transformed:
-    """Run the plan's model on one loaded image (`process_image`); raises on model errors
-    (OutOfMemoryError included)."""
-    job, info = plan.job, plan.model.info
+    """Run the plan's model on one loaded image (`process_image`; an upscale step `run_passes`, x4 = a x2
+    model twice), then each later step of a chain on the output of the one before, its model opened by
+    `open_step` (default: a session of its own); raises on model errors (OutOfMemoryError included)."""
+    job = plan.job
     settings = ProcessSettings(
         device=job.device,
         add_noise=job.add_noise,
@@ -93,19 +103,52 @@ def transform_image(
         ),
         strength=job.strength,
     )
-    done = process_image(prepare_model_input(image, info), open_model, settings, progress)
+    steps = plan.steps
+    model_input = prepare_model_input(image, plan.model.info)
+    done: ProcessedImage | None = None
+    first: ProcessedImage | None = None
+    described: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for index, step in enumerate(steps):
+        info = step.model.info
+        if done is not None:  # a later step: the output before, no JPEG, fitted to this step's model
+            squash = explain_squash(dataclasses.replace(plan, model=step.model), done.output.shape)
+            if squash:
+                raise ValueError(f"step {index + 1} ({step.task}): {squash}")
+            model_input = prepare_model_input(LoadedImage(done.output, mode=""), info)
+        opener = open_model if index == 0 else (open_step or open_own_session)(step.model)
+        passes = count_passes(info, plan.factor) if step.task == "upscale" else 1
+        step_progress = progress.sub_progress(index / len(steps), 1 / len(steps))
+        done = run_passes(model_input, opener, settings, passes, step_progress)
+        first = first or done
+        settings = dataclasses.replace(settings, add_noise=False)  # the noise goes in once, first
+        notes.extend(f"{step.task}: {note}" if len(steps) > 1 else note for note in done.notes)
+        scale = {"scale": plan.factor} if step.task == "upscale" else {}
+        described.append({"task": step.task, "model": info.name, **scale, **done.parameters})
+    if done is None or first is None:
+        raise ValueError("a batch job has at least one step")
     parameters: dict[str, Any] = {"format": job.output_format}
     if job.output_format in LOSSY_OUTPUTS:
         parameters["quality"] = job.quality
-    parameters.update(done.parameters)
-    notes = [f"animated image: first frame of {image.frames}"] if image.frames > 1 else []
-    notes.extend(image.notes)  # how its values were read (a float TIFF, say)
-    notes.extend(done.notes)
-    metrics = measure_noise_metrics(done.clean, done.noisy, done.output) if job.add_noise else {}
+    if len(described) == 1:
+        parameters.update({key: value for key, value in described[0].items() if key not in ("task", "model")})
+    else:
+        parameters["steps"] = described
+    notes = [
+        *([f"animated image: first frame of {image.frames}"] if image.frames > 1 else []),
+        *image.notes,
+        *notes,
+    ]
+    metrics = measure_noise_metrics(first.clean, first.noisy, done.output) if job.add_noise else {}
     output, alpha_notes = attach_alpha(done.output, image, plan)
     if image.carried.bit_depth == 16 and job.output_format not in SIXTEEN_BIT_OUTPUTS:
         notes.append(f"16-bit input, saved as 8-bit ({job.output_format} holds 8 bits; png and tif hold 16)")
     return Transformed(output, parameters, (*notes, *alpha_notes), metrics)
+
+
+def open_own_session(entry: ModelEntry) -> ModelOpener:
+    """The opener of a later step's model where the run gave none: a session of its own per device."""
+    return lambda device: open_model_session(entry.path, device)
 
 
 @dataclass(frozen=True)
@@ -126,10 +169,11 @@ class PreparedFile:
         """Write the output with its provenance (task, model, parameters: `save_result`); a MemoryError is
         retried once after freeing what can be freed. The row keeps the run's parameters and notes
         (out-of-memory retries included) whatever happens."""
-        row = RowKeys(path=self.item.relative, model=self.plan.model.info.name)
+        row = RowKeys(path=self.item.relative, model=self.plan.model_label)
         kept = KeptFields(parameters=self.result.parameters, notes=self.result.notes)
-        info = self.plan.model.info
-        provenance = {"task": info.task, "model": info.name, **self.result.parameters}
+        plan = self.plan
+        provenance = {"task": LABEL_JOINER.join(plan.job.tasks), "model": plan.model_label}
+        provenance.update(self.result.parameters)
         try:
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -187,7 +231,7 @@ def check_output_path(plan: BatchPlan, output_path: Path, protected: Set[Path], 
 def check_existing_output(plan: BatchPlan, output_path: Path, existing: Set[Path]) -> FileResult | None:
     """Return the row of a file whose output exists already and is to be skipped (skip existing) or, in
     overlapping folders, must not be replaced (it may be an original); None when it may be written."""
-    row = RowKeys(path="", model=plan.model.info.name)
+    row = RowKeys(path="", model=plan.model_label)
     if plan.job.skip_existing and os.path.lexists(output_path):
         reason = "output exists (skip existing)"
         return FileResult(status="skipped", reason=reason, output_path=str(output_path), **row)
@@ -210,12 +254,14 @@ def prepare_file(
     claimed: set[str],
     progress: Progress,
     existing: Set[Path] = frozenset(),
+    open_step: StepOpener | None = None,
 ) -> FileResult | PreparedFile:
     """Load one input and run the model on it, ready to save to `output_path` (which it adds to `claimed`);
     or its report row where it ends before that. `protected` are the inputs, `existing` the files already
-    in overlapping input and output folders (see `check_existing_output`). Raises only CancelledError."""
+    in overlapping input and output folders (see `check_existing_output`); `open_step` opens a chain's
+    later models (`transform_image`). Raises only CancelledError."""
     start = time.perf_counter()
-    row = RowKeys(path=item.relative, model=plan.model.info.name)
+    row = RowKeys(path=item.relative, model=plan.model_label)
     if item.problem:
         return FileResult(status="skipped", reason=item.problem, **row)
     try:
@@ -236,7 +282,7 @@ def prepare_file(
         refusal = refuse_output(plan, image)  # an output the app could not open again, or too big to make
         if refusal:
             return _fail(row, refusal, image, start)
-        result = transform_image(plan, image, item.relative, open_model, progress)
+        result = transform_image(plan, image, item.relative, open_model, progress, open_step)
         progress.check_aborted()
     except CancelledError:
         raise

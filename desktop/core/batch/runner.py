@@ -19,8 +19,8 @@ from pathlib import Path
 from desktop.core.atomic import sweep_temp_files
 from desktop.core.batch.file_models import choose_file_models, plan_for_file
 from desktop.core.batch.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
-from desktop.core.batch.job import BatchJobError, BatchPlan, check_overlap
-from desktop.core.batch.one_file import PreparedFile, prepare_file
+from desktop.core.batch.job import LABEL_JOINER, BatchJobError, BatchPlan, check_overlap
+from desktop.core.batch.one_file import PreparedFile, StepOpener, prepare_file
 from desktop.core.batch.report import BatchReport, FileResult, find_csv_path, merge_rows, write_report
 from desktop.core.batch.selection import InputFile, filter_files, plan_output_paths, walk_files
 from desktop.core.inference.image_model import ModelOpener
@@ -138,7 +138,7 @@ class OutputPlan:
     paths: dict[str, Path]
     protected: frozenset[Path]
     existing: frozenset[Path]
-    models: dict[str, ModelEntry] = field(default_factory=dict)
+    models: dict[str, tuple[ModelEntry, ...]] = field(default_factory=dict)  # one per step
 
 
 def select_files(plan: BatchPlan, only: Collection[str] | None = None) -> FileSelection:
@@ -159,12 +159,12 @@ def plan_outputs(plan: BatchPlan, selection: FileSelection) -> OutputPlan:
     job = plan.job
     models = choose_file_models(plan, selection.files)
     paths: dict[str, Path] = {}
-    for model, files in group_by_model(selection.files, models, job.model).items():
+    for model, files in group_by_model(selection.files, models, plan.model_label).items():
         paths |= plan_output_paths(
             files,
             plan.output_dir,
             template=job.name_template,
-            task=job.task,
+            task=plan.task_label,
             model=model,
             ext=job.output_format,
         )
@@ -175,13 +175,15 @@ def plan_outputs(plan: BatchPlan, selection: FileSelection) -> OutputPlan:
 
 
 def group_by_model(
-    files: list[InputFile], models: dict[str, ModelEntry], default: str
+    files: list[InputFile], models: dict[str, tuple[ModelEntry, ...]], default: str
 ) -> dict[str, list[InputFile]]:
-    """The files by the name of their model (their outputs are named after it), `default` where none."""
+    """The files by the name of their model, a chain's joined ("a+b"; their outputs are named after it),
+    `default` where none."""
     groups: dict[str, list[InputFile]] = {}
     for item in files:
-        entry = models.get(item.relative)
-        groups.setdefault(entry.info.name if entry is not None else default, []).append(item)
+        chain = models.get(item.relative)
+        name = LABEL_JOINER.join(entry.info.name for entry in chain) if chain else default
+        groups.setdefault(name, []).append(item)
     return groups
 
 
@@ -304,6 +306,7 @@ def run_files(
                         claimed=claimed,
                         progress=file_progress,
                         existing=outputs.existing,
+                        open_step=choose_step_opener(open_session),
                     )
                 except CancelledError:
                     cancelled = True
@@ -335,6 +338,13 @@ def choose_opener(
         return open_model
     path = file_plan.model.path
     return lambda device: open_session(path, device)
+
+
+def choose_step_opener(open_session: SessionOpener | None) -> StepOpener | None:
+    """The opener of a chain's later step's model, through `open_session` (None: `prepare_file`'s own)."""
+    if open_session is None:
+        return None
+    return lambda entry: lambda device: open_session(entry.path, device)
 
 
 def build_report(
@@ -385,4 +395,6 @@ def describe_job(plan: BatchPlan) -> dict[str, object]:
         "self_ensemble": job.ensemble,
         "device": job.device,
         "model_path": str(plan.model.path),
+        **({"scale": plan.factor} if plan.factor > 1 else {}),
+        **({"model_paths": [str(step.model.path) for step in plan.steps]} if plan.then else {}),
     }

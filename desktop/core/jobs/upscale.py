@@ -13,7 +13,7 @@ from desktop.core.images.fitting import ModelInput, resize_image
 from desktop.core.images.metrics import ImageMetrics, measure_image
 from desktop.core.inference.image_model import ModelOpener, RunOptions
 from desktop.core.inference.tiling import Box
-from desktop.core.jobs.process_image import ProcessSettings, process_image
+from desktop.core.jobs.process_image import ProcessedImage, ProcessSettings, process_image
 from desktop.core.models.info import ModelInfo
 from desktop.core.progress import Progress
 
@@ -81,6 +81,58 @@ def downscale_for_check(pixels: np.ndarray, factor: int) -> tuple[np.ndarray, np
     return original, resize_bicubic(original, height // factor, width // factor)
 
 
+def run_passes(
+    model_input: ModelInput,
+    open_model: ModelOpener,
+    settings: ProcessSettings,
+    passes: int,
+    progress: Progress,
+    *,
+    earlier_options: RunOptions | None = None,
+) -> ProcessedImage:
+    """Run the model `passes` times (`process_image`), each pass on the one before's output: x4 = a x2
+    model twice (`count_passes`), for the Upscale page and the batch alike. The first pass gets
+    `model_input` (with its JPEG quality), later ones the output before, no JPEG; earlier passes run with
+    `earlier_options` (default: the settings' own) and send no partial pieces (they are not the output).
+    Returns the last pass with the first's input (`clean`, `noisy`, fitting, JPEG quality fed), every
+    pass's retries, the summed model time and, for more than one pass, "passes" in its parameters."""
+    first: ProcessedImage | None = None
+    done: ProcessedImage | None = None
+    retries: list[str] = []
+    seconds = 0.0
+    for index in range(passes):
+        last = index == passes - 1
+        step = progress.sub_progress(index / passes, 1 / passes)
+        options = settings.options if last or earlier_options is None else earlier_options
+        done = process_image(
+            model_input if done is None else ModelInput.unchanged(done.output),
+            open_model,
+            dataclasses.replace(settings, options=options, add_noise=settings.add_noise and index == 0),
+            step if last else step.with_partial(lambda piece: None),
+        )
+        first = first or done
+        retries.extend(done.retries)
+        seconds += done.seconds
+    if first is None or done is None:
+        raise ValueError(f"an upscale runs its model at least once, not {passes} times")
+    parameters = dict(done.parameters)
+    if first.jpeg_quality is not None:
+        parameters["jpeg_quality"] = first.jpeg_quality
+    if passes > 1:
+        parameters["passes"] = passes
+    return dataclasses.replace(
+        done,
+        clean=first.clean,
+        noisy=first.noisy,
+        parameters=parameters,
+        fitting=first.fitting,
+        sigma_note=first.sigma_note,
+        retries=tuple(retries),
+        seconds=seconds,
+        jpeg_quality=first.jpeg_quality,
+    )
+
+
 def upscale_image(
     open_model: ModelOpener,
     device: str,
@@ -111,22 +163,16 @@ def upscale_image(
     original, source = downscale_for_check(pixels, factor) if check else (None, pixels)
     bicubic = resize_bicubic(source, source.shape[0] * factor, source.shape[1] * factor)
     progress.show_partial(UpscaleStart(source, bicubic, original))
-    image, provider, tile = source, model.provider, None
-    notes: list[str] = []
     start = time.perf_counter()
-    for index in range(passes):
-        step = progress.sub_progress(0.9 * index / passes, 0.9 / passes)
-        last = index == passes - 1
-        settings = ProcessSettings(device=device, options=last_options if last else earlier_options)
-        quality = jpeg_quality if index == 0 and not check else None
-        done = process_image(
-            ModelInput.unchanged(image, quality),
-            lambda chosen: model if chosen == device else open_model(chosen),
-            settings,
-            step if last else step.with_partial(lambda piece: None),
-        )
-        image, provider, tile = done.output, done.provider, done.tile_size
-        notes.extend(done.retries)
+    done = run_passes(
+        ModelInput.unchanged(source, None if check else jpeg_quality),
+        lambda chosen: model if chosen == device else open_model(chosen),
+        ProcessSettings(device=device, options=last_options),
+        passes,
+        progress.sub_progress(0.0, 0.9),
+        earlier_options=earlier_options,
+    )
+    image, provider, tile, notes = done.output, done.provider, done.tile_size, done.retries
     seconds = time.perf_counter() - start
     progress.check_aborted()
     bicubic_metrics = model_metrics = None
@@ -146,6 +192,6 @@ def upscale_image(
         seconds=seconds,
         provider=provider,
         tile_size=tile,
-        notes=tuple(notes),
+        notes=notes,
         ensemble=options.ensemble,
     )

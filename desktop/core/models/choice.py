@@ -99,20 +99,24 @@ def read_test_psnr(info: ModelInfo) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
 
 
-def rank_models(models: Sequence[ModelEntry], image: ImageShape | None) -> list[ModelEntry]:
+def rank_models(
+    models: Sequence[ModelEntry], image: ImageShape | None, *, factor: int | None = None
+) -> list[ModelEntry]:
     """Return `models` best first for `image` (None: no image yet, as for any photo): fitting ones first,
-    then nearest the size they were trained at, then those of the image's own channel count (RGB without
-    an image), then for a JPEG file those told the file's JPEG quality (trained on JPEG artefacts) and for
-    other files those that are not (trained on clean inputs), then the best test PSNR; ties keep scan
-    order."""
+    then for an enlargement `factor` those that make it in one pass (a native x4 model before a x2 one
+    run twice), then nearest the size they were trained at, then those of the image's own channel count
+    (RGB without an image), then for a JPEG file those told the file's JPEG quality (trained on JPEG
+    artefacts) and for other files those that are not (trained on clean inputs), then the best test PSNR;
+    ties keep scan order."""
     wanted_channels = image.channels if image is not None else 3
 
     jpeg = image is not None and image.jpeg
 
-    def key(entry: ModelEntry) -> tuple[bool, int, bool, bool, float]:
+    def key(entry: ModelEntry) -> tuple[bool, bool, int, bool, bool, float]:
         info = entry.info
         return (
             bool(explain_misfit(info, image)),
+            factor is not None and info.scale != factor,  # native for the factor asked for
             measure_size_gap(info, image),
             info.channels != wanted_channels,
             info.takes_jpeg_quality != jpeg,  # JPEGs to a model told their quality, lossless files not

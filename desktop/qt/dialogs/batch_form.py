@@ -23,16 +23,30 @@ from PySide6.QtWidgets import (
 from desktop.core.batch.job import (
     BATCH_TASKS,
     DEFAULT_TEMPLATE,
+    LABEL_JOINER,
     OUTPUT_FORMATS,
+    STEP_SEPARATOR,
     BatchJob,
     BatchJobError,
     choose_output_dir,
+    label_task,
+    makes,
+    takes_ensemble,
 )
+from desktop.core.inference.ensemble import ENSEMBLE_SIZES
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
+from desktop.core.jobs.upscale import FACTORS, count_passes
 from desktop.core.models.choice import ImageShape, rank_models, read_image_shape
 from desktop.core.models.info import SIGMA
 from desktop.core.models.registry import ModelEntry
 from desktop.core.paths import IMAGE_SUFFIXES
+
+CHAIN = ("denoise", "upscale")  # the chain the form offers: denoise, then upscale the denoised image
+
+
+def replace_jpeg(image: ImageShape) -> ImageShape:
+    """The shape of what a chain's first step makes of `image`: no longer a JPEG file."""
+    return ImageShape(image.height, image.width, image.channels)
 
 
 class BatchForm(QWidget):
@@ -53,7 +67,20 @@ class BatchForm(QWidget):
             "Allow output inside the input folder (inputs are never overwritten)"
         )
         self.task_combo, self.model_combo = QComboBox(), QComboBox()
-        self.task_combo.addItems(BATCH_TASKS)
+        for task in BATCH_TASKS:
+            self.task_combo.addItem(task, task)
+        self.task_combo.addItem("denoise, then upscale", STEP_SEPARATOR.join(CHAIN))  # one output per image
+        self.then_label = QLabel("Then:")
+        self.then_combo = QComboBox()  # a chain's upscaler
+        self.scale_combo = QComboBox()
+        for factor in FACTORS:
+            self.scale_combo.addItem(f"x{factor}", factor)
+        self.scale_combo.setToolTip(
+            "x4 runs a native x4 model where there is one, else a x2 model twice; the output name says x4"
+        )
+        self.ensemble_combo = QComboBox()
+        for passes in ENSEMBLE_SIZES:
+            self.ensemble_combo.addItem("off" if passes == 1 else f"{passes} orientations", passes)
         self.model_label = QLabel()  # one line; the model's description is its tooltip
         self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.auto_sigma_check = QCheckBox("Estimate per image")
@@ -71,7 +98,9 @@ class BatchForm(QWidget):
         self._build_layout()
         self.input_edit.textChanged.connect(self._update_output_hint)
         self.task_combo.currentIndexChanged.connect(self._fill_models)
+        self.scale_combo.currentIndexChanged.connect(self._fill_models)
         self.model_combo.currentIndexChanged.connect(self._describe_model)
+        self.then_combo.currentIndexChanged.connect(self._describe_model)
         self.auto_sigma_check.toggled.connect(self._update_enabled)
         self.add_noise_check.toggled.connect(self._update_enabled)
         self.format_combo.currentIndexChanged.connect(self._update_enabled)
@@ -98,8 +127,8 @@ class BatchForm(QWidget):
         output = self.output_edit.text().strip()
         return BatchJob(
             input_dir=Path(text),
-            model=str(self.model_combo.currentData() or ""),
-            task=self.task_combo.currentText(),
+            model=STEP_SEPARATOR.join(self._model_names()),
+            task=self._task(),
             output_dir=Path(output) if output else None,
             recursive=self.recursive_check.isChecked(),
             glob=self.glob_edit.text().strip() or None,
@@ -112,8 +141,28 @@ class BatchForm(QWidget):
             seed=self.seed_spin.value(),
             add_noise=self.add_noise_check.isChecked(),
             tile_size=self.tile_spin.value(),
+            ensemble=int(self.ensemble_combo.currentData() or 1),
             device=self._device,
+            scale=self._factor() if "upscale" in self._tasks() else None,
         )
+
+    def _task(self) -> str:
+        return str(self.task_combo.currentData() or "")
+
+    def _tasks(self) -> tuple[str, ...]:
+        return tuple(self._task().split(STEP_SEPARATOR))
+
+    def _factor(self) -> int:
+        return int(self.scale_combo.currentData() or 2)
+
+    def _model_names(self) -> list[str]:
+        """The chosen model of every step ("" where a step has none)."""
+        combos = [self.model_combo, self.then_combo][: len(self._tasks())]
+        return [str(combo.currentData() or "") for combo in combos]
+
+    def _chosen_entries(self) -> list[ModelEntry]:
+        names = self._model_names()
+        return [e for name in names for e in self._models if e.info.name == name][: len(names)]
 
     def _build_layout(self) -> None:
         folders = QFormLayout()
@@ -132,8 +181,17 @@ class BatchForm(QWidget):
         task_row.addSpacing(16)
         task_row.addWidget(QLabel("Model:"))
         task_row.addWidget(self.model_combo, 1)
+        task_row.addWidget(self.then_label)
+        task_row.addWidget(self.then_combo, 1)
         model.addRow("Task:", task_row)
         model.addRow("", self.model_label)
+        enlarge = QHBoxLayout()
+        enlarge.addWidget(self.scale_combo)
+        enlarge.addSpacing(16)
+        enlarge.addWidget(QLabel("Self-ensemble:"))
+        enlarge.addWidget(self.ensemble_combo)
+        enlarge.addStretch(1)
+        model.addRow("Enlarge:", enlarge)
         noise = QHBoxLayout()
         for widget in (self.auto_sigma_check, self.sigma_spin, self.add_noise_check):
             noise.addWidget(widget)
@@ -177,37 +235,70 @@ class BatchForm(QWidget):
 
     @Slot()
     def _fill_models(self) -> None:
-        task = self.task_combo.currentText()
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for entry in rank_models([e for e in self._models if e.info.task == task], self._image):
-            self.model_combo.addItem(entry.info.title, entry.info.name)
-        self.model_combo.blockSignals(False)
-        self.model_combo.setEnabled(self.model_combo.count() > 0)
-        self.add_noise_check.setEnabled(task == "denoise")
+        tasks, factor = self._tasks(), self._factor()
+        chain = len(tasks) > 1
+        # the chain's upscaler enlarges the first step's output: no longer a JPEG file
+        later = None if self._image is None else replace_jpeg(self._image)
+        for combo, task, image in (
+            (self.model_combo, tasks[0], self._image),
+            (self.then_combo, CHAIN[-1], later),
+        ):
+            fitting = [e for e in self._models if e.info.task == task and makes(e, task, factor)]
+            combo.blockSignals(True)
+            combo.clear()
+            for entry in rank_models(fitting, image, factor=factor if task == "upscale" else None):
+                combo.addItem(entry.info.title, entry.info.name)  # best first, and chosen
+            combo.blockSignals(False)
+            combo.setEnabled(combo.count() > 0)
+        self.then_label.setVisible(chain)
+        self.then_combo.setVisible(chain)
+        self.scale_combo.setEnabled("upscale" in tasks)
+        self.add_noise_check.setEnabled(tasks == ("denoise",))
         self._describe_model()
 
     @Slot()
     def _describe_model(self) -> None:
-        name = self.model_combo.currentData()
-        entry = next((e for e in self._models if e.info.name == name), None)
-        if entry is None:
-            self.model_label.setText(f"No {self.task_combo.currentText()} models found.")
+        entries = self._chosen_entries()
+        tasks = self._tasks()
+        if len(entries) < len(tasks):
+            missing = tasks[len(entries)] if entries else tasks[0]
+            self.model_label.setText(f"No {missing} models found.")
             self.model_label.setToolTip("")
         else:
-            self.model_label.setText(describe_model_input(entry))
-            self.model_label.setToolTip(entry.info.description)
+            texts = [describe_model_input(entry, self._factor()) for entry in entries]
+            # a chain: each model's title and what it makes, on the one line; the full lines in the tooltip
+            short = [f"{entry.info.title}: {describe_output(entry, self._factor())}" for entry in entries]
+            self.model_label.setText(texts[0] if len(entries) == 1 else "; then ".join(short))
+            self.model_label.setToolTip(
+                "\n\n".join(
+                    f"{text}\n{entry.info.description}" for text, entry in zip(texts, entries, strict=True)
+                )
+            )
+        self._update_ensemble(entries)
         self._update_output_hint()
         self._update_enabled()
+
+    def _update_ensemble(self, entries: list[ModelEntry]) -> None:
+        """Offer the self-ensemble where every chosen model was trained on every orientation."""
+        symmetric = bool(entries) and all(takes_ensemble(entry, max(ENSEMBLE_SIZES)) for entry in entries)
+        if not symmetric:
+            self.ensemble_combo.setCurrentIndex(0)
+        self.ensemble_combo.setEnabled(symmetric)
+        self.ensemble_combo.setToolTip(
+            "Average the model over flips and quarter turns: a little better, that many times slower"
+            if symmetric
+            else "Only for models trained on every flip and quarter turn (e.g. photo_denoise, photo_sr_x2)"
+        )
 
     @Slot()
     def _update_output_hint(self) -> None:
         text = self.input_edit.text().strip()
-        name = self.model_combo.currentData()
+        names = self._model_names()
+        task = label_task(self._tasks(), self._factor() if "upscale" in self._tasks() else 1)
         try:
             hint = (
-                f"default: {choose_output_dir(Path(text), self.task_combo.currentText(), name)}"
-                if text and name
+                f"default: {choose_output_dir(Path(text), task, LABEL_JOINER.join(names))}"
+                if text and all(names)
                 else "default: beside the input folder"
             )
         except (BatchJobError, OSError, RuntimeError) as error:  # e.g. "/": no sibling folder to offer
@@ -221,17 +312,26 @@ class BatchForm(QWidget):
         self.quality_spin.setEnabled(self.format_combo.currentText() in ("jpg", "webp"))
 
 
-def describe_model_input(entry: ModelEntry) -> str:
-    """Return e.g. "28x28 grayscale input (other images are fitted to it), output x1; trained on ..."."""
+def describe_model_input(entry: ModelEntry, factor: int = 2) -> str:
+    """Return e.g. "28x28 grayscale input (other images are fitted to it), output x1; trained on ..."; an
+    upscaler run more than once for `factor` says so: "output x2, run twice for x4"."""
     info = entry.info
     size = "any-size (tiled)" if info.input_size is None else f"{info.input_size[1]}x{info.input_size[0]}"
     channels = "grayscale" if info.channels == 1 else "RGB"
     fitted = " (other images are fitted to it)" if info.input_size is not None else ""
     sigma = f", takes the noise level {SIGMA}" if info.takes_sigma else ""
     return (
-        f"{size} {channels} input{fitted}, output x{info.scale}{sigma}; "
+        f"{size} {channels} input{fitted}, {describe_output(entry, factor)}{sigma}; "
         f"trained on {info.noise.describe()} ({info.dataset})"
     )
+
+
+def describe_output(entry: ModelEntry, factor: int = 2) -> str:
+    """Return "output x2", or for an upscaler run more than once for `factor`: "..., run twice for x4"."""
+    info = entry.info
+    passes = count_passes(info, factor) if info.task == "upscale" and makes(entry, "upscale", factor) else 1
+    runs = f", run {'twice' if passes == 2 else f'{passes} times'} for x{factor}" if passes > 1 else ""
+    return f"output x{info.scale}{runs}"
 
 
 def _make_spin(low: int, high: int, value: int, *, step: int = 1, suffix: str = "") -> QSpinBox:
