@@ -17,7 +17,12 @@ def choose_file_models(plan: BatchPlan, files: Sequence[InputFile]) -> dict[str,
     that step's enlargement, and no longer a JPEG file (the step before's output is not one)."""
     if not any(step.candidates for step in plan.steps):
         return {}
-    return {item.relative: choose_chain(plan, read_image_shape(item.path)) for item in files}
+    known = plan.job.add_noise  # the batch adds Gaussian noise of a known sigma: for a Gaussian denoiser
+    shapes = {item.relative: read_image_shape(item.path) for item in files}
+    return {
+        relative: choose_chain(plan, dataclasses.replace(shape, known_noise=known) if shape else None)
+        for relative, shape in shapes.items()
+    }
 
 
 def choose_chain(plan: BatchPlan, image: ImageShape | None) -> tuple[ModelEntry, ...]:

@@ -30,6 +30,9 @@ class ImageShape:
     width: int
     channels: int  # 1 grayscale, 3 colour
     jpeg: bool = False  # a JPEG file: its artefacts want a model trained for them (one told the quality)
+    # Its noise is Gaussian of a known sigma (the app adds it: the synthetic-noise check), which a Gaussian
+    # denoiser handles best; otherwise it is a photo's own noise, for a model that estimates it
+    known_noise: bool = False
 
     @property
     def text(self) -> str:
@@ -105,20 +108,24 @@ def rank_models(
     """Return `models` best first for `image` (None: no image yet, as for any photo): fitting ones first,
     then for an enlargement `factor` those that make it in one pass (a native x4 model before a x2 one
     run twice), then nearest the size they were trained at, then those of the image's own channel count
-    (RGB without an image), then for a JPEG file those told the file's JPEG quality (trained on JPEG
-    artefacts) and for other files those that are not (trained on clean inputs), then the best test PSNR;
-    ties keep scan order."""
+    (RGB without an image), then for denoising a Gaussian denoiser where the app adds Gaussian noise of a
+    known sigma (`known_noise`) and one that estimates the noise for a photo's own noise, then for a JPEG
+    file those told the file's JPEG quality (trained on JPEG artefacts) and for other files those that are
+    not (trained on clean inputs), then the best test PSNR; ties keep scan order."""
     wanted_channels = image.channels if image is not None else 3
 
     jpeg = image is not None and image.jpeg
+    known_noise = image is not None and image.known_noise
 
-    def key(entry: ModelEntry) -> tuple[bool, bool, int, bool, bool, float]:
+    def key(entry: ModelEntry) -> tuple[bool, bool, int, bool, bool, bool, float]:
         info = entry.info
         return (
             bool(explain_misfit(info, image)),
             factor is not None and info.scale != factor,  # native for the factor asked for
             measure_size_gap(info, image),
             info.channels != wanted_channels,
+            # synthetic Gaussian noise to a Gaussian denoiser, a photo's own noise to one that estimates it
+            info.task == "denoise" and (info.noise.kind != "estimated") != known_noise,
             info.takes_jpeg_quality != jpeg,  # JPEGs to a model told their quality, lossless files not
             -read_test_psnr(info),
         )
@@ -140,6 +147,10 @@ def explain_pick(info: ModelInfo, image: ImageShape | None) -> str:
     JPEG file goes to a model trained on JPEG artefacts, another file to one trained on clean inputs."""
     if image is None or info.task not in ("denoise", "upscale"):
         return ""
+    if info.task == "denoise" and image.known_noise and info.noise.kind == "gaussian":
+        return "synthetic Gaussian noise of a known sigma: the model trained for that noise"
+    if info.task == "denoise" and not image.known_noise and info.noise.kind == "estimated":
+        return "a photo's own noise: the model that estimates camera noise and JPEG artefacts itself"
     if image.jpeg and info.takes_jpeg_quality:
         return "a JPEG file: a model trained on JPEG artefacts, told the file's quality"
     if not image.jpeg and not info.takes_jpeg_quality:

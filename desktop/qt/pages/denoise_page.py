@@ -7,6 +7,7 @@ A user's photo opens denoised as is, a shipped sample (clean) with synthetic noi
 estimates its own noise (noise kind "estimated") gets a strength slider over its own range, and the page
 says what Auto fed it: its noise estimate and the JPEG quality read from the file."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from desktop.core.images.files import LoadedImage
 from desktop.core.inference.image_model import RunOptions, prepare_model_input
 from desktop.core.inference.tiling import TilePiece
 from desktop.core.jobs.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
+from desktop.core.models.choice import ImageShape
 from desktop.core.models.info import SIGMA
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.paths import find_sample_images
@@ -308,8 +310,17 @@ class DenoisePage(TiledPage):
         self._enable_controls()
         self.request_refresh()
 
+    def describe_image(self, image: LoadedImage | None) -> ImageShape | None:
+        """The image as the model gets it: with synthetic noise added, a Gaussian denoiser suits it best."""
+        shape = super().describe_image(image)
+        if shape is None:
+            return None
+        return dataclasses.replace(shape, known_noise=self.add_noise_check.isChecked())
+
     @Slot()
     def _change_settings(self) -> None:
+        if self.image is not None:  # with synthetic noise on or off another model may suit the image
+            self.picker.set_image_shape(self.describe_image(self.image))
         self._enable_controls()
         self.request_refresh()
 

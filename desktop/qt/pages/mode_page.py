@@ -182,6 +182,10 @@ class ModePage(QWidget):
         """The picker whose model follows the image (pages that run models on the image), else None."""
         return None
 
+    def describe_image(self, image: LoadedImage | None) -> ImageShape | None:
+        """What the model choice knows of the page's input (a page may add what it does to the image)."""
+        return image_shape(image)
+
     def set_image(self, image: LoadedImage | None) -> None:
         """Make `image` the page's input (and let the picker choose the model that suits it)."""
         self.image = image
@@ -189,7 +193,7 @@ class ModePage(QWidget):
         if picker is not None:
             self._holding = True
             try:
-                picker.set_image_shape(image_shape(image))
+                picker.set_image_shape(self.describe_image(image))
             finally:
                 self._holding = False
         self.request_refresh()
