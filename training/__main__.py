@@ -124,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=run_compact)
 
+    p = sub.add_parser("import", help="convert a PyTorch model (spandrel's architectures) to the app's ONNX")
+    p.add_argument("path", type=Path, help=".pth, .pt, .ckpt or .safetensors (weights only: no pickled code)")
+    p.add_argument("--name", help="model name and file stem (default: the file's stem)")
+    p.add_argument("--out", type=Path, help="models folder (default: the first of $AESTUDIO_MODELS_DIR)")
+    p.add_argument("--licence", help="the model's licence, an SPDX identifier such as MIT (default: unknown)")
+    p.add_argument("--description", help="one or two sentences for the app (default: what was detected)")
+    p.add_argument("--force", action="store_true", help="replace a model of the same name in the folder")
+    p.set_defaults(handler=run_import)
     return parser
 
 
@@ -246,6 +254,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table + "\n")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from training.import_model import ModelImportError, import_model
+
+    try:
+        import_model(
+            args.path, args.out, name=args.name, licence=args.licence, description=args.description,
+            force=args.force,
+        )  # fmt: skip
+    except ModelImportError as e:
+        raise SystemExit(f"error: {e}") from None
     return 0
 
 

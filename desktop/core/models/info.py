@@ -25,7 +25,10 @@ JSON_KEYS = ("value_range", "noise", "labels", "metrics", "train_config", *LATEN
 FLOAT_TYPE = "tensor(float)"
 # Bounds on metadata values: past them a model is refused, since each was once a freeze or a crash (a
 # 20000-dim latent built 20000 sliders for 36 s; a size multiple of 12000 padded a 1x1 image to 5.2 GB).
-MAX_TEXT_LENGTHS = {"name": 100, "title": 200, "description": 4000, "dataset": 200, "version": 100}
+MAX_TEXT_LENGTHS = {
+    "name": 100, "title": 200, "description": 4000, "dataset": 200, "version": 100, "licence": 100,
+    "architecture": 100, "imported_from": 300,
+}  # fmt: skip
 MAX_INPUT_SIDE = 8192
 MAX_SIZE_MULTIPLE = 256
 MAX_SCALE = 16
@@ -128,6 +131,11 @@ class ModelInfo:
     # and the largest batch the graph takes (0: any).
     renames: Mapping[str, str] = field(default_factory=dict, hash=False)
     batch_limit: int = 0
+    # Models imported from PyTorch (`python -m training import`), "" for others: the licence the user gave
+    # (SPDX, "unknown" if none), the architecture spandrel found, the source file's name.
+    licence: str = ""
+    architecture: str = ""
+    imported_from: str = ""
 
     @property
     def inferred(self) -> bool:
@@ -214,6 +222,9 @@ def parse_model_info(
         pair=_parse_text({"pair": metadata.get("pair", "")}, "pair"),
         symmetry=_parse_symmetry(metadata),
         latent=_parse_latent(metadata, latent_dim),
+        licence=_parse_optional_text(metadata, "licence"),
+        architecture=_parse_optional_text(metadata, "architecture"),
+        imported_from=_parse_optional_text(metadata, "imported_from"),
     )
     _check_signature(info)
     return info
@@ -232,6 +243,10 @@ def _parse_latent(metadata: Mapping[str, str], latent_dim: int) -> LatentSpace:
         return parse_latent_space(metadata, latent_dim)
     except LatentMetadataError as error:
         raise ModelContractError(str(error)) from None
+
+
+def _parse_optional_text(metadata: Mapping[str, str], key: str) -> str:
+    return _parse_text({key: metadata.get(key, "")}, key)
 
 
 def _parse_text(metadata: Mapping[str, str], key: str, *, allow_empty: bool = True) -> str:

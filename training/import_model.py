@@ -1,0 +1,425 @@
+"""`python -m training import`: a PyTorch model file (.pth, .pt, .ckpt, .safetensors) of an architecture that
+spandrel knows, converted to one ONNX file under the app's contract (README, "The ONNX contract").
+
+The file is read as weights only: `safetensors`, or `torch.load(weights_only=True)`, whose unpickler refuses
+any object but tensors and plain containers before it is built, so a pickle that would run code is refused
+unexecuted. spandrel detects the architecture, scale and channels from the weights' names and shapes; the
+network is wrapped to take `image` (and, for the noise-map networks DRUNet and FDnCNN, the app's `sigma`,
+which fills their noise map instead of spandrel's fixed 15/255) and give `output`, exported with dynamic
+height and width, checked against PyTorch at three sizes, and written with the contract's metadata plus
+`licence`, `source_sha256`, `architecture` and `imported_from`.
+"""
+
+import hashlib
+import json
+import math
+import os
+import pickle
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from training.export import check_parity, export_onnx
+from training.kinds import IOSpec
+
+SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
+# Max abs difference of onnxruntime from PyTorch on [0, 1] outputs: a deep transformer's float32 sums
+# differ by ~1e-6 between the two runtimes; an export that got a shape or a constant wrong is off by > 1e-2.
+IMPORT_PARITY_ATOL = 1e-4
+# The app's rule for extra models folders (desktop/core/paths.py, MODELS_DIR_ENV), duplicated because
+# training/ never imports desktop/: the first folder of this variable is where an import goes by default.
+# The folder chosen in the app's settings lives in its QSettings, which training/ cannot read without Qt.
+MODELS_DIR_ENV = "AESTUDIO_MODELS_DIR"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+LICENCE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-() ]{0,99}")
+MAX_SCALE = 16  # the app's bounds (desktop/core/models/info.py)
+MAX_SIZE_MULTIPLE = 256
+# Networks that take a noise map as an extra input channel (KAIR's DRUNet and FDnCNN; spandrel fills it with
+# 15/255): the Gaussian sigmas they were trained on, in [0, 1] units (KAIR: 0-50/255 and 0-75/255, unclipped).
+NOISE_MAP_SIGMAS = {"DRUNet": 50 / 255, "FDnCNN": 75 / 255}
+# Networks that pad themselves to a multiple with numpy arithmetic on the size (FBCNN: np.ceil(h / 8)),
+# which no exporter follows: the app pads to it instead (size_multiple), so their own padding is none.
+INTERNAL_MULTIPLES = {"FBCNN": 8}
+# spandrel-extra-arches: architectures under their own licences (several non-commercial), left out here.
+EXTRA_ARCHES_EXAMPLES = "CodeFormer, Restormer, SRFormer, MPRNet, MIRNet2, DDColor, FeMaSR"
+
+
+class ModelImportError(ValueError):
+    """A model file that cannot be imported; the message (one line) says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ImportedModel:
+    """What was detected in a model file."""
+
+    module: nn.Module  # image [, sigma] -> output, the contract's tensors
+    architecture: str  # spandrel's name, e.g. "RealESRGAN Compact" ("FDnCNN" for DnCNN with a noise map)
+    tags: tuple[str, ...]
+    scale: int
+    channels: int
+    size_multiple: int
+    minimum: int  # smallest side the network takes; smaller images are padded inside the graph
+    noise_sigma_max: float | None  # noise-map networks: the largest sigma they were trained on
+
+
+class ContractModel(nn.Module):
+    """spandrel's network with the app's tensors: `image` (N, C, H, W) in [0, 1] -> `output` clamped to
+    [0, 1], padded (edge pixels) to the network's minimum side and cropped back."""
+
+    def __init__(self, network: nn.Module, call, scale: int, minimum: int) -> None:
+        super().__init__()
+        self.network, self.call, self.scale, self.minimum = network, call, scale, minimum
+
+    def run(self, image: Tensor, sigma: Tensor | None = None) -> Tensor:
+        height, width = image.shape[-2], image.shape[-1]
+        if self.minimum > 1:  # symbolic under export: no branch on the size, a pad of 0 where it fits
+            pad_h = torch.sym_max(0, self.minimum - height)
+            pad_w = torch.sym_max(0, self.minimum - width)
+            image = F.pad(image, (0, pad_w, 0, pad_h), mode="replicate")
+        if sigma is None:
+            output = self.call(self.network, image)
+        else:  # the noise map: sigma per image, over every pixel, as the last input channel
+            noise_map = sigma.reshape(-1, 1, 1, 1).expand(-1, 1, image.shape[-2], image.shape[-1])
+            output = self.network(torch.cat([image, noise_map], dim=1))
+        output = output.clamp(0.0, 1.0)
+        if self.minimum > 1:
+            output = output[..., : height * self.scale, : width * self.scale]
+        return output
+
+    def forward(self, image: Tensor) -> Tensor:
+        return self.run(image)
+
+
+class NoiseMapModel(ContractModel):
+    """A noise-map network: `image` and `sigma` (N,), the Gaussian noise level in [0, 1] units."""
+
+    def forward(self, image: Tensor, sigma: Tensor) -> Tensor:  # type: ignore[override]
+        return self.run(image, sigma)
+
+
+def load_state_dict(path: Path) -> dict[str, Tensor]:
+    """The tensors of a model file, read as data only; raise ModelImportError for anything else."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ModelImportError(f"{path.name}: not a PyTorch model file (expected {', '.join(SUFFIXES)})")
+    if not path.is_file():
+        raise ModelImportError(f"{path}: no such file")
+    if suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            loaded: object = load_file(str(path), device="cpu")
+        except (SafetensorError, OSError, ValueError) as error:
+            raise ModelImportError(f"{path.name}: not a readable safetensors file ({error})") from None
+    else:
+        loaded = load_weights_only(path)
+    if not isinstance(loaded, dict):
+        raise ModelImportError(
+            f"{path.name} holds a {type(loaded).__name__}, not a state dict: save the model's state_dict()"
+        )
+    from spandrel import canonicalize_state_dict
+
+    state = canonicalize_state_dict(loaded)
+    tensors = {k: v for k, v in state.items() if isinstance(k, str) and isinstance(v, Tensor)}
+    if not tensors:
+        raise ModelImportError(f"{path.name} holds no tensors: save the model's state_dict()")
+    return tensors
+
+
+def load_weights_only(path: Path) -> object:
+    """`torch.load(weights_only=True)`: tensors, numbers, strings and containers only. Its unpickler checks
+    each global before building anything, so a file naming any other class or function is refused there,
+    its code never run (`torch.serialization`'s TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD cannot lift an explicit
+    weights_only=True)."""
+    resave = "load it in a Python you trust and save its state_dict() with safetensors.torch.save_file"
+    try:
+        with warnings.catch_warnings():  # torch's notes on the file's format, not the user's to act on
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        what = f"a Python object ({found.group(1)})" if found else "Python objects"
+        raise ModelImportError(
+            f"{path.name} needs {what} beyond tensors to load, which could run code: refused unread; "
+            f"if you trust its source, {resave}"
+        ) from None
+    except RuntimeError as error:
+        if "TorchScript" in str(error):
+            kind = "a TorchScript archive (compiled code, not only weights)"
+        elif "legacy .tar" in str(error):
+            kind = "in PyTorch's legacy .tar format, which holds pickled objects"
+        else:
+            raise ModelImportError(
+                f"{path.name}: not a readable PyTorch file ({_first_line(error)})"
+            ) from None
+        raise ModelImportError(f"{path.name} is {kind}: refused unread; {resave}") from None
+    except (OSError, EOFError, ValueError, KeyError, AttributeError) as error:
+        raise ModelImportError(f"{path.name}: not a readable PyTorch file ({_first_line(error)})") from None
+
+
+def detect_model(state: dict[str, Tensor], source: str) -> ImportedModel:
+    """spandrel's architecture of `state`, wrapped in the contract's tensors; raise ModelImportError where the
+    app cannot run it."""
+    import spandrel
+
+    try:
+        descriptor = spandrel.MAIN_REGISTRY.load(state)
+    except spandrel.UnsupportedModelError:
+        raise ModelImportError(
+            f"{source}: an architecture spandrel {spandrel.__version__} does not know (it may be newer, or "
+            "one of spandrel-extra-arches' under their own, often non-commercial, licences: "
+            f"{EXTRA_ARCHES_EXAMPLES}; those are not imported): try a newer spandrel, or export ONNX with "
+            "the model's own code"
+        ) from None
+    except Exception as error:  # a detected architecture whose loader chokes on these weights
+        raise ModelImportError(
+            f"{source}: its weights look like a spandrel architecture but do not load "
+            f"({_first_line(error)}): is the file complete and unmodified?"
+        ) from None
+    name = descriptor.architecture.name
+    if not isinstance(descriptor, spandrel.ImageModelDescriptor):
+        raise ModelImportError(
+            f"{source}: {name} is a {descriptor.purpose} model that takes a mask besides the image; the app "
+            "runs image-to-image models only"
+        )
+    if descriptor.purpose == "FaceSR":
+        raise ModelImportError(
+            f"{source}: {name} restores aligned face crops (it needs a face detector before it); the app "
+            "runs whole-image denoisers and upscalers only"
+        )
+    channels, scale = descriptor.input_channels, descriptor.scale
+    if descriptor.output_channels != channels or channels not in (1, 3):
+        raise ModelImportError(
+            f"{source}: {name} takes {channels} and gives {descriptor.output_channels} channels; the app "
+            "runs 1 -> 1 (grey) and 3 -> 3 (RGB) models only"
+        )
+    size = descriptor.size_requirements
+    if size.square:
+        raise ModelImportError(f"{source}: {name} takes square images only, which the app cannot give it")
+    if not 1 <= scale <= MAX_SCALE or size.multiple_of > MAX_SIZE_MULTIPLE:
+        raise ModelImportError(
+            f"{source}: {name} has scale {scale} and size multiple {size.multiple_of}; the app takes at most "
+            f"{MAX_SCALE} and {MAX_SIZE_MULTIPLE}"
+        )
+    network = descriptor.model.float().eval()
+    for part in network.modules():  # SPAN's Conv3XC re-fuses its branches into eval_conv on every call
+        if hasattr(part, "eval_conv") and callable(getattr(part, "update_params", None)):
+            part.update_params()
+            part.update_params = _fused  # fused once: the export sees eval_conv, a plain convolution
+    if name == "DnCNN" and getattr(network, "mode", "") == "FDnCNN":
+        name = "FDnCNN"
+    multiple = math.lcm(size.multiple_of, INTERNAL_MULTIPLES.get(name, 1))
+    minimum = math.ceil(size.minimum / multiple) * multiple
+    sigma_max = NOISE_MAP_SIGMAS.get(name)
+    wrapper = NoiseMapModel if sigma_max is not None else ContractModel
+    module = wrapper(network, descriptor._call_fn, scale, minimum)  # spandrel's call, without its padding
+    return ImportedModel(
+        module=module.eval(),
+        architecture=name,
+        tags=tuple(descriptor.tags),
+        scale=scale,
+        channels=channels,
+        size_multiple=multiple,
+        minimum=minimum,
+        noise_sigma_max=sigma_max,
+    )
+
+
+def build_import_metadata(
+    model: ImportedModel,
+    *,
+    name: str,
+    source: Path,
+    sha256: str,
+    licence: str,
+    description: str | None,
+) -> dict[str, str]:
+    """The contract's metadata of an imported model, with `licence`, `source_sha256`, `architecture` and
+    `imported_from` (the file's name, not its folder)."""
+    task = "upscale" if model.scale > 1 else "denoise"
+    role = f"x{model.scale} upscaler" if model.scale > 1 else "restoration model"
+    tags = f" ({', '.join(model.tags)})" if model.tags else ""
+    if model.noise_sigma_max is not None:
+        sigma_max = round(model.noise_sigma_max, 6)
+        noise = {"kind": "gaussian", "sigma_min": 0.0, "sigma_max": sigma_max, "clip": False}
+        role = "denoiser told the noise level"
+    else:
+        noise = {"kind": "none"}
+    default = (
+        f"{model.architecture}{tags} {role} imported from {source.name}; licence {licence}. Not trained or "
+        "measured by Autoencoder Studio: its figures are its authors'."
+    )
+    return {
+        "task": task,
+        "name": name,
+        "title": f"{name} — {model.architecture} (imported)"[:200],
+        "description": (description or default)[:4000],
+        "channels": str(model.channels),
+        "input_size": "any",
+        "size_multiple": str(model.size_multiple),
+        "scale": str(model.scale),
+        "value_range": json.dumps([0, 1]),
+        "noise": json.dumps(noise),
+        "latent_dim": "0",
+        "dataset": "imported",
+        "metrics": "{}",
+        "train_config": "{}",
+        "version": "1.0",
+        "licence": licence,
+        "source_sha256": sha256,
+        "architecture": model.architecture,
+        "imported_from": source.name[:300],
+    }
+
+
+def parity_inputs(model: ImportedModel) -> list[tuple[Tensor, ...]]:
+    """Three batches of two: the smallest size the graph takes (padded inside up to the network's minimum),
+    and two taller and wider ones, so a size baked into the graph shows."""
+    m = model.size_multiple
+    side = max(model.minimum, 8 * m if m < 4 else 2 * m)
+    side = math.ceil(side / m) * m
+    generator = torch.Generator().manual_seed(0)
+    batches = []
+    for height, width in ((m, 2 * m), (side, side + m), (side + 2 * m, side)):
+        image = torch.rand(2, model.channels, height, width, generator=generator)
+        if model.noise_sigma_max is None:
+            batches.append((image,))
+        else:
+            sigma = torch.rand(2, generator=generator) * model.noise_sigma_max
+            batches.append((image, sigma))
+    return batches
+
+
+def export_imported(model: ImportedModel, target: Path, metadata: dict[str, str], log=print) -> str:
+    """Write the ONNX file with dynamic batch, height and width; return the exporter used. torch.export
+    (dynamo) first, as training/export.py does; where it cannot trace a network, the TorchScript exporter
+    (whose trace at one size the parity check at three sizes then tests)."""
+    m = model.size_multiple
+    side = math.ceil(max(model.minimum, 4 * m, 16) / m) * m
+    names = ("image", "sigma") if model.noise_sigma_max is not None else ("image",)
+    shapes = ((2, model.channels, side, side + m), (2,))[: len(names)]
+    spec = IOSpec(names, ("output",), shapes, dynamic_hw=True, size_multiple=m)
+    try:
+        with warnings.catch_warnings():  # third-party code traced: its warnings are not ours to act on
+            warnings.simplefilter("ignore")
+            export_onnx(model.module, target, spec, metadata)
+        return "torch.export (dynamo)"
+    except Exception as error:  # any failure of the dynamo exporter: try the other one
+        dynamo_error = _first_line(error)
+    target.unlink(missing_ok=True)
+    log(f"{model.architecture}: torch.export failed ({dynamo_error}); trying the TorchScript exporter")
+    example = tuple(torch.rand(shape) for shape in shapes)
+    axes = {"image": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 2: "out_h", 3: "out_w"}}
+    if len(names) > 1:
+        axes["sigma"] = {0: "batch"}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model.module,
+                example,
+                str(target),
+                dynamo=False,
+                input_names=list(names),
+                output_names=["output"],
+                dynamic_axes=axes,
+                opset_version=17,
+            )
+        proto = onnx.load(str(target))
+        proto.doc_string = metadata["description"]
+        onnx.helper.set_model_props(proto, metadata)
+        onnx.checker.check_model(proto, full_check=True)
+        onnx.save_model(proto, str(target))
+    except Exception as error:
+        raise ModelImportError(
+            f"{model.architecture} does not export to ONNX (torch.export: {dynamo_error}; TorchScript: "
+            f"{_first_line(error)}): convert it with the model's own code, or report it with the file's name"
+        ) from None
+    return "TorchScript (torch.onnx.export dynamo=False)"
+
+
+def default_models_dir() -> Path | None:
+    """The first folder of $AESTUDIO_MODELS_DIR (the app scans it first), or None."""
+    first = next((p for p in os.environ.get(MODELS_DIR_ENV, "").split(os.pathsep) if p), None)
+    return Path(first) if first else None
+
+
+def import_model(
+    path: Path,
+    out_dir: Path | None = None,
+    *,
+    name: str | None = None,
+    licence: str | None = None,
+    description: str | None = None,
+    force: bool = False,
+    log=print,
+) -> Path:
+    """Import `path` as `<out_dir>/<name>.onnx`; return its path. Raise ModelImportError (one line: why and
+    what to do) for a file that cannot be imported; nothing is left behind then."""
+    path = Path(path)
+    out_dir = Path(out_dir) if out_dir else default_models_dir()
+    if out_dir is None:
+        raise ModelImportError(
+            f"no models folder: pass --out DIR (the app's Settings > Models folder) or set {MODELS_DIR_ENV}"
+        )
+    name = name or (re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("_.-") or "imported")
+    if not NAME_PATTERN.fullmatch(name):
+        raise ModelImportError(f"--name {name!r}: use 1-100 letters, digits, '_', '-' or '.', not first")
+    licence = (licence or "unknown").strip()
+    if not LICENCE_PATTERN.fullmatch(licence):
+        raise ModelImportError(
+            f"--licence {licence!r}: give an SPDX identifier such as MIT or CC-BY-NC-SA-4.0"
+        )
+    target = out_dir / f"{name}.onnx"
+    if target.exists() and not force:
+        raise ModelImportError(f"{target} exists: pass another --name, or --force to replace it")
+    state = load_state_dict(path)
+    model = detect_model(state, path.name)
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    metadata = build_import_metadata(
+        model, name=name, source=path, sha256=sha256, licence=licence, description=description
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Written beside the target under a name the app does not scan, and moved there once it passed.
+    temp = out_dir / f".{name}.{os.getpid()}.importing"
+    try:
+        exporter = export_imported(model, temp, metadata, log)
+        diffs = 0.0
+        for inputs in parity_inputs(model):
+            try:
+                found = check_parity(model.module, temp, inputs, atol=IMPORT_PARITY_ATOL)
+            except Exception as error:  # ParityError, or onnxruntime refusing a size
+                size = "x".join(map(str, inputs[0].shape[-2:]))
+                reason = _first_line(error).replace(f"{temp}: ", "")
+                raise ModelImportError(
+                    f"{model.architecture}: its ONNX export ({exporter}) does not match PyTorch at {size} "
+                    f"({reason}); not written: report it with the file's name"
+                ) from None
+            diffs = max(diffs, *found.values())
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    sizes = ", ".join("x".join(map(str, batch[0].shape[-2:])) for batch in parity_inputs(model))
+    log(
+        f"{target}: {model.architecture} {metadata['task']} x{model.scale}, {model.channels} channels, "
+        f"licence {licence}; exported with {exporter}; parity with PyTorch at {sizes}: max abs {diffs:.1e}"
+    )
+    if licence == "unknown":
+        log("licence unknown: check the model's page before you share what it makes (--licence SPDX)")
+    return target
+
+
+def _fused() -> None:
+    """Stands in for a re-parameterised block's `update_params` once its weights are fused."""
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]
