@@ -426,29 +426,23 @@ class RealPhotoDenoiser(CondUNet):
 
 def build_model(cfg: RecipeConfig) -> nn.Module:
     """Build the (untrained) model a recipe config describes."""
-    if cfg.arch == "real-unet":
-        return RealPhotoDenoiser(
+    if cfg.arch in ("cond-unet", "real-unet"):
+        unet = dict(
             channels=cfg.channels,
             widths=cfg.widths,
             blocks=cfg.blocks,
             unshuffle=cfg.unshuffle,
             negative_slope=cfg.negative_slope,
             res_blocks=cfg.res_blocks,
-            estimator_width=cfg.estimator_width,
-            estimator_depth=cfg.estimator_depth,
         )
+        if cfg.arch == "real-unet":
+            return RealPhotoDenoiser(
+                estimator_width=cfg.estimator_width, estimator_depth=cfg.estimator_depth, **unet
+            )
+        return CondUNet(**unet)
     if cfg.arch == "dae-mlp":
         return DenoisingMLP(
             channels=cfg.channels, image_size=cfg.image_size, hidden=cfg.hidden, latent_dim=cfg.latent_dim
-        )
-    if cfg.arch == "cond-unet":
-        return CondUNet(
-            channels=cfg.channels,
-            widths=cfg.widths,
-            blocks=cfg.blocks,
-            unshuffle=cfg.unshuffle,
-            negative_slope=cfg.negative_slope,
-            res_blocks=cfg.res_blocks,
         )
     if cfg.arch in ("sr-convt", "sr-res", "sr-real"):
         upscaler = {"sr-convt": SuperResNet, "sr-res": ResidualSR, "sr-real": RealPhotoUpscaler}[cfg.arch]
