@@ -320,7 +320,7 @@ class DenoisePage(TiledPage):
     @Slot()
     def _change_settings(self) -> None:
         if self.image is not None:  # with synthetic noise on or off another model may suit the image
-            self.picker.set_image_shape(self.describe_image(self.image))
+            self.picker.update_image_shape(self.describe_image(self.image))
         self._enable_controls()
         self.request_refresh()
 

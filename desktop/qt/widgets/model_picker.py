@@ -179,6 +179,12 @@ class ModelPicker(QWidget):
         self._image, self._insist, self._insist_on_next = image, self._insist_on_next, False
         return self._choose(emit=emit)
 
+    def update_image_shape(self, image: ImageShape | None) -> bool:
+        """The same image described anew (synthetic noise turned on or off): choose again, keeping a pick
+        made for this very image; return True when the model in use changed (emitting `model_changed`)."""
+        self._image = image
+        return self._choose(emit=True)
+
     def select(self, name: str) -> bool:
         """Use the model called `name` as if picked by hand for this image (or, before any image, for the
         first one), without remembering it (`--model`); False when the picker has no such model."""
