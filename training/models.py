@@ -180,7 +180,10 @@ class ResidualSR(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        features = self.head(x)  # (N, width, H, W)
+        return self.upscale(x, self.head(x))
+
+    def upscale(self, x: Tensor, features: Tensor) -> Tensor:
+        """`x` (N, C, H, W) enlarged from the head's `features` (N, width, H, W): blocks, long skip, tail."""
         h = features
         for block in self.blocks:
             h = h + block(h)
@@ -215,13 +218,7 @@ class RealPhotoUpscaler(ResidualSR):
 
     def forward(self, x: Tensor, jpeg_quality: Tensor) -> Tensor:  # type: ignore[override]
         quality = (jpeg_quality / 100).view(-1, 1, 1, 1) * torch.ones_like(x[:, :1])  # (N, 1, H, W)
-        features = self.head(torch.cat([x, quality], 1))  # (N, width, H, W)
-        h = features
-        for block in self.blocks:
-            h = h + block(h)
-        base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        out = base + self.tail(h + features)  # (N, C, sH, sW)
-        return out if self.training else out.clamp(0, 1)  # why not in training: see CondUNet.forward
+        return self.upscale(x, self.head(torch.cat([x, quality], 1)))
 
 
 class ConvVAE(nn.Module):
