@@ -1,7 +1,10 @@
 """A lock file that gives one batch at a time an output folder: `.aestudio-batch.lock` holding the PID.
 
 Taken with an exclusive create, so two runs never both hold it; a lock whose PID is no longer running (the
-run was killed) is stale and taken over. A live PID is refused with a message naming it.
+run was killed) is stale and taken over. A live PID is refused with a message naming it. Output folders that
+nest are one folder for this: a run into `out` and one into `out/sub` would write each other's files, so a
+live lock in a parent or a child of the folder refuses the run too (each run creates its own lock before it
+looks for the others', so of two runs started at once at least one sees the other).
 """
 
 import os
@@ -57,12 +60,37 @@ def _create(lock: Path) -> bool:
     return True
 
 
+def find_live_lock(lock: Path) -> int | None:
+    """Return the PID of a lock file whose process is running; None when there is no such lock."""
+    pid = read_lock_pid(lock)
+    return pid if pid is not None and is_process_running(pid) else None
+
+
+def find_nested_lock(folder: Path) -> tuple[Path, int] | None:
+    """Return (lock, PID) of a running batch whose output folder is a parent or a child of `folder`, as the
+    folders really are (links resolved on the way up, not followed on the way down: an output is never
+    written through a link that leads out of its folder)."""
+    real = Path(folder).resolve()
+    for parent in real.parents:
+        pid = find_live_lock(parent / LOCK_NAME)
+        if pid is not None:
+            return parent / LOCK_NAME, pid
+    for root, _, names in os.walk(real):  # an unreadable subfolder is skipped: no batch can write there
+        if LOCK_NAME in names and Path(root) != real:
+            pid = find_live_lock(Path(root) / LOCK_NAME)
+            if pid is not None:
+                return Path(root) / LOCK_NAME, pid
+    return None
+
+
 def acquire_folder_lock(folder: Path) -> Path:
     """Take the folder's lock (taking over a stale one); return its path. Raises FolderLockedError when a
-    running process holds it, OSError when it cannot be written."""
+    running process holds it or a parent or child folder's lock (`find_nested_lock`), OSError when it
+    cannot be written."""
     lock = Path(folder) / LOCK_NAME
     for _ in range(3):  # a stale lock removed by two runs at once: one of them creates it next
         if _create(lock):
+            check_no_nested_lock(folder, lock)
             return lock
         pid = read_lock_pid(lock)
         if pid is not None and is_process_running(pid):
@@ -73,6 +101,20 @@ def acquire_folder_lock(folder: Path) -> Path:
         with suppress(FileNotFoundError):
             lock.unlink()  # stale: its process is gone
     raise FolderLockedError(f"could not take the lock {lock}: other batches keep taking it")
+
+
+def check_no_nested_lock(folder: Path, lock: Path) -> None:
+    """Release our new `lock` and raise FolderLockedError when a running batch writes into a parent or a
+    child of `folder`."""
+    nested = find_nested_lock(folder)
+    if nested is None:
+        return
+    release_folder_lock(lock)
+    other, pid = nested
+    raise FolderLockedError(
+        f"output folder {folder} nests with {other.parent}, the output folder of another batch (process "
+        f"{pid}); wait for it to finish, or delete {other} if that process is not a batch"
+    )
 
 
 def release_folder_lock(lock: Path) -> None:
