@@ -63,6 +63,9 @@ ARCHITECTURES = {
         ".pth", "FDnCNN", 1, 1, True,
     ),
 }  # fmt: skip
+# FBCNN's 512-channel layers grow activations under 0.05 until float32 rounding in onnxruntime (1.9e-4 with
+# torch 2.14) passes the parity tolerance, which is meant for trained weights' sizes
+PERTURBATION = {"fbcnn": 0.01}
 FAST = ("compact",)  # the others take 20-60 s each on this 2-core machine (torch.export), so are slow
 
 
@@ -81,7 +84,9 @@ def build_source(arch: str, folder: Path) -> tuple[Path, torch.nn.Module]:
     network = builder()
     with torch.no_grad():  # random weights, larger than the initialisers' so every path shows in the output
         for p in network.parameters():
-            p.add_(0.05 * torch.randn_like(p))
+            p.add_(PERTURBATION.get(arch, 0.05) * torch.randn_like(p))
+        if arch == "fdncnn":  # the noise map's path through 8 narrow layers faded below what the test can see
+            network.model[0].weight[:, 1].mul_(20)
     return save_state(network, folder / f"{arch}_model{suffix}"), network
 
 
