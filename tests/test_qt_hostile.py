@@ -1,13 +1,21 @@
 """Hostile settings and form input in the GUI (issue 20): a settings file with values of the wrong type
-never stops the app, and an input folder the batch cannot use is said in the form, not raised."""
+never stops the app, an input folder the batch cannot use is said in the form, not raised, and a result
+is saved only with the model that made it (issue 37, defect 10)."""
 
+import json
+import math
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from onnx_builders import build_poison_model, rewrite_metadata
+from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
+from desktop.core.images.files import read_image_metadata
 from desktop.core.models.registry import ModelScan, scan_models
 from desktop.core.paths import find_sample_images
 from desktop.qt.app import choose_start_images
@@ -32,6 +40,7 @@ WRONG_TYPES = {  # key -> a value of the wrong type, as a hand-edited file or an
     "paths/last_dir": {"x": 1},
     "window/geometry": 12,
 }
+TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
@@ -123,3 +132,87 @@ def test_the_models_dialog_says_which_of_two_same_named_models_is_used(
     assert "a model in a user folder wins over a shipped one of the same name" in text
     dialog.close()
     window.close()
+
+
+def write_poison_upscaler(path: Path) -> Path:
+    """A x2 upscaler by its metadata whose every output pixel is NaN: its runs fail."""
+    build_poison_model(path, math.nan)
+    return rewrite_metadata(path, task="upscale", scale="2", noise=json.dumps({"kind": "none"}))
+
+
+@pytest.fixture
+def provenance_window(qtbot: QtBot, tmp_path: Path, tiny_models_dir: Path) -> Iterator[MainWindow]:
+    """A window on a good denoiser and upscaler (`conv_rgb`, `up2_rgb`) and on models whose every run fails
+    (`poison`, `poison_x2`), showing a 96x72 colour photo's folder."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("conv_rgb.onnx", "up2_rgb.onnx"):
+        (models / name).symlink_to(tiny_models_dir / name)
+    build_poison_model(models / "poison.onnx", math.nan)
+    write_poison_upscaler(models / "poison_x2.onnx")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, model_dirs=[models], device="cpu")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.close()
+
+
+PROVENANCE_CASES = [
+    ("denoise", "conv_rgb", "poison", "Denoised"),
+    ("upscale", "up2_rgb", "poison_x2", "Model x2"),
+]
+
+
+def show_good_result(qtbot: QtBot, window: MainWindow, tmp_path: Path, mode: str, good: str) -> None:
+    photo = tmp_path / "photo.png"
+    y, x = np.mgrid[0:72, 0:96] / 96
+    pixels = np.stack([0.5 + 0.4 * np.sin(9 * x), 0.5 + 0.4 * np.cos(7 * y), x * y], axis=2)
+    Image.fromarray((pixels * 255).round().astype(np.uint8)).save(photo)
+    window.show_mode(mode)
+    page = window.pages[mode]
+    page.picker.select(good)
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        window.open_paths([photo])
+    assert page.result_pixels()[2].info.name == good
+
+
+@pytest.mark.parametrize(("mode", "good", "failing", "pane"), PROVENANCE_CASES)
+def test_after_a_failed_run_the_last_models_result_is_neither_shown_nor_saved(
+    qtbot: QtBot, provenance_window: MainWindow, tmp_path: Path, mode: str, good: str, failing: str, pane: str
+) -> None:
+    window = provenance_window
+    show_good_result(qtbot, window, tmp_path, mode, good)
+    page = window.pages[mode]
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT_MS) as blocker:
+        page.picker.select(failing)
+    assert f"failed: {failing} returned" in blocker.args[0]  # NaN; an output of the wrong size
+    assert page.result_pixels() is None and page.describe_processing() == {}
+    assert pane not in page.compare.view.layer_names()  # the good model's result is no longer on screen
+    assert not window.save_action.isEnabled() and not window.copy_action.isEnabled()
+    assert f"{failing} failed on this image" in window.save_action.statusTip()
+    assert failing in page.details_label.text() and "failed" in page.details_label.text()
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        page.picker.select(good)  # and back: the good model's result again, to save
+    assert pane in page.compare.view.layer_names() and window.save_action.isEnabled()
+    with qtbot.waitSignal(window.result_saved, timeout=TIMEOUT_MS):
+        window.save_result(tmp_path / "saved.png")
+    assert f"{mode} with {good};" in read_image_metadata(tmp_path / "saved.png")["Description"]
+
+
+@pytest.mark.parametrize(("mode", "good", "failing", "pane"), PROVENANCE_CASES)
+def test_while_another_model_runs_the_last_models_result_is_not_saved_as_its(
+    qtbot: QtBot, provenance_window: MainWindow, tmp_path: Path, mode: str, good: str, failing: str, pane: str
+) -> None:
+    window = provenance_window
+    show_good_result(qtbot, window, tmp_path, mode, good)
+    page = window.pages[mode]
+    errors: list[str] = []
+    window.error_shown.connect(errors.append)
+    page.picker.select(failing)  # its run is under way; the good model's result is still on screen
+    assert page.busy and page.result_pixels() is None and page.describe_processing() == {}
+    assert not window.save_result(tmp_path / "saved.png")
+    assert not window.save_action.isEnabled() and "still running" in window.save_action.statusTip()
+    qtbot.waitUntil(lambda: bool(errors) and not page.busy, timeout=TIMEOUT_MS)
+    assert page.result_pixels() is None and not (tmp_path / "saved.png").exists()

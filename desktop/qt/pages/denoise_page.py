@@ -118,13 +118,14 @@ def run_page_job(
     notes = tuple(note for note in (session_note, *result.notes) if note)
     title = title_with_ensemble(entry.info.title, result.ensemble)
     status = RunStatus(title, result.provider, result.seconds, notes)
-    return PageResult(result, layers, status, f"Input: {model_input.description}")
+    return PageResult(result, layers, status, f"Input: {model_input.description}", entry)
 
 
 class DenoisePage(TiledPage):
     """`result_shown(DenoiseResult)` after the compare view and the metrics update."""
 
     title = "Denoise"
+    input_name = "Original"
 
     def __init__(
         self, context: RunContext, parent: QWidget | None = None, settings: AppSettings | None = None
@@ -238,11 +239,11 @@ class DenoisePage(TiledPage):
         image, settings, context = self.image, self.read_settings(), self.context
         if self._result_image is not image:  # the hint or the last image's details would be wrong now
             self.details_label.setText(f"Denoising the {image.size_text} image\N{HORIZONTAL ELLIPSIS}")
-        self.submit(lambda progress: run_page_job(image, entry, settings, context, progress))
+        self.run_model(entry, lambda progress: run_page_job(image, entry, settings, context, progress))
 
     def show_result(self, page_result: PageResult) -> None:
         result: DenoiseResult = page_result.result
-        self.result, self._result_image = result, self.image
+        self.keep_result(page_result)
         self.compare.set_layers(page_result.layers)
         self.metrics_table.show_metrics(result.noisy_metrics, result.denoised_metrics)
         self.metrics_note.setText(
@@ -260,14 +261,19 @@ class DenoisePage(TiledPage):
                 self.strength_slider.set_value(result.model_sigma, quiet=True)
 
     def result_pixels(self) -> tuple | None:
-        if self.result is None or self._result_image is not self.image:  # none, or of the last image
+        found = self.current_result()  # none, of the last image, or of another model
+        if found is None:
             return None
-        return self.result.denoised, self.image.alpha if self.image else None, self.picker.current
+        result, entry = found
+        assert isinstance(result, DenoiseResult)
+        return result.denoised, self.image.alpha if self.image else None, entry
 
     def describe_processing(self) -> dict[str, object]:
-        result, entry = self.result, self.picker.current
-        if result is None or entry is None:
+        found = self.current_result()
+        if found is None:
             return {}
+        result, entry = found
+        assert isinstance(result, DenoiseResult)
         return {"task": "denoise", "model": entry.info.name, **result.parameters}  # as the batch records it
 
     def _build_layout(self) -> None:

@@ -73,6 +73,7 @@ class PageResult:
     layers: list[tuple[str, QImage]]
     status: RunStatus | None = None
     details: str = ""  # e.g. how the image was fitted to the model
+    entry: ModelEntry | None = None  # the model that made the result: what a saved file names
 
 
 SideItem = QWidget | QLayout | tuple[QWidget, int] | None  # see ModePage.lay_out_beside
@@ -104,6 +105,7 @@ class ModePage(QWidget):
         self._busy = False
         self._holding = False  # set while the image and the model change together: one run, not two
         self.cancelled = False  # the last run was cancelled (Esc): nothing on screen to save
+        self.failure = ""  # why the last run failed (said when there is nothing to save), or ""
         self.worker = InferenceWorker()
         self.worker.finished.connect(self._finish)
         self.worker.failed.connect(self._fail)
@@ -145,12 +147,18 @@ class ModePage(QWidget):
     def show_cancelled(self) -> None:
         """Undo what a cancelled run put on screen (pages that show partial results override this)."""
 
+    def show_failed(self, message: str) -> None:
+        """Take off the screen what the failed run replaced or started (pages that show a model's result
+        override this): a result left there would be saved as the new model's."""
+
     def explain_no_result(self, verb: str = "save") -> str:
         """Say why there is no result to `verb` ("save", "copy")."""
         if self.cancelled:
             return f"Nothing to {verb}: the run was cancelled (Esc); change a setting to run it again"
         if self._busy:
             return f"Nothing to {verb} yet: the model is still running"
+        if self.failure:
+            return f"Nothing to {verb}: {self.failure}"
         return f"Nothing to {verb} yet: open an image or generate one first"
 
     def lay_out_beside(self, width: int, items: list[SideItem], main: QWidget) -> None:
@@ -217,6 +225,7 @@ class ModePage(QWidget):
         """Run a job on the page's worker; only the latest one's result is shown."""
         self._latest = self.worker.submit(run)
         self.cancelled = False
+        self.failure = ""
         self._set_busy(True)
 
     def cancel(self) -> None:
@@ -245,6 +254,7 @@ class ModePage(QWidget):
     @Slot(int, str)
     def _fail(self, request_id: int, message: str) -> None:
         if request_id == self._latest:
+            self.show_failed(message)  # before `busy_changed`: the window's actions follow what is left
             self._set_busy(False)
             self.error_occurred.emit(f"{self.title} failed: {message}")
 

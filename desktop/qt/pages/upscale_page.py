@@ -109,7 +109,7 @@ def run_page_job(
     quality = f", JPEG quality {image.jpeg_quality} from the file" if image.jpeg_quality else ""
     details = f"Input: {model_input.description}{quality}. Enlarged {enlarged}."
     details += f" Model: {why}." if why else ""
-    return PageResult(result, layers, status, details)
+    return PageResult(result, layers, status, details, entry)
 
 
 def estimate_page_run(
@@ -219,7 +219,9 @@ class UpscalePage(TiledPage):
             visible=self.compare.view.visible_box((height, width)),
         )
         self.details_label.setText(self.describe_run(entry, factor, check))
-        self.submit(lambda progress: run_page_job(image, entry, factor, check, context, progress, options))
+        self.run_model(
+            entry, lambda progress: run_page_job(image, entry, factor, check, context, progress, options)
+        )
 
     def allow_run(self, image: LoadedImage, entry: ModelEntry, factor: int, check: bool) -> bool:
         """Refuse a run whose output the app could not open again, or that needs more memory than the
@@ -267,8 +269,8 @@ class UpscalePage(TiledPage):
 
     def show_result(self, page_result: PageResult) -> None:
         result: UpscaleResult = page_result.result
-        self.result, self._result_image = result, self.image
-        entry = self.picker.current
+        self.keep_result(page_result)
+        entry = page_result.entry
         if entry is not None and result.seconds > 1.0:  # the speed measured, for the next estimate
             self.speeds[str(entry.path)] = (
                 result.upscaled.shape[0] * result.upscaled.shape[1] / result.seconds
@@ -279,14 +281,19 @@ class UpscalePage(TiledPage):
         self.details_label.setText(page_result.details)
 
     def result_pixels(self) -> tuple | None:
-        if self.result is None or self._result_image is not self.image:  # none, or of the last image
+        found = self.current_result()  # none, of the last image, or of another model
+        if found is None:
             return None
-        return self.result.upscaled, self.image.alpha if self.image else None, self.picker.current
+        result, entry = found
+        assert isinstance(result, UpscaleResult)
+        return result.upscaled, self.image.alpha if self.image else None, entry
 
     def describe_processing(self) -> dict[str, object]:
-        result, entry = self.result, self.picker.current
-        if result is None or entry is None:
+        found = self.current_result()
+        if found is None:
             return {}
+        result, entry = found
+        assert isinstance(result, UpscaleResult)
         return {
             "task": "upscale",
             "model": entry.info.name,
