@@ -27,6 +27,7 @@ from desktop.core.batch.job import (
     BatchJob,
     BatchJobError,
     BatchPlan,
+    check_models_open,
     escape_hidden,
     validate_job,
 )
@@ -262,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_cluster_batch(make_job(args), scan.models, read_cluster_options(args), progress)
     try:
         plan = validate_job(make_job(args), scan.models)
+        check_models_open(plan)  # as the Ray engine does: a model that cannot run fails no file, exit 2
     except BatchJobError as error:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -496,3 +496,27 @@ def build_jpeg_upscaler(path: Path, *, name: str, psnr: float = 30.0, quality_ga
         "metrics": json.dumps({"psnr": psnr}),
     }
     return _save_model(nodes, inputs, outputs, initializers, meta, path)
+
+
+def build_custom_op_model(path: Path) -> Path:
+    """Write `build_conv_model`'s RGB denoiser with its Conv replaced by an op of a custom domain
+    (`com.example.Blur`): the metadata and signature read fine, but onnxruntime cannot open it."""
+    build_conv_model(path)
+    model = onnx.load(str(path))
+    model.graph.node[0].op_type, model.graph.node[0].domain = "Blur", "com.example"
+    del model.graph.node[0].attribute[:]
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(model, str(path))
+    return path
+
+
+def build_external_data_model(path: Path, *, keep_data: bool = False) -> Path:
+    """Write `build_conv_model`'s RGB denoiser with its weights in `<name>.data` beside it; without
+    `keep_data` that file is then removed, as when only the .onnx file was copied."""
+    build_conv_model(path)
+    model = onnx.load(str(path))
+    data = path.with_suffix(".data")
+    onnx.save(model, str(path), save_as_external_data=True, location=data.name, size_threshold=0)
+    if not keep_data:
+        data.unlink()
+    return path

@@ -31,11 +31,13 @@ from desktop.core.batch.job import (
     BatchJob,
     BatchJobError,
     BatchPlan,
+    check_models_open,
     choose_default_output_dir,
     escape_hidden,
 )
 from desktop.core.batch.report import FileResult, find_csv_path, summarize_counts
 from desktop.core.batch.runner import describe_job
+from desktop.core.models.onnx_header import read_onnx_header
 from desktop.core.models.registry import ModelEntry
 from desktop.core.progress import Progress
 
@@ -76,6 +78,8 @@ def run_in_scratch(
     target_text = options.target or str(choose_default_output_dir(job, models, source.folder))
     target = parse_location(target_text)
     plan = validate_cluster_job(job, models, source, target, scratch)
+    check_models_open(plan)  # before Ray starts: a worker that cannot open its model dies
+    check_models_travel(plan)
     with locked_output(plan, target.is_local):
         cluster_plan = plan_cluster_job(plan, source, target)
         if target.is_local:  # temp files a killed earlier run left for our own outputs and report
@@ -85,6 +89,21 @@ def run_in_scratch(
         if target.is_local:  # a worker killed mid-save left its temp file; its retry wrote the output
             sweep_temp_files([Path(entry.target) for entry in cluster_plan.entries])
         return code
+
+
+def check_models_travel(plan: BatchPlan) -> None:
+    """Raise BatchJobError for a model with external data: the workers get its .onnx file through Ray's
+    object store, not the data files beside it, and could not open it."""
+    for step in plan.steps:
+        locations = ", ".join(sorted(set(read_onnx_header(step.model.path).external_data)))
+        if locations:
+            raise BatchJobError(
+                escape_hidden(
+                    f"model {step.model.info.name} keeps its weights in external data ({locations}): the "
+                    "Ray engine sends its workers the .onnx file only; save the model as one file, or use "
+                    "--engine local"
+                )
+            )
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from desktop.core.atomic import TEMP_SUFFIX
 from desktop.core.inference.ensemble import check_ensemble
-from desktop.core.inference.session import list_devices
+from desktop.core.inference.session import find_open_problem, list_devices
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
 from desktop.core.jobs.upscale import FACTORS, count_passes
 from desktop.core.models.choice import rank_models
@@ -421,3 +421,17 @@ def validate_job(job: BatchJob, models: Sequence[ModelEntry]) -> BatchPlan:
                 f"{job.model} was trained on a range of noise: give the sigma of the noise to add"
             )
     return BatchPlan(job, entry, input_dir, output_dir, report_path, sigma, candidates, steps[1:], factor)
+
+
+def check_models_open(plan: BatchPlan) -> None:
+    """Raise BatchJobError, with onnxruntime's cause in one line, when a named model of the plan cannot be
+    opened (`find_open_problem`): a run that would fail every file, or a Ray run whose workers would die,
+    exits 2 before any file. Models picked per image are opened when an image needs one (its row fails)."""
+    for step in plan.steps:
+        if step.candidates:
+            continue
+        problem = find_open_problem(step.model.path)
+        if problem:
+            raise BatchJobError(
+                escape_hidden(f"model {step.model.info.name} ({step.model.path}) cannot be opened: {problem}")
+            )

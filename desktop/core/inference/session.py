@@ -3,6 +3,7 @@ session call that a cancel stops (`run_cancellably`)."""
 
 import concurrent.futures
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -125,6 +126,22 @@ def open_model(path: Path, device: str = "auto", options: ort.SessionOptions | N
     if device not in ("auto", "cpu") and providers == [CPU]:
         note = f"{device} is not available in this onnxruntime; running on CPU"
     return ModelSession(Path(path), session, read_session_info(session, Path(path)), provider, note)
+
+
+def find_open_problem(path: Path) -> str:
+    """Return why onnxruntime cannot open the model at `path`, in one line ("" when it opens): an op of a
+    domain it lacks, external data that is missing, a graph it cannot load. Listing models reads headers
+    only, so a run checks its models with this before any file: a CPU session without graph optimisation
+    (the weights loaded, nothing run, nothing kept)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 4  # fatal only: the error comes back as the exception, said once
+    try:
+        ort.InferenceSession(str(path), options, providers=[CPU])
+    except Exception as error:  # onnxruntime raises several types, each a model that cannot run
+        message = " ".join(str(error).split()) or type(error).__name__
+        return re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", message)  # its status prefix
+    return ""
 
 
 class SessionCache:
