@@ -1,5 +1,6 @@
-"""The Models dialog: every model found with its title, task, size, channels, noise, metrics and file,
-the chosen model's description and metrics table, and the files that were skipped, with the reason."""
+"""The Models dialog: every model found with its title, task, size, channels, noise, metrics, licence,
+source and file, the chosen model's description and metrics table, and the files that were skipped, with
+the reason. An imported model's licence is the one its import recorded ("unknown" when none was given)."""
 
 import json
 
@@ -20,7 +21,10 @@ from PySide6.QtWidgets import (
 
 from desktop.core.models.registry import ModelEntry, ModelScan
 
-COLUMNS = ("Name", "Task", "Size", "Channels", "Scale", "Noise", "Latent", "Test metrics", "File")
+COLUMNS = (
+    "Name", "Task", "Size", "Channels", "Scale", "Noise", "Latent", "Test metrics", "Licence", "Source",
+    "File",
+)  # fmt: skip
 
 
 def describe_size(entry: ModelEntry) -> str:
@@ -28,6 +32,14 @@ def describe_size(entry: ModelEntry) -> str:
     if info.input_size is None:
         return "any" + (f" (x{info.size_multiple})" if info.size_multiple > 1 else "")
     return f"{info.input_size[0]}x{info.input_size[1]}"
+
+
+def describe_source(entry: ModelEntry) -> str:
+    """Where a model came from: e.g. "SPAN, from 4x_span.pth" for an imported one, "" for the others."""
+    info = entry.info
+    if not info.imported_from:
+        return info.architecture
+    return f"{info.architecture or 'imported'}, from {info.imported_from}"
 
 
 def describe_metrics(metrics: dict) -> str:
@@ -63,6 +75,8 @@ def describe_entry(entry: ModelEntry) -> str:
         lines.append(f"Paired with: {info.pair}")
     if info.labels:
         lines.append(f"Labels: {', '.join(info.labels)}")
+    if info.licence or info.imported_from or info.architecture:
+        lines.append(f"Licence: {info.licence or '-'}; source: {describe_source(entry) or '-'}")
     lines.append(f"Version: {info.version or '-'}; file: {entry.path}")
     if info.metrics:
         lines += ["", "Test metrics:"] + [
@@ -89,7 +103,7 @@ class ModelsDialog(QDialog):
             cells = (
                 info.name, info.task, describe_size(entry), str(info.channels), f"x{info.scale}",
                 info.noise.describe(), str(info.latent_dim or ""), describe_metrics(dict(info.metrics)),
-                str(entry.path),
+                info.licence, describe_source(entry), str(entry.path),
             )  # fmt: skip
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)

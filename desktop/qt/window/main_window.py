@@ -7,7 +7,7 @@ from pathlib import Path
 
 import onnxruntime
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QSettings, QThread, Signal, Slot
+from PySide6.QtCore import QSettings, QStandardPaths, QThread, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -24,9 +24,10 @@ from desktop.core.inference.image_model import put_alpha_back
 from desktop.core.inference.session import SessionCache, list_devices
 from desktop.core.models.choice import shape_of
 from desktop.core.models.registry import ModelScan, scan_models
-from desktop.core.paths import IMAGE_SUFFIXES, find_model_dirs
+from desktop.core.paths import IMAGE_SUFFIXES, find_asset, find_model_dirs
 from desktop.qt.app_settings import AppSettings
 from desktop.qt.dialogs.batch_dialog import BatchDialog
+from desktop.qt.dialogs.import_dialog import Converter, ImportDialog, find_converter
 from desktop.qt.dialogs.models_dialog import ModelsDialog
 from desktop.qt.dialogs.settings_dialog import SettingsDialog
 from desktop.qt.pages.denoise_page import DenoisePage
@@ -78,6 +79,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = AppSettings(settings)
         self.batch_dialog: BatchDialog | None = None  # created on first use
+        self.import_dialog: ImportDialog | None = None
+        self.converter: Converter | None = find_converter()  # how Models > Import runs (tests: a stand-in)
         self.scan = ModelScan()
         self._model_dirs = model_dirs  # None: the user's folder from the settings, then the shipped ones
         self._device_override = device
@@ -430,6 +433,40 @@ class MainWindow(QMainWindow):
         return dialog
 
     @Slot()
+    def open_import_dialog(self) -> ImportDialog:
+        """Show Models > Import PyTorch model (a new one, into today's folder, unless one is importing)."""
+        dialog = self.import_dialog
+        if dialog is None or not dialog.running:
+            if dialog is not None:
+                dialog.deleteLater()
+            dialog = self.import_dialog = ImportDialog(self.import_folder(), self.converter, self)
+            dialog.model_imported.connect(self._add_imported_model)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def import_folder(self) -> Path:
+        """Where imported models go: the first models folder that is not the shipped one (from the
+        settings, --models-dir or $AESTUDIO_MODELS_DIR), else a "models" folder in the app's data folder
+        (which becomes the models folder in the settings once a model is imported there)."""
+        shipped = find_asset("onnx_models").resolve()
+        for folder in self.model_folders():
+            if folder.resolve() != shipped:
+                return folder
+        data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+        return Path(data or Path.home() / ".autoencoder-studio") / "models"
+
+    @Slot()
+    def _add_imported_model(self) -> None:
+        """Rescan, so the imported model is in every list (its folder scanned from now on)."""
+        folder = self.import_dialog.folder if self.import_dialog is not None else None
+        if folder is not None and folder not in self.model_folders() and self._model_dirs is None:
+            self.settings.models_dir = folder
+        self.rescan_models()
+        self.statusBar().showMessage(f"Imported a model into {folder}", MESSAGE_TIMEOUT_MS)
+
+    @Slot()
     def show_shortcuts(self) -> None:
         rows = "".join(
             f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in list_shortcuts(self.menuBar())
@@ -483,4 +520,6 @@ class MainWindow(QMainWindow):
         stop_worker_thread(self._file_thread)
         if self.batch_dialog is not None:
             self.batch_dialog.shutdown()
+        if self.import_dialog is not None:
+            self.import_dialog.shutdown()
         super().closeEvent(event)
