@@ -193,6 +193,8 @@ def test_after_a_failed_run_the_last_models_result_is_neither_shown_nor_saved(
     assert not window.save_action.isEnabled() and not window.copy_action.isEnabled()
     assert f"{failing} failed on this image" in window.save_action.statusTip()
     assert failing in page.details_label.text() and "failed" in page.details_label.text()
+    assert window.status.model_label.text() == f"{failing} (test): failed"  # not the last model's name
+    assert window.status.time_label.text() == ""
     with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
         page.picker.select(good)  # and back: the good model's result again, to save
     assert pane in page.compare.view.layer_names() and window.save_action.isEnabled()

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from desktop.core.images.files import LoadedImage
 from desktop.core.models.registry import ModelEntry
-from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext
+from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, RunStatus
 from desktop.qt.pages.tile_preview import PreviewStart
 from desktop.qt.widgets.compare_box import CompareBox
 from desktop.qt.widgets.metrics_table import MetricsTable
@@ -97,8 +97,11 @@ class TiledPage(ModePage):
     def show_failed(self, message: str) -> None:
         """After a failed run: the panes the run started from without the result's pane (else the image as
         loaded), no metrics, nothing to save, and the panel says which model failed."""
-        name = self._running_entry.info.name if self._running_entry is not None else "The model"
+        entry = self._running_entry
+        name = entry.info.name if entry is not None else "The model"
         self.failure = f"{name} failed on this image"
+        if entry is not None:  # the status bar names the model of the last run, which failed
+            self.run_finished.emit(RunStatus(f"{entry.info.title}: failed", "", 0.0))
         layers = self._start_layers[:-1]
         if not layers and self.image is not None:
             layers = [(self.input_name, convert_array_to_qimage(self.image.pixels, self.image.alpha))]

@@ -48,13 +48,15 @@ class RunStatusBar(QStatusBar):
 
     @Slot(object)
     def show_run(self, status: RunStatus) -> None:
+        """Show the last run's model, provider and time (none for a run that failed)."""
         self.model_label.setText(status.model)
         self.provider_label.setText(status.provider)
         self.provider_label.setToolTip(
             f"Models run on {status.provider} (Settings \N{RIGHTWARDS ARROW} Run models on)"
+            if status.provider
+            else ""
         )
-        if status.seconds:
-            self.time_label.setText(f"{status.seconds * 1000:.1f} ms")
+        self.time_label.setText(f"{status.seconds * 1000:.1f} ms" if status.seconds else "")
 
     def show_busy(self, busy: bool) -> None:
         """Show a busy indicator (until the first progress report) and Cancel, or hide both."""
