@@ -52,8 +52,51 @@ def test_the_header_says_which_files_are_jpegs(tmp_path: Path) -> None:
     pixels = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
     Image.fromarray(pixels).save(tmp_path / "a.jpg", quality=75)
     Image.fromarray(pixels).save(tmp_path / "b.png")
-    assert read_image_shape(tmp_path / "a.jpg") == ImageShape(20, 30, 3, jpeg=True)
+    assert read_image_shape(tmp_path / "a.jpg") == ImageShape(20, 30, 3, jpeg=True, jpeg_quality=75)
     assert read_image_shape(tmp_path / "b.png") == ImageShape(20, 30, 3, jpeg=False)
+
+
+def test_a_jpeg_above_the_models_qualities_goes_to_the_clean_model(upscalers: Path) -> None:
+    """photo_sr_x2_real declares the highest quality it serves better than the clean model (measured on
+    the photos' validation split): a nearly lossless JPEG goes to the clean one, and the reason says so."""
+    rewrite_metadata(
+        upscalers / "jpeg_x2.onnx",
+        noise=json.dumps({"kind": "none", "jpeg_quality": True, "jpeg_quality_max": 88}),
+    )
+    models = scan_models([upscalers]).select_task("upscale")
+    assert scan_models([upscalers]).find_model("jpeg_x2").info.noise.jpeg_quality_max == 88
+    for quality, expected in (
+        (60, "jpeg_x2"),
+        (88, "jpeg_x2"),
+        (89, "clean_x2"),
+        (95, "clean_x2"),
+        (0, "jpeg_x2"),
+    ):
+        image = ImageShape(300, 400, 3, jpeg=True, jpeg_quality=quality)  # 0: a JPEG of unknown quality
+        assert rank_models(models, image)[0].info.name == expected, quality
+    best = rank_models(models, ImageShape(300, 400, 3, jpeg=True, jpeg_quality=95))[0].info
+    assert explain_pick(best, ImageShape(300, 400, 3, jpeg=True, jpeg_quality=95)).startswith(
+        "a JPEG of quality 95, nearly lossless"
+    )
+    alone = [m for m in models if m.info.name == "jpeg_x2"]  # no clean model: it still takes the file
+    assert rank_models(alone, ImageShape(300, 400, 3, jpeg=True, jpeg_quality=95))[0].info.name == "jpeg_x2"
+
+
+@pytest.mark.parametrize(
+    "extra, reason",
+    [
+        ({"jpeg_quality_max": 0}, "must be a whole number 1-100"),
+        ({"jpeg_quality_max": 101}, "must be a whole number 1-100"),
+        ({"jpeg_quality_max": 88.5}, "must be a whole number 1-100"),
+        ({"jpeg_quality_max": True}, "must be a whole number 1-100"),
+        ({"jpeg_quality": False, "jpeg_quality_max": 88}, "needs 'jpeg_quality': true"),
+    ],
+)
+def test_a_bad_jpeg_quality_max_is_refused_with_the_reason(upscalers: Path, extra: dict, reason: str) -> None:
+    noise = {"kind": "none", "jpeg_quality": True} | extra
+    rewrite_metadata(upscalers / "jpeg_x2.onnx", noise=json.dumps(noise))
+    skipped = {s.path.name: s.reason for s in scan_models([upscalers]).skipped}
+    assert reason in skipped["jpeg_x2.onnx"]
 
 
 def test_the_batch_cli_picks_per_file_and_feeds_the_quality(upscalers: Path, tmp_path: Path) -> None:
@@ -62,6 +105,11 @@ def test_the_batch_cli_picks_per_file_and_feeds_the_quality(upscalers: Path, tmp
     pixels = (np.random.default_rng(1).random((24, 32, 3)) * 255).astype(np.uint8)
     Image.fromarray(pixels).save(inputs / "web.jpg", quality=60)
     Image.fromarray(pixels).save(inputs / "scan.png")
+    Image.fromarray(pixels).save(inputs / "camera.jpg", quality=95)
+    rewrite_metadata(
+        upscalers / "jpeg_x2.onnx",
+        noise=json.dumps({"kind": "none", "jpeg_quality": True, "jpeg_quality_max": 88}),
+    )
     command = [sys.executable, "-m", "desktop.batch_cli", str(inputs), str(outputs), "--task", "upscale"]
     done = subprocess.run(
         [*command, "--models-dir", str(upscalers)], cwd=REPO, capture_output=True, text=True
@@ -69,6 +117,7 @@ def test_the_batch_cli_picks_per_file_and_feeds_the_quality(upscalers: Path, tmp
     assert done.returncode == 0, done.stderr
     rows = {Path(r["path"]).stem: r for r in json.loads((outputs / "batch_report.json").read_text())["rows"]}
     assert rows["web"]["model"] == "jpeg_x2" and rows["scan"]["model"] == "clean_x2"
+    assert rows["camera"]["model"] == "clean_x2"  # quality 95: above the 88 the JPEG model is meant for
     assert "jpeg_quality" in json.dumps(rows["web"]["parameters"])
 
 

@@ -15,11 +15,14 @@ from pathlib import Path
 
 from PIL import Image
 
+from desktop.core.images.jpeg_quality import find_jpeg_quality
 from desktop.core.models.info import DECODER_TASKS, ModelInfo
 from desktop.core.models.registry import ModelEntry
 
 TRAINING_SIZE_KEYS = ("image_size", "crop_size")  # train_config keys, in order, giving the side trained at
-JPEG_FORMATS = ("JPEG", "MPO")  # Pillow's formats of JPEG files (MPO: a camera's JPEG with a second view)
+JPEG_FORMATS = ("JPEG", "MPO")
+# A JPEG of this quality or above is said to be nearly lossless where a model trained on clean inputs takes it
+HIGH_JPEG_QUALITY = 85  # Pillow's formats of JPEG files (MPO: a camera's JPEG with a second view)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class ImageShape:
     width: int
     channels: int  # 1 grayscale, 3 colour
     jpeg: bool = False  # a JPEG file: its artefacts want a model trained for them (one told the quality)
+    jpeg_quality: int = 0  # its quality read from the file's tables (1-100), 0 unknown or not a JPEG
     # Its noise is Gaussian of a known sigma (the app adds it: the synthetic-noise check), which a Gaussian
     # denoiser handles best; otherwise it is a photo's own noise, for a model that estimates it
     known_noise: bool = False
@@ -39,10 +43,12 @@ class ImageShape:
         return f"{self.width}x{self.height} {'colour' if self.channels == 3 else 'grayscale'}"
 
 
-def shape_of(pixels_shape: Sequence[int], *, jpeg: bool = False) -> ImageShape:
-    """Return the `ImageShape` of an array shape (H, W, C), of a JPEG file's pixels where `jpeg`."""
+def shape_of(pixels_shape: Sequence[int], *, jpeg_quality: int | None = None) -> ImageShape:
+    """Return the `ImageShape` of an array shape (H, W, C), of a JPEG file's pixels where `jpeg_quality` is
+    not None (0: a JPEG of unknown quality)."""
     height, width, channels = pixels_shape[:3]
-    return ImageShape(int(height), int(width), 3 if channels >= 3 else 1, jpeg)
+    jpeg = jpeg_quality is not None
+    return ImageShape(int(height), int(width), 3 if channels >= 3 else 1, jpeg, jpeg_quality or 0)
 
 
 def read_image_shape(path: Path) -> ImageShape | None:
@@ -52,7 +58,9 @@ def read_image_shape(path: Path) -> ImageShape | None:
             colour = image.mode not in ("1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
             if image.mode == "P":  # a palette may hold only greys, but it is colour as far as we know
                 colour = True
-            return ImageShape(image.height, image.width, 3 if colour else 1, image.format in JPEG_FORMATS)
+            jpeg = image.format in JPEG_FORMATS
+            quality = (find_jpeg_quality(image) or 0) if jpeg else 0  # from the tables: no pixels decoded
+            return ImageShape(image.height, image.width, 3 if colour else 1, jpeg, quality)
     except Exception:  # any unreadable file: no shape to choose by
         return None
 
@@ -96,6 +104,24 @@ def measure_size_gap(info: ModelInfo, image: ImageShape | None) -> int:
     return round(abs(math.log2(math.sqrt(image.height * image.width) / side)))
 
 
+def is_above_jpeg_range(info: ModelInfo, image: ImageShape) -> bool:
+    """Whether `image` is a JPEG of a higher quality than the JPEG model `info` is meant for (nearly
+    lossless: a model trained on clean inputs serves it better)."""
+    most = info.noise.jpeg_quality_max
+    return image.jpeg and most is not None and image.jpeg_quality > most
+
+
+def rank_jpeg_fit(info: ModelInfo, image: ImageShape | None) -> int:
+    """0: the model suits the file's compression (a JPEG model for a JPEG within its qualities, a clean
+    model for a lossless file); 1: it does not; 2: a JPEG model for a JPEG above its qualities, which ranks
+    below a clean model (1) as well."""
+    if image is None:
+        return int(info.takes_jpeg_quality)
+    if info.takes_jpeg_quality:
+        return 2 if is_above_jpeg_range(info, image) else int(not image.jpeg)
+    return int(image.jpeg)
+
+
 def read_test_psnr(info: ModelInfo) -> float:
     """Return the model's exported test PSNR (dB), 0 when its metrics have none."""
     value = info.metrics.get("psnr")
@@ -110,14 +136,14 @@ def rank_models(
     run twice), then nearest the size they were trained at, then those of the image's own channel count
     (RGB without an image), then for denoising a Gaussian denoiser where the app adds Gaussian noise of a
     known sigma (`known_noise`) and one that estimates the noise for a photo's own noise, then for a JPEG
-    file those told the file's JPEG quality (trained on JPEG artefacts) and for other files those that are
-    not (trained on clean inputs), then the best test PSNR; ties keep scan order."""
+    file those told the file's JPEG quality (trained on JPEG artefacts; unless the file's quality is above
+    what such a model declares it is meant for) and for other files those that are not (trained on clean
+    inputs), then the best test PSNR; ties keep scan order."""
     wanted_channels = image.channels if image is not None else 3
 
-    jpeg = image is not None and image.jpeg
     known_noise = image is not None and image.known_noise
 
-    def key(entry: ModelEntry) -> tuple[bool, bool, int, bool, bool, bool, float]:
+    def key(entry: ModelEntry) -> tuple[bool, bool, int, bool, bool, int, float]:
         info = entry.info
         return (
             bool(explain_misfit(info, image)),
@@ -126,7 +152,7 @@ def rank_models(
             info.channels != wanted_channels,
             # synthetic Gaussian noise to a Gaussian denoiser, a photo's own noise to one that estimates it
             info.task == "denoise" and (info.noise.kind != "estimated") != known_noise,
-            info.takes_jpeg_quality != jpeg,  # JPEGs to a model told their quality, lossless files not
+            rank_jpeg_fit(info, image),  # JPEGs to a model told their quality, lossless files not
             -read_test_psnr(info),
         )
 
@@ -151,8 +177,12 @@ def explain_pick(info: ModelInfo, image: ImageShape | None) -> str:
         return "synthetic Gaussian noise of a known sigma: the model trained for that noise"
     if info.task == "denoise" and not image.known_noise and info.noise.kind == "estimated":
         return "a photo's own noise: the model that estimates camera noise and JPEG artefacts itself"
-    if image.jpeg and info.takes_jpeg_quality:
+    if image.jpeg and info.takes_jpeg_quality and not is_above_jpeg_range(info, image):
         return "a JPEG file: a model trained on JPEG artefacts, told the file's quality"
+    if image.jpeg and not info.takes_jpeg_quality and image.jpeg_quality >= HIGH_JPEG_QUALITY:
+        return f"a JPEG of quality {image.jpeg_quality}, nearly lossless: a model trained on clean inputs"
+    if image.jpeg and info.takes_jpeg_quality:  # above what it is meant for, and no other model to take it
+        return f"a JPEG of quality {image.jpeg_quality}, above the qualities this model is meant for"
     if not image.jpeg and not info.takes_jpeg_quality:
         return "a lossless file: a model trained on clean inputs"
     return ""

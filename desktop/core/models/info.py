@@ -87,6 +87,9 @@ class NoiseSpec:
     strength_max: float | None = None
     strength_default: float | None = None
     jpeg_quality: bool = False  # the model takes the file's JPEG quality
+    # With `jpeg_quality`: the highest quality of JPEG it is meant for; a file of a higher quality is nearly
+    # lossless, which a model trained on clean inputs serves better (measured per model; None: any quality)
+    jpeg_quality_max: int | None = None
 
     def describe(self) -> str:
         """Return e.g. "Gaussian sigma=0.20", "Gaussian sigma 0.00-0.50" or "per-pixel noise it estimates
@@ -340,7 +343,9 @@ def _parse_noise(metadata: Mapping[str, str]) -> NoiseSpec:
             "metadata key 'noise' must be a JSON object with kind 'gaussian', 'estimated' or 'none'"
         )
     if value["kind"] == "none":  # an upscaler for JPEGs may still take the file's quality
-        return NoiseSpec(kind="none", jpeg_quality=_parse_jpeg_flag(value))
+        return NoiseSpec(
+            kind="none", jpeg_quality=_parse_jpeg_flag(value), jpeg_quality_max=_parse_jpeg_max(value)
+        )
     clip = bool(value.get("clip", True))
     if "sigma" in value and value["kind"] == "gaussian":
         return NoiseSpec("gaussian", sigma=_parse_sigma(value, "sigma"), clip=clip)
@@ -358,6 +363,20 @@ def _parse_jpeg_flag(noise: Mapping[str, Any]) -> bool:
     if not isinstance(jpeg, bool):
         raise ModelContractError(f"metadata key 'noise': 'jpeg_quality' must be true or false, is {jpeg!r}")
     return jpeg
+
+
+def _parse_jpeg_max(noise: Mapping[str, Any]) -> int | None:
+    """The `noise` object's `jpeg_quality_max` (1-100, with `jpeg_quality` only), None where absent."""
+    if "jpeg_quality_max" not in noise:
+        return None
+    value = noise["jpeg_quality_max"]
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
+        raise ModelContractError(
+            f"metadata key 'noise': 'jpeg_quality_max' must be a whole number 1-100, is {value!r}"
+        )
+    if not noise.get("jpeg_quality", False):
+        raise ModelContractError("metadata key 'noise': 'jpeg_quality_max' needs 'jpeg_quality': true")
+    return value
 
 
 def _parse_estimated_noise(noise: Mapping[str, Any], low: float, high: float, clip: bool) -> NoiseSpec:
@@ -384,7 +403,7 @@ def _parse_estimated_noise(noise: Mapping[str, Any], low: float, high: float, cl
     jpeg = _parse_jpeg_flag(noise)
     return NoiseSpec(
         "estimated", sigma_min=low, sigma_max=high, clip=clip, strength_min=least, strength_max=most,
-        strength_default=default, jpeg_quality=jpeg,
+        strength_default=default, jpeg_quality=jpeg, jpeg_quality_max=_parse_jpeg_max(noise),
     )  # fmt: skip
 
 

@@ -280,4 +280,4 @@ def image_shape(image: LoadedImage | None) -> ImageShape | None:
     """What the model choice knows of an open image: its size, channels and whether it is a JPEG file."""
     if image is None:
         return None
-    return shape_of(image.pixels.shape, jpeg=image.jpeg_quality is not None)
+    return shape_of(image.pixels.shape, jpeg_quality=image.jpeg_quality)
