@@ -8,15 +8,25 @@ a job that cannot start, 130 cancelled with Ctrl+C or SIGTERM (finished outputs 
 import argparse
 import signal
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TextIO
 
 from tqdm import tqdm
 
 from desktop.cluster.options import add_cluster_arguments, read_cluster_options
+from desktop.cluster.storage import (
+    Location,
+    check_report_url,
+    describe_error,
+    parse_location,
+    parse_report_url,
+    split_url,
+    upload_report,
+)
 from desktop.core.batch.big_files import warn_big_files
 from desktop.core.batch.job import (
     AUTO_MODEL,
@@ -37,7 +47,7 @@ from desktop.core.inference.ensemble import ENSEMBLE_SIZES
 from desktop.core.inference.session import DEVICES, open_model
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
 from desktop.core.jobs.upscale import FACTORS
-from desktop.core.models.registry import scan_models
+from desktop.core.models.registry import ModelScan, scan_models
 from desktop.core.paths import find_model_dirs
 from desktop.core.progress import Progress
 
@@ -130,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow OUTPUT inside INPUT (inputs are never overwritten)",
     )
     parser.add_argument(
-        "--report", type=Path, help="report path (default: OUTPUT/batch_report.json; CSV beside)"
+        "--report",
+        help="report path, or a URL such as s3://bucket/runs/r.json (needs the cluster extra); its folder is "
+        "created, a URL's checked for writes first (default: OUTPUT/batch_report.json; CSV beside)",
     )
     parser.add_argument(
         "--device", choices=DEVICES, default="auto", help="where the model runs (default: auto)"
@@ -147,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_job(args: argparse.Namespace) -> BatchJob:
-    """Return the BatchJob the parsed arguments describe."""
+def make_job(args: argparse.Namespace, report_path: Path | None = None) -> BatchJob:
+    """Return the BatchJob the parsed arguments describe; `report_path` stands in for a --report URL."""
     return BatchJob(
         input_dir=Path(args.input),
         model=args.model,
@@ -168,7 +180,7 @@ def make_job(args: argparse.Namespace) -> BatchJob:
         tile_size=args.tile_size,
         ensemble=args.self_ensemble,
         device=args.device,
-        report_path=args.report,
+        report_path=report_path or (None if args.report is None else Path(parse_location(args.report).root)),
         allow_resize=args.allow_resize,
         scale=args.scale,
     )
@@ -225,8 +237,9 @@ def count_models(report: BatchReport) -> str:
     return "models: " + (", ".join(f"{name}: {count}" for name, count in counts.most_common()) or "none ran")
 
 
-def print_summary(report: BatchReport, json_path: Path, report_error: str = "") -> None:
-    """Failed files on stderr, then one summary line on stdout (and why the report is missing, if it is)."""
+def print_summary(report: BatchReport, json_path: Path | str, report_error: str = "") -> None:
+    """Failed files on stderr, then one summary line on stdout (and why the report is missing, if it is);
+    `json_path` is the report's path or URL."""
     for row in report.failed:  # names escaped: a newline in one must not print a line of its own
         print(escape_hidden(f"failed: {row.path}: {row.reason}"), file=sys.stderr)
     outputs = escape_hidden(report.output_dir)
@@ -234,7 +247,8 @@ def print_summary(report: BatchReport, json_path: Path, report_error: str = "") 
         print(escape_hidden(f"error: {report_error}: {json_path} was not written"), file=sys.stderr)
         print(f"{report.summarize()}; outputs in {outputs}; no report")
         return
-    report_path, csv_name = escape_hidden(str(json_path)), escape_hidden(find_csv_path(json_path).name)
+    report_path = escape_hidden(str(json_path))
+    csv_name = escape_hidden(find_csv_path(Path(json_path)).name)  # a URL's last part too
     print(f"{report.summarize()}; outputs in {outputs}; report {report_path} (+ {csv_name})")
 
 
@@ -255,14 +269,47 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    try:
+        refuse_local_urls(args)
+        report_url = None if args.report is None else parse_report_url(args.report)
+        if report_url is not None:  # before any file, for either engine: the bucket takes writes
+            check_report_url(report_url)
+    except BatchJobError as error:
+        print(f"autoencoder-studio-batch: error: {escape_hidden(str(error))}", file=sys.stderr)
+        return EXIT_USAGE
+    if report_url is None:
+        return run_engine(args, scan)
+    # The report is written here first, as a local run writes it, then uploaded: whole or not at all.
+    with tempfile.TemporaryDirectory(prefix="aestudio-report-") as scratch:
+        return run_engine(args, scan, Path(scratch, PurePosixPath(report_url.root).name), report_url)
+
+
+def refuse_local_urls(args: argparse.Namespace) -> None:
+    """Raise BatchJobError for a URL as INPUT or OUTPUT of the local engine (it reads and writes folders;
+    a path "s3://b/p" would be a local folder named "s3:")."""
+    if args.engine == "local":
+        for what, text in (("input", args.input), ("output", args.output)):
+            if text is not None and split_url(text)[0]:
+                raise BatchJobError(f"{what} {text} is a URL: URLs need --engine ray (the cluster extra)")
+
+
+def run_engine(
+    args: argparse.Namespace,
+    scan: ModelScan,
+    report_path: Path | None = None,
+    report_url: Location | None = None,
+) -> int:
+    """Run the job on the engine asked for; `report_path` is the local file a --report URL (`report_url`)
+    is uploaded from."""
+    job = make_job(args, report_path)
     if args.engine == "ray":  # imported here: Ray is the cluster extra, not the base install
         from desktop.cluster.engine import run_cluster_batch
 
         progress = Progress()  # the same signals stop both engines
         with cancel_on_interrupt(progress):
-            return run_cluster_batch(make_job(args), scan.models, read_cluster_options(args), progress)
+            return run_cluster_batch(job, scan.models, read_cluster_options(args), progress, report_url)
     try:
-        plan = validate_job(make_job(args), scan.models)
+        plan = validate_job(job, scan.models)
         check_models_open(plan)  # as the Ray engine does: a model that cannot run fails no file, exit 2
     except BatchJobError as error:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
@@ -274,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                 "(a model in a user folder wins over a shipped one)",
                 file=sys.stderr,
             )
-    return run_plan(plan)
+    return run_plan(plan, report_url)
 
 
 def print_estimate(plan: BatchPlan) -> None:
@@ -289,8 +336,9 @@ def print_estimate(plan: BatchPlan) -> None:
         print(escape_hidden(line), file=sys.stderr)
 
 
-def run_plan(plan: BatchPlan) -> int:
-    """Run a validated plan with a progress bar on a terminal and Ctrl+C handling; return the exit code."""
+def run_plan(plan: BatchPlan, report_url: Location | None = None) -> int:
+    """Run a validated plan with a progress bar on a terminal and Ctrl+C handling; return the exit code.
+    With `report_url` the report written at `plan.report_path` is then uploaded there."""
     print_estimate(plan)
     progress = Progress()
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
@@ -309,12 +357,26 @@ def run_plan(plan: BatchPlan) -> int:
     finally:
         if bar is not None:
             bar.close()
+    report_place: Path | str = plan.report_path
+    if report_url is not None:
+        report_place = report_url.url()
+        if not report_error:
+            report_error = upload_quietly(plan.report_path, report_url)
     if any(step.candidates for step in plan.steps):
         print(count_models(report))
-    print_summary(report, plan.report_path, report_error)
+    print_summary(report, report_place, report_error)
     if report.cancelled:
         return EXIT_CANCELLED
     return EXIT_FAILED if report.failed or report_error else EXIT_OK
+
+
+def upload_quietly(json_path: Path, report_url: Location) -> str:
+    """Upload a written report to its URL; return why it could not be ("" when it went up)."""
+    try:
+        upload_report(json_path, report_url)
+    except Exception as error:  # a bucket that refuses, an endpoint gone since the check: told, not raised
+        return f"cannot upload the report ({describe_error(error)})"
+    return ""
 
 
 if __name__ == "__main__":

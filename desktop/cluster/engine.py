@@ -23,11 +23,12 @@ from typing import Any
 from desktop.cluster.manifest import ClusterPlan, plan_cluster_job, validate_cluster_job
 from desktop.cluster.options import ClusterOptions, check_cluster_options
 from desktop.cluster.reports import ROWS_IN_MEMORY, MemoryRows, ParquetRows, RunInfo
-from desktop.cluster.storage import parse_location
+from desktop.cluster.storage import Location, check_writable, parse_location
 from desktop.cluster.worker import FileWorker, WorkerSettings, convert_json_to_row, describe_entries
 from desktop.core.atomic import sweep_temp_files
 from desktop.core.batch.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
 from desktop.core.batch.job import (
+    REPORT_NAME,
     BatchJob,
     BatchJobError,
     BatchPlan,
@@ -36,7 +37,7 @@ from desktop.core.batch.job import (
     escape_hidden,
 )
 from desktop.core.batch.report import FileResult, find_csv_path, summarize_counts
-from desktop.core.batch.runner import describe_job
+from desktop.core.batch.runner import create_folders, describe_job
 from desktop.core.models.onnx_header import read_onnx_header
 from desktop.core.models.registry import ModelEntry
 from desktop.core.progress import Progress
@@ -50,17 +51,22 @@ class ClusterError(RuntimeError):
 
 
 def run_cluster_batch(
-    job: BatchJob, models: Sequence[ModelEntry], options: ClusterOptions, progress: Progress | None = None
+    job: BatchJob,
+    models: Sequence[ModelEntry],
+    options: ClusterOptions,
+    progress: Progress | None = None,
+    report_url: Location | None = None,
 ) -> int:
     """Run a batch on Ray; print failures and a summary; return the exit code (0, 1, 2, 130). Cancelling
     `progress` (the CLI's Ctrl+C or SIGTERM, as for a local run) stops the run: no new file starts, the
-    report is written with the rest as cancelled rows, and the code is 130."""
+    report is written with the rest as cancelled rows, and the code is 130. `report_url`: a `--report` URL
+    the CLI checked, uploaded from the job's (local, scratch) report path."""
     problem = check_cluster_options(options)
     try:
         if problem:
             raise BatchJobError(problem)
         with tempfile.TemporaryDirectory(prefix="aestudio-driver-") as scratch:
-            return run_in_scratch(job, models, options, Path(scratch), progress or Progress())
+            return run_in_scratch(job, models, options, Path(scratch), progress or Progress(), report_url)
     except (BatchJobError, ClusterError) as error:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -70,22 +76,33 @@ def run_cluster_batch(
 
 
 def run_in_scratch(
-    job: BatchJob, models: Sequence[ModelEntry], options: ClusterOptions, scratch: Path, progress: Progress
+    job: BatchJob,
+    models: Sequence[ModelEntry],
+    options: ClusterOptions,
+    scratch: Path,
+    progress: Progress,
+    report_url: Location | None = None,
 ) -> int:
+    """Validate, check the stores and plan on the driver (every refusal a BatchJobError, before any file
+    runs: a missing input bucket or prefix, an output bucket that is missing or refuses writes, an endpoint
+    that does not answer), then run the plan with the output folder locked."""
     source = parse_location(options.source)
     if options.target is None and not source.is_local:
         raise BatchJobError(f"give an output (DST) for the remote input {options.source}")
     target_text = options.target or str(choose_default_output_dir(job, models, source.folder))
     target = parse_location(target_text)
-    plan = validate_cluster_job(job, models, source, target, scratch)
+    plan = validate_cluster_job(job, models, source, target, scratch, report_url)
     check_models_open(plan)  # before Ray starts: a worker that cannot open its model dies
     check_models_travel(plan)
+    if not target.is_local:
+        check_writable(target, "output")
+    create_folders(plan)  # a local output and the report's folder, as a local run creates them
     with locked_output(plan, target.is_local):
-        cluster_plan = plan_cluster_job(plan, source, target)
+        cluster_plan = plan_cluster_job(plan, source, target, report_url)
         if target.is_local:  # temp files a killed earlier run left for our own outputs and report
             targets = [Path(entry.target) for entry in cluster_plan.entries]
             sweep_temp_files([*targets, plan.report_path, find_csv_path(plan.report_path)])
-        code = run_plan(cluster_plan, options, progress)
+        code = run_plan(cluster_plan, options, progress, report_url)
         if target.is_local:  # a worker killed mid-save left its temp file; its retry wrote the output
             sweep_temp_files([Path(entry.target) for entry in cluster_plan.entries])
         return code
@@ -124,7 +141,9 @@ def locked_output(plan: BatchPlan, local: bool) -> Iterator[None]:
         release_folder_lock(lock)
 
 
-def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions, progress: Progress) -> int:
+def run_plan(
+    cluster_plan: ClusterPlan, options: ClusterOptions, progress: Progress, report_url: Location | None = None
+) -> int:
     plan = cluster_plan.plan
     started, start = datetime.now().astimezone(), time.perf_counter()
     run = RunInfo(
@@ -133,10 +152,9 @@ def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions, progress: Progr
         started=started.isoformat(timespec="seconds"), manifest_files=cluster_plan.total,
     )  # fmt: skip
     limit = ROWS_IN_MEMORY if options.rows_in_memory is None else options.rows_in_memory
-    default_report = plan.job.report_path is None
     if cluster_plan.total <= limit:
         sink: MemoryRows | ParquetRows = MemoryRows(
-            run, plan.report_path, upload_report=default_report and not cluster_plan.target.is_local
+            run, plan.report_path, choose_report_upload(plan, cluster_plan.target, report_url)
         )
     else:
         sink = ParquetRows(run)
@@ -169,6 +187,16 @@ def run_plan(cluster_plan: ClusterPlan, options: ClusterOptions, progress: Progr
     if cancelled:
         return EXIT_CANCELLED
     return EXIT_FAILED if counts.get("failed") else EXIT_OK
+
+
+def choose_report_upload(plan: BatchPlan, target: Location, report_url: Location | None) -> Location | None:
+    """Where the report written at `plan.report_path` goes up to: a `--report` URL; without --report, beside
+    the outputs of a remote DST; else nowhere (it is local already)."""
+    if report_url is not None:
+        return report_url
+    if plan.job.report_path is None and not target.is_local:
+        return Location(target.text, target.protocol, f"{target.root}/{REPORT_NAME}")
+    return None
 
 
 def collect_rows(

@@ -7,11 +7,17 @@ folder checks is the same `validate_job`; the per-file core then runs on each wo
 """
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from desktop.cluster.storage import Location, list_remote_files
+from desktop.cluster.storage import (
+    Location,
+    find_report_folder,
+    list_remote_files,
+    name_store,
+    odd_key_problem,
+)
 from desktop.core.batch.job import BatchJob, BatchJobError, BatchPlan, validate_job
 from desktop.core.batch.one_file import check_output_path, prepare_file
 from desktop.core.batch.report import FileResult
@@ -57,13 +63,24 @@ class ClusterPlan:
 
 
 def validate_cluster_job(
-    job: BatchJob, models: Sequence[ModelEntry], source: Location, target: Location, scratch: Path
+    job: BatchJob,
+    models: Sequence[ModelEntry],
+    source: Location,
+    target: Location,
+    scratch: Path,
+    report: Location | None = None,
 ) -> BatchPlan:
     """`validate_job` with each remote side replaced by an empty scratch folder; two remote locations may
-    not overlap (no input can then be overwritten). Raises BatchJobError."""
+    not overlap (no input can then be overwritten), and a remote report (`report`, a `--report` URL) may
+    not lie in a remote input unless it is in the output, as a local report may not. Raises BatchJobError."""
     if not source.is_local and (source.contains(target) or target.contains(source)):
         raise BatchJobError(
             f"output {target.text} and input {source.text} overlap: choose an output prefix outside the input"
+        )
+    if report is not None and source.contains(find_report_folder(report)) and not target.contains(report):
+        raise BatchJobError(
+            f"report {report.text} is inside the input {source.text}: it could replace an input; put it in "
+            "the output prefix or elsewhere"
         )
     stand_ins = {}
     for name, location in (("input_dir", source), ("output_dir", target)):
@@ -92,20 +109,31 @@ def refuse_model(device: str) -> None:
     raise AssertionError("no model runs on the driver")  # prepare_file of a skipped file opens none
 
 
-def plan_cluster_job(plan: BatchPlan, source: Location, target: Location) -> ClusterPlan:
-    """List the input, plan every output, and decide on the driver each row that needs no model."""
+def plan_cluster_job(
+    plan: BatchPlan, source: Location, target: Location, report: Location | None = None
+) -> ClusterPlan:
+    """List the input, plan every output, and decide on the driver each row that needs no model. An object
+    whose key cannot be a file path (`odd_key_problem`) gets a failed row here and no output name."""
     files, everything = list_inputs(plan, source)
+    odd = {item.relative: odd_key_problem(item.relative) for item in files if not item.problem}
     job = plan.job
     outputs = plan_output_paths(
-        files, plan.output_dir, template=job.name_template, task=plan.task_label, model=plan.model_label,
-        ext=job.output_format,
+        [item for item in files if not odd.get(item.relative)], plan.output_dir, template=job.name_template,
+        task=plan.task_label, model=plan.model_label, ext=job.output_format,
     )  # fmt: skip
     protected = find_protected_paths(everything) if source.is_local else frozenset()
     existing = find_existing_outputs(plan, outputs.values()) if target.is_local else frozenset()
     check_report_path(plan, protected | existing, outputs.values())
+    if report is not None:
+        check_report_url_against_outputs(report, target, outputs.values(), plan.output_dir)
     claimed: set[str] = set()
     entries, early = [], []
     for index, item in enumerate(files):
+        if odd.get(item.relative):
+            early.append(
+                (index, FileResult(item.relative, "failed", odd[item.relative], model=plan.model_label))
+            )
+            continue
         output_path = outputs[item.relative]
         row = decide_on_driver(plan, item, output_path, target, protected, claimed)
         if row is not None:
@@ -116,6 +144,21 @@ def plan_cluster_job(plan: BatchPlan, source: Location, target: Location) -> Clu
         keep = target.is_local and output_path.resolve() in existing
         entries.append(ManifestEntry(index, item.relative, source_url, output, target.url(output), keep))
     return ClusterPlan(plan, source, target, tuple(entries), tuple(early))
+
+
+def check_report_url_against_outputs(
+    report: Location, target: Location, outputs: Iterable[Path], output_dir: Path
+) -> None:
+    """Raise BatchJobError when a remote report (or its CSV) would replace an output of this run, as
+    `check_report_path` refuses it for a local report."""
+    if target.is_local or name_store(report.protocol) != name_store(target.protocol):
+        return
+    reports = {report.root, str(PurePosixPath(report.root).with_suffix(".csv"))}
+    for path in outputs:
+        if f"{target.root}/{path.relative_to(output_dir).as_posix()}" in reports:
+            raise BatchJobError(
+                f"report {report.text} would overwrite an output of this batch: choose another"
+            )
 
 
 def decide_on_driver(

@@ -10,12 +10,11 @@ import tempfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from desktop.cluster.storage import Location, upload
+from desktop.cluster.storage import Location, upload, upload_report
 from desktop.core.atomic import write_file_atomically
-from desktop.core.batch.job import REPORT_NAME
 from desktop.core.batch.report import (
     CSV_COLUMNS,
     STATUSES,
@@ -49,8 +48,8 @@ class MemoryRows:
     """Rows kept on the driver, written at the end as `batch_report.json` + `.csv`."""
 
     run: RunInfo
-    report_path: Path  # local; for a remote DST the default one is uploaded beside the outputs
-    upload_report: bool
+    report_path: Path  # local: the report itself, or the file uploaded to `upload_to`
+    upload_to: Location | None  # a `--report` URL, or beside the outputs of a remote DST; None: stays local
     rows: dict[int, FileResult] = field(default_factory=dict)
 
     def add(self, index: int, row: FileResult) -> None:
@@ -70,13 +69,10 @@ class MemoryRows:
             rows=ordered,
         )  # fmt: skip
         json_path, csv_path = write_report(report, self.report_path)
-        if not self.upload_report:
+        if self.upload_to is None:
             return f"report {json_path} (+ {csv_path.name})"
-        fs = run.target.open_filesystem()
-        url = run.target.url(REPORT_NAME)
-        upload(fs, json_path, url)
-        upload(fs, csv_path, run.target.url(csv_path.name))
-        return f"report {url} (+ {csv_path.name})"
+        url = upload_report(json_path, self.upload_to)
+        return f"report {url} (+ {PurePosixPath(url).with_suffix('.csv').name})"
 
 
 class ParquetRows:
