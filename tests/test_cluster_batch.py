@@ -388,3 +388,28 @@ def test_one_signal_cancels_either_engine_started_with_sigint_ignored(
     assert done <= outputs <= {n.replace(".png", "_denoise_slow.png") for n in names}
     assert not list(out.glob(".*.part"))
     assert not list(out.glob(".aestudio-batch.lock")) and "Traceback" not in stderr
+
+
+def test_an_odd_key_fails_alone_and_the_uploaded_report_names_no_local_path(
+    s3: object, tiny_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 37, defects 8 and 21: a key with "//" stopped the run with a ValueError before any file; the
+    report uploaded to the bucket named the driver's model path and the workers' scratch paths."""
+    pixels = np.random.default_rng(3).integers(0, 255, (16, 16, 3), np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    long_name = "x" * 300 + ".png"  # a valid key, too long a name for a worker's scratch copy
+    for key in ("a.png", "/abs.png", long_name):
+        s3.put_file(str(tmp_path / "a.png"), f"{BUCKET}/photos/{key}")
+    target = f"s3://{BUCKET}/results"
+    args = ["--model", "conv_rgb", "--recursive"]
+    assert run_ray(tiny_models_dir, f"s3://{BUCKET}/photos", target, *args) == EXIT_FAILED
+    assert "Traceback" not in capsys.readouterr().err
+    text = s3.cat_file(f"{target}/batch_report.json").decode("utf-8")
+    rows = {row["path"]: row for row in json.loads(text)["rows"]}
+    assert rows["a.png"]["status"] == "ok"
+    assert rows["/abs.png"]["status"] == "failed" and "empty folder name" in rows["/abs.png"]["reason"]
+    assert rows[long_name]["status"] == "failed"
+    assert f"s3://{BUCKET}/photos/{long_name}" in rows[long_name]["reason"]  # named as the user knows it
+    for private in (str(tiny_models_dir), "aestudio-worker-", "aestudio-driver-"):
+        assert private not in text
+    assert json.loads(text)["parameters"]["model_file"]["file"] == "conv_rgb.onnx"

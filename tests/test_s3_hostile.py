@@ -1,8 +1,11 @@
-"""S3 inputs, outputs and reports as a hostile probe drives them (issue 37, defects 8, 9, 12, 13), against
-moto's S3 server on 127.0.0.1. No Ray starts here: every case ends on the driver, before any file runs."""
+"""S3 inputs, outputs and reports as a hostile probe drives them (issue 37, defects 8, 9, 12, 13, 21), against
+moto's S3 server on 127.0.0.1. No Ray starts here: every case ends on the driver, before any file runs, or
+calls the worker's class directly (tests/test_cluster_batch.py runs the same on a Ray cluster)."""
 
+import hashlib
 import io
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +16,9 @@ from PIL import Image
 
 import desktop.cluster.engine as engine
 from desktop.batch_cli import EXIT_OK, EXIT_USAGE, main
-from desktop.cluster.manifest import plan_cluster_job, validate_cluster_job
+from desktop.cluster.manifest import ManifestEntry, plan_cluster_job, validate_cluster_job
 from desktop.cluster.storage import parse_location
+from desktop.cluster.worker import FileWorker, WorkerSettings
 from desktop.core.batch.job import BatchJob
 from desktop.core.models.registry import scan_models
 
@@ -272,3 +276,41 @@ def test_an_unreachable_endpoint_exits_2_in_one_line(
         args = [write_images(tmp_path / "in", "a.png"), tmp_path / "out", "--report", "s3://b/r.json"]
     assert run_cli(tiny_models_dir, *args, "--model", "conv_rgb") == EXIT_USAGE
     assert_one_line_error(capsys.readouterr().err, "Could not connect to the endpoint URL")
+
+
+# --- 21. what a report says about the machines it ran on --------------------------------------------------
+def test_the_report_names_the_model_by_name_and_hash_not_by_its_path(
+    tiny_models_dir: Path, tmp_path: Path
+) -> None:
+    photos = write_images(tmp_path / "in", "a.png")
+    assert run_cli(tiny_models_dir, photos, tmp_path / "out", "--model", "conv_rgb") == EXIT_OK
+    text = (tmp_path / "out" / "batch_report.json").read_text(encoding="utf-8")
+    assert str(tiny_models_dir) not in text  # before the fix: parameters.model_path
+    model = json.loads(text)["parameters"]["model_file"]
+    data = (tiny_models_dir / "conv_rgb.onnx").read_bytes()
+    assert model["name"] == "conv_rgb" and model["file"] == "conv_rgb.onnx"
+    assert model["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_worker_row_names_urls_not_its_scratch_paths(
+    s3: object, tiny_models_dir: Path, tmp_path: Path
+) -> None:
+    long_key = "in/" + "x" * 300 + ".png"  # a valid key; too long a name for the worker's scratch copy
+    put_objects(s3, long_key)
+    source, target = parse_location(f"s3://{BUCKET}/in"), parse_location(f"s3://{BUCKET}/out")
+    job = BatchJob(input_dir=tmp_path, model="conv_rgb", device="cpu")
+    plan = validate_cluster_job(
+        job, scan_models([tiny_models_dir]).models, source, target, tmp_path / "scratch"
+    )
+    (entry,) = plan_cluster_job(plan, source, target).entries
+    assert isinstance(entry, ManifestEntry)
+    models = {str(step.model.path): step.model.path.read_bytes() for step in plan.steps}
+    worker = FileWorker(WorkerSettings(plan=plan, source=source, target=target, threads=1), models)
+    try:
+        row = worker.process_safely(entry)
+    finally:
+        shutil.rmtree(worker.scratch, ignore_errors=True)
+    text = json.dumps(row.__dict__, default=str)
+    assert row.status == "failed" and "File name too long" in row.reason, row
+    assert str(worker.scratch) not in text and "aestudio-worker-" not in text  # before the fix: both
+    assert f"s3://{BUCKET}/{long_key}" in row.reason  # the file named as the user knows it

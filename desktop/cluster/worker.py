@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,6 +29,7 @@ from desktop.core.inference.session import ModelSession, create_session_options,
 from desktop.core.progress import Progress
 
 SCRATCH_PREFIX = "aestudio-worker-"  # then the actor's PID: a killed actor's folder is removed by the next
+SCRATCH_NAME = "<worker scratch>"  # what a row says instead of a scratch path no URL stands for
 ENTRY_FIELDS = tuple(field.name for field in dataclasses.fields(ManifestEntry))
 
 
@@ -101,6 +103,7 @@ class FileWorker:
             model_paths[driver_path].parent.mkdir(parents=True)
             model_paths[driver_path].write_bytes(data)
         self.plan = self.localise_plan(settings.plan, model_paths)
+        self.scratch_names = name_scratch_paths(self.scratch, self.plan, settings, model_paths)
         self.sessions: dict[tuple[Path, str], ModelSession] = {}
         self.source_fs = None if settings.source.is_local else settings.source.open_filesystem()
         self.target_fs = None if settings.target.is_local else settings.target.open_filesystem()
@@ -155,12 +158,15 @@ class FileWorker:
         }
 
     def process_safely(self, entry: ManifestEntry) -> FileResult:
-        """`process`, with any exception (a download, an upload, a bug) turned into the file's failed row."""
+        """`process`, with any exception (a download, an upload, a bug) turned into the file's failed row;
+        the row names no path of this worker's scratch folder (`hide_scratch`)."""
         try:
-            return self.process(entry)
+            return hide_scratch(self.process(entry), self.scratch_names)
         except Exception as error:
             reason = f"{type(error).__name__}: {error}"
-            return FileResult(entry.relative, "failed", reason, model=self.plan.model_label)
+            return hide_scratch(
+                FileResult(entry.relative, "failed", reason, model=self.plan.model_label), self.scratch_names
+            )
         finally:
             for name in ("input_dir", "output_dir"):
                 self.clear_scratch(name)
@@ -214,6 +220,44 @@ class FileWorker:
         if self.target_fs is None or not row.output_path:
             return row
         return dataclasses.replace(row, output_path=entry.target)
+
+
+def name_scratch_paths(
+    scratch: Path, plan: BatchPlan, settings: WorkerSettings, model_paths: dict[str, Path]
+) -> tuple[tuple[str, str], ...]:
+    """(scratch path, what a row says instead), most specific first: a remote side's scratch folder is its
+    URL (a file in it the file's URL), a model copy its file name, anything else in the scratch folder
+    `SCRATCH_NAME`. A report may go up to a bucket: it names no worker's paths."""
+    names = [(str(copy), Path(driver_path).name) for driver_path, copy in model_paths.items()]
+    for folder, location in ((plan.input_dir, settings.source), (plan.output_dir, settings.target)):
+        if not location.is_local:
+            names.append((str(folder), location.url()))
+    names.append((str(scratch), SCRATCH_NAME))
+    return tuple(names)
+
+
+def hide_scratch(row: FileResult, names: Sequence[tuple[str, str]]) -> FileResult:
+    """The row with every scratch path in its reason, output path, notes and parameters replaced by what
+    `names` says instead."""
+
+    def replace(value: Any) -> Any:
+        if isinstance(value, str):
+            for path, name in names:
+                value = value.replace(path, name)
+            return value
+        if isinstance(value, dict):
+            return {key: replace(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(replace(item) for item in value)
+        return value
+
+    return dataclasses.replace(
+        row,
+        reason=replace(row.reason),
+        output_path=replace(row.output_path),
+        notes=replace(row.notes),
+        parameters=replace(row.parameters),
+    )
 
 
 def describe_entries(entries: list[ManifestEntry]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ JSON + CSV report is written at the end, also after a cancel.
 """
 
 import functools
+import hashlib
 import os
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -377,6 +378,30 @@ def build_report(
     )
 
 
+def hash_file(path: Path) -> str:
+    """Return the SHA-256 of a file's bytes as hex ("" where it cannot be read any more)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for chunk in iter(lambda: file.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def describe_model_file(entry: ModelEntry) -> dict[str, str]:
+    """A model as the report names it: its name, version, file name and the file's SHA-256, which identify
+    it anywhere; never the folder it was read from (a report may go up to a bucket)."""
+    info = entry.info
+    return {
+        "name": info.name,
+        "version": info.version,
+        "file": entry.path.name,
+        "sha256": hash_file(entry.path),
+    }
+
+
 def describe_job(plan: BatchPlan) -> dict[str, object]:
     """Return the job's settings as the report records them."""
     job = plan.job
@@ -394,7 +419,7 @@ def describe_job(plan: BatchPlan) -> dict[str, object]:
         "tile_size": job.tile_size,
         "self_ensemble": job.ensemble,
         "device": job.device,
-        "model_path": str(plan.model.path),
+        "model_file": describe_model_file(plan.model),
         **({"scale": plan.factor} if plan.factor > 1 else {}),
-        **({"model_paths": [str(step.model.path) for step in plan.steps]} if plan.then else {}),
+        **({"model_files": [describe_model_file(step.model) for step in plan.steps]} if plan.then else {}),
     }
