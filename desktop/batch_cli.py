@@ -216,8 +216,8 @@ def cancel_on_interrupt(progress: Progress) -> Iterator[None]:
     def handle(signum: int, frame: object) -> None:
         if progress.cancelled:
             raise KeyboardInterrupt
-        progress.cancel()
         print("\ncancelling: finished outputs and the report are kept (again: stop now)…", file=sys.stderr)
+        progress.cancel()  # last: the Ray engine's wait for a row stops by raising from it
 
     try:
         previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}

@@ -371,7 +371,7 @@ def test_one_signal_cancels_either_engine_started_with_sigint_ignored(
         while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 2:
             time.sleep(0.05)
         process.send_signal(signum)
-        _, stderr = process.communicate(timeout=180)
+        stdout, stderr = process.communicate(timeout=180)
     finally:
         if process.poll() is None:  # it did not stop: end it, reap it, close its pipes
             process.kill()
@@ -380,7 +380,12 @@ def test_one_signal_cancels_either_engine_started_with_sigint_ignored(
     report = json.loads((out / "batch_report.json").read_text(encoding="utf-8"))
     assert report["cancelled"] is True
     statuses = {row["path"]: row["status"] for row in report["rows"]}
-    assert sorted(statuses) == names and set(statuses.values()) == {"ok", "cancelled"}, statuses
+    assert sorted(statuses) == names and "cancelled" in statuses.values(), statuses
+    assert set(statuses.values()) <= {"ok", "cancelled"}, statuses
+    # A Ray run stops waiting for rows at once (issue 37, defect 20): the rows of files its workers finished
+    # may not have come back (cancelled rows). The local engine has the rows of the files it finished.
+    if engine == "local":
+        assert "ok" in statuses.values(), statuses
     # Every ok row has its output; a worker may also have finished a file whose row had not come back (a
     # cancelled row: the actors stop with the driver's Ray), its output whole (written atomically).
     done = {n.replace(".png", "_denoise_slow.png") for n, status in statuses.items() if status == "ok"}
@@ -388,6 +393,9 @@ def test_one_signal_cancels_either_engine_started_with_sigint_ignored(
     assert done <= outputs <= {n.replace(".png", "_denoise_slow.png") for n in names}
     assert not list(out.glob(".*.part"))
     assert not list(out.glob(".aestudio-batch.lock")) and "Traceback" not in stderr
+    # stdout is the summary scripts read, and only that: Ray's "(raylet)" lines go to stderr (issue 37, 20)
+    (summary,) = stdout.splitlines()
+    assert summary.startswith(f"{len(names)} files: "), stdout
 
 
 def test_an_odd_key_fails_alone_and_the_uploaded_report_names_no_local_path(

@@ -4,18 +4,25 @@ files run by a pool of Ray Data actors (`worker`), the rows collected into the r
 This is the only module that imports Ray, and only inside `run_on_ray`, so the base install and the
 desktop bundle never need it. Ray Data restarts a killed actor and retries the batch it held; outputs have
 deterministic names, so a retried file overwrites its own output.
+
+What a run leaves behind: nothing when it ends, fails or is stopped by SIGINT or SIGTERM (Ray shut down, the
+driver's scratch folder and the dead actors' removed). After a SIGKILL nothing of the driver runs: Ray's own
+processes end by themselves (its agents within about a minute), and the next run removes the scratch folders
+whose process is gone (`remove_dead_scratch`, by the PID in their names). Anything Ray prints on stdout while
+it runs (its "(raylet)" lines) goes to stderr: stdout is the summary line that scripts read.
 """
 
 import contextlib
 import math
 import os
+import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +31,13 @@ from desktop.cluster.manifest import ClusterPlan, plan_cluster_job, validate_clu
 from desktop.cluster.options import ClusterOptions, check_cluster_options
 from desktop.cluster.reports import ROWS_IN_MEMORY, MemoryRows, ParquetRows, RunInfo
 from desktop.cluster.storage import Location, check_writable, parse_location
-from desktop.cluster.worker import FileWorker, WorkerSettings, convert_json_to_row, describe_entries
+from desktop.cluster.worker import (
+    FileWorker,
+    WorkerSettings,
+    convert_json_to_row,
+    describe_entries,
+    remove_dead_scratch,
+)
 from desktop.core.atomic import sweep_temp_files
 from desktop.core.batch.folder_lock import FolderLockedError, acquire_folder_lock, release_folder_lock
 from desktop.core.batch.job import (
@@ -43,6 +56,8 @@ from desktop.core.models.registry import ModelEntry
 from desktop.core.progress import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+# Then the driver's PID: the folder a killed driver left is removed by the next run (`driver_scratch`).
+DRIVER_SCRATCH_PREFIX = "aestudio-driver-"
 PROGRESS_EVERY = 100  # rows between progress lines on stderr
 
 
@@ -65,14 +80,26 @@ def run_cluster_batch(
     try:
         if problem:
             raise BatchJobError(problem)
-        with tempfile.TemporaryDirectory(prefix="aestudio-driver-") as scratch:
-            return run_in_scratch(job, models, options, Path(scratch), progress or Progress(), report_url)
+        with driver_scratch() as scratch:
+            return run_in_scratch(job, models, options, scratch, progress or Progress(), report_url)
     except (BatchJobError, ClusterError) as error:
         print(f"autoencoder-studio-batch: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("\ncancelled: no report; rerun with --skip-existing to finish", file=sys.stderr)
         return EXIT_CANCELLED
+
+
+@contextlib.contextmanager
+def driver_scratch() -> Iterator[Path]:
+    """A scratch folder for the run, named after this process and removed when the run ends however it ends
+    (a SIGKILL aside: the next run removes it, its PID gone); the folders killed drivers left go first."""
+    remove_dead_scratch(Path(tempfile.gettempdir()), DRIVER_SCRATCH_PREFIX)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{DRIVER_SCRATCH_PREFIX}{os.getpid()}-"))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def run_in_scratch(
@@ -206,14 +233,21 @@ def collect_rows(
     add: Callable[[int, FileResult], None],
 ) -> tuple[Counter[str], bool]:
     """Hand each row the actors finish to `add`; return the files per worker and whether the run was
-    cancelled: through `progress` (checked after each row; leaving `run_on_ray` shuts its Ray down, which
-    stops the actors) or by a KeyboardInterrupt (a second signal: stop at once)."""
+    cancelled: through `progress` (a cancel from the CLI's signal handler also ends the wait for the next
+    row at once, `RowWait`; leaving `run_on_ray` shuts its Ray down, which stops the actors) or by a
+    KeyboardInterrupt (a second signal). Ray's stdout goes to stderr meanwhile."""
     by_worker: Counter[str] = Counter()
     if not cluster_plan.entries or progress.cancelled:
         return by_worker, progress.cancelled
+    wait = RowWait()
     try:
-        with contextlib.closing(run_on_ray(cluster_plan, options)) as rows:
-            for index, row, worker in rows:
+        with (
+            contextlib.redirect_stdout(sys.stderr),
+            contextlib.closing(run_on_ray(cluster_plan, options)) as rows,
+            progress.on_cancel(wait.interrupt),
+        ):
+            while (item := wait.next_row(rows)) is not None:
+                index, row, worker = item
                 add(index, row)
                 by_worker[worker] += 1
                 if progress.cancelled:
@@ -221,6 +255,27 @@ def collect_rows(
     except KeyboardInterrupt:
         return by_worker, True
     return by_worker, progress.cancelled
+
+
+class RowWait:
+    """The driver's wait for the actors' next row, which a cancel interrupts at once: a worker's model call
+    may never end, and a SIGTERM must still stop the run (and Ray) now, not after the next row. Only the
+    wait is interrupted (in the main thread, where the CLI's signal handler cancels), never a row being
+    added to the report."""
+
+    def __init__(self) -> None:
+        self.waiting = False
+
+    def next_row(self, rows: Iterator[tuple[int, FileResult, str]]) -> tuple[int, FileResult, str] | None:
+        self.waiting = True
+        try:
+            return next(rows, None)
+        finally:
+            self.waiting = False
+
+    def interrupt(self) -> None:
+        if self.waiting and threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
 
 
 def add_cancelled_rows(
@@ -235,7 +290,9 @@ def add_cancelled_rows(
             add(entry.index, FileResult(entry.relative, "cancelled", reason, model=model))
 
 
-def run_on_ray(cluster_plan: ClusterPlan, options: ClusterOptions) -> Iterator[tuple[int, FileResult, str]]:
+def run_on_ray(
+    cluster_plan: ClusterPlan, options: ClusterOptions
+) -> Generator[tuple[int, FileResult, str], None, None]:
     """Yield (manifest index, row, worker) for every manifest entry, as the actors finish them."""
     try:
         import ray
@@ -245,17 +302,28 @@ def run_on_ray(cluster_plan: ClusterPlan, options: ClusterOptions) -> Iterator[t
             "--engine ray needs the cluster extra: pip install 'autoencoder-studio[cluster]'"
         ) from None
     started_here = not ray.is_initialized()
-    if started_here:
-        keep = signal.getsignal(signal.SIGTERM)
-        ray.init(address=options.address, include_dashboard=False, log_to_driver=False)
-        # ray.init puts sys.exit on SIGTERM, which would end the run without a report: keep the CLI's own.
-        if keep is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, keep)
-    try:
+    try:  # a Ray that half started is shut down too
+        if started_here:
+            start_ray(ray, options)
         yield from iterate_rows(ray, cluster_plan, options)
     finally:
         if started_here:
             ray.shutdown()
+        remove_dead_scratch(Path(tempfile.gettempdir()))  # actors on this machine end without their atexit
+
+
+def start_ray(ray: Any, options: ClusterOptions) -> None:
+    """`ray.init` for the run, keeping the CLI's SIGTERM handler; ClusterError, in one line, when Ray does
+    not start (a node that times out on a loaded machine, an address nobody answers)."""
+    keep = signal.getsignal(signal.SIGTERM)
+    try:
+        ray.init(address=options.address, include_dashboard=False, log_to_driver=False)
+    except Exception as error:
+        raise ClusterError(f"Ray did not start: {describe_ray_error(error)}") from None
+    finally:
+        # ray.init puts sys.exit on SIGTERM, which would end the run without a report: keep the CLI's own.
+        if keep is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, keep)
 
 
 def iterate_rows(

@@ -63,10 +63,11 @@ def describe_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}" + (f" gpu {gpus}" if gpus else "")
 
 
-def remove_dead_scratch(folder: Path) -> None:
-    """Remove the scratch folders that actors killed on this node left (their PID no longer runs)."""
-    for path in folder.glob(f"{SCRATCH_PREFIX}*-*"):
-        pid = path.name.removeprefix(SCRATCH_PREFIX).split("-")[0]
+def remove_dead_scratch(folder: Path, prefix: str = SCRATCH_PREFIX) -> None:
+    """Remove the scratch folders named `<prefix><PID>-...` that killed processes left on this node (actors,
+    by default; the engine's killed drivers too): their PID no longer runs."""
+    for path in folder.glob(f"{prefix}*-*"):
+        pid = path.name.removeprefix(prefix).split("-")[0]
         if pid.isdigit() and not is_running(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
 
