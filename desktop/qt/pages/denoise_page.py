@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 
 from desktop.core.images.files import LoadedImage
 from desktop.core.inference.image_model import RunOptions, prepare_model_input
-from desktop.core.inference.tiling import TilePiece
+from desktop.core.inference.tiling import Box, TilePiece
+from desktop.core.jobs.compare import ModelComparison, RegionJob, denoise_region
 from desktop.core.jobs.denoise import DenoiseResult, DenoiseSettings, run_denoise_job
 from desktop.core.models.choice import ImageShape
 from desktop.core.models.info import SIGMA
@@ -242,6 +243,9 @@ class DenoisePage(TiledPage):
         self.run_model(entry, lambda progress: run_page_job(image, entry, settings, context, progress))
 
     def show_result(self, page_result: PageResult) -> None:
+        if isinstance(page_result.result, ModelComparison):
+            self.show_comparison(page_result)
+            return
         result: DenoiseResult = page_result.result
         self.keep_result(page_result)
         self.compare.set_layers(page_result.layers)
@@ -276,6 +280,26 @@ class DenoisePage(TiledPage):
         assert isinstance(result, DenoiseResult)
         return {"task": "denoise", "model": entry.info.name, **result.parameters}  # as the batch records it
 
+    def region_job(self) -> RegionJob:
+        """Each compared model as this page runs it, but one pass at Auto strength (a strength set by hand
+        suits one model, not another)."""
+        settings = DenoiseSettings(
+            add_noise=self.add_noise_check.isChecked(),
+            sigma=self.sigma,
+            seed=self.seed_spin.value(),
+            options=RunOptions(tile_size=self.context.tiles),
+        )
+        return denoise_region(self.context.opener, self.context.device, settings)
+
+    def visible_input_box(self) -> Box | None:
+        return self.compare.view.visible_box(self.image.pixels.shape[:2]) if self.image else None
+
+    def describe_comparison_settings(self) -> str:
+        if not self.add_noise_check.isChecked():
+            return "one pass each at Auto strength; no clean reference to measure against"
+        noise = f"synthetic noise {describe_sigma(self.sigma)}, seed {self.seed_spin.value()}"
+        return f"{noise}, one pass each at Auto strength"
+
     def _build_layout(self) -> None:
         noise = QGroupBox("Noise")
         form = QFormLayout(noise)
@@ -288,8 +312,8 @@ class DenoisePage(TiledPage):
         strength.addWidget(self.strength_label)
         quality = QLabel("<b>Quality against the original</b>")
         groups = [noise, self.strength_group, self.ensemble_box]
-        side = [self.picker, *groups, quality, self.metrics_table, self.metrics_note]
-        self.lay_out_beside(PANEL_WIDTH, [*side, self.details_label, None], self.compare)
+        side = [self.picker, self.compare_button, *groups, quality, self.metrics_table, self.metrics_note]
+        self.lay_out_beside(PANEL_WIDTH, [*side, self.details_label, None], self.compare_area())
 
     @Slot(object)
     def _change_model(self, entry: ModelEntry | None) -> None:
@@ -314,6 +338,7 @@ class DenoisePage(TiledPage):
             self.auto_check.setText(SIGMA_AUTO)
             self.strength_slider.set_range(0.0, max(high, 0.01), describe_sigma, SIGMA_STEPS)
         self._enable_controls()
+        self.update_compare_button()
         self.request_refresh()
 
     def describe_image(self, image: LoadedImage | None) -> ImageShape | None:

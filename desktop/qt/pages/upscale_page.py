@@ -14,13 +14,14 @@ from PySide6.QtWidgets import (
 
 from desktop.core.images.files import LoadedImage
 from desktop.core.inference.image_model import RunOptions, prepare_model_input
-from desktop.core.inference.tiling import TilePiece
+from desktop.core.inference.tiling import Box, TilePiece
+from desktop.core.jobs.compare import ModelComparison, RegionJob, upscale_region
 from desktop.core.jobs.estimate import RunEstimate, estimate_run
 from desktop.core.jobs.upscale import FACTORS, UpscaleResult, UpscaleStart, count_passes, upscale_image
 from desktop.core.models.choice import explain_pick
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.progress import PartialCallback, Progress
-from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus, image_shape
+from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus, SideItem, image_shape
 from desktop.qt.pages.tile_preview import ImageConverter, TilePreview
 from desktop.qt.pages.tiled_page import TiledPage
 from desktop.qt.widgets.compare_box import CompareBox
@@ -268,6 +269,9 @@ class UpscalePage(TiledPage):
         return self.compare.view.focus_point((height, width))
 
     def show_result(self, page_result: PageResult) -> None:
+        if isinstance(page_result.result, ModelComparison):
+            self.show_comparison(page_result)
+            return
         result: UpscaleResult = page_result.result
         self.keep_result(page_result)
         entry = page_result.entry
@@ -305,6 +309,34 @@ class UpscalePage(TiledPage):
             "device": result.provider,
         }
 
+    def region_job(self) -> RegionJob:
+        """Each compared model as this page runs it (factor, check, tile size), one pass each."""
+        options = RunOptions(tile_size=self.context.tiles)
+        check = self.check_box.isChecked()
+        return upscale_region(
+            self.context.opener, self.context.device, factor=self.factor, check=check, options=options
+        )
+
+    def visible_input_box(self) -> Box | None:
+        """The part of the input in view: the view shows the enlargement (or, in the check, the original
+        cropped to a multiple of the factor), in its own pixels."""
+        if self.image is None:
+            return None
+        height, width = self.image.pixels.shape[:2]
+        factor = self.factor
+        shown = (height // factor * factor, width // factor * factor)
+        sizes = [(shown, 1)] if self.check_box.isChecked() else [((height * factor, width * factor), factor)]
+        for size, scale in sizes:
+            box = self.compare.view.visible_box(size)
+            if box is not None:
+                return (box[0] / scale, box[1] / scale, box[2] / scale, box[3] / scale)
+        return None
+
+    def describe_comparison_settings(self) -> str:
+        if self.check_box.isChecked():
+            return f"x{self.factor}, downscale-then-upscale check, one pass each"
+        return f"x{self.factor}, one pass each; no reference to measure against (tick the check for one)"
+
     def _build_layout(self) -> None:
         group = QGroupBox("Upscale")
         form = QFormLayout(group)
@@ -312,9 +344,9 @@ class UpscalePage(TiledPage):
         form.addRow(self.check_box)
         form.addRow(self.check_label)
         quality = QLabel("<b>Quality against the original</b>")
-        side = [self.picker, group, self.ensemble_box, quality, self.metrics_table, self.metrics_note]
-        side += [self.details_label, None]
-        self.lay_out_beside(PANEL_WIDTH, side, self.compare)
+        side: list[SideItem] = [self.picker, self.compare_button, group, self.ensemble_box, quality]
+        side += [self.metrics_table, self.metrics_note, self.details_label, None]
+        self.lay_out_beside(PANEL_WIDTH, side, self.compare_area())
 
     @Slot(object)
     def _change_model(self, entry: ModelEntry | None) -> None:
@@ -329,6 +361,7 @@ class UpscalePage(TiledPage):
         index = self.factor_combo.findData(keep)
         self.factor_combo.setCurrentIndex(max(0, index))
         self.factor_combo.blockSignals(False)
+        self.update_compare_button()
         self.request_refresh()
 
     @Slot()

@@ -332,6 +332,7 @@ class CompareView(QWidget):
         if not text:
             return
         metrics = painter.fontMetrics()
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0, pane.width() - 24))  # in its pane
         box = QRect(0, 0, metrics.horizontalAdvance(text) + 12, metrics.height() + 6)
         box.moveTop(pane.top() + 6)
         if side == Qt.AlignmentFlag.AlignLeft:

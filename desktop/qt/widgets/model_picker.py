@@ -195,6 +195,15 @@ class ModelPicker(QWidget):
         self._choose(emit=True)
         return True
 
+    def pick(self, name: str) -> bool:
+        """Use the model called `name` as if the user picked it in the box (remembered; run for this image
+        even where it does not fit); return True when the model in use changed (emitting `model_changed`)."""
+        if all(entry.info.name != name for entry in self._models):
+            return False
+        self._picked, self._insist = name, True
+        self.model_picked.emit(name)
+        return self._choose(emit=True)
+
     def _choose(self, *, emit: bool) -> bool:
         before = self.current
         self._choice = choose_model(self._models, self._image, self._picked, insist=self._insist)
