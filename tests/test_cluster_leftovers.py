@@ -55,7 +55,8 @@ def test_the_scratch_folders_of_killed_drivers_are_removed_by_the_next_run_and_i
     tmp_path: Path, temp_dir: Path, tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dead = find_dead_pid()
-    for name in (f"aestudio-driver-{dead}-x1", f"aestudio-driver-{os.getpid()}-x2", "aestudio-driver-x3"):
+    left = (f"aestudio-driver-{dead}-x1", f"aestudio-driver-{os.getpid()}-x2", "aestudio-driver-x3")
+    for name in (*left, f"aestudio-worker-{dead}-x4"):
         (temp_dir / name).mkdir()
         (temp_dir / name / "manifest").write_text("left by a driver")
     seen: list[tuple[Path, bool]] = []
@@ -71,7 +72,7 @@ def test_the_scratch_folders_of_killed_drivers_are_removed_by_the_next_run_and_i
     assert (
         existed and scratch.parent == temp_dir and scratch.name.startswith(f"aestudio-driver-{os.getpid()}-")
     )
-    # the killed driver's folder is gone; a live process's and one without a PID in its name are kept
+    # the killed driver's and actor's folders are gone; a live process's and one without a PID are kept
     assert sorted(p.name for p in temp_dir.iterdir()) == [
         f"aestudio-driver-{os.getpid()}-x2",
         "aestudio-driver-x3",

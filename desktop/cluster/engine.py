@@ -31,6 +31,7 @@ from desktop.cluster.manifest import ClusterPlan, plan_cluster_job, validate_clu
 from desktop.cluster.options import ClusterOptions, check_cluster_options
 from desktop.cluster.reports import ROWS_IN_MEMORY, MemoryRows, ParquetRows, RunInfo
 from desktop.cluster.storage import Location, check_writable, parse_location
+from desktop.cluster.worker import SCRATCH_PREFIX as WORKER_SCRATCH_PREFIX
 from desktop.cluster.worker import (
     FileWorker,
     WorkerSettings,
@@ -93,8 +94,10 @@ def run_cluster_batch(
 @contextlib.contextmanager
 def driver_scratch() -> Iterator[Path]:
     """A scratch folder for the run, named after this process and removed when the run ends however it ends
-    (a SIGKILL aside: the next run removes it, its PID gone); the folders killed drivers left go first."""
-    remove_dead_scratch(Path(tempfile.gettempdir()), DRIVER_SCRATCH_PREFIX)
+    (a SIGKILL aside: the next run removes it, its PID gone); the folders that killed drivers and actors of
+    this machine left go first."""
+    for prefix in (DRIVER_SCRATCH_PREFIX, WORKER_SCRATCH_PREFIX):
+        remove_dead_scratch(Path(tempfile.gettempdir()), prefix)
     scratch = Path(tempfile.mkdtemp(prefix=f"{DRIVER_SCRATCH_PREFIX}{os.getpid()}-"))
     try:
         yield scratch
