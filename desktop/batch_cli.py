@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autoencoder-studio-batch: error: --models-dir {missing[0]} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     scan = scan_models([*args.models_dir, *find_model_dirs()])
+    for skipped in scan.skipped:  # a model a probe limit stopped is named, not silently missing (issue 37)
+        if skipped.probe_stopped:
+            print(escape_hidden(f"note: model {skipped.path} skipped: {skipped.reason}"), file=sys.stderr)
     if args.engine == "ray" and AUTO_MODEL in args.model.split(STEP_SEPARATOR):
         print(
             "autoencoder-studio-batch: error: --engine ray runs named models: give --model (one per step)",

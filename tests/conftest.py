@@ -1,12 +1,19 @@
 """Shared pytest set-up."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Desktop: Qt runs without a display. Read when the QApplication starts, so setting it here is early enough.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The app's cache (the shape probes' verdicts, `desktop.core.models.probe`): the session's own folder, never
+# the user's; set before anything starts a child (the CLI in a subprocess, Ray's workers) that reads it.
+os.environ["AESTUDIO_CACHE_DIR"] = tempfile.mkdtemp(prefix="aestudio-test-cache-")
+atexit.register(shutil.rmtree, os.environ["AESTUDIO_CACHE_DIR"], ignore_errors=True)
 
 SHIPPED_DENOISE_MODEL = "fashion_dae_mlp.onnx"
 

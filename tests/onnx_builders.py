@@ -341,6 +341,22 @@ def build_endless_probe_model(path: Path, *, trips: int = 10**15) -> Path:
     return _save_model(nodes, inputs, outputs, initializers, {}, path)
 
 
+def build_memory_bomb_model(path: Path, *, side: int = 12_000) -> Path:
+    """Write an RGB model WITHOUT metadata (some 260 bytes) whose graph asks for a constant image of
+    1 x 3 x `side` x `side` floats (12 000: 1.7 GB) and scales its input by that image's mean (1.0): the
+    shape probes of a metadata-less model would allocate it."""
+    value = helper.make_tensor("value", TensorProto.FLOAT, [1], [1.0])
+    shape = numpy_helper.from_array(np.array([1, 3, side, side], np.int64), "shape")
+    nodes = [
+        helper.make_node("ConstantOfShape", ["shape"], ["big"], value=value),
+        helper.make_node("ReduceMean", ["big"], ["mean"], keepdims=1),
+        helper.make_node("Mul", ["input", "mean"], ["out"]),
+    ]
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3, "H", "W"])]
+    return _save_model(nodes, inputs, outputs, [shape], {}, path)
+
+
 ESTIMATED_NOISE = {
     "kind": "estimated",
     "sigma_min": 0.0,

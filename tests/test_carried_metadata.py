@@ -239,3 +239,52 @@ def test_16_bit_png_writer_makes_valid_chunks(tmp_path: Path) -> None:
     with Image.open(tmp_path / "g.png") as image:
         image.load()  # Pillow checks every chunk's CRC
         assert image.mode == "I;16" and image.info["icc_profile"] == SRGB and image.text["Software"] == "x"
+
+
+# --- issue 37, defect 15: a profile that cannot go into an output is never dropped without a note ---------
+GREY_PROFILE = SRGB[:16] + b"GRAY" + SRGB[20:]  # the data colour space is all the app reads of a profile
+CMYK_PROFILE = SRGB[:16] + b"CMYK" + SRGB[20:]
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "fmt", "kept", "note"),
+    [
+        (
+            "rgb.jpg",
+            "conv_gray_sigma",
+            "png",
+            None,
+            "ICC profile (RGB) not kept: it does not fit the grey output",
+        ),
+        ("cmyk.jpg", "conv_rgb", "tif", None, "ICC profile (CMYK) not kept: it does not fit the RGB output"),
+        (
+            "grey.png",
+            "conv_rgb",
+            "webp",
+            None,
+            "(GRAY) not kept: it does not fit the RGB output (WebP stores grey",
+        ),
+        ("grey.png", "conv_rgb", "png", GREY_PROFILE, ""),
+        ("rgb.jpg", "conv_rgb", "webp", SRGB, ""),
+    ],
+)
+def test_a_profile_left_out_is_said_in_the_row(
+    tmp_path: Path, tiny_models_dir: Path, name: str, model: str, fmt: str, kept: bytes | None, note: str
+) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    if name == "rgb.jpg":
+        Image.fromarray((make_photo() >> 8).astype(np.uint8)).save(source / name, icc_profile=SRGB)
+    elif name == "cmyk.jpg":
+        Image.new("CMYK", (30, 20), (10, 60, 90, 5)).save(source / name, icc_profile=CMYK_PROFILE)
+    else:
+        Image.new("L", (30, 20), 90).save(source / name, icc_profile=GREY_PROFILE)
+    out = tmp_path / "out"
+    argv = [str(source), str(out), "--model", model, "--format", fmt]
+    argv += ["--sigma", "0.1"] if model == "conv_gray_sigma" else []
+    assert main([*argv, "--models-dir", str(tiny_models_dir), "--device", "cpu"]) == EXIT_OK
+    (row,) = json.loads((out / "batch_report.json").read_text(encoding="utf-8"))["rows"]
+    with Image.open(row["output_path"]) as result:
+        assert result.info.get("icc_profile") == kept  # never a grey profile on the RGB pixels of a WebP
+    lost = [text for text in row["notes"] if "ICC profile" in text]
+    assert (len(lost) == 1 and note in lost[0]) if note else lost == [], row["notes"]

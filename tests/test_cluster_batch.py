@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from batch_tree import build_input_tree
-from PIL import Image
+from PIL import Image, ImageCms
 
 from desktop.batch_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 
@@ -106,11 +106,20 @@ def write_name_clashes(root: Path) -> None:
         Image.fromarray(pixels).save(root / name, format="JPEG" if name.endswith("jpg") else "PNG")
 
 
+def write_profiled_photos(root: Path) -> None:
+    """Photos with ICC profiles (issue 37, defect 15): a grey one whose profile the grey model's output
+    keeps, an RGB one whose profile cannot go on it (said in the row)."""
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("L", (28, 28), 90).save(root / "grey_profiled.png", icc_profile=srgb[:16] + b"GRAY" + srgb[20:])
+    Image.new("RGB", (28, 28), (200, 90, 40)).save(root / "rgb_profiled.jpg", icc_profile=srgb)
+
+
 def test_ray_on_a_folder_gives_the_local_outputs_and_rows(
     cluster: None, tiny_models_dir: Path, tmp_path: Path
 ) -> None:
     tree = build_input_tree(tmp_path / "in")
     write_name_clashes(tree.root)
+    write_profiled_photos(tree.root)
     args = ["--model", "fashion_dae_mlp", "--recursive", "--allow-resize"]
     assert run_cli(tiny_models_dir, tree.root, tmp_path / "local", *args) == EXIT_FAILED
     assert run_ray(tiny_models_dir, tree.root, tmp_path / "ray", *args) == EXIT_FAILED
@@ -122,6 +131,10 @@ def test_ray_on_a_folder_gives_the_local_outputs_and_rows(
     assert outputs == read_outputs(tmp_path / "local")
     assert {"a_png_denoise_fashion_dae_mlp.png", "a_jpg_denoise_fashion_dae_mlp.png"} < set(outputs)
     assert "a_png_2_denoise_fashion_dae_mlp.png" in outputs
+    with Image.open(tmp_path / "ray" / "grey_profiled_denoise_fashion_dae_mlp.png") as kept:
+        assert kept.info["icc_profile"][16:20] == b"GRAY"  # the grey output keeps the grey profile
+    notes = {row["path"]: row["notes"] for row in on_ray["rows"]}
+    assert any("ICC profile (RGB) not kept" in note for note in notes["rgb_profiled.jpg"])  # said, as locally
     statuses = {row["path"]: row["status"] for row in on_ray["rows"]}
     assert all(statuses[name] == "failed" for name in tree.failed)
     assert all(statuses[name] == "skipped" for name in tree.skipped)

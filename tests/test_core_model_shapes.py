@@ -1,14 +1,18 @@
 """Models without metadata: the task inferred from the shapes (probing symbolic sizes), or refused."""
 
+import os
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 from onnx_builders import build_conv_model, build_plain_upscaler
 
+import desktop.core.models.probe as model_probe
 from desktop.core.inference.image_model import RunOptions, apply_model
 from desktop.core.inference.session import open_model
 from desktop.core.models.info import ModelContractError
+from desktop.core.models.probe import ProbePendingError
 from desktop.core.models.registry import read_model_file, scan_models
 
 
@@ -58,3 +62,80 @@ def test_two_inputs_without_metadata_are_refused(tmp_path: Path) -> None:
     onnx.save(model, str(path))
     with pytest.raises(ModelContractError, match="2 inputs"):
         read_model_file(path)
+
+
+# --- issue 37, 6 and 7: the probe runs in a bounded child process; its verdict is remembered by file --------
+def test_the_probe_runs_in_a_child_and_its_verdict_is_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = build_plain_upscaler(tmp_path / "remembered.onnx", scale=3)
+    started: list[int] = []
+    run = model_probe.run_probe_process
+
+    def counted(*args: object, **kwargs: object) -> model_probe.ProbeVerdict | None:
+        started.append(os.getpid())
+        return run(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(model_probe, "run_probe_process", counted)
+    session = ort.InferenceSession
+    monkeypatch.setattr(ort, "InferenceSession", None)  # this process opens no session: the child does
+    assert read_model_file(path).scale == 3 and len(started) == 1
+    model_probe.forget_verdicts()  # a new process: the cache file answers
+    assert read_model_file(path).scale == 3 and len(started) == 1
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    assert open_model(path, "cpu").info.scale == 3 and len(started) == 1  # a run takes the same verdict
+    assert str(path) in (model_probe.find_cache_dir() / model_probe.CACHE_FILE_NAME).read_text("utf-8")
+
+
+def test_a_copy_keeping_size_and_time_is_told_apart_by_its_bytes(tmp_path: Path) -> None:
+    path = build_plain_upscaler(tmp_path / "same.onnx", scale=2)
+    assert read_model_file(path).scale == 2
+    status = path.stat()
+    (tmp_path / "other").mkdir()
+    build_plain_upscaler(tmp_path / "other" / "same.onnx", scale=3).replace(path)  # one float differs
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert path.stat().st_size == status.st_size
+    assert read_model_file(path).scale == 3
+
+
+def test_a_damaged_cache_file_is_ignored_and_written_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AESTUDIO_CACHE_DIR", str(tmp_path / "cache"))  # its own: the others' stay whole
+    cache = model_probe.find_cache_dir() / model_probe.CACHE_FILE_NAME
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    for damage in ("{not json", '{"format": 1, "verdicts": {"x": {"scale": "2"}}}', "[]"):
+        cache.write_text(damage, encoding="utf-8")
+        model_probe.forget_verdicts()
+        path = build_plain_upscaler(tmp_path / f"m{len(damage)}.onnx", scale=2)
+        assert read_model_file(path).scale == 2
+        assert str(path) in cache.read_text(encoding="utf-8")  # JSON again, with this verdict
+
+
+def test_a_verdict_without_a_probe_is_pending(tmp_path: Path) -> None:
+    build_plain_upscaler(tmp_path / "later.onnx")
+    build_conv_model(tmp_path / "conv.onnx")
+    scan = scan_models([tmp_path], probe=False)
+    assert scan.pending == [tmp_path / "later.onnx"] and [e.info.name for e in scan.models] == ["conv"]
+    with pytest.raises(ProbePendingError):
+        read_model_file(tmp_path / "later.onnx", probe=False)
+    assert [e.info.name for e in scan_models([tmp_path]).models] == ["conv", "later"]  # probed now
+    assert scan_models([tmp_path], probe=False).pending == []  # and remembered
+
+
+def test_the_cache_folder_is_the_platforms_unless_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from desktop.core import paths
+
+    monkeypatch.setenv("AESTUDIO_CACHE_DIR", str(tmp_path / "mine"))
+    assert paths.find_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("AESTUDIO_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(paths.sys, "platform", "linux")
+    assert paths.find_cache_dir() == tmp_path / "xdg" / "autoencoder-studio"
+    monkeypatch.setattr(paths.sys, "platform", "darwin")
+    assert paths.find_cache_dir() == Path.home() / "Library" / "Caches" / "autoencoder-studio"
+    monkeypatch.setattr(paths.sys, "platform", "win32")
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+    assert paths.find_cache_dir() == tmp_path / "local" / "autoencoder-studio" / "Cache"

@@ -1,8 +1,12 @@
 """Hostile and broken model files (issue 20): a models folder is scanned in bounded time and memory, every
-metadata value is checked against sane bounds, and a model whose output lies about its shape is caught."""
+metadata value is checked against sane bounds, and a model whose output lies about its shape is caught.
+Issue 37: a probe stopped at its time limit is remembered by file and named by the CLI, the window never
+waits for probes (defect 6), and a probe's memory is bounded (defect 7)."""
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +21,7 @@ from onnx_builders import (
     build_conv_model,
     build_decoder_model,
     build_endless_probe_model,
+    build_memory_bomb_model,
     build_plain_upscaler,
     rewrite_metadata,
     with_metadata,
@@ -25,6 +30,7 @@ from PIL import Image
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
+import desktop.core.models.probe as model_probe
 import desktop.core.models.registry as registry
 import desktop.core.models.shapes as model_shapes
 from desktop.batch_cli import EXIT_OK, main
@@ -262,8 +268,8 @@ def test_generate_page_takes_a_decoder_without_latent_metadata(
 @pytest.fixture(autouse=True)
 def _no_leftover_probe_limit() -> Iterator[None]:
     yield
-    # a probe result cached for a file of the same path, size and mtime
-    model_shapes._infer_file_version.cache_clear()
+    # a probe verdict kept in this process for a file of the same path, size and mtime
+    model_probe.forget_verdicts()
 
 
 def test_a_file_of_countless_tiny_fields_is_refused_not_walked(
@@ -284,9 +290,11 @@ def test_metadata_less_models_are_not_opened_again_on_a_rescan(
     build_plain_upscaler(tmp_path / "good.onnx")
     build_plain_upscaler(tmp_path / "refused.onnx", batch=2)  # a fixed batch of 2: refused with the reason
     opened = []
-    light = registry.open_light_session
+    probe = model_probe.run_probe_process
     monkeypatch.setattr(
-        registry, "open_light_session", lambda path: (opened.append(path.name), light(path))[1]
+        model_probe,
+        "run_probe_process",
+        lambda path, *args: (opened.append(path.name), probe(path, *args))[1],
     )
     first, second = scan_models([tmp_path]), scan_models([tmp_path])
     assert (
@@ -295,4 +303,139 @@ def test_metadata_less_models_are_not_opened_again_on_a_rescan(
         == ["good"]
     )
     assert first.skipped == second.skipped and "batch axis is fixed at 2" in first.skipped[0].reason
-    assert sorted(opened) == ["good.onnx", "refused.onnx"]  # once each, for both scans
+    assert opened == ["good.onnx"]  # once, for both scans; the fixed batch is refused from the header alone
+
+
+# --- issue 37, 6: a slow probe is remembered by file, named by the CLI, and never holds up the window -----
+def test_a_stopped_probe_is_remembered_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("slow_a", "slow_b"):
+        build_endless_probe_model(tmp_path / f"{name}.onnx")
+    monkeypatch.setattr(model_shapes, "PROBE_SECONDS", 0.3)
+    first = scan_in_thread(tmp_path)
+    assert [s.path.name for s in first.skipped] == ["slow_a.onnx", "slow_b.onnx"] and first.models == []
+    for skipped in first.skipped:
+        assert skipped.probe_stopped and "probing its shapes took over 0.3 s (stopped)" in skipped.reason
+        assert "not probed again until the file changes" in skipped.reason
+    probed: list[str] = []
+
+    def found_plain(path: Path, *args: object, **kwargs: object) -> model_probe.ProbeVerdict:
+        probed.append(Path(path).name)
+        return model_probe.ProbeVerdict(scale=1, multiple=1)
+
+    monkeypatch.setattr(model_probe, "run_probe_process", found_plain)
+    model_probe.forget_verdicts()  # as a new process would start: only the cache file remembers
+    assert scan_in_thread(tmp_path).skipped == first.skipped and probed == []  # no probe, no wait
+    (cache,) = model_probe.find_cache_dir().glob("probe_verdicts.json")
+    assert "slow_a.onnx" in cache.read_text(encoding="utf-8")
+    changed = tmp_path / "slow_a.onnx"
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))  # edited
+    again = scan_in_thread(tmp_path)
+    assert probed == ["slow_a.onnx"] and [entry.info.name for entry in again.models] == ["slow_a"]
+
+
+def test_the_cli_names_each_model_whose_probe_was_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    build_conv_model(models / "conv.onnx")
+    build_endless_probe_model(models / "loops.onnx")
+    photos = tmp_path / "in"
+    photos.mkdir()
+    Image.new("RGB", (8, 8)).save(photos / "a.png")
+    monkeypatch.setattr(model_shapes, "PROBE_SECONDS", 0.3)
+    argv = [
+        str(photos),
+        str(tmp_path / "out"),
+        "--model",
+        "conv",
+        "--models-dir",
+        str(models),
+        "--device",
+        "cpu",
+    ]
+    for _ in range(2):  # probed, then remembered: named both times
+        assert main(argv) == EXIT_OK
+        err = capsys.readouterr().err
+        (line,) = [line for line in err.splitlines() if "loops.onnx" in line]
+        assert line.startswith(f"note: model {models / 'loops.onnx'} skipped: no metadata, and probing its")
+        assert "took over 0.3 s (stopped)" in line
+
+
+def test_the_window_opens_before_the_probes_end_and_fills_in(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    build_conv_model(models / "conv.onnx")
+    build_plain_upscaler(models / "plain.onnx")
+    build_endless_probe_model(models / "loops.onnx")
+    monkeypatch.setattr(model_shapes, "PROBE_SECONDS", 1.0)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, model_dirs=[models], device="cpu")
+    qtbot.addWidget(window)
+    # Back at once, nothing probed yet: the metadata model is there, the other two wait.
+    assert window.scan.pending == [models / "loops.onnx", models / "plain.onnx"]
+    assert [e.info.name for e in window.denoise_page.picker.models] == ["conv"]
+    assert window.upscale_page.picker.models == []
+    denoise_changes: list[object] = []
+    window.denoise_page.picker.model_changed.connect(denoise_changes.append)
+    shown: list[str] = []
+    window.error_shown.connect(shown.append)
+    with qtbot.waitSignal(window.prober.finished, timeout=GUARD_SECONDS * 1000):
+        pass
+    assert [e.info.name for e in window.upscale_page.picker.models] == ["plain"]  # filled in
+    assert window.upscale_page.picker.current is not None
+    assert denoise_changes == []  # its list did not change: no rerun, its settings kept
+    assert window.scan.pending == [] and [s.path.name for s in window.scan.skipped] == ["loops.onnx"]
+    assert any("Skipped model files" in text and "loops.onnx" in text for text in shown)
+    window.close()
+
+
+# --- issue 37, 7: the probe's memory is bounded: a tiny file asking for gigabytes is refused -------------
+# The peaks: this process's from /proc (its ru_maxrss would count the forking parent's, kept across exec);
+# the probe's child's from ru_maxrss (this small process forked it).
+PEAK_SCRIPT = """
+import json, resource, sys
+from pathlib import Path
+from desktop.core.models.registry import scan_models
+scan = scan_models([Path(sys.argv[1])])
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+print(json.dumps({
+    "models": [entry.info.name for entry in scan.models],
+    "reasons": [skipped.reason for skipped in scan.skipped],
+    "peak_kib": int(status["VmHWM"].split()[0]),
+    "children_peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB; the limit is Linux's")
+def test_a_tiny_model_asking_for_gigabytes_is_refused_without_them(tmp_path: Path) -> None:
+    path = build_memory_bomb_model(tmp_path / "bomb.onnx")
+    assert path.stat().st_size < 400  # the issue's was 248 bytes, and every start peaked at 3.57 GB
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=GUARD_SECONDS,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["models"] == []
+    (reason,) = found["reasons"]
+    assert (
+        "no metadata, and probing its shapes needed more than the 1.0 GiB of memory a probe may use" in reason
+    )
+    assert found["peak_kib"] < 600 * 1024  # the scan's own process: no model ran in it
+    assert found["children_peak_kib"] < 1024 * 1024  # the probe's child: stopped at once, not 1.7 GB in
+
+
+def test_the_memory_watchdog_stops_a_probe_where_no_address_space_limit_is_set(tmp_path: Path) -> None:
+    path = build_memory_bomb_model(tmp_path / "bomb.onnx")
+    verdict = model_probe.run_probe_process(path, 10.0, 200 * 2**20, watchdog=True)  # as on macOS, Windows
+    assert verdict is not None and verdict.stopped == "memory"
+    assert "needed more than the 0.2 GiB of memory a probe may use" in verdict.refusal

@@ -99,9 +99,9 @@ def test_model_folders_are_scanned_off_the_ui_thread(
     threads: list[threading.Thread] = []
     scan = main_window.scan_models
 
-    def record_thread(folders: list[Path]) -> ModelScan:
+    def record_thread(folders: list[Path], **options: bool) -> ModelScan:
         threads.append(threading.current_thread())
-        return scan(folders)
+        return scan(folders, **options)
 
     monkeypatch.setattr(main_window, "scan_models", record_thread)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

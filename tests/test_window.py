@@ -234,6 +234,33 @@ def test_save_keeps_the_photos_profile_exif_and_depth(
     window.close()
 
 
+def test_save_says_where_the_profile_cannot_go(qtbot: QtBot, tmp_path: Path, tiny_models_dir: Path) -> None:
+    """Issue 37, defect 15: WebP stores grey as RGB, where the grey photo's profile does not fit: left out,
+    and said, not dropped silently; a PNG keeps it without a word."""
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    grey_profile = srgb[:16] + b"GRAY" + srgb[20:]
+    photo = tmp_path / "grey.png"
+    Image.new("L", (30, 20), 90).save(photo, icc_profile=grey_profile)
+    window = make_window(qtbot, tmp_path, [tiny_models_dir])
+    open_and_wait(qtbot, window, photo)
+    shown: list[str] = []
+    window.error_shown.connect(shown.append)
+    with qtbot.waitSignal(window.result_saved, timeout=TIMEOUT_MS):
+        assert window.save_result(tmp_path / "kept.png")
+    with Image.open(tmp_path / "kept.png") as saved:
+        assert saved.info["icc_profile"] == grey_profile
+    assert not [text for text in shown if "ICC profile" in text]
+    with qtbot.waitSignal(window.result_saved, timeout=TIMEOUT_MS):
+        assert window.save_result(tmp_path / "lost.webp")
+    with Image.open(tmp_path / "lost.webp") as saved:
+        assert "icc_profile" not in saved.info
+    (note,) = [text for text in shown if "ICC profile" in text]
+    assert note.startswith("Saved lost.webp, but the source's ICC profile (GRAY) not kept")
+    window.close()
+
+
 def test_shortcuts_switch_modes_and_zoom(qtbot: QtBot, window: MainWindow, sample_images: list[Path]) -> None:
     open_and_wait(qtbot, window, sample_images[0])
     actions = {a.shortcut().toString(): a for m in window.menuBar().actions() for a in m.menu().actions()}

@@ -240,8 +240,9 @@ def collect_rows(
     row at once, `RowWait`; leaving `run_on_ray` shuts its Ray down, which stops the actors) or by a
     KeyboardInterrupt (a second signal). Ray's stdout goes to stderr meanwhile."""
     by_worker: Counter[str] = Counter()
-    if not cluster_plan.entries or progress.cancelled:
-        return by_worker, progress.cancelled
+    cancelled = progress.cancelled  # read once: a name, so the loop's own reading below is not narrowed
+    if not cluster_plan.entries or cancelled:
+        return by_worker, cancelled
     wait = RowWait()
     try:
         with (

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NoReturn
 
 from desktop.cluster.storage import (
     Location,
@@ -82,14 +83,15 @@ def validate_cluster_job(
             f"report {report.text} is inside the input {source.text}: it could replace an input; put it in "
             "the output prefix or elsewhere"
         )
-    stand_ins = {}
+    stand_ins: dict[str, Path] = {}
     for name, location in (("input_dir", source), ("output_dir", target)):
         if location.is_local:
             stand_ins[name] = location.folder
         else:
             stand_ins[name] = scratch / name
             stand_ins[name].mkdir(parents=True, exist_ok=True)
-    return validate_job(dataclasses.replace(job, **stand_ins), models)
+    local = dataclasses.replace(job, input_dir=stand_ins["input_dir"], output_dir=stand_ins["output_dir"])
+    return validate_job(local, models)
 
 
 def list_inputs(plan: BatchPlan, source: Location) -> tuple[list[InputFile], list[InputFile]]:
@@ -105,7 +107,7 @@ def list_inputs(plan: BatchPlan, source: Location) -> tuple[list[InputFile], lis
     return filter_files(found, plan.job.glob), found
 
 
-def refuse_model(device: str) -> None:
+def refuse_model(device: str) -> NoReturn:
     raise AssertionError("no model runs on the driver")  # prepare_file of a skipped file opens none
 
 
@@ -173,10 +175,12 @@ def decide_on_driver(
     whose local output may not be written (`check_output_path`: it would replace an input, lead out of the
     output folder, or another input's output has that name). None: a worker runs it."""
     if item.problem:
-        return prepare_file(
+        row = prepare_file(
             plan, item, output_path, open_model=refuse_model, protected=protected, claimed=claimed,
             progress=Progress(),
         )  # fmt: skip
+        assert isinstance(row, FileResult)  # a file that is not read gets its row, never a model run
+        return row
     if not target.is_local:  # a remote output cannot be an input: the prefixes do not overlap
         return None
     try:

@@ -130,7 +130,9 @@ class FileWorker:
             )
             for step in plan.then
         )
-        return dataclasses.replace(plan, model=model, then=then, **folders)
+        return dataclasses.replace(
+            plan, model=model, then=then, input_dir=folders["input_dir"], output_dir=folders["output_dir"]
+        )
 
     def open_session(self, device: str) -> ModelSession:
         """Return this actor's session of the (first) model on `device`: `open_model_on`."""
@@ -182,10 +184,14 @@ class FileWorker:
     def process(self, entry: ManifestEntry) -> FileResult:
         """Skip-existing on the target first, then download, the core, upload, and the row."""
         plan, settings = self.plan, self.settings
-        row = {"path": entry.relative, "model": plan.model_label}
         if self.target_fs is not None and plan.job.skip_existing and self.target_fs.exists(entry.target):
-            return FileResult(status="skipped", reason="output exists (skip existing)",
-                              output_path=entry.target, **row)  # fmt: skip
+            return FileResult(
+                path=entry.relative,
+                model=plan.model_label,
+                status="skipped",
+                reason="output exists (skip existing)",
+                output_path=entry.target,
+            )
         source = Path(entry.source)
         if self.source_fs is not None:
             source = plan.input_dir / PurePosixPath(entry.relative)
@@ -209,8 +215,14 @@ class FileWorker:
         ran_on = ", ".join(sorted(ran))  # a chain's steps each say where they ran
         if settings.require_device and ran != {settings.require_device}:
             reason = f"ran on {ran_on}, not {settings.require_device} (--require-device): not saved"
-            return FileResult(status="failed", reason=reason, parameters=outcome.result.parameters,
-                              notes=outcome.result.notes, **row)  # fmt: skip
+            return FileResult(
+                path=entry.relative,
+                model=plan.model_label,
+                status="failed",
+                reason=reason,
+                parameters=outcome.result.parameters,
+                notes=outcome.result.notes,
+            )
         saved = outcome.save()
         if saved.status == "ok" and self.target_fs is not None:
             upload(self.target_fs, output_path, entry.target)

@@ -1,4 +1,5 @@
-"""Where the shipped assets live, from a source checkout or a frozen PyInstaller bundle."""
+"""Where the shipped assets live, from a source checkout or a frozen PyInstaller bundle, and the user's cache
+folder."""
 
 import importlib.resources
 import os
@@ -7,6 +8,9 @@ from pathlib import Path
 
 # Extra model folders, separated by os.pathsep, searched before the shipped `onnx_models/`.
 MODELS_DIR_ENV = "AESTUDIO_MODELS_DIR"
+# The app's cache folder (what it may forget: the shape probes' verdicts), instead of the platform's.
+CACHE_DIR_ENV = "AESTUDIO_CACHE_DIR"
+CACHE_FOLDER_NAME = "autoencoder-studio"
 
 ASSET_FOLDERS = ("onnx_models", "resources")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -34,6 +38,22 @@ def find_model_dirs() -> list[Path]:
     """Return the folders to scan for models: those in $AESTUDIO_MODELS_DIR, then the shipped one."""
     extra = [Path(p) for p in os.environ.get(MODELS_DIR_ENV, "").split(os.pathsep) if p]
     return [*extra, find_asset("onnx_models")]
+
+
+def find_cache_dir() -> Path:
+    """Return the user's cache folder of the app (not created here): $AESTUDIO_CACHE_DIR, else the
+    platform's: %LOCALAPPDATA%\\autoencoder-studio\\Cache on Windows, ~/Library/Caches/autoencoder-studio
+    on macOS, $XDG_CACHE_HOME/autoencoder-studio (~/.cache/...) elsewhere."""
+    chosen = os.environ.get(CACHE_DIR_ENV)
+    if chosen:
+        return Path(chosen)
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / CACHE_FOLDER_NAME / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / CACHE_FOLDER_NAME
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / CACHE_FOLDER_NAME
 
 
 def find_sample_images() -> list[Path]:

@@ -53,6 +53,7 @@ def start_gui(args: argparse.Namespace) -> int:
     if QApplication.instance() is None and will_use_xcb():
         report_missing_libraries()  # before Qt, whose own abort names the wrong library
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)  # a widgets app: the one made here, or pytest-qt's
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationVersion(__version__)

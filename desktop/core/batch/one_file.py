@@ -19,7 +19,7 @@ from desktop.core.batch.file_models import explain_squash
 from desktop.core.batch.job import LABEL_JOINER, BatchPlan, is_inside
 from desktop.core.batch.report import FileResult
 from desktop.core.batch.selection import InputFile
-from desktop.core.images.files import ImageLoadError, LoadedImage, load_image
+from desktop.core.images.files import ImageLoadError, LoadedImage, explain_profile_loss, load_image
 from desktop.core.images.metrics import SSIM_WINDOW, compute_psnr, compute_ssim
 from desktop.core.inference.image_model import (
     ModelOpener,
@@ -135,12 +135,16 @@ def transform_image(
     else:
         parameters["steps"] = described
     notes = [
-        *([f"animated image: first frame of {image.frames}"] if image.frames > 1 else []),
+        *([f"animated image: first frame of {image.frames_text}"] if image.frames > 1 else []),
         *image.notes,
         *notes,
     ]
     metrics = measure_noise_metrics(first.clean, first.noisy, done.output) if job.add_noise else {}
     output, alpha_notes = attach_alpha(done.output, image, plan)
+    channels = output.shape[2] if output.ndim == 3 else 1
+    lost_profile = explain_profile_loss(image.carried, channels, f".{job.output_format}")
+    if lost_profile:
+        notes.append(lost_profile)
     if image.carried.bit_depth == 16 and job.output_format not in SIXTEEN_BIT_OUTPUTS:
         notes.append(f"16-bit input, saved as 8-bit ({job.output_format} holds 8 bits; png and tif hold 16)")
     return Transformed(output, parameters, (*notes, *alpha_notes), metrics)

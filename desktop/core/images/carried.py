@@ -123,3 +123,18 @@ def fitting_profile(carried: Carried | None, channels: int) -> bytes | None:
         return None
     profile = carried.icc_profile
     return profile if profile[16:20] == PROFILE_SPACES.get(channels) else None
+
+
+def explain_lost_profile(carried: Carried | None, channels: int, *, holds: bool = True, why: str = "") -> str:
+    """Why the source's ICC profile does not go into an output of `channels` (as stored, alpha included), in
+    a format that `holds` profiles or not, `why` added after the reason; "" where it goes in or there is
+    none: colours would otherwise shift without a word (issue 37, 15)."""
+    if carried is None or not carried.icc_profile or (holds and fitting_profile(carried, channels)):
+        return ""
+    space = carried.icc_profile[16:20].decode("ascii", "replace").strip() or "unknown"
+    reason = (
+        f"it does not fit the {'grey' if channels in (1, 2) else 'RGB'} output"
+        if holds
+        else "the format holds none"
+    )
+    return f"the source's ICC profile ({space}) not kept: {reason}{why}; colours may look different"

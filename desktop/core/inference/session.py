@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from desktop.core.models.info import ModelInfo
-from desktop.core.models.shapes import read_session_info
+from desktop.core.models.probe import read_session_info
 from desktop.core.progress import CancelledError, Progress
 
 CPU = "CPUExecutionProvider"

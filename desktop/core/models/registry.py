@@ -1,12 +1,15 @@
 """Find the models in model folders; files that break the contract are skipped with a reason.
 
 Listing reads each file's metadata and signature without its weights (`onnx_header`); only regular files
-of at most `MAX_MODEL_BYTES` are read, and only models without metadata get a session (probes limited in
-time). Folders are scanned in order, user folders before the shipped one: the first model of a name wins.
+of at most `MAX_MODEL_BYTES` are read, and only models without metadata are run, by a shape probe in a
+child process bounded in time and memory whose verdict is remembered by file (`probe`); a scan may leave
+them for later (`pending`: the GUI probes them in the background). Folders are scanned in order, user
+folders before the shipped one: the first model of a name wins.
 """
 
 import os
 import stat
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +18,8 @@ import onnxruntime as ort
 
 from desktop.core.models.info import ModelContractError, ModelInfo, parse_model_info
 from desktop.core.models.onnx_header import read_onnx_header
-from desktop.core.models.shapes import infer_file_info
+from desktop.core.models.probe import ProbePendingError, infer_file_info
+from desktop.core.models.shapes import ProbeStoppedError
 
 MAX_MODEL_BYTES = 2 * 2**30  # protobuf cannot hold more; larger models keep their weights as external data
 
@@ -35,6 +39,7 @@ class SkippedFile:
     path: Path
     reason: str
     shadowed_by: Path | None = None  # the model of the same name used instead of this file
+    probe_stopped: bool = False  # a model without metadata whose shape probe a limit stopped (time, memory)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class ModelScan:
 
     models: list[ModelEntry] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    pending: list[Path] = field(default_factory=list)  # models without metadata not probed yet (probe=False)
 
     def select_task(self, *tasks: str) -> list[ModelEntry]:
         """Return the models for some tasks (e.g. "denoise"), in scan order."""
@@ -89,16 +95,20 @@ def check_external_data(path: Path, locations: Iterable[str]) -> None:
             )
 
 
-def read_model_file(path: Path) -> ModelInfo:
+def read_model_file(path: Path, *, probe: bool = True, cancel: threading.Event | None = None) -> ModelInfo:
     """Read a model file's `ModelInfo` from its metadata and signature without loading its weights
-    (`onnx_header`); a file without metadata gets one inferred from its shapes (a light CPU session and
-    probes limited in time, `model_shapes`), or is refused with the reason."""
+    (`onnx_header`); a file without metadata gets one inferred from its shapes (the verdict remembered for
+    the file, else with `probe` a probe in a child process bounded in time and memory: `probe`), or is
+    refused with the reason. Raises ProbePendingError for such a file without a verdict when not `probe`
+    (or when `cancel` is set while it is probed: the probe is stopped)."""
     check_model_file(path)
     header = read_onnx_header(path)
     check_external_data(path, header.external_data)
     if "task" in header.metadata:
         return parse_model_info(header.metadata, header.inputs, header.outputs)
-    return infer_file_info(path, lambda: open_light_session(path))
+    return infer_file_info(
+        path, header.inputs, header.outputs, external_data=header.external_data, probe=probe, cancel=cancel
+    )
 
 
 def open_light_session(path: Path) -> ort.InferenceSession:
@@ -109,25 +119,31 @@ def open_light_session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def scan_models(folders: Iterable[Path]) -> ModelScan:
+def scan_models(folders: Iterable[Path], *, probe: bool = True) -> ModelScan:
     """Scan `*.onnx` in each folder (sorted by name); the first file with a given model name wins, so a
-    model in a user folder (scanned first) replaces a shipped one of the same name."""
+    model in a user folder (scanned first) replaces a shipped one of the same name. Without `probe`, models
+    without metadata and without a remembered verdict are left `pending` (a scan then opens nothing)."""
     models: list[ModelEntry] = []
     skipped: list[SkippedFile] = []
+    pending: list[Path] = []
     seen: dict[str, Path] = {}
     for folder in folders:
         if not Path(folder).is_dir():
             continue
         for path in sorted(Path(folder).glob("*.onnx")):
             try:
-                info = read_model_file(path)
+                info = read_model_file(path, probe=probe)
+            except ProbePendingError:
+                pending.append(path)
+                continue
             except Exception as error:  # any unreadable or non-conforming file is skipped, never fatal
                 reason = (
                     str(error)
                     if isinstance(error, ModelContractError)
                     else f"{type(error).__name__}: {error}"
                 )
-                skipped.append(SkippedFile(path, reason))
+                stopped = isinstance(error, ProbeStoppedError)
+                skipped.append(SkippedFile(path, reason, probe_stopped=stopped))
                 continue
             if info.name in seen:
                 reason = (
@@ -138,4 +154,4 @@ def scan_models(folders: Iterable[Path]) -> ModelScan:
                 continue
             seen[info.name] = path
             models.append(ModelEntry(path, info))
-    return ModelScan(models, skipped)
+    return ModelScan(models, skipped, pending)

@@ -1,18 +1,19 @@
 """Models without contract metadata (e.g. a Real-ESRGAN export): the task read from the tensor shapes.
 
 A model whose metadata has no `task` is accepted when it has one image input (N, C, H, W) with C = 1 or 3
-and an image output with as many channels: the same size out is a `denoise` model, k times larger an
-`upscale` x k model. Symbolic sizes are settled by running a small probe image, which also finds the size
-multiple. Anything else is refused with the reason (`ModelContractError`), as is a model whose probes
-together run longer than `PROBE_SECONDS` (stopped there).
+and an image output with as many channels (`read_image_signature`, from the header alone): the same size
+out is a `denoise` model, k times larger an `upscale` x k model. Symbolic sizes are settled by running a
+small probe image, which also finds the size multiple (`probe_signature`). Anything else is refused with the
+reason (`ModelContractError`), as is a model whose probes together run longer than `PROBE_SECONDS`
+(stopped there) or need more memory than they may (`ProbeMemoryError`). The probes run in a child process
+bounded in time and memory, their verdicts remembered by file (`probe`).
 """
 
-import functools
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -23,7 +24,6 @@ from desktop.core.models.info import (
     ModelInfo,
     NoiseSpec,
     TensorSpec,
-    read_model_info,
 )
 
 PROBE_SIZES = (32, 64)  # probe sides tried until one runs
@@ -31,60 +31,42 @@ PROBE_MULTIPLES = (1, 2, 4, 8, 16, 32)  # candidate size multiples, smallest fir
 PROBE_VALUE = 0.5
 # All probes of one model together; a 4x Real-ESRGAN export on two cores takes ~0.5 s for all of them.
 PROBE_SECONDS = 10.0
-
-INFERRED_CACHE_SIZE = 1024  # file versions remembered; far more than a models folder holds
-
-
-def read_session_info(session: ort.InferenceSession, path: Path) -> ModelInfo:
-    """Return a session's `ModelInfo`: from its contract metadata, or inferred from its shapes when the
-    metadata has no `task` key (`infer_file_info`); raises ModelContractError."""
-    if "task" in session.get_modelmeta().custom_metadata_map:
-        return read_model_info(session)
-    return infer_file_info(path, lambda: session)
+# What onnxruntime says when an allocation fails (the probe's memory is bounded: `probe`).
+ALLOCATION_FAILURES = ("bad_alloc", "failed to allocate", "out of memory", "memoryerror")
 
 
-def infer_file_info(path: Path, open_session: Callable[[], ort.InferenceSession]) -> ModelInfo:
-    """Return the inferred `ModelInfo` of a metadata-less model file, probing once per file version (path,
-    mtime, size): a refusal is remembered too (except a timeout), so a rescan neither opens nor probes that
-    file again."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    info = _infer_file_version(path, stat.st_mtime_ns, stat.st_size, _SessionOpener(open_session))
-    if isinstance(info, str):
-        raise ModelContractError(info)
-    return info
+class TensorLike(Protocol):
+    """A graph input or output: onnxruntime's `NodeArg` or the header's `TensorSpec` (`read_image_signature`
+    reads either)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def shape(self) -> Sequence[int | str | None]: ...
 
 
 @dataclass(frozen=True)
-class _SessionOpener:
-    """How to open the file's session, kept out of the cache key: equal to every other opener."""
+class ImageSignature:
+    """The image input and output of a metadata-less model, as far as the shapes alone tell."""
 
-    open: Callable[[], ort.InferenceSession] = field(compare=False)
-
-
-@functools.lru_cache(maxsize=INFERRED_CACHE_SIZE)
-def _infer_file_version(path: Path, mtime_ns: int, size: int, opener: _SessionOpener) -> ModelInfo | str:
-    """The inferred info of one file version, or why it was refused (probes are slow, so both are cached);
-    a `ProbeTimeoutError` propagates, not cached: a busy machine may be why, and a rescan tries again."""
-    try:
-        return infer_model_info(opener.open(), path.stem)
-    except ProbeTimeoutError:
-        raise
-    except ModelContractError as error:
-        return str(error)
+    source: TensorSpec
+    target: TensorSpec
+    channels: int
+    fixed: tuple[int, int] | None  # the input's (H, W) when both are fixed, else None: probed for any size
 
 
-def infer_model_info(session: ort.InferenceSession, name: str) -> ModelInfo:
-    """Infer a denoise or upscale `ModelInfo` from a session's shapes; raise ModelContractError why not."""
-    inputs, outputs = session.get_inputs(), session.get_outputs()
+def read_image_signature(inputs: Sequence[TensorLike], outputs: Sequence[TensorLike]) -> ImageSignature:
+    """Return the image signature of a model without metadata from its inputs and outputs (the header's or
+    a session's: no run), or raise ModelContractError why it cannot be used."""
     if len(inputs) != 1:
         raise ModelContractError(
             f"no metadata, and {len(inputs)} inputs: a model without metadata needs exactly one image input"
         )
-    source = inputs[0]
-    target = next((o for o in outputs if len(o.shape) == 4), None)
+    source = _as_spec(inputs[0])
+    target = next((_as_spec(o) for o in outputs if len(o.shape) == 4), None)
     for tensor, kind in ((source, "input"), (target, "output")):
-        if tensor is None or len(tensor.shape) != 4 or tensor.type != FLOAT_TYPE:
+        if tensor is None or len(tensor.shape) != 4 or tensor.dtype != FLOAT_TYPE:
             raise ModelContractError(
                 f"no metadata, and the {kind} is not a float32 image (N, C, H, W): cannot tell the task"
             )
@@ -94,14 +76,32 @@ def infer_model_info(session: ort.InferenceSession, name: str) -> ModelInfo:
     if isinstance(batch, int) and batch != 1:
         raise ModelContractError(f"no metadata, and the batch axis is fixed at {batch}: cannot run it")
     fixed = [d for d in source.shape[2:] if isinstance(d, int)]
-    clock = ProbeClock(PROBE_SECONDS)
-    if len(fixed) == 2:
-        height, width = fixed
-        scale = _probe_scale(clock, session, source.name, target.name, channels, height, width)
-        input_size, multiple = (height, width), 1
-    else:
-        scale, multiple = _probe_any_size(clock, session, source.name, target.name, channels)
-        input_size = None
+    return ImageSignature(source, target, channels, (fixed[0], fixed[1]) if len(fixed) == 2 else None)
+
+
+def _as_spec(tensor: TensorLike) -> TensorSpec:
+    """A `TensorSpec` of an onnxruntime `NodeArg` (whose type is `.type`) or of a `TensorSpec`."""
+    if isinstance(tensor, TensorSpec):
+        return tensor
+    return TensorSpec(tensor.name, tuple(tensor.shape), str(getattr(tensor, "type", "")))
+
+
+def probe_signature(
+    clock: "ProbeClock", session: ort.InferenceSession, signature: ImageSignature
+) -> tuple[int, int]:
+    """Return (scale, size multiple) of the model, found by running probe images through `session`; raise
+    ModelContractError why not (`ProbeTimeoutError`, `ProbeMemoryError` where a limit stopped it)."""
+    source, target, channels = signature.source.name, signature.target.name, signature.channels
+    if signature.fixed is not None:
+        height, width = signature.fixed
+        return _probe_scale(clock, session, source, target, channels, height, width), 1
+    return _probe_any_size(clock, session, source, target, channels)
+
+
+def build_inferred_info(name: str, signature: ImageSignature, scale: int, multiple: int) -> ModelInfo:
+    """The `ModelInfo` of a metadata-less model named `name` whose probes found `scale` and `multiple`."""
+    source, target, channels = signature.source, signature.target, signature.channels
+    input_size = signature.fixed
     task = "denoise" if scale == 1 else "upscale"
     size_text = "any size" if input_size is None else f"{input_size[0]}x{input_size[1]}"
     if input_size is None and multiple > 1:
@@ -114,18 +114,27 @@ def infer_model_info(session: ort.InferenceSession, name: str) -> ModelInfo:
         description=f"No metadata: inferred from its shapes as a {what}, {channels}-channel, {size_text}.",
         channels=channels,
         input_size=input_size,
-        size_multiple=multiple,
+        size_multiple=multiple if input_size is None else 1,
         scale=scale,
         value_range=(0.0, 1.0),
         noise=NoiseSpec("none"),
         latent_dim=0,
         dataset="",
         version="",
-        inputs=(TensorSpec("image", tuple(source.shape), source.type),),
-        outputs=(TensorSpec("output", tuple(target.shape), target.type),),
+        inputs=(TensorSpec("image", source.shape, source.dtype),),
+        outputs=(TensorSpec("output", target.shape, target.dtype),),
         renames={"image": source.name, "output": target.name},
-        batch_limit=1 if isinstance(batch, int) else 0,
+        batch_limit=1 if isinstance(source.shape[0], int) else 0,
     )
+
+
+def infer_model_info(session: ort.InferenceSession, name: str, seconds: float | None = None) -> ModelInfo:
+    """Infer a denoise or upscale `ModelInfo` from a session's shapes, probing it here (in this process:
+    `probe` runs this bounded in a child process); raise ModelContractError why not."""
+    signature = read_image_signature(session.get_inputs(), session.get_outputs())
+    clock = ProbeClock(PROBE_SECONDS if seconds is None else seconds)
+    scale, multiple = probe_signature(clock, session, signature)
+    return build_inferred_info(name, signature, scale, multiple)
 
 
 def _read_channels(axis: int | str | None) -> int:
@@ -136,8 +145,22 @@ def _read_channels(axis: int | str | None) -> int:
     return 3  # a dynamic channel axis: assume RGB
 
 
-class ProbeTimeoutError(ModelContractError):
+class ProbeStoppedError(ModelContractError):
+    """A metadata-less model whose probes were stopped at a limit (time, memory) or died: the CLI names it."""
+
+
+class ProbeTimeoutError(ProbeStoppedError):
     """A metadata-less model's probes ran past `PROBE_SECONDS` and were stopped."""
+
+
+class ProbeMemoryError(ProbeStoppedError):
+    """A metadata-less model's probes needed more memory than they may (`probe.PROBE_MEMORY_BYTES`)."""
+
+
+def is_allocation_failure(error: BaseException) -> bool:
+    """True for a failed allocation: Python's MemoryError or onnxruntime's std::bad_alloc."""
+    text = f"{type(error).__name__}: {error}".lower()
+    return isinstance(error, MemoryError) or any(words in text for words in ALLOCATION_FAILURES)
 
 
 class ProbeClock:
@@ -191,7 +214,12 @@ def _run_probe(
         output = clock.run(session, target, {source: probe})
     except ModelContractError:
         raise
-    except Exception:  # any other failure means "not this size"
+    except Exception as error:  # a failed allocation stops the probes; any other failure: "not this size"
+        if is_allocation_failure(error):
+            raise ProbeMemoryError(
+                "no metadata, and probing its shapes ran out of the memory a probe may use (stopped): add "
+                "the contract metadata to use it"
+            ) from None
         return None
     return output.shape
 

@@ -199,14 +199,14 @@ class BatchForm(QWidget):
         noise.addWidget(QLabel("Seed:"))
         noise.addWidget(self.seed_spin)
         output = QHBoxLayout()
-        for widget in (
+        for item in (
             self.format_combo,
             QLabel("Quality:"),
             self.quality_spin,
             QLabel("Tile size:"),
             self.tile_spin,
         ):
-            output.addWidget(widget)
+            output.addWidget(item)
         output.addStretch(1)
         output.addWidget(self.skip_check)
         model.addRow(f"Noise {SIGMA}:", noise)

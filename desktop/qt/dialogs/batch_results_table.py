@@ -65,7 +65,13 @@ class BatchResultsTable(QTableWidget):
 
     def read_row(self, row: int) -> tuple[str, ...]:
         """Return the texts shown in one row."""
-        return tuple(self.item(row, column).text() for column in range(len(COLUMNS)))
+        return tuple(self.cell(row, column).text() for column in range(len(COLUMNS)))
 
     def count_status(self, status: str) -> int:
-        return sum(self.item(row, 1).text() == status for row in range(self.rowCount()))
+        return sum(self.cell(row, 1).text() == status for row in range(self.rowCount()))
+
+    def cell(self, row: int, column: int) -> QTableWidgetItem:
+        """The item of a cell: every cell of a row gets one when the row is added."""
+        item = self.item(row, column)
+        assert item is not None
+        return item

@@ -127,7 +127,9 @@ class ImportDialog(QDialog):
         self.licence_combo = QComboBox()
         self.licence_combo.setEditable(True)
         self.licence_combo.addItems(LICENCES)
-        self.licence_combo.lineEdit().setPlaceholderText("unknown: see the model's page (SPDX, e.g. MIT)")
+        licence_edit = self.licence_combo.lineEdit()
+        assert licence_edit is not None  # an editable combo box has one
+        licence_edit.setPlaceholderText("unknown: see the model's page (SPDX, e.g. MIT)")
         self.replace_check = QCheckBox("Replace a model of the same name")
         self.folder_label = QLabel(str(folder))
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

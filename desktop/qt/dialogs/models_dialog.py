@@ -113,7 +113,16 @@ class ModelsDialog(QDialog):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
-        skipped = "\n".join(f"{s.path.name}: {s.reason}" for s in scan.skipped) or "None."
+        probing = "no metadata: its shapes are being probed (open this list again for the verdict)"
+        skipped = (
+            "\n".join(
+                [
+                    *(f"{path.name}: {probing}" for path in scan.pending),  # `ModelProber`, in the background
+                    *(f"{s.path.name}: {s.reason}" for s in scan.skipped),
+                ]
+            )
+            or "None."
+        )
         self.skipped_label = QLabel(f"<b>Skipped files</b> ({len(scan.skipped)})")
         self.skipped = QPlainTextEdit(skipped)
         self.skipped.setReadOnly(True)

@@ -110,6 +110,7 @@ def run_page_job(
     convert = make_alpha_converter(image.alpha, entry.info)
     progress = progress.with_partial(preview_denoising(clean, progress.show_partial, convert))
     result = run_denoise_job(context.opener(entry), context.device, model_input, settings, progress)
+    arrays: tuple[np.ndarray, ...]
     if result.clean is not None:
         arrays = (result.clean, result.noisy, result.denoised)
     else:

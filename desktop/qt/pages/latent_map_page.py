@@ -31,7 +31,7 @@ from desktop.core.latent.models import (
 )
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.progress import Progress
-from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, make_status
+from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, SideItem, make_status
 from desktop.qt.widgets.compare_view import CompareView
 from desktop.qt.widgets.model_picker import ModelPicker
 from desktop.qt.widgets.qimage import convert_array_to_qimage
@@ -279,5 +279,5 @@ class LatentMapPage(ModePage):
         dims.addWidget(self.y_spin)
         form.addRow("Dimensions:", dims)
         form.addRow(self.projection_label)
-        side = [self.picker, group, self.decoder_label, self.hover_label, (self.preview, 1)]
+        side: list[SideItem] = [self.picker, group, self.decoder_label, self.hover_label, (self.preview, 1)]
         self.lay_out_beside(PANEL_WIDTH, side, self.scatter)

@@ -53,7 +53,8 @@ class LatentSliders(QTabWidget):
         while self.count():
             page = self.widget(0)
             self.removeTab(0)
-            page.deleteLater()
+            if page is not None:  # while there are tabs, there is a first one
+                page.deleteLater()
         self.raw_sliders = [
             self._make_slider(m - SPREAD * s, m + SPREAD * s, self._move_raw, i)
             for i, (m, s) in enumerate(zip(self._mean, std, strict=True))

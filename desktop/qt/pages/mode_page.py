@@ -89,6 +89,7 @@ class ModePage(QWidget):
     """
 
     title = ""
+    picker: ModelPicker  # the model the page runs; every page makes one (the window reads and sets it)
     result_shown = Signal(object)
     run_finished = Signal(object)
     error_occurred = Signal(str)
@@ -120,6 +121,13 @@ class ModePage(QWidget):
 
     def set_models(self, scan: ModelScan) -> None:
         raise NotImplementedError
+
+    def update_models(self, scan: ModelScan) -> None:
+        """Take a scan grown by a background verdict (`ModelProber`) as `set_models` does, but with the model
+        in use kept without a `model_changed` (no rerun, the page's settings untouched) unless the choice
+        itself changes (a remembered pick that has just arrived)."""
+        with self.picker.keeping_choice():
+            self.set_models(scan)
 
     def refresh(self) -> None:
         """Run the page's job for the current inputs (subclasses); called when something changed."""

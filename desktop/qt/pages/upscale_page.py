@@ -355,8 +355,9 @@ class UpscalePage(TiledPage):
         self.factor_combo.blockSignals(True)
         self.factor_combo.clear()
         for factor in list_factors(entry):
-            passes = count_passes(entry.info, factor) if entry is not None else 1
-            text = f"x{factor}" + (f" (x{entry.info.scale} applied {passes} times)" if passes > 1 else "")
+            text = f"x{factor}"
+            if entry is not None and (passes := count_passes(entry.info, factor)) > 1:
+                text += f" (x{entry.info.scale} applied {passes} times)"
             self.factor_combo.addItem(text, factor)
         index = self.factor_combo.findData(keep)
         self.factor_combo.setCurrentIndex(max(0, index))

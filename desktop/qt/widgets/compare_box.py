@@ -84,7 +84,14 @@ class CompareBox(QWidget):
     def _build_layout(self) -> None:
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.side_button, self.split_button, self.left_combo, QLabel("|"), self.right_combo):
+        self._divider_label = QLabel("|")
+        for widget in (
+            self.side_button,
+            self.split_button,
+            self.left_combo,
+            self._divider_label,
+            self.right_combo,
+        ):
             bar.addWidget(widget)
         bar.addStretch(1)
         for widget in (self.fit_button, self.actual_button, self.out_button, self.in_button, self.zoom_label):
@@ -94,7 +101,6 @@ class CompareBox(QWidget):
         layout.setSpacing(2)
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
-        self._divider_label = bar.itemAt(3).widget()
 
     @Slot()
     def _change_mode(self) -> None:

@@ -46,11 +46,17 @@ class MetricsTable(QTableWidget):
         for row in range(self.rowCount()):
             texts = format_metrics(rows[row] if row < len(rows) else None)
             for column, text in enumerate(texts):
-                self.item(row, column).setText(text)
+                self.cell(row, column).setText(text)
 
     def read_row(self, row: int) -> tuple[str, ...]:
         """Return the texts shown in one row."""
-        return tuple(self.item(row, column).text() for column in range(len(COLUMNS)))
+        return tuple(self.cell(row, column).text() for column in range(len(COLUMNS)))
+
+    def cell(self, row: int, column: int) -> QTableWidgetItem:
+        """The item of a cell: the table is built with one in every cell."""
+        item = self.item(row, column)
+        assert item is not None
+        return item
 
     def _fit_height(self) -> None:
         self.resizeRowsToContents()

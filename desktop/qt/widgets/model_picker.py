@@ -2,6 +2,9 @@
 mode has no model, what is missing and how to add one. The choice follows the image (`choose_model`): the
 user's own pick while it fits, else the best-ranked model, and a note when the two differ."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QPaintEvent, QPalette
 from PySide6.QtWidgets import (
@@ -107,6 +110,7 @@ class ModelPicker(QWidget):
         self._insist = False  # the pick was made for the image on screen: run it even if it does not fit
         self._insist_on_next = False  # `select` before any image (`--model`): it is for the first image
         self._choice = ModelChoice(None)
+        self._keep_quiet = False  # `keeping_choice`: a new list emits nothing while the model in use stays
         self.combo = ElidingComboBox()
         # a narrow minimum: long titles must not widen the side panel and squeeze the wrapped label
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -158,9 +162,20 @@ class ModelPicker(QWidget):
         self._picked, self._insist = name, False
         self._choose(emit=True)
 
+    @contextmanager
+    def keeping_choice(self) -> Iterator[None]:
+        """Within it, `set_models` emits `model_changed` only when the model in use changes: a list grown by
+        a background verdict (`ModelProber`) neither reruns the page nor resets its settings."""
+        self._keep_quiet = True
+        try:
+            yield
+        finally:
+            self._keep_quiet = False
+
     def set_models(self, models: list[ModelEntry]) -> None:
         """Fill the combo; the choice is the user's pick while it fits, else the best model for the image.
-        Always emits `model_changed`."""
+        Always emits `model_changed` (within `keeping_choice`: only when the model in use changes)."""
+        before = self.current
         self._models = list(models)
         self.combo.blockSignals(True)
         self.combo.clear()
@@ -171,7 +186,8 @@ class ModelPicker(QWidget):
         self.combo.blockSignals(False)
         self.combo.setEnabled(bool(self._models))
         self._choose(emit=False)
-        self.model_changed.emit(self.current)
+        if not self._keep_quiet or self.current != before:
+            self.model_changed.emit(self.current)
 
     def set_image_shape(self, image: ImageShape | None, *, emit: bool = True) -> bool:
         """Choose for a new image; return True when the model in use changed (emitting `model_changed`

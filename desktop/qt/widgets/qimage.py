@@ -40,10 +40,10 @@ def convert_qimage_to_array(image: QImage) -> tuple[np.ndarray, np.ndarray | Non
         return data[:, : grey.width(), None].astype(np.float32) / 255.0, None
     rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
     data = np.frombuffer(rgba.constBits(), np.uint8).reshape(rgba.height(), rgba.bytesPerLine())
-    data = data[:, : rgba.width() * 4].reshape(rgba.height(), rgba.width(), 4).astype(np.float32) / 255.0
-    alpha = data[..., 3:]
+    pixels = data[:, : rgba.width() * 4].reshape(rgba.height(), rgba.width(), 4).astype(np.float32) / 255.0
+    alpha = pixels[..., 3:]
     opaque = bool(np.all(alpha == 1.0))
-    return np.ascontiguousarray(data[..., :3]), None if opaque else np.ascontiguousarray(alpha)
+    return np.ascontiguousarray(pixels[..., :3]), None if opaque else np.ascontiguousarray(alpha)
 
 
 def make_alpha_converter(alpha: np.ndarray | None, info: ModelInfo) -> Callable[[np.ndarray], QImage]:

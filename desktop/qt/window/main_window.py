@@ -3,6 +3,7 @@ settings and models dialogs, a message bar for problems and a status bar with th
 It only wires views to the pages and to the `ImageList`; the work happens in the pages' workers."""
 
 import os
+from functools import partial
 from pathlib import Path
 
 import onnxruntime
@@ -48,6 +49,7 @@ from desktop.qt.window.window_size import place_window
 from desktop.qt.workers.background_call import call_off_ui_thread
 from desktop.qt.workers.file_worker import FileWorker
 from desktop.qt.workers.inference_worker import start_worker_thread, stop_worker_thread
+from desktop.qt.workers.model_prober import ModelProber
 
 APP_NAME = "Autoencoder Studio"
 MESSAGE_TIMEOUT_MS = 15_000
@@ -82,6 +84,10 @@ class MainWindow(QMainWindow):
         self.import_dialog: ImportDialog | None = None
         self.converter: Converter | None = find_converter()  # how Models > Import runs (tests: a stand-in)
         self.scan = ModelScan()
+        self.prober = ModelProber(self)  # models without metadata, probed in the background
+        self.prober.scan_updated.connect(self._take_probed_scan)
+        self.prober.finished.connect(self._finish_probing)
+        self._wanted_model: tuple[int, str] | None = None  # `--model` of a model still being probed
         self._model_dirs = model_dirs  # None: the user's folder from the settings, then the shipped ones
         self._device_override = device
         self._pasted = 0
@@ -128,6 +134,7 @@ class MainWindow(QMainWindow):
         self.files.load_failed.connect(self._show_file_error)
         self.files.saved.connect(self._show_saved)
         self.files.save_failed.connect(self._show_save_error)
+        self.files.save_noted.connect(self._show_save_note)
         self.images.current_changed.connect(self._change_image)
         self.tabs.currentChanged.connect(self._change_mode)
         for page in self.pages.values():
@@ -167,6 +174,10 @@ class MainWindow(QMainWindow):
         mode = MODES[self.tabs.currentIndex()]
         if self.page.picker.select(name):
             return True
+        if self.prober.running and any(name in (p.stem, p.resolve().stem) for p in self.scan.pending):
+            self._wanted_model = (self.tabs.currentIndex(), name)  # chosen when its verdict arrives
+            self.statusBar().showMessage(f"--model {name}: probing its shapes\N{HORIZONTAL ELLIPSIS}")
+            return False
         entry = self.scan.find_model(name)
         if entry is None:
             known = ", ".join(e.info.name for e in self.scan.models) or "none"
@@ -187,11 +198,49 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def rescan_models(self) -> None:
-        """Scan the model folders again and refill every mode's picker."""
+        """Scan the model folders again and refill every mode's picker. A model without metadata whose
+        shapes were never probed (no verdict remembered for the file) is probed in the background
+        (`ModelProber`): the pickers take it when its verdict arrives, the window stays usable meanwhile."""
         self.sessions.clear()
-        self.scan = call_off_ui_thread(scan_models, self.model_folders())  # a slow file never freezes the UI
+        folders = self.model_folders()
+        self.scan = call_off_ui_thread(partial(scan_models, folders, probe=False))  # runs no model: quick
         for page in self.pages.values():
             page.set_models(self.scan)
+        if self.scan.pending:
+            count = len(self.scan.pending)
+            self.statusBar().showMessage(
+                f"Probing {count} model file{'s' * (count > 1)} without metadata\N{HORIZONTAL ELLIPSIS}"
+            )
+            self.prober.start(folders)
+        else:
+            self.prober.stop()
+            self._report_scan()
+
+    @Slot(object)
+    def _take_probed_scan(self, scan: ModelScan) -> None:
+        """A verdict arrived: the pickers take the grown list, each keeping the model in use (no rerun)."""
+        self.scan = scan
+        for page in self.pages.values():
+            page.update_models(scan)
+        if self._wanted_model is not None:
+            index, name = self._wanted_model
+            if self.pages[MODES[index]].picker.select(name):
+                self._wanted_model = None
+
+    @Slot(object)
+    def _finish_probing(self, scan: ModelScan) -> None:
+        self._take_probed_scan(scan)
+        if self.statusBar().currentMessage().startswith("Probing"):
+            self.statusBar().clearMessage()
+        if self._wanted_model is not None:  # never arrived: said as for any unknown model
+            index, name = self._wanted_model
+            self._wanted_model = None
+            if index == self.tabs.currentIndex():
+                self.choose_model(name)
+        self._report_scan()
+
+    def _report_scan(self) -> None:
+        """Say which model files were skipped, or that there are no models (once every verdict is in)."""
         if self.scan.skipped:
             names = ", ".join(s.path.name for s in self.scan.skipped)
             self.show_error(
@@ -293,6 +342,10 @@ class MainWindow(QMainWindow):
     @Slot(Path, str)
     def _show_save_error(self, _path: Path, message: str) -> None:
         self.show_error(f"Not saved: {message}")
+
+    @Slot(Path, str)
+    def _show_save_note(self, path: Path, note: str) -> None:
+        self.show_error(f"Saved {path.name}, but {note}", "warning")
 
     @Slot(Path)
     def _show_saved(self, path: Path) -> None:
@@ -515,6 +568,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.settings.geometry = self.saveGeometry()
+        self.prober.stop()  # a probe's child process is killed; nothing waits on it
         for page in self.pages.values():
             page.shutdown()
         stop_worker_thread(self._file_thread)

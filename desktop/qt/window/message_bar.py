@@ -51,7 +51,9 @@ class MessageBar(QFrame):
 
     @property
     def text(self) -> str:
-        return self.label.text() if self.isVisibleTo(self.parentWidget()) else ""
+        parent = self.parentWidget()
+        shown = self.isVisible() if parent is None else self.isVisibleTo(parent)  # as Qt's isVisibleTo(null)
+        return self.label.text() if shown else ""
 
     def show_message(self, text: str, level: str = "error") -> None:
         """Show `text` as an "error", "warning" or "info"."""

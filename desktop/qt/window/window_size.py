@@ -3,7 +3,7 @@ screen less its panels), else 1280x800 shrunk to that area and centred, so that 
 whole window, status bar and Cancel included."""
 
 from PySide6.QtCore import QByteArray, QRect, QSize
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QWidget
 
 DEFAULT_SIZE = QSize(1280, 800)
@@ -31,7 +31,8 @@ def fits(available: QRect, geometry: QRect) -> bool:
 def place_window(window: QWidget, saved: QByteArray | None) -> None:
     """Open `window` at its remembered geometry (`saved`, from `saveGeometry`) where that fits its screen,
     else at `DEFAULT_SIZE` (or the remembered size) fitted to the screen's available area and centred."""
-    screen = window.screen() or QGuiApplication.primaryScreen()
+    # No screen at all is possible (a headless session), though Qt's hints say otherwise
+    screen: QScreen | None = window.screen() or QGuiApplication.primaryScreen()
     restored = saved is not None and window.restoreGeometry(saved)
     if screen is None:
         return

@@ -8,19 +8,21 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.core.images.carried import Carried
-from desktop.core.images.files import ImageLoadError, load_image
+from desktop.core.images.files import ImageLoadError, explain_profile_loss, load_image
 from desktop.core.jobs.process_image import save_result
 from desktop.core.models.info import ModelInfo
 
 
 class FileWorker(QObject):
     """Lives in its own QThread; requests run in order. Signals: `loaded(Path, LoadedImage)`,
-    `load_failed(Path, str)`, `saved(Path)`, `save_failed(Path, str)`."""
+    `load_failed(Path, str)`, `saved(Path)`, `save_failed(Path, str)`, and before `saved`
+    `save_noted(Path, str)` where the output lost something of its source (its ICC profile)."""
 
     loaded = Signal(Path, object)
     load_failed = Signal(Path, str)
     saved = Signal(Path)
     save_failed = Signal(Path, str)
+    save_noted = Signal(Path, str)
     _load_requested = Signal(Path)
     _save_requested = Signal(object)  # a SaveRequest
 
@@ -77,6 +79,12 @@ class FileWorker(QObject):
         except Exception as error:  # disk full, permissions, bad format: all reported
             self.save_failed.emit(path, f"{path.name}: {error}")
             return
+        pixels = request.pixels
+        lost_profile = explain_profile_loss(
+            request.carried, pixels.shape[2] if pixels.ndim == 3 else 1, path.suffix
+        )
+        if lost_profile:  # never silently: the colours may look different (issue 37, 15)
+            self.save_noted.emit(path, lost_profile)
         self.saved.emit(path)
 
 
