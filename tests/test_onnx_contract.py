@@ -21,7 +21,12 @@ SIGNATURES = {  # task -> (inputs allowed, inputs required, outputs allowed, out
         {"output", "latent", "noise_level"},
         {"output"},
     ),
-    "upscale": ({"image"}, {"image"}, {"output"}, {"output"}),
+    "upscale": (
+        {"image", "jpeg_quality"},
+        {"image"},
+        {"output"},
+        {"output"},
+    ),  # the real-photo x2 takes the quality
     "vae-encoder": ({"image"}, {"image"}, {"mu", "logvar"}, {"mu", "logvar"}),
     "vae-decoder": ({"z"}, {"z"}, {"output"}, {"output"}),
     "decoder": ({"z"}, {"z"}, {"output"}, {"output"}),

@@ -188,6 +188,9 @@ class RealSuperResConfig(SuperResConfig):
     blur_sigma_max: float = 2.0  # of the blur kernels, in high-resolution pixels
     noise_share: float = 0.3
     jpeg_share: float = 0.75
+    # The highest JPEG quality it serves better than the clean model (the app gives files above it to that
+    # one; metadata noise.jpeg_quality_max); 0: any. Measured on the photos' validation split, not trained.
+    jpeg_quality_max: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

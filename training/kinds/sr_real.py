@@ -72,7 +72,9 @@ class RealPhotoUpscale(SuperResolution):
 
     def describe_noise(self, cfg, task: str) -> dict:
         """No noise level to set; the model takes the file's JPEG quality."""
-        return {"kind": "none", "jpeg_quality": True}
+        return {"kind": "none", "jpeg_quality": True} | (
+            {"jpeg_quality_max": cfg.jpeg_quality_max} if cfg.jpeg_quality_max else {}
+        )
 
     def export_parts(self, model: nn.Module, cfg, splits: Splits) -> list[ExportPart]:
         """Low-resolution test images told several qualities, and a second size."""
