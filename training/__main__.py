@@ -213,7 +213,8 @@ def run_widen(args: argparse.Namespace) -> int:
     import torch
 
     from training.config import load_config
-    from training.models import build_model
+    from training.kinds import build_model
+    from training.kinds.denoise_cond import CondDenoiseConfig
     from training.train import load_initial_weights
     from training.widen import widen_first_level
 
@@ -225,7 +226,7 @@ def run_widen(args: argparse.Namespace) -> int:
         cfg = load_config(json.loads(metadata["train_config"]))
     else:
         cfg = load_config(torch.load(source, map_location="cpu", weights_only=True)["config"])
-    if cfg.arch != "cond-unet":
+    if type(cfg) is not CondDenoiseConfig:  # the Gaussian U-Net's config, not a subclass's (real photos)
         raise SystemExit(f"error: widen takes a cond-unet recipe, {source} is {cfg.arch}")
     state = load_initial_weights(source, build_model(cfg))
     cfg = dataclasses.replace(cfg, widths=(args.width, *cfg.widths[1:]))

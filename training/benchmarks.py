@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -319,12 +320,14 @@ def measure_speed(denoisers: list[Path], upscalers: list[Path]) -> str:
                 ("image", "sigma"), ("output",), ((1, 3, 64, 64), (1,)), dynamic_hw=True, size_multiple=2
             )
             ref = make_session(export_reference(FFDNet(), Path(tmp), "ffdnet", spec))
-            calls = {"FFDNet": lambda: ref.run(None, {"image": photo, "sigma": sigma})}
+            calls: dict[str, Callable[[], object]] = {
+                "FFDNet": lambda: ref.run(None, {"image": photo, "sigma": sigma})
+            }
             sessions = {p: make_session(p) for p in denoisers}
             labels = distinct_labels(sessions)
             for path, session in sessions.items():
                 feed = with_default_inputs(session, {"image": photo, "sigma": sigma})
-                calls[labels[path]] = lambda s=session, f=feed: s.run(None, f)
+                calls[labels[path]] = partial(session.run, None, feed)
             ms = time_interleaved(calls)
             for label in labels.values():
                 ratio = ms[label] / ms["FFDNet"]
@@ -340,7 +343,7 @@ def measure_speed(denoisers: list[Path], upscalers: list[Path]) -> str:
             labels = distinct_labels(sessions)
             for path, session in sessions.items():
                 feed = with_default_inputs(session, {"image": low})
-                calls[labels[path]] = lambda s=session, f=feed: s.run(None, f)
+                calls[labels[path]] = partial(session.run, None, feed)
             ms = time_interleaved(calls)
             for label in labels.values():
                 speedup = ms["DnCNN-3"] / ms[label]

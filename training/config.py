@@ -1,4 +1,5 @@
-"""One typed config per recipe, and the `RECIPES` registry the CLI picks from.
+"""Every recipe the CLI trains (`RECIPES`): a frozen config of its kind (`kinds/`) with the settings that make
+it that model.
 
 A config is frozen: command-line overrides go through `override_config`, which only sets existing fields.
 The config is saved inside every checkpoint and written into the ONNX metadata as `train_config`.
@@ -6,260 +7,18 @@ The config is saved inside every checkpoint and written into the ONNX metadata a
 
 import dataclasses
 import typing
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from training.kinds.base import RecipeBase
+from training.kinds.denoise import DenoiseMLPConfig
+from training.kinds.denoise_cond import CondDenoiseConfig
+from training.kinds.denoise_real import RealDenoiseConfig
+from training.kinds.sr import SuperResConfig
+from training.kinds.sr_real import RealSuperResConfig
+from training.kinds.vae import VAEConfig
+from training.kinds.vae_gan import VAEGANConfig
 
-@dataclass(frozen=True, kw_only=True)
-class RecipeBase:
-    """The fields every recipe has: identity, data, optimisation. Each kind adds its own in a subclass."""
-
-    # --- identity (also written into the ONNX metadata) ---
-    recipe: str  # key in RECIPES
-    name: str  # ONNX file stem, unique in onnx_models/
-    title: str
-    description: str
-    version: str = "1.0"  # model version, bump when the weights change
-    task: str  # ONNX contract task
-    arch: str  # which model `models.build_model` builds
-    kind: str  # which module of `training/kinds/` makes its inputs, loss, report and export parts
-    # the lineage stage this run is, "<model>/<stage>" of `recipes.LINEAGES` (`rebuild` sets it; export writes
-    # it as `recipe_stage`); "" for a run outside a lineage
-    stage: str = ""
-
-    # --- data ---
-    dataset: str = "fashion-mnist"  # "fashion-mnist", "coca-vs-pepsi" or "photos" (see datasets.py)
-    channels: int = 1  # 1 grayscale, 3 RGB
-    image_size: int = 28  # size of the stored images (can photos: resized to it)
-    crop_size: int = 0  # > 0: train on random crops of this size with flips
-    augment: str = "hflip"  # "hflip", or "dihedral" (all 8 flips and quarter turns; export writes `symmetry`)
-    grey_share: float = 0.0  # share of training images made grey (three equal channels; grey noise on them)
-    epoch_size: int = 10_000  # > 0: training images (crops) per epoch, drawn with replacement; 0 = one pass
-    val_size: int = 10_000  # Fashion-MNIST only: held out of the 60,000 training images for early stopping
-    split_seed: int = 42  # seed of the train/validation split, fixed so runs share a validation set
-    val_limit: int = 2000  # > 0: score early stopping on the first `val_limit` validation images only
-    limit: int = 0  # > 0: keep only the first `limit` images of each split, at most that many per epoch
-
-    # --- optimisation ---
-    batch_size: int = 64
-    lr: float = 1e-3  # Adam learning rate (cosine-decayed over the time budget where there is one)
-    adam_beta1: float = 0.9  # Adam's first-moment decay
-    grad_clip: float = 0.0  # > 0: clip the gradient norm
-    channels_last: bool = False  # NHWC tensors in training (1.5x the crops/s of the photo denoiser here)
-    max_epochs: int = 1000
-    patience: int = 1000  # early stopping: epochs without a real improvement before stopping
-    min_delta: float = 1e-5  # a real improvement lowers the reference validation loss by more than this
-    seed: int = 0  # weight init, shuffling and training noise
-    time_budget_s: float = 0.0  # > 0: stop after this many seconds, lr on a cosine over it; 0 = no budget
-    # share of the time budget over which lr rises from 0, so a stage from trained weights does not take full
-    # steps before a fresh Adam has its gradient scales (the photo denoiser's restart dip came anyway: it is
-    # the learning rate's level; the best epochs are those of the cosine's tail)
-    warmup: float = 0.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class DenoiseMLPConfig(RecipeBase):
-    """Seed 001: a fully connected denoising autoencoder on Fashion-MNIST with an 8-d latent code."""
-
-    recipe: str = "fashion-dae-mlp"
-    name: str = "fashion_dae_mlp"
-    title: str = "Fashion-MNIST denoiser — MLP (seed 001)"
-    description: str = (
-        "Removes Gaussian noise (sigma 0.2) from 28x28 grayscale Fashion-MNIST images with a small fully "
-        "connected autoencoder whose 8-number latent code groups the clothes by class."
-    )
-    task: str = "denoise"
-    arch: str = "dae-mlp"
-    kind: str = "denoise"  # fixed-sigma denoising
-    epoch_size: int = 0  # an epoch is one shuffled pass over the training images
-    val_limit: int = 0
-
-    # --- model ---
-    hidden: tuple[int, ...] = (128, 64)  # encoder widths; the decoder mirrors them
-    latent_dim: int = 8  # size of the latent code
-
-    # --- noise: noisy = clip(x + N(0, sigma), 0, 1), fresh per training batch ---
-    sigma: float = 0.2
-
-    batch_size: int = 4096
-    max_epochs: int = 200
-    patience: int = 25
-    min_delta: float = 1e-3
-    seed: int = 4  # best validation loss of seeds 0-6
-
-
-@dataclass(frozen=True, kw_only=True)
-class CondDenoiseConfig(RecipeBase):
-    """Noise-level conditioned, fully convolutional denoiser (FFDNet-style residual U-Net), sigma 0-0.5."""
-
-    recipe: str = "fashion-dae-conv"
-    name: str = "fashion_dae_conv"
-    title: str = "Fashion-MNIST denoiser — conditioned U-Net"
-    description: str = (
-        "Removes Gaussian noise of any level from 0 to 0.5 from grayscale Fashion-MNIST-like images with a "
-        "small residual U-Net told the noise level; works on any image size."
-    )
-    version: str = "2.0"  # 2.0: full resolution, LeakyReLU, unclamped training
-    task: str = "denoise"
-    arch: str = "cond-unet"
-    kind: str = "denoise-cond"  # noise level drawn per image, passed to the model as `sigma`
-
-    # --- model ---
-    unshuffle: int = 1  # > 1: pixel-unshuffle at the input (r*r fewer pixels; learned much slower here)
-    widths: tuple[int, ...] = (32, 64, 128)  # channels per level; each halves the size
-    blocks: int = 2  # 3x3 convolutions per level and side
-    res_blocks: tuple[int, ...] = ()  # residual blocks after each level's encoder convolutions (none: ())
-    negative_slope: float = 0.1  # > 0: LeakyReLU instead of ReLU (ReLUs died in the deep levels)
-
-    # --- noise ---
-    sigma_min: float = 0.0
-    sigma_max: float = 0.5
-    sigma: float = 0.2  # the headline test level (metrics at `eval_sigmas` too)
-    eval_sigmas: tuple[float, ...] = (0.1, 0.2, 0.4)  # test levels written to metrics.json
-    # "l1": mean absolute error of the batch, dominated by the noisiest images; "log-l1": mean over the images
-    # of log(L1 + 1e-3), so every noise level counts by its relative error, as an average of PSNRs does;
-    # "log-l2": mean over the images of log(RMS error), the average PSNR itself (kinds/base.py: pixel_loss)
-    loss: str = "l1"
-
-    batch_size: int = 32  # small batches: on 2 CPU cores the number of steps limits these runs
-    lr: float = 5e-4  # 2e-3 diverged in probes, 1e-3 after 3 min
-    grad_clip: float = 0.5  # spikes knocked the photo denoiser back to identity
-    time_budget_s: float = 1200.0  # 20 minutes
-
-
-@dataclass(frozen=True, kw_only=True)
-class RealDenoiseConfig(CondDenoiseConfig):
-    """The conditioned U-Net for real photos: trained on the mix of `degradations.py` (camera noise, JPEG,
-    clipped Gaussian), told the file's JPEG quality, with a noise-level estimator of its own (Auto)."""
-
-    arch: str = "real-unet"
-    kind: str = "denoise-real"
-
-    # --- the noise estimator (models.NoiseEstimator) ---
-    estimator_width: int = 32
-    estimator_depth: int = 4
-    estimator_weight: float = 0.05  # its asymmetric log-L1 to the true local level, beside the pixel loss
-    teacher_share: float = 0.5  # training images told the true level map instead of the estimate
-
-    # --- the degradations (degradations.DenoiseMix) ---
-    gaussian_share: float = 0.3
-    camera_share: float = 0.35
-    jpeg_share: float = 0.3
-
-
-@dataclass(frozen=True, kw_only=True)
-class SuperResConfig(RecipeBase):
-    """Seed 004: x2 super-resolution, convolutions at the input size and a transposed convolution up."""
-
-    recipe: str = "fashion-sr-x2"
-    name: str = "fashion_sr_x2"
-    title: str = "Fashion-MNIST x2 upscaler (seed 004)"
-    description: str = (
-        "Doubles the size of grayscale Fashion-MNIST-like images (14x14 -> 28x28, 28x28 -> 56x56) with a "
-        "small convolutional network with a transposed convolution, adding detail on top of bilinear "
-        "upsampling."
-    )
-    task: str = "upscale"
-    arch: str = "sr-convt"
-    kind: str = "sr"  # input: the image box-downsampled (Fashion) or bicubic-downsampled (photos) by `scale`
-
-    # --- model ---
-    scale: int = 2
-    width: int = 64  # channels of the convolutions at the input size
-    depth: int = 4  # 3x3 convolutions before the transposed convolution (sr-res: residual blocks)
-    negative_slope: float = 0.0  # > 0: LeakyReLU instead of ReLU (0 in checkpoints from before the field)
-
-    loss: str = "l1"  # as EDSR; or "l2", "log-l1", "log-l2" (kinds/base.py: pixel_loss)
-    lr: float = 2e-3
-    time_budget_s: float = 240.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class RealSuperResConfig(SuperResConfig):
-    """An upscaler for real photos: trained on the mix of `degradations.UpscaleMix` (blur, several shrinking
-    filters, noise, JPEG), told the file's JPEG quality."""
-
-    arch: str = "sr-real"
-    kind: str = "sr-real"
-    clean_share: float = 0.25  # low-resolution inputs shrunk by antialiased bicubic alone
-    # Of the degraded inputs: blurred first (v1.0's 0.6 taught it to sharpen what was never blurred: Set14
-    # x2 from q90 JPEG 30.24 dB against v2.5's 31.29), noisy, JPEG'd
-    blur_share: float = 0.6
-    blur_sigma_max: float = 2.0  # of the blur kernels, in high-resolution pixels
-    noise_share: float = 0.3
-    jpeg_share: float = 0.75
-    # The highest JPEG quality it serves better than the clean model (the app gives files above it to that
-    # one; metadata noise.jpeg_quality_max); 0: any. Measured on the photos' validation split, not trained.
-    jpeg_quality_max: int = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class VAEConfig(RecipeBase):
-    """Convolutional VAE: strided convolutions down to a latent Gaussian, transposed convolutions back."""
-
-    recipe: str = "fashion-vae"
-    name: str = "fashion_vae"  # stem of the two files: <name>_encoder.onnx and <name>_decoder.onnx
-    title: str = "Fashion-MNIST VAE"
-    description: str = (
-        "A convolutional variational autoencoder of 28x28 Fashion-MNIST garments with a 16-number latent "
-        "code: encode images, move through the latent space, and generate new garments."
-    )
-    version: str = "2.0"  # 2.0: longer runs (cans: 4x4 bottleneck)
-    task: str = "vae"  # exported as a `vae-encoder` and a `vae-decoder` file
-    arch: str = "conv-vae"
-    kind: str = "vae"
-    epoch_size: int = 0
-
-    # --- model ---
-    widths: tuple[int, ...] = (32, 64)  # channels of the stride-2 convolutions (28 -> 14 -> 7)
-    latent_dim: int = 16
-    upsample: str = "convt"  # decoder: "convt" (transposed convolutions) or "nearest" (x2, 3x3 convolution)
-    # residual blocks after each of the decoder's upsampling convolutions ("nearest"; none after the last)
-    decoder_res_blocks: tuple[int, ...] = ()
-    beta: float = 1.0  # weight of the KL term
-    # > 0: export a Gaussian mixture of this many components fitted to the training codes (`latent_prior`),
-    # which the app samples from instead of N(0, I)
-    prior_components: int = 0
-    # > 0 (the cans): this share of the training draws are general photos (`photos/train`, random crops),
-    # which the encoder and decoder learn from and the prior is not fitted to
-    photo_share: float = 0.0
-
-    batch_size: int = 128
-    time_budget_s: float = 480.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class VAEGANConfig(VAEConfig):
-    """A VAE whose decoder also learns from a small patch discriminator (hinge loss, feature matching), on
-    images zoomed and shifted a little: the same encoder, decoder and files as the VAE it starts from."""
-
-    recipe: str = "cans-vae-gan"
-    arch: str = "conv-vae-gan"
-    kind: str = "vae-gan"
-
-    # --- discriminator ---
-    disc_widths: tuple[int, ...] = (16, 32, 64)  # stride-2 convolutions: 46 px patches on 128x128
-    # The adversarial term's gradient at the decoder's last layer is `adv_weight` times the VAE loss's
-    # there (VQGAN's adaptive weight), so it stays in proportion as the pixel loss shrinks.
-    adv_weight: float = 0.5
-    feature_weight: float = 1.0  # L1 between the critic's features of a photo and of its reconstruction
-    prior_samples: int = 8  # decoded codes per batch, shown to the critic beside the reconstructions
-    critic_codes: str = "normal"  # those codes: "normal" (N(0, I)) or "between" (between the batch's codes)
-    adam_beta1: float = 0.5  # GAN practice: less momentum, since the opponent moves
-
-    # --- augmentation: a zoom in of up to 1 + max_zoom, shifted within the frame (cans stay upright) ---
-    max_zoom: float = 0.12
-
-
-RecipeConfig = (
-    DenoiseMLPConfig
-    | CondDenoiseConfig
-    | RealDenoiseConfig
-    | SuperResConfig
-    | RealSuperResConfig
-    | VAEConfig
-    | VAEGANConfig
-)
+RecipeConfig = RecipeBase  # a config of any kind (each kind's module defines its own class)
 
 PHOTO_DENOISE = CondDenoiseConfig(
     recipe="photo-denoise",
@@ -479,7 +238,10 @@ RECIPES: dict[str, RecipeConfig] = {
 }
 
 
-def override_config(cfg: RecipeConfig, overrides: dict[str, Any]) -> RecipeConfig:
+ConfigT = TypeVar("ConfigT", bound=RecipeBase)
+
+
+def override_config(cfg: ConfigT, overrides: dict[str, Any]) -> ConfigT:
     """Return a copy of `cfg` with `overrides` applied; strings are parsed to the field's type."""
     types = typing.get_type_hints(type(cfg))
     unknown = sorted(set(overrides) - set(types))
@@ -507,5 +269,7 @@ def load_config(data: dict[str, Any]) -> RecipeConfig:
     """Rebuild a config from its `dataclasses.asdict` form (as stored in a checkpoint)."""
     kind = type(RECIPES[data["recipe"]])
     fields = {f.name for f in dataclasses.fields(kind)}
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in fields}
+    values: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in fields
+    }
     return kind(**values)  # a field the checkpoint predates takes its class default (the old behaviour)

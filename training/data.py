@@ -85,11 +85,9 @@ def load_images(data_dir: Path | None = None, *, train: bool) -> tuple[Tensor, T
 def load_splits(*, val_size: int, split_seed: int, limit: int = 0, data_dir: Path | None = None) -> Splits:
     """Split the training images into train/validation with a seeded generator; keep test apart."""
     x, y = load_images(data_dir, train=True)
-    generator = torch.Generator().manual_seed(split_seed)
-    train_idx, val_idx = torch.utils.data.random_split(
-        range(len(x)), [len(x) - val_size, val_size], generator
-    )
-    train_idx, val_idx = torch.tensor(list(train_idx)), torch.tensor(list(val_idx))
+    # torch.utils.data.random_split's draw, which made the split before: the same validation set
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(split_seed))
+    train_idx, val_idx = order[: len(x) - val_size], order[len(x) - val_size :]
     test_x, test_y = load_images(data_dir, train=False)
     n = limit or None
     return Splits(x[train_idx][:n], y[train_idx][:n], x[val_idx][:n], y[val_idx][:n], test_x[:n], test_y[:n])

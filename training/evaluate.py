@@ -9,6 +9,7 @@ The noisy inputs use the same fixed seed as the metrics training writes, so the 
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from training.baselines import (
 )
 from training.benchmarks import DEFAULT_BENCHMARKS_DIR, evaluate_benchmarks, with_default_inputs
 from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise, load_images, load_splits
-from training.kinds.sr import downsample
+from training.datasets import DATASETS
 from training.metrics import luma_sharpness, measure, novelty_ratio, sharpness, streakiness
 from training.prior import parse_prior, sample_mixture
 from training.real_benchmarks import evaluate_real_benchmarks
@@ -50,10 +51,57 @@ def read_metadata(path: Path) -> dict[str, str]:
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
+def load_fashion_test(data_dir: Path | None, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    test, _ = load_images(data_dir, train=False)
+    val = load_splits(val_size=10_000, split_seed=42, data_dir=data_dir).val_x[:200]
+    return test[: limit or None], val
+
+
+def load_cans_test(data_dir: Path | None, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from training.photos import load_photo_splits
+
+    splits = load_photo_splits(image_size=512)
+    return splits.test_x[: limit or None], splits.val_x[:4]
+
+
+def load_fashion_vae_sets(data_dir: Path | None, image_size: int) -> tuple[np.ndarray, torch.Tensor]:
+    train = load_splits(val_size=10_000, split_seed=42, data_dir=data_dir).train_x.numpy()
+    test, _ = load_images(data_dir, train=False)
+    return train, test
+
+
+def load_cans_vae_sets(data_dir: Path | None, image_size: int) -> tuple[np.ndarray, torch.Tensor]:
+    from training.photos import load_photo_splits
+
+    splits = load_photo_splits(image_size=image_size)
+    return splits.train_x.numpy(), splits.test_x
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """A test split the models of a dataset are measured on, and how."""
+
+    load: Callable[[Path | None, int], tuple[torch.Tensor, torch.Tensor]]  # test images, validation images
+    load_vae_sets: Callable[[Path | None, int], tuple[np.ndarray, torch.Tensor]]  # training and test images
+    batch: int  # images per onnxruntime call
+    bm3d_factor: int  # BM3D on this many times `bm3d_images` test images
+    shrink_note: str  # how the upscalers' low-resolution inputs are made (the dataset's `shrink`)
+    timed: bool  # a denoiser's row notes its time per image
+
+
+TEST_SETS = {
+    # 28x28 BM3D is fast: 50 times the photos' count
+    "fashion-mnist": TestSet(load_fashion_test, load_fashion_vae_sets, 1000, 50, "2x2 box average", False),
+    "coca-vs-pepsi": TestSet(load_cans_test, load_cans_vae_sets, 1, 1, "antialiased bicubic", timed=True),
+}
+# The general photo models are tested on the cans' test split (as in training: `photos.py`).
+TEST_SET_OF_DATASET = {"photos": "coca-vs-pepsi"}
+
+
 def test_set_of(metadata: dict[str, str]) -> str:
     """The test split a model is measured on: its dataset's, the cans' for the general photo models."""
     dataset = metadata.get("dataset", "")
-    return "coca-vs-pepsi" if dataset == "photos" else dataset
+    return TEST_SET_OF_DATASET.get(dataset, dataset)
 
 
 def find_models(folder: Path = MODELS_DIR) -> list[Path]:
@@ -96,18 +144,6 @@ def run_self_ensemble(path: Path, noisy: np.ndarray, sigma: float, passes: int =
     return total / passes
 
 
-def load_test(dataset: str, data_dir: Path | None, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Test images (N, C, H, W) and validation images (for tuning NL-means) of a dataset."""
-    if dataset == "coca-vs-pepsi":
-        from training.photos import load_photo_splits
-
-        splits = load_photo_splits(image_size=512)
-        return splits.test_x[: limit or None], splits.val_x[:4]
-    test, _ = load_images(data_dir, train=False)
-    val = load_splits(val_size=10_000, split_seed=42, data_dir=data_dir).val_x[:200]
-    return test[: limit or None], val
-
-
 def tune_nlmeans(val: torch.Tensor, sigma: float, corrected: bool) -> float:
     """The NL-means h (0-255 units) with the best mean PSNR on noisy validation images."""
     clean = val.numpy()
@@ -117,7 +153,7 @@ def tune_nlmeans(val: torch.Tensor, sigma: float, corrected: bool) -> float:
         h = factor * sigma * 255
         out = np.stack([denoise_nlmeans(x, h) for x in noisy])
         scores[h] = measure(clean, invert_clipping_bias(out, sigma) if corrected else out)["psnr"]
-    return max(scores, key=scores.get)
+    return max(scores, key=lambda h: scores[h])
 
 
 def measure_baselines(
@@ -151,10 +187,11 @@ def evaluate_denoisers(
     bm3d_images: int,
 ) -> list[Row]:
     """Rows of every denoiser of a dataset and the baselines, at each test sigma."""
-    test, val = load_test(dataset, data_dir, limit)
+    test_set = TEST_SETS[dataset]
+    test, val = test_set.load(data_dir, limit)
     clean = test.numpy()
     metas = {p: read_metadata(p) for p in paths}
-    levels = {trained_sigma(m) for m in metas.values()} - {None}
+    levels = {s for m in metas.values() if (s := trained_sigma(m)) is not None}
     if any(trained_sigma(m) is None for m in metas.values()):
         levels |= set(SIGMAS)
     rows = []
@@ -165,9 +202,9 @@ def evaluate_denoisers(
             if trained_sigma(meta) not in (None, s):
                 continue
             t0 = time.perf_counter()
-            out = run_denoiser(path, noisy, s, batch_size=1 if dataset == "coca-vs-pepsi" else 1000)
+            out = run_denoiser(path, noisy, s, batch_size=test_set.batch)
             ms = 1000 * (time.perf_counter() - t0) / len(noisy)
-            note = f"{ms:.0f} ms per 512x512 image (batch 1)" if dataset == "coca-vs-pepsi" else ""
+            note = f"{ms:.0f} ms per 512x512 image (batch 1)" if test_set.timed else ""
             rows.append(Row(meta.get("name", path.stem), s, measure(clean, out), len(clean), note))
             if meta.get("symmetry") == "dihedral":
                 name = f"{meta.get('name', path.stem)} (self-ensemble x8)"
@@ -183,8 +220,8 @@ def evaluate_denoisers(
 
 def evaluate_upscalers(paths: list[Path], dataset: str, *, data_dir: Path | None, limit: int) -> list[Row]:
     """Rows of every x2 upscaler of a dataset and of bicubic / Lanczos on the same low-resolution inputs."""
-    test, _ = load_test(dataset, data_dir, limit)
-    low = downsample(test, 2, box=dataset == "fashion-mnist").numpy()
+    test, _ = TEST_SETS[dataset].load(data_dir, limit)
+    low = DATASETS[dataset].shrink(test, 2).numpy()
     clean, n = test.numpy(), len(test)
     rows = [
         Row(m, None, measure(clean, np.stack([upscale_pil(x, 2, m) for x in low])), n)
@@ -192,7 +229,7 @@ def evaluate_upscalers(paths: list[Path], dataset: str, *, data_dir: Path | None
     ]
     for path in paths:
         t0 = time.perf_counter()
-        out = run_onnx(path, {"image": low}, 1 if dataset == "coca-vs-pepsi" else 1000)[0]
+        out = run_onnx(path, {"image": low}, TEST_SETS[dataset].batch)[0]
         mps = out[:, 0].size / 1e6 / (time.perf_counter() - t0)
         rows.append(
             Row(
@@ -217,15 +254,9 @@ def evaluate_vae(path: Path, *, data_dir: Path | None, limit: int) -> str:
     decoder has one; then the PCA code of the same length as a reconstruction baseline."""
     meta = read_metadata(path)
     decoder = path.with_name(f"{meta['pair']}.onnx")
-    if meta["dataset"] == "coca-vs-pepsi":
-        from training.photos import load_photo_splits
-
-        splits = load_photo_splits(image_size=int(meta["input_size"].split("x")[0]))
-        train, test = splits.train_x.numpy(), splits.test_x
-    else:
-        train = load_splits(val_size=10_000, split_seed=42, data_dir=data_dir).train_x.numpy()
-        test, _ = load_images(data_dir, train=False)
-    test = test[: limit or None].numpy()
+    image_size = int(meta["input_size"].split("x")[0])
+    train, all_test = TEST_SETS[test_set_of(meta)].load_vae_sets(data_dir, image_size)
+    test = all_test[: limit or None].numpy()
     mu, logvar = run_onnx(path, {"image": test}, 256)
     recon = run_onnx(decoder, {"z": mu}, 256)[0]
     kl = float(np.mean(np.sum(-0.5 * (1 + logvar - mu**2 - np.exp(logvar)), axis=1)))
@@ -272,22 +303,18 @@ def evaluate_models(
         raise SystemExit(f"no models in {MODELS_DIR}/")
     metas = {p: read_metadata(p) for p in paths}
     sections = []
-    for dataset in ("fashion-mnist", "coca-vs-pepsi"):
-        group = [p for p, m in metas.items() if test_set_of(m) == dataset and m.get("task") == "denoise"]
+    for name, test_set in TEST_SETS.items():
+        group = [p for p, m in metas.items() if test_set_of(m) == name and m.get("task") == "denoise"]
         if group:
-            k = bm3d_images * (50 if dataset == "fashion-mnist" else 1)  # 28x28 BM3D is fast
-            rows = evaluate_denoisers(
-                group, dataset, sigma=sigma, data_dir=data_dir, limit=limit, bm3d_images=k
-            )
-            sections.append(format_table(f"Denoising, {dataset} test split", rows, denoise=True))
-        group = [p for p, m in metas.items() if test_set_of(m) == dataset and m.get("task") == "upscale"]
+            k = bm3d_images * test_set.bm3d_factor
+            rows = evaluate_denoisers(group, name, sigma=sigma, data_dir=data_dir, limit=limit, bm3d_images=k)
+            sections.append(format_table(f"Denoising, {name} test split", rows, denoise=True))
+        group = [p for p, m in metas.items() if test_set_of(m) == name and m.get("task") == "upscale"]
         if group:
-            rows = evaluate_upscalers(group, dataset, data_dir=data_dir, limit=limit)
-            how = "2x2 box average" if dataset == "fashion-mnist" else "antialiased bicubic"
+            rows = evaluate_upscalers(group, name, data_dir=data_dir, limit=limit)
+            how = test_set.shrink_note
             sections.append(
-                format_table(
-                    f"x2 upscaling, {dataset} test split (downsampled by {how})", rows, denoise=False
-                )
+                format_table(f"x2 upscaling, {name} test split (downsampled by {how})", rows, denoise=False)
             )
     sections += evaluate_benchmarks(metas, benchmarks_dir or DEFAULT_BENCHMARKS_DIR, bm3d_images=bm3d_images)
     if real:

@@ -7,6 +7,7 @@ PyTorch's on real test images; any difference above `PARITY_ATOL` raises `Parity
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -14,10 +15,9 @@ import onnxruntime as ort
 import torch
 from torch import Tensor, nn
 
-from training.config import RecipeConfig, load_config, override_config
-from training.datasets import dataset_labels, load_recipe_splits
-from training.kinds import IOSpec, kind_of
-from training.models import build_model
+from training.config import load_config, override_config
+from training.datasets import DATASETS, load_recipe_splits
+from training.kinds import IOSpec, RecipeBase, build_model, kind_of
 
 # Max abs difference allowed between onnxruntime and PyTorch, per unit of the output's scale max(1, max|y|):
 # 1e-5 absolute for images in [0, 1]; for a latent code reaching |z| ~ 40, float32 rounding alone (ulp 4e-6 at
@@ -30,7 +30,7 @@ class ParityError(RuntimeError):
 
 
 def build_metadata(
-    cfg: RecipeConfig, metrics: dict, task: str | None = None, name: str | None = None
+    cfg: RecipeBase, metrics: dict[str, Any], task: str | None = None, name: str | None = None
 ) -> dict[str, str]:
     """The contract's metadata_props of a recipe's model (or of one half of it), every value a string."""
     task = task or cfg.task
@@ -49,12 +49,12 @@ def build_metadata(
         "channels": str(cfg.channels),
         "input_size": "any" if any_size else f"{cfg.image_size}x{cfg.image_size}",
         "size_multiple": str(kind.size_multiple(cfg)),
-        "scale": str(getattr(cfg, "scale", 1) if task == "upscale" else 1),
+        "scale": str(kind.scale(cfg)),
         "value_range": json.dumps([0, 1]),
         "noise": json.dumps(kind.describe_noise(cfg, task)),
-        "latent_dim": str(getattr(cfg, "latent_dim", 0)),
+        "latent_dim": str(kind.latent_dim(cfg)),
         "dataset": cfg.dataset,
-        "labels": json.dumps(dataset_labels(cfg.dataset)),
+        "labels": json.dumps(DATASETS[cfg.dataset].labels),
         "metrics": json.dumps(metrics),
         "train_config": json.dumps(asdict(cfg)),
         "version": cfg.version,
@@ -98,7 +98,7 @@ def export_checkpoint(
         target = Path(out) if (out and i == 0) else folder / f"{part.name}.onnx"
         metadata = build_metadata(cfg, metrics, part.task, part.name) | part.extra_metadata
         export_onnx(part.module, target, kind.describe_io(cfg, part.task), metadata)
-        diffs = {}
+        diffs: dict[str, float] = {}
         for inputs in part.parity_inputs:
             for k, v in check_parity(part.module, target, inputs).items():
                 diffs[k] = max(diffs.get(k, 0.0), v)
@@ -133,6 +133,7 @@ def export_onnx(model: nn.Module, out: Path, spec: IOSpec, metadata: dict[str, s
         output_names=list(spec.output_names),
         dynamic_shapes=tuple(dynamic),
     )
+    assert program is not None  # dynamo=True always returns the program
     proto = program.model_proto
     proto.doc_string = metadata.get("description", "")
     onnx.helper.set_model_props(proto, metadata)

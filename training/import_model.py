@@ -81,7 +81,8 @@ class ContractModel(nn.Module):
         if self.minimum > 1:  # symbolic under export: no branch on the size, a pad of 0 where it fits
             pad_h = torch.sym_max(0, self.minimum - height)
             pad_w = torch.sym_max(0, self.minimum - width)
-            image = F.pad(image, (0, pad_w, 0, pad_h), mode="replicate")
+            # SymInts under torch.export, which F.pad takes though its hints say int
+            image = F.pad(image, (0, pad_w, 0, pad_h), mode="replicate")  # type: ignore[arg-type]
         if sigma is None:
             output = self.call(self.network, image)
         else:  # the noise map: sigma per image, over every pixel, as the last input channel
@@ -286,7 +287,7 @@ def parity_inputs(model: ImportedModel) -> list[tuple[Tensor, ...]]:
     side = max(model.minimum, 8 * m if m < 4 else 2 * m)
     side = math.ceil(side / m) * m
     generator = torch.Generator().manual_seed(0)
-    batches = []
+    batches: list[tuple[Tensor, ...]] = []
     for height, width in ((m, 2 * m), (side, side + m), (side + 2 * m, side)):
         image = torch.rand(2, model.channels, height, width, generator=generator)
         if model.noise_sigma_max is None:

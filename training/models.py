@@ -1,13 +1,15 @@
-"""Models: helpers -> blocks -> models, and `build_model` that picks one from a recipe config."""
+"""The networks: helpers -> blocks -> models. Each kind (`kinds/`) builds its own from its config;
+`build_model` asks the recipe's kind."""
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from training.config import RecipeConfig
+if TYPE_CHECKING:
+    from training.kinds.base import RecipeBase
 
 
 def mlp(sizes: list[int]) -> list[nn.Module]:
@@ -51,19 +53,23 @@ def activation(negative_slope: float) -> nn.Module:
     return nn.LeakyReLU(negative_slope, inplace=True) if negative_slope > 0 else nn.ReLU(inplace=True)
 
 
+def zero_conv(conv: nn.Conv2d) -> None:
+    """A convolution's weights and bias set to zero: the block it ends starts as the identity."""
+    nn.init.zeros_(conv.weight)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
 class ResidualBlock(nn.Sequential):
     """3x3 conv, activation, 3x3 conv, to be added back to its input. The last conv starts at zero, so a
     fresh block is the identity (SkipInit, De & Smith 2020) and `--init` from a net without it starts from
     that net's function."""
 
     def __init__(self, width: int, negative_slope: float) -> None:
-        super().__init__(
-            nn.Conv2d(width, width, 3, padding=1),
-            activation(negative_slope),
-            nn.Conv2d(width, width, 3, padding=1),
-        )
-        nn.init.zeros_(self[2].weight)
-        nn.init.zeros_(self[2].bias)
+        first = nn.Conv2d(width, width, 3, padding=1)
+        last = nn.Conv2d(width, width, 3, padding=1)
+        super().__init__(first, activation(negative_slope), last)
+        zero_conv(last)
 
 
 class CondUNet(nn.Module):
@@ -78,7 +84,7 @@ class CondUNet(nn.Module):
 
     # Residual blocks start as the identity (their last convolution is zero), so `--init` from a net without
     # them (or with fewer) starts from the function it computed, not from a restart.
-    FRESH_ON_INIT = ("res.",)
+    FRESH_ON_INIT: tuple[str, ...] = ("res.",)
 
     def __init__(
         self,
@@ -122,7 +128,7 @@ class CondUNet(nn.Module):
         skips = []
         for i, enc in enumerate(self.enc):
             h = enc(h)
-            for block in self.res[i]:
+            for block in cast(nn.ModuleList, self.res[i]):  # a ModuleList of ModuleLists
                 h = h + block(h)
             if i < len(self.down):
                 skips.append(h)
@@ -166,7 +172,7 @@ class ResidualSR(nn.Module):
 
     # Blocks start as the identity, so `--init` from a shallower file (a deeper net: `--set depth=5`) starts
     # from the function that file computes and the blocks it lacks learn from there.
-    FRESH_ON_INIT = ("blocks.",)
+    FRESH_ON_INIT: tuple[str, ...] = ("blocks.",)
 
     def __init__(
         self, *, channels: int, width: int, depth: int, scale: int, negative_slope: float = 0.1
@@ -205,8 +211,9 @@ class RealPhotoUpscaler(ResidualSR):
         super().__init__(**sr)
         self.head = nn.Conv2d(sr["channels"] + 1, sr["width"], 3, padding=1)
         # A fresh tail (a x4 from x2 weights) starts at zero: the output starts as the bilinear enlargement
-        nn.init.zeros_(self.tail[0].weight)
-        nn.init.zeros_(self.tail[0].bias)
+        tail_conv = self.tail[0]
+        assert isinstance(tail_conv, nn.Conv2d)
+        zero_conv(tail_conv)
 
     def adapt_initial_weights(self, state: dict[str, Tensor]) -> dict[str, Tensor]:
         """A clean upscaler's head gets a zero quality channel; a tail of another scale is left out."""
@@ -256,8 +263,8 @@ class ConvVAE(nn.Module):
             nn.Linear(latent_dim, widths[-1] * s * s),
             nn.Unflatten(1, (widths[-1], s, s)),
         ]
-        stages = itertools.zip_longest(itertools.pairwise(sizes[::-1]), decoder_res_blocks, fillvalue=0)
-        for (a, b), res_blocks in stages:
+        counts = [*decoder_res_blocks, *[0] * (len(widths) - len(decoder_res_blocks))]  # one per stage
+        for (a, b), res_blocks in zip(itertools.pairwise(sizes[::-1]), counts, strict=True):
             dec += [nn.LeakyReLU(0.2), *upsample_layers(a, b, upsample, res_blocks)]
         self.decoder = nn.Sequential(*dec, nn.Sigmoid())  # (N, D) -> (N, C, H, W)
 
@@ -272,16 +279,16 @@ class ConvVAE(nn.Module):
         return self.decoder(z), mu, logvar
 
 
-def upsample_layers(c_in: int, c_out: int, kind: str, res_blocks: int = 0) -> list[nn.Module]:
-    """Layers that double the size: a stride-2 transposed convolution, or nearest x2 and a 3x3 convolution
-    (followed by `res_blocks` residual blocks)."""
-    if kind == "convt" and not res_blocks:
+def upsample_layers(c_in: int, c_out: int, upsample: str, res_blocks: int = 0) -> list[nn.Module]:
+    """Layers that double the size: a stride-2 transposed convolution ("convt"), or nearest x2 and a 3x3
+    convolution ("nearest", followed by `res_blocks` residual blocks)."""
+    if upsample == "convt" and not res_blocks:
         return [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
-    if kind == "nearest":
+    if upsample == "nearest":
         return [nn.Upsample(scale_factor=2, mode="nearest"), ConvThenResidualBlocks(c_in, c_out, res_blocks)]
-    if kind == "convt":
+    if upsample == "convt":
         raise ValueError("decoder residual blocks follow a 3x3 convolution: upsample 'nearest'")
-    raise ValueError(f"unknown upsample {kind!r}")
+    raise ValueError(f"unknown upsample {upsample!r}")
 
 
 class ConvThenResidualBlocks(nn.Conv2d):
@@ -328,9 +335,9 @@ class ConvVAEGAN(ConvVAE):
 
     FRESH_ON_INIT = ("discriminator.", *ConvVAE.FRESH_ON_INIT)  # what a VAE file lacks and `--init` may leave
 
-    def __init__(self, *, disc_widths: tuple[int, ...], **vae: object) -> None:
-        super().__init__(**vae)  # type: ignore[arg-type]
-        self.discriminator = PatchDiscriminator(channels=vae["channels"], widths=disc_widths)  # type: ignore[arg-type]
+    def __init__(self, *, disc_widths: tuple[int, ...], **vae: Any) -> None:
+        super().__init__(**vae)
+        self.discriminator = PatchDiscriminator(channels=vae["channels"], widths=disc_widths)
 
 
 class VAEEncoder(nn.Module):
@@ -358,9 +365,10 @@ class NoiseEstimator(nn.Module):
                 nn.Conv2d(channels * 16 if i == 0 else width, width, 3, padding=1),
                 activation(negative_slope),
             ]
-        layers.append(nn.Conv2d(width, 1, 3, padding=1))
-        self.net = nn.Sequential(*layers)
-        nn.init.constant_(self.net[-1].bias, -3.5)  # softplus(-3.5) = 0.03: a typical level to start from
+        last = nn.Conv2d(width, 1, 3, padding=1)
+        self.net = nn.Sequential(*layers, last)
+        assert last.bias is not None
+        nn.init.constant_(last.bias, -3.5)  # softplus(-3.5) = 0.03: a typical level to start from
 
     def forward(self, x: Tensor) -> Tensor:
         level = F.softplus(self.net(x))  # (N, 1, H/4, W/4)
@@ -421,45 +429,8 @@ class RealPhotoDenoiser(CondUNet):
         return (out if self.training else out.clamp(0, 1)), estimate.mean((1, 2, 3))
 
 
-def build_model(cfg: RecipeConfig) -> nn.Module:
-    """Build the (untrained) model a recipe config describes."""
-    if cfg.arch in ("cond-unet", "real-unet"):
-        unet = dict(
-            channels=cfg.channels,
-            widths=cfg.widths,
-            blocks=cfg.blocks,
-            unshuffle=cfg.unshuffle,
-            negative_slope=cfg.negative_slope,
-            res_blocks=cfg.res_blocks,
-        )
-        if cfg.arch == "real-unet":
-            return RealPhotoDenoiser(
-                estimator_width=cfg.estimator_width, estimator_depth=cfg.estimator_depth, **unet
-            )
-        return CondUNet(**unet)
-    if cfg.arch == "dae-mlp":
-        return DenoisingMLP(
-            channels=cfg.channels, image_size=cfg.image_size, hidden=cfg.hidden, latent_dim=cfg.latent_dim
-        )
-    if cfg.arch in ("sr-convt", "sr-res", "sr-real"):
-        upscaler = {"sr-convt": SuperResNet, "sr-res": ResidualSR, "sr-real": RealPhotoUpscaler}[cfg.arch]
-        return upscaler(
-            channels=cfg.channels,
-            width=cfg.width,
-            depth=cfg.depth,
-            scale=cfg.scale,
-            negative_slope=cfg.negative_slope,
-        )
-    if cfg.arch in ("conv-vae", "conv-vae-gan"):
-        vae = dict(
-            channels=cfg.channels,
-            image_size=cfg.image_size,
-            widths=cfg.widths,
-            latent_dim=cfg.latent_dim,
-            upsample=cfg.upsample,
-            decoder_res_blocks=cfg.decoder_res_blocks,
-        )
-        if cfg.arch == "conv-vae-gan":
-            return ConvVAEGAN(disc_widths=cfg.disc_widths, **vae)
-        return ConvVAE(**vae)
-    raise ValueError(f"unknown arch {cfg.arch!r}")
+def build_model(cfg: "RecipeBase") -> nn.Module:
+    """Build the (untrained) model a recipe config describes (`kinds.build_model`: its kind builds it)."""
+    from training.kinds import build_model as build_by_kind  # the kinds build on this module's networks
+
+    return build_by_kind(cfg)

@@ -41,10 +41,10 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
 from training.config import load_config, override_config
-from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED, add_fixed_noise
-from training.datasets import is_photo_dataset, load_recipe_splits
+from training.data import TEST_NOISE_SEED, VAL_NOISE_SEED
+from training.datasets import DATASETS, load_recipe_splits
 from training.evaluate import read_metadata, run_onnx
-from training.kinds import kind_of
+from training.kinds import RecipeBase, kind_of
 from training.metrics import measure
 
 MODELS_DIR = Path("onnx_models")
@@ -73,13 +73,13 @@ def load_workload(path: Path, limit: int) -> Workload:
     cfg = load_config(json.loads(metadata["train_config"]))
     splits = load_recipe_splits(override_config(cfg, {"limit": 0}))
     test, val = splits.test_x[: limit or None], splits.val_x[:CALIBRATION_IMAGES]  # (N, C, H, W)
-    batch = PHOTO_BATCH if is_photo_dataset(cfg.dataset) else 1000
+    batch = PHOTO_BATCH if DATASETS[cfg.dataset].photos else 1000
     task = metadata["task"]
     if task in ("decoder", "vae-decoder"):  # codes from the float partner
         partner = path.with_name(metadata["pair"] + ".onnx")
         codes = encode(partner, read_metadata(partner), cfg, test, batch)
-        calibration = encode(partner, read_metadata(partner), cfg, val, batch)
-        return Workload({"z": codes}, test.numpy(), lambda out: out[0], {"z": calibration}, batch)
+        val_codes = encode(partner, read_metadata(partner), cfg, val, batch)
+        return Workload({"z": codes}, test.numpy(), lambda out: out[0], {"z": val_codes}, batch)
     if task == "vae-encoder":  # decoded by the float partner
         partner = path.with_name(metadata["pair"] + ".onnx")
         finish = lambda out: run_onnx(partner, {"z": out[0]}, batch)[0]  # noqa: E731 (mu -> image)
@@ -91,12 +91,14 @@ def load_workload(path: Path, limit: int) -> Workload:
     return Workload(feed, test.numpy(), lambda out: out[0], calibration, batch)
 
 
-def encode(path: Path, metadata: dict[str, str], cfg, clean: torch.Tensor, batch: int) -> np.ndarray:
-    """Codes (N, D) of clean images by an encoder (mu) or an autoencoder (latent, of noisy images)."""
+def encode(
+    path: Path, metadata: dict[str, str], cfg: RecipeBase, clean: torch.Tensor, batch: int
+) -> np.ndarray:
+    """Codes (N, D) of clean images by an encoder (mu) or an autoencoder (latent, of noisy images: its
+    kind's test feed)."""
     if metadata["task"] == "vae-encoder":
         return run_onnx(path, {"image": clean.numpy()}, batch)[0]
-    noisy = add_fixed_noise(clean, cfg.sigma, TEST_NOISE_SEED).numpy()
-    return run_onnx(path, {"image": noisy}, batch)[1]
+    return run_onnx(path, kind_of(cfg).make_test_feed(cfg, clean, TEST_NOISE_SEED), batch)[1]
 
 
 class FeedReader(CalibrationDataReader):
@@ -263,7 +265,7 @@ def format_rows(rows: list[dict]) -> str:
         if "error" in row:
             lines.append(f"| {row['model']} | {row['variant']} | error: {row['error'][:120]} | | | | | |")
             continue
-        ship = {True: "yes", False: "no"}.get(row.get("ship"), "(reference)")
+        ship = "(reference)" if row.get("ship") is None else ("yes" if row["ship"] else "no")
         lines.append(
             f"| {row['model']} | {row['variant']} | {row['psnr']:.3f} | {row['ssim']:.4f} | {row['mae']:.4f} "
             f"| {row['ms']:.3f} | {row['size_kb']:.0f} | {ship} |"

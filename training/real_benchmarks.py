@@ -95,7 +95,7 @@ def evaluate_polyu(models: list[Path], folder: Path) -> str:
             meta = model_meta(model)
             label = f"{meta.get('name', model.stem)} v{meta.get('version', '?')}"
             scores = {}
-            settings = [("Auto", [])] + (
+            settings: list[tuple[str, list[str]]] = [("Auto", [])] + (
                 [(f"strength {s:g}", ["--strength", str(s)]) for s in STRENGTHS]
                 if estimates_noise(meta)
                 else [(f"sigma {s:g}", ["--sigma", str(s)]) for s in SIGMAS]
@@ -173,7 +173,10 @@ def evaluate_set14_jpeg(models: list[Path], folder: Path) -> str:
                 h, w = full.shape[0] // 2 * 2, full.shape[1] // 2 * 2
                 hrs[i] = full[:h, :w]
                 low = Image.fromarray(pil_resize(hrs[i], (w // 2, h // 2), Image.Resampling.BICUBIC))
-                low.save(inputs / f"img{i:02d}.{'jpg' if q else 'png'}", **({"quality": q} if q else {}))
+                if q:
+                    low.save(inputs / f"img{i:02d}.jpg", quality=q)
+                else:
+                    low.save(inputs / f"img{i:02d}.png")
             lows = {i: read_rgb(next(inputs.glob(f"img{i:02d}.*"))) for i in hrs}
             rows["bicubic (PIL)"][q] = statistics.fmean(
                 score_y(hrs[i], pil_resize(lows[i], hrs[i].shape[1::-1], Image.Resampling.BICUBIC), 2)[0]

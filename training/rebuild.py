@@ -9,6 +9,7 @@ holds a last.pt goes on from it (`train --resume`).
 """
 
 import json
+from functools import partial
 from pathlib import Path
 
 from training.export import export_checkpoint
@@ -41,12 +42,13 @@ def rebuild(
             continue
         print(f"{name}/{stage.name}: {stage.why}")
         run_dir = folder / stage.name
-        settings = {"data_dir": data_dir, "threads": threads, "device": device, "amp": amp}
+        run_stage = partial(
+            train, run_dir=run_dir, data_dir=data_dir, threads=threads, device=device, amp=amp
+        )
         if (run_dir / LAST).is_file():
-            train(resume_config(run_dir, {}), run_dir=run_dir, resume=True, **settings)
+            run_stage(resume_config(run_dir, {}), resume=True)
         else:
-            init = starting_point(folder, stage, data_dir)
-            train(stage_config(name, stage), run_dir=run_dir, init=init, **settings)
+            run_stage(stage_config(name, stage), init=starting_point(folder, stage, data_dir))
         if not stopped_by_its_rule(run_dir):
             print(f"{name}/{stage.name} was interrupted: rebuild again to resume it")
             return None

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from training.config import RecipeConfig, load_config, override_config
+from training.kinds import RecipeBase
 
 LAST = "last.pt"
 
@@ -46,7 +47,7 @@ class LoopState:
     stopped: str = ""  # why the loop ended ("patience", "time budget", "max_epochs"); "" while it runs
 
 
-def stop_reason(loop: LoopState, cfg: RecipeConfig, budget_used: float) -> str:
+def stop_reason(loop: LoopState, cfg: RecipeBase, budget_used: float) -> str:
     """Why the loop stops before another epoch, or "" where it goes on (`budget_used`: the share of the time
     budget spent)."""
     if loop.epoch >= cfg.max_epochs:

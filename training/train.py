@@ -26,12 +26,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from training.config import RecipeConfig
 from training.data import VAL_NOISE_SEED, Splits
 from training.datasets import load_recipe_splits
 from training.distributed import ONE_PROCESS, Ranks, start_ranks, stop_ranks
-from training.kinds import kind_of
-from training.models import build_model
+from training.kinds import RecipeBase, build_model, kind_of
 from training.photos import sample_crops
 from training.plots import plot_losses
 from training.resume import (
@@ -49,7 +47,7 @@ CHECKPOINT_EVERY_S = 180.0  # best.pt and last.pt are rewritten this often: an i
 
 
 def train(
-    cfg: RecipeConfig,
+    cfg: RecipeBase,
     *,
     out: Path = Path("runs"),
     data_dir: Path | None = None,
@@ -73,9 +71,11 @@ def train(
         torch.set_num_threads(threads)
     ranks = start_ranks(device)
     say = print if ranks.is_main else lambda *args, **kwargs: None
-    if resume and run_dir is None:
-        raise ValueError("resume needs the run folder to go on from (run_dir)")
-    run = load_last(run_dir) if resume else None  # every rank reads it
+    run = None
+    if resume:
+        if run_dir is None:
+            raise ValueError("resume needs the run folder to go on from (run_dir)")
+        run = load_last(run_dir)  # every rank reads it
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     splits = load_recipe_splits(cfg, data_dir)
     if not ranks.is_main:
@@ -103,10 +103,12 @@ def train(
         model = model.to(memory_format=torch.channels_last)
 
     def save_checkpoint(state: dict[str, Tensor], epoch: int) -> None:
+        assert run_dir is not None  # rank 0 alone saves, and has the run folder
         ckpt = {"model": state, "config": dataclasses.asdict(cfg), "epoch": epoch, "init": str(init or "")}
         save_atomic(ckpt, run_dir / "best.pt")
 
     def save_last(loop: dict[str, Any]) -> None:
+        assert run_dir is not None
         save_atomic(loop | {"config": dataclasses.asdict(cfg), "init": str(init or "")}, run_dir / LAST)
 
     t0 = time.perf_counter() - (run["loop"]["elapsed_s"] if run else 0.0)  # a resumed run's time counts on
@@ -123,14 +125,14 @@ def train(
     )
     wall = time.perf_counter() - t0
     stop_ranks(ranks)
-    if not ranks.is_main:
+    if not ranks.is_main or run_dir is None:
         return None
     if sys.stdout.isatty():
         print()  # end the updating progress line
     if not result["stopped"] and (run_dir / LAST).is_file():
         print(f"`python -m training train --resume {run_dir}` goes on from its last checkpoint")
 
-    model = model.to("cpu", memory_format=torch.contiguous_format)
+    model = model.to("cpu").to(memory_format=torch.contiguous_format)
     model.load_state_dict(result["state"])
     save_checkpoint(model.state_dict(), result["best_epoch"])
 
@@ -191,7 +193,7 @@ def load_initial_weights(path: Path, model: nn.Module) -> dict[str, Tensor]:
 
 def fit(
     model: nn.Module,
-    cfg: RecipeConfig,
+    cfg: RecipeBase,
     splits: Splits,
     *,
     report: Callable[..., None],
@@ -209,7 +211,8 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, 0.999))
     loop = restore(resume, model, optimizer) if resume else LoopState()
     net = ranks.wrap(model)
-    local = dataclasses.replace(cfg, **share_of_batches(cfg, ranks.world))
+    batch_size, epoch_size = share_of_batches(cfg, ranks.world)
+    local = dataclasses.replace(cfg, batch_size=batch_size, epoch_size=epoch_size)
     val_x = splits.val_x[: cfg.val_limit or None]
     val_inputs = kind_of(cfg).make_inputs(val_x, cfg, torch.Generator().manual_seed(VAL_NOISE_SEED))
     val_x, val_inputs = val_x.to(ranks.device), tuple(t.to(ranks.device) for t in val_inputs)
@@ -268,7 +271,7 @@ def fit(
 
 
 def update_best(
-    loop: LoopState, val_loss: float, model: nn.Module, cfg: RecipeConfig, *, keep_last: bool
+    loop: LoopState, val_loss: float, model: nn.Module, cfg: RecipeBase, *, keep_last: bool
 ) -> None:
     """Keep the weights of the lowest validation loss (or the last epoch's, `keep_last`) and count early
     stopping's epochs without a real improvement."""
@@ -281,18 +284,18 @@ def update_best(
         loop.since_improvement += 1
 
 
-def share_of_batches(cfg: RecipeConfig, world: int) -> dict[str, int]:
+def share_of_batches(cfg: RecipeBase, world: int) -> tuple[int, int]:
     """One rank's batch and epoch sizes: `1/world` of the recipe's, so the global batch stays the same."""
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} does not split over {world} ranks")
-    return {"batch_size": cfg.batch_size // world, "epoch_size": cfg.epoch_size // world}
+    return cfg.batch_size // world, cfg.epoch_size // world
 
 
 def train_epoch(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
     x: Tensor,
-    cfg: RecipeConfig,
+    cfg: RecipeBase,
     t0: float,
     *,
     ranks: Ranks = ONE_PROCESS,
@@ -325,7 +328,7 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     inputs: tuple[Tensor, ...],
     clean: Tensor,
-    cfg: RecipeConfig,
+    cfg: RecipeBase,
     *,
     amp: bool = False,
 ) -> float:
@@ -340,7 +343,7 @@ def train_step(
     return loss.item()
 
 
-def iterate_batches(x: Tensor, cfg: RecipeConfig, weights: Tensor | None = None) -> Iterator[Tensor]:
+def iterate_batches(x: Tensor, cfg: RecipeBase, weights: Tensor | None = None) -> Iterator[Tensor]:
     """Training batches: one shuffled pass over `x`, or `epoch_size` images drawn with replacement (with
     chances proportional to `weights` where given), cropped
     at random with flips where the recipe has a `crop_size`; with `augment=dihedral` every image (crop or
@@ -369,12 +372,12 @@ def autocast(device: str, amp: bool) -> torch.autocast:
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp)
 
 
-def budget_used(cfg: RecipeConfig, t0: float) -> float:
+def budget_used(cfg: RecipeBase, t0: float) -> float:
     """The share of the time budget spent since `t0` (0 without a budget): 1 or more means stop."""
     return (time.perf_counter() - t0) / cfg.time_budget_s if cfg.time_budget_s > 0 else 0.0
 
 
-def set_lr(optimizer: torch.optim.Optimizer, cfg: RecipeConfig, done: float) -> None:
+def set_lr(optimizer: torch.optim.Optimizer, cfg: RecipeBase, done: float) -> None:
     """Cosine decay from `lr` to 0 over the time budget (`done` of it spent), after a linear rise from 0 over
     its first `warmup` share; constant `lr` without a budget."""
     if cfg.time_budget_s > 0:
@@ -386,7 +389,7 @@ def set_lr(optimizer: torch.optim.Optimizer, cfg: RecipeConfig, done: float) -> 
 
 
 @torch.no_grad()
-def compute_val_loss(model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg: RecipeConfig) -> float:
+def compute_val_loss(model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg: RecipeBase) -> float:
     """Mean loss over the validation set in eval mode (a VAE decodes its mean code there)."""
     model.eval()
     total = 0.0

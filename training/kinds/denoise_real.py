@@ -5,7 +5,9 @@ estimator's asymmetric log-L1 to the true local noise level (CBDNet's, which pen
 more: a denoiser told too little leaves noise in, told a little too much it only smooths a little)."""
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,8 +16,9 @@ from torch import Tensor, nn
 from training.data import TEST_NOISE_SEED, Splits, add_fixed_noise
 from training.degradations import DenoiseMix, degrade_for_denoise, local_noise_level
 from training.kinds.base import ExportPart, IOSpec, crop_center, crop_to, parity_images, pixel_loss, predict
-from training.kinds.denoise_cond import ConditionedDenoise
+from training.kinds.denoise_cond import CondDenoiseConfig, ConditionedDenoise, unet_options
 from training.metrics import measure
+from training.models import RealPhotoDenoiser
 from training.plots import plot_rows
 
 UNDER_ESTIMATE_WEIGHT = 0.7  # CBDNet's alpha = 0.3: an under-estimate costs 0.7, an over-estimate 0.3
@@ -23,7 +26,27 @@ LEVEL_FLOOR = 2e-3  # log-level differences below half an 8-bit step do not coun
 REAL_MIX_SEED = 1234  # the fixed draw of the test report's real-photo mix
 
 
-def mix_of(cfg) -> DenoiseMix:
+@dataclass(frozen=True, kw_only=True)
+class RealDenoiseConfig(CondDenoiseConfig):
+    """The conditioned U-Net for real photos: trained on the mix of `degradations.py` (camera noise, JPEG,
+    clipped Gaussian), told the file's JPEG quality, with a noise-level estimator of its own (Auto)."""
+
+    arch: str = "real-unet"
+    kind: str = "denoise-real"
+
+    # --- the noise estimator (models.NoiseEstimator) ---
+    estimator_width: int = 32
+    estimator_depth: int = 4
+    estimator_weight: float = 0.05  # its asymmetric log-L1 to the true local level, beside the pixel loss
+    teacher_share: float = 0.5  # training images told the true level map instead of the estimate
+
+    # --- the degradations (degradations.DenoiseMix) ---
+    gaussian_share: float = 0.3
+    camera_share: float = 0.35
+    jpeg_share: float = 0.3
+
+
+def mix_of(cfg: RealDenoiseConfig) -> DenoiseMix:
     return DenoiseMix(
         gaussian=cfg.gaussian_share, camera=cfg.camera_share, jpeg=cfg.jpeg_share, sigma_max=cfg.sigma_max
     )
@@ -36,14 +59,23 @@ def estimator_loss(estimate: Tensor, target: Tensor) -> Tensor:
     return (weight * d.abs()).mean()
 
 
-class RealPhotoDenoise(ConditionedDenoise):
-    def make_inputs(self, clean: Tensor, cfg, generator=None) -> tuple[Tensor, ...]:
+class RealPhotoDenoise(ConditionedDenoise[RealDenoiseConfig]):
+    def build_model(self, cfg: RealDenoiseConfig) -> nn.Module:
+        return RealPhotoDenoiser(
+            estimator_width=cfg.estimator_width, estimator_depth=cfg.estimator_depth, **unet_options(cfg)
+        )
+
+    def make_inputs(
+        self, clean: Tensor, cfg: RealDenoiseConfig, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, ...]:
         d = degrade_for_denoise(clean.cpu(), mix_of(cfg), generator)
         device = clean.device
         strength = torch.ones(len(clean))
         return tuple(t.to(device) for t in (d.noisy, d.sigma, strength, d.quality))
 
-    def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
+    def compute_loss(
+        self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg: RealDenoiseConfig
+    ) -> Tensor:
         noisy = inputs[0]
         target = local_noise_level(noisy - clean)  # (N, 1, H, W)
         teacher = None
@@ -52,12 +84,14 @@ class RealPhotoDenoise(ConditionedDenoise):
         out, estimate = model(*inputs, teacher_level=target, teacher=teacher, maps=True)
         return pixel_loss(out, clean, cfg.loss) + cfg.estimator_weight * estimator_loss(estimate, target)
 
-    def report(self, model: nn.Module, cfg, splits: Splits, run_dir: Path) -> dict:
+    def report(
+        self, model: nn.Module, cfg: RealDenoiseConfig, splits: Splits, run_dir: Path
+    ) -> dict[str, Any]:
         """The Gaussian figures at every `eval_sigmas` with the true sigma (as the Gaussian denoiser's), and
         Auto (no sigma, strength 1) on a fixed draw of the real-photo mix and on Gaussian noise."""
         clean, n = splits.test_x, len(splits.test_x)
         batch = 4
-        by_sigma = {}
+        by_sigma: dict[str, dict[str, Any]] = {}
         for sigma in sorted({*cfg.eval_sigmas, cfg.sigma}):
             noisy = add_fixed_noise(clean, sigma, TEST_NOISE_SEED)
             told = (noisy, torch.full((n,), sigma), torch.ones(n), torch.zeros(n))
@@ -79,11 +113,11 @@ class RealPhotoDenoise(ConditionedDenoise):
         plot_rows(crop_center(rows, 128), run_dir / "samples.png")
         return {"sigma": cfg.sigma, **by_sigma[f"{cfg.sigma:g}"], "by_sigma": by_sigma, "real_mix": real_mix}
 
-    def size_multiple(self, cfg) -> int:
+    def size_multiple(self, cfg: RealDenoiseConfig) -> int:
         """The U-Net's multiple, and 4 for the estimator's quarter resolution."""
         return math.lcm(super().size_multiple(cfg), 4)
 
-    def describe_io(self, cfg, task: str) -> IOSpec:
+    def describe_io(self, cfg: RealDenoiseConfig, task: str) -> IOSpec:
         m = self.size_multiple(cfg)
         shape = (2, cfg.channels, 4 * m, 4 * m)
         return IOSpec(
@@ -94,7 +128,7 @@ class RealPhotoDenoise(ConditionedDenoise):
             size_multiple=m,
         )
 
-    def describe_noise(self, cfg, task: str) -> dict:
+    def describe_noise(self, cfg: RealDenoiseConfig, task: str) -> dict[str, Any]:
         return {
             "kind": "estimated",
             "sigma_min": cfg.sigma_min,
@@ -106,7 +140,7 @@ class RealPhotoDenoise(ConditionedDenoise):
             "jpeg_quality": True,
         }
 
-    def export_parts(self, model: nn.Module, cfg, splits: Splits) -> list[ExportPart]:
+    def export_parts(self, model: nn.Module, cfg: RealDenoiseConfig, splits: Splits) -> list[ExportPart]:
         """Real test images at their size and at a second size, told a sigma, estimating, and told a JPEG
         quality."""
         images = parity_images(cfg, splits.test_x)  # (N, C, H, W)
@@ -121,7 +155,7 @@ class RealPhotoDenoise(ConditionedDenoise):
         ]
         return [ExportPart(model, cfg.name, "denoise", {}, inputs)]
 
-    def make_test_feed(self, cfg, clean: Tensor, seed: int) -> dict[str, np.ndarray]:
+    def make_test_feed(self, cfg: RealDenoiseConfig, clean: Tensor, seed: int) -> dict[str, np.ndarray]:
         n = len(clean)
         noisy = add_fixed_noise(clean, cfg.sigma, seed).numpy()
         zeros, ones = np.zeros(n, np.float32), np.ones(n, np.float32)

@@ -1,19 +1,23 @@
-"""Super-resolution: the input is the clean image made `scale` times smaller (a 2x2 box average for
-Fashion-MNIST as in seed 004, antialiased bicubic for photos, rounded to 8 bits for the general photos, as
-users' images are); L1 loss (or another `pixel_loss`); test figures beside bicubic."""
+"""Super-resolution: the input is the clean image made `scale` times smaller by its dataset's `shrink` (a
+2x2 box average for Fashion-MNIST as in seed 004, antialiased bicubic for photos, rounded to 8 bits for the
+general photos, as users' images are); L1 loss (or another `pixel_loss`); test figures beside bicubic."""
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from training.data import Splits
-from training.datasets import is_photo_dataset
+from training.datasets import DATASETS
 from training.kinds.base import (
     ExportPart,
     IOSpec,
     Kind,
+    RecipeBase,
     crop_center,
     crop_to,
     example_indices,
@@ -23,28 +27,70 @@ from training.kinds.base import (
     report_batch,
 )
 from training.metrics import measure
+from training.models import ResidualSR, SuperResNet
 from training.plots import plot_rows
 
 
-def downsample(x: Tensor, scale: int, *, box: bool) -> Tensor:
-    """Low-resolution input of a super-resolution model: `scale`x`scale` box average (seed 004's 14x14
-    Fashion-MNIST) or antialiased bicubic (photos); (N, C, H, W) -> (N, C, H/scale, W/scale)."""
-    if box:
-        return F.avg_pool2d(x, scale)
-    size = (x.shape[-2] // scale, x.shape[-1] // scale)
-    return F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+@dataclass(frozen=True, kw_only=True)
+class SuperResConfig(RecipeBase):
+    """Seed 004: x2 super-resolution, convolutions at the input size and a transposed convolution up."""
+
+    recipe: str = "fashion-sr-x2"
+    name: str = "fashion_sr_x2"
+    title: str = "Fashion-MNIST x2 upscaler (seed 004)"
+    description: str = (
+        "Doubles the size of grayscale Fashion-MNIST-like images (14x14 -> 28x28, 28x28 -> 56x56) with a "
+        "small convolutional network with a transposed convolution, adding detail on top of bilinear "
+        "upsampling."
+    )
+    task: str = "upscale"
+    arch: str = "sr-convt"
+    kind: str = "sr"  # input: the image box-downsampled (Fashion) or bicubic-downsampled (photos) by `scale`
+
+    # --- model ---
+    scale: int = 2
+    width: int = 64  # channels of the convolutions at the input size
+    depth: int = 4  # 3x3 convolutions before the transposed convolution (sr-res: residual blocks)
+    negative_slope: float = 0.0  # > 0: LeakyReLU instead of ReLU (0 in checkpoints from before the field)
+
+    loss: str = "l1"  # as EDSR; or "l2", "log-l1", "log-l2" (kinds/base.py: pixel_loss)
+    lr: float = 2e-3
+    time_budget_s: float = 240.0
 
 
-class SuperResolution(Kind):
-    def make_inputs(self, clean: Tensor, cfg, generator=None) -> tuple[Tensor, ...]:
-        low = downsample(clean, cfg.scale, box=cfg.dataset == "fashion-mnist")
-        # Users' low-resolution images are 8-bit: round like PIL's uint8 downscale the benchmark makes.
-        return (low.mul(255).round().div(255) if cfg.dataset == "photos" else low,)
+SRConfigT = TypeVar("SRConfigT", bound=SuperResConfig)
 
-    def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
+UPSCALERS = {"sr-convt": SuperResNet, "sr-res": ResidualSR}  # by `arch`
+
+
+def upscaler_options(cfg: SuperResConfig) -> dict[str, Any]:
+    """The upscaler's arguments, shared by the clean and the real-photo upscalers."""
+    return dict(
+        channels=cfg.channels,
+        width=cfg.width,
+        depth=cfg.depth,
+        scale=cfg.scale,
+        negative_slope=cfg.negative_slope,
+    )
+
+
+class SuperResolution(Kind[SRConfigT]):
+    """Generic in its config, so the real-photo upscalers (`sr_real.py`) build on it with theirs."""
+
+    def build_model(self, cfg: SRConfigT) -> nn.Module:
+        return UPSCALERS[cfg.arch](**upscaler_options(cfg))
+
+    def make_inputs(
+        self, clean: Tensor, cfg: SRConfigT, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, ...]:
+        return (DATASETS[cfg.dataset].shrink(clean, cfg.scale),)
+
+    def compute_loss(
+        self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg: SRConfigT
+    ) -> Tensor:
         return pixel_loss(model(*inputs), clean, cfg.loss)
 
-    def report(self, model: nn.Module, cfg, splits: Splits, run_dir: Path) -> dict:
+    def report(self, model: nn.Module, cfg: SRConfigT, splits: Splits, run_dir: Path) -> dict[str, Any]:
         clean, idx = splits.test_x, example_indices(cfg, splits.test_y)
         (low,) = self.make_inputs(clean, cfg)
         (output,) = predict(model, (low,), report_batch(cfg))
@@ -53,17 +99,20 @@ class SuperResolution(Kind):
         plot_rows(crop_center(rows, 128), run_dir / "samples.png")
         return {"scale": cfg.scale, **measure(clean, output), "bicubic": measure(clean, bicubic)}
 
-    def describe_io(self, cfg, task: str) -> IOSpec:
+    def describe_io(self, cfg: SRConfigT, task: str) -> IOSpec:
         return IOSpec(("image",), ("output",), ((2, cfg.channels, 16, 16),), dynamic_hw=True)
 
-    def export_parts(self, model: nn.Module, cfg, splits: Splits) -> list[ExportPart]:
+    def scale(self, cfg: SRConfigT) -> int:
+        return cfg.scale
+
+    def export_parts(self, model: nn.Module, cfg: SRConfigT, splits: Splits) -> list[ExportPart]:
         """Low-resolution test images, and a second size."""
-        photos = is_photo_dataset(cfg.dataset)
+        photos = DATASETS[cfg.dataset].photos
         images = parity_images(cfg, splits.test_x)
         (low,) = self.make_inputs(images, cfg)
         inputs = [(low,), (crop_to(low, 50, 38) if photos else images,)]
         return [ExportPart(model, cfg.name, "upscale", {}, inputs)]
 
-    def make_test_feed(self, cfg, clean: Tensor, seed: int) -> dict[str, np.ndarray]:
+    def make_test_feed(self, cfg: SRConfigT, clean: Tensor, seed: int) -> dict[str, np.ndarray]:
         (low,) = self.make_inputs(clean, cfg)
         return {"image": low.numpy()}

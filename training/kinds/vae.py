@@ -1,18 +1,21 @@
 """Variational autoencoders: per-image BCE summed over pixels + beta * KL, averaged over the batch; exported
 as an encoder (`image` -> `mu`, `logvar`) and a decoder (`z` -> `output`) with the test codes' statistics."""
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from training.data import TEST_NOISE_SEED, Splits
-from training.datasets import dataset_labels
+from training.datasets import DATASETS
 from training.kinds.base import (
     ExportPart,
     IOSpec,
     Kind,
+    RecipeBase,
     describe_latents,
     example_indices,
     parity_images,
@@ -20,12 +23,62 @@ from training.kinds.base import (
     report_batch,
 )
 from training.metrics import measure
-from training.models import VAEEncoder
+from training.models import ConvVAE, VAEEncoder
 from training.photos import OTHER_PHOTO
 from training.plots import plot_grid, plot_latent_map, plot_rows
 from training.prior import describe_prior, draw_posterior_codes, fit_gaussian_mixture, sample_mixture
 
 PRIOR_IMAGES = 4096  # training images whose codes the mixture prior is fitted to
+
+
+@dataclass(frozen=True, kw_only=True)
+class VAEConfig(RecipeBase):
+    """Convolutional VAE: strided convolutions down to a latent Gaussian, transposed convolutions back."""
+
+    recipe: str = "fashion-vae"
+    name: str = "fashion_vae"  # stem of the two files: <name>_encoder.onnx and <name>_decoder.onnx
+    title: str = "Fashion-MNIST VAE"
+    description: str = (
+        "A convolutional variational autoencoder of 28x28 Fashion-MNIST garments with a 16-number latent "
+        "code: encode images, move through the latent space, and generate new garments."
+    )
+    version: str = "2.0"  # 2.0: longer runs (cans: 4x4 bottleneck)
+    task: str = "vae"  # exported as a `vae-encoder` and a `vae-decoder` file
+    arch: str = "conv-vae"
+    kind: str = "vae"
+    epoch_size: int = 0
+
+    # --- model ---
+    widths: tuple[int, ...] = (32, 64)  # channels of the stride-2 convolutions (28 -> 14 -> 7)
+    latent_dim: int = 16
+    upsample: str = "convt"  # decoder: "convt" (transposed convolutions) or "nearest" (x2, 3x3 convolution)
+    # residual blocks after each of the decoder's upsampling convolutions ("nearest"; none after the last)
+    decoder_res_blocks: tuple[int, ...] = ()
+    beta: float = 1.0  # weight of the KL term
+    # > 0: export a Gaussian mixture of this many components fitted to the training codes (`latent_prior`),
+    # which the app samples from instead of N(0, I)
+    prior_components: int = 0
+    # > 0 (the cans): this share of the training draws are general photos (`photos/train`, random crops),
+    # which the encoder and decoder learn from and the prior is not fitted to
+    photo_share: float = 0.0
+
+    batch_size: int = 128
+    time_budget_s: float = 480.0
+
+
+VAEConfigT = TypeVar("VAEConfigT", bound=VAEConfig)
+
+
+def vae_options(cfg: VAEConfig) -> dict[str, Any]:
+    """The VAE's arguments, shared by the plain VAE and the VAE-GAN."""
+    return dict(
+        channels=cfg.channels,
+        image_size=cfg.image_size,
+        widths=cfg.widths,
+        latent_dim=cfg.latent_dim,
+        upsample=cfg.upsample,
+        decoder_res_blocks=cfg.decoder_res_blocks,
+    )
 
 
 def compute_vae_terms(
@@ -37,18 +90,29 @@ def compute_vae_terms(
     return rec, beta * kl
 
 
-class VariationalAutoencoder(Kind):
-    def make_inputs(self, clean: Tensor, cfg, generator=None) -> tuple[Tensor, ...]:
+class VariationalAutoencoder(Kind[VAEConfigT]):
+    """Generic in its config, so the VAE-GAN (`vae_gan.py`) builds on it with its own."""
+
+    def build_model(self, cfg: VAEConfigT) -> nn.Module:
+        return ConvVAE(**vae_options(cfg))
+
+    def make_inputs(
+        self, clean: Tensor, cfg: VAEConfigT, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, ...]:
         return (clean,)
 
-    def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
+    def compute_loss(
+        self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg: VAEConfigT
+    ) -> Tensor:
         recon, mu, logvar = model(*inputs)
-        return sum(compute_vae_terms(recon, mu, logvar, clean, cfg.beta)) / len(clean)
+        rec, kl = compute_vae_terms(recon, mu, logvar, clean, cfg.beta)
+        return (rec + kl) / len(clean)
 
     @torch.no_grad()
-    def report(self, model: nn.Module, cfg, splits: Splits, run_dir: Path) -> dict:
+    def report(self, model: nn.Module, cfg: VAEConfigT, splits: Splits, run_dir: Path) -> dict[str, Any]:
         """Reconstruction (from mu) figures, the ELBO terms per image, samples from the prior, the latent
         map."""
+        assert isinstance(model, ConvVAE)
         clean, labels, batch = splits.test_x, splits.test_y, report_batch(cfg)
         idx = example_indices(cfg, labels)
         recon, mu, logvar = predict(model, (clean,), batch)
@@ -68,7 +132,7 @@ class VariationalAutoencoder(Kind):
             (samples,) = predict(model.decoder, (codes,), batch)
             title = f"{cfg.name}: decoded z ~ its {cfg.prior_components}-component mixture prior"
             plot_grid(samples, run_dir / "sample_grid_prior.png", title)
-        plot_latent_map(mu, labels, dataset_labels(cfg.dataset), run_dir / "latent_map.png")
+        plot_latent_map(mu, labels, DATASETS[cfg.dataset].labels, run_dir / "latent_map.png")
         return {
             **measure(clean, recon),
             "reconstruction_bce": float(rec) / n,  # nats per image, one z sample: -E[log p(x|z)] (Bernoulli)
@@ -78,18 +142,22 @@ class VariationalAutoencoder(Kind):
             "latent_dim": cfg.latent_dim,
         }
 
-    def describe_io(self, cfg, task: str) -> IOSpec:
-        if task == "vae-encoder":
-            image = (2, cfg.channels, cfg.image_size, cfg.image_size)
-            return IOSpec(("image",), ("mu", "logvar"), (image,), dynamic_hw=False)
-        if task == "vae-decoder":
-            return IOSpec(("z",), ("output",), ((2, cfg.latent_dim),), dynamic_hw=False)
-        raise ValueError(f"a VAE exports a vae-encoder and a vae-decoder, not {task!r}")
+    def describe_io(self, cfg: VAEConfigT, task: str) -> IOSpec:
+        """The encoder (`vae-encoder`: image -> mu, logvar) or the decoder (`vae-decoder`: z -> output)."""
+        image = (2, cfg.channels, cfg.image_size, cfg.image_size)
+        return {
+            "vae-encoder": IOSpec(("image",), ("mu", "logvar"), (image,), dynamic_hw=False),
+            "vae-decoder": IOSpec(("z",), ("output",), ((2, cfg.latent_dim),), dynamic_hw=False),
+        }[task]
 
-    def export_parts(self, model: nn.Module, cfg, splits: Splits) -> list[ExportPart]:
+    def latent_dim(self, cfg: VAEConfigT) -> int:
+        return cfg.latent_dim
+
+    def export_parts(self, model: nn.Module, cfg: VAEConfigT, splits: Splits) -> list[ExportPart]:
+        assert isinstance(model, ConvVAE)
         images = parity_images(cfg, splits.test_x)
         mu = torch.cat([model.encode(chunk)[0] for chunk in splits.test_x.split(256)])  # (N, D)
-        latent = describe_latents(mu, splits.test_y, dataset_labels(cfg.dataset))
+        latent = describe_latents(mu, splits.test_y, DATASETS[cfg.dataset].labels)
         mixture = fit_prior(model, cfg, splits)
         if mixture is not None:
             latent |= describe_prior(mixture)
@@ -101,7 +169,7 @@ class VariationalAutoencoder(Kind):
 
 
 @torch.no_grad()
-def fit_prior(model: nn.Module, cfg, splits: Splits) -> dict | None:
+def fit_prior(model: ConvVAE, cfg: VAEConfig, splits: Splits) -> dict[str, Any] | None:
     """The mixture prior over the training images' posterior codes, where the recipe asks for one (the
     dataset's own images: not the general photos a cans recipe may also learn from)."""
     if cfg.prior_components <= 0:

@@ -5,14 +5,40 @@ The loop has one optimizer: the critic and the VAE are stepped together on one s
 its own gradients (the generator's terms go through a detached copy of the critic's weights, the critic's
 through detached images), which is simultaneous gradient descent on the two players' losses."""
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from training.kinds.vae import VariationalAutoencoder, compute_vae_terms
+from training.kinds.vae import VAEConfig, VariationalAutoencoder, compute_vae_terms, vae_options
+from training.models import ConvVAE, ConvVAEGAN
 
 MAX_ADAPTIVE_WEIGHT = 1e4  # VQGAN's clamp of the adaptive weight
+
+
+@dataclass(frozen=True, kw_only=True)
+class VAEGANConfig(VAEConfig):
+    """A VAE whose decoder also learns from a small patch discriminator (hinge loss, feature matching), on
+    images zoomed and shifted a little: the same encoder, decoder and files as the VAE it starts from."""
+
+    recipe: str = "cans-vae-gan"
+    arch: str = "conv-vae-gan"
+    kind: str = "vae-gan"
+
+    # --- discriminator ---
+    disc_widths: tuple[int, ...] = (16, 32, 64)  # stride-2 convolutions: 46 px patches on 128x128
+    # The adversarial term's gradient at the decoder's last layer is `adv_weight` times the VAE loss's
+    # there (VQGAN's adaptive weight), so it stays in proportion as the pixel loss shrinks.
+    adv_weight: float = 0.5
+    feature_weight: float = 1.0  # L1 between the critic's features of a photo and of its reconstruction
+    prior_samples: int = 8  # decoded codes per batch, shown to the critic beside the reconstructions
+    critic_codes: str = "normal"  # those codes: "normal" (N(0, I)) or "between" (between the batch's codes)
+    adam_beta1: float = 0.5  # GAN practice: less momentum, since the opponent moves
+
+    # --- augmentation: a zoom in of up to 1 + max_zoom, shifted within the frame (cans stay upright) ---
+    max_zoom: float = 0.12
 
 
 def zoom_and_shift(images: Tensor, max_zoom: float) -> Tensor:
@@ -52,7 +78,7 @@ def hinge_critic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 def feature_matching(fake: list[Tensor], real: list[Tensor]) -> Tensor:
     """Mean over the critic's blocks of the L1 distance between the features of reconstructions and of
     their photos (the photos' as fixed targets)."""
-    return sum(F.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True)) / len(fake)
+    return torch.stack([F.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True)]).mean()
 
 
 def adaptive_weight(vae_loss: Tensor, gan_loss: Tensor, last_layer: Tensor) -> Tensor:
@@ -63,24 +89,31 @@ def adaptive_weight(vae_loss: Tensor, gan_loss: Tensor, last_layer: Tensor) -> T
     return (g_vae.norm() / (g_gan.norm() + 1e-4)).clamp(0, MAX_ADAPTIVE_WEIGHT).detach()
 
 
-def last_decoder_weight(vae: nn.Module) -> Tensor:
+def last_decoder_weight(vae: ConvVAE) -> Tensor:
     """The weight of the decoder's last convolution (where the adaptive weight compares gradients)."""
     convs = [m for m in vae.decoder.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
     return convs[-1].weight
 
 
-class VAEGAN(VariationalAutoencoder):
+class VAEGAN(VariationalAutoencoder[VAEGANConfig]):
     keeps_last_epoch = True  # validation scores pixels + KL, which sharpening does not lower
 
-    def compute_loss(self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg) -> Tensor:
+    def build_model(self, cfg: VAEGANConfig) -> nn.Module:
+        return ConvVAEGAN(disc_widths=cfg.disc_widths, **vae_options(cfg))
+
+    def compute_loss(
+        self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg: VAEGANConfig
+    ) -> Tensor:
         """Training: VAE loss per image + adaptive weight * (hinge + feature matching) + the critic's loss.
         Validation (eval mode): the VAE's loss alone, as `vae` scores it."""
         vae = getattr(model, "module", model)  # under DDP the wrapped model holds the parts
+        assert isinstance(vae, ConvVAEGAN)
         if not model.training:
             return super().compute_loss(model, inputs, clean, cfg)
         photos = zoom_and_shift(inputs[0], cfg.max_zoom)
         recon, mu, logvar = model(photos)
-        vae_loss = sum(compute_vae_terms(recon, mu, logvar, photos, cfg.beta)) / len(photos)
+        rec, kl = compute_vae_terms(recon, mu, logvar, photos, cfg.beta)
+        vae_loss = (rec + kl) / len(photos)
         prior = vae.decoder(critic_codes(mu, logvar, cfg.prior_samples, cfg.critic_codes))
         fakes = torch.cat([recon, prior])
 
