@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from batch_tree import build_input_tree
+from moto_s3 import serve_moto_s3
 from PIL import Image, ImageCms
 
 from desktop.batch_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
@@ -28,7 +29,7 @@ from desktop.batch_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 ray = pytest.importorskip("ray", reason="the cluster extra is not installed")
 pytest.importorskip("ray.data", reason="the cluster extra is not installed")
 pytest.importorskip("s3fs", reason="the cluster extra is not installed")
-moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
 BUCKET = "studio"
 # In the actors' process title: "ray::MapWorker(MapBatches(FileWorker))" (Ray 2.60), "ray::MapBatches(...)"
@@ -39,19 +40,10 @@ IGNORED = ("seconds",)  # timings differ between runs
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1, its endpoint and fake credentials in the environment that the Ray
-    workers inherit (set before `ray.init`), the way a real cluster passes credentials."""
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ENDPOINT_URL", endpoint)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    """moto's S3 server on 127.0.0.1 (`moto_s3.serve_moto_s3`), its credentials in the environment that the
+    Ray workers inherit (set before `ray.init`), the way a real cluster passes credentials."""
+    with serve_moto_s3() as endpoint:
         yield endpoint
-    server.stop()
 
 
 @pytest.fixture(scope="module")

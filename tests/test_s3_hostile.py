@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from moto_s3 import serve_moto_s3
 from PIL import Image
 
 import desktop.cluster.engine as engine
@@ -23,7 +24,7 @@ from desktop.core.batch.job import BatchJob
 from desktop.core.models.registry import scan_models
 
 s3fs = pytest.importorskip("s3fs", reason="the cluster extra is not installed")
-moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
 BUCKET = "hostile"
 
@@ -35,20 +36,11 @@ def forget_s3_clients() -> None:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1, its endpoint and fake credentials in the environment."""
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ENDPOINT_URL", endpoint)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    """moto's S3 server on 127.0.0.1 (`moto_s3.serve_moto_s3`), fsspec's cached clients dropped around it."""
+    with serve_moto_s3() as endpoint:
         forget_s3_clients()
         yield endpoint
     forget_s3_clients()
-    server.stop()
 
 
 @pytest.fixture
