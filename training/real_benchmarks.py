@@ -7,8 +7,9 @@ of `desktop/`) on files written the way people get them, outputs as PNG, then sc
   slider set by hand as well as it can be); PSNR on RGB against `*_mean.JPG`.
 - Kodak24 JPEG: each image saved by Pillow at quality 10 / 20 / 30 / 40, denoised with no strength given;
   PSNR on Y (BT.601, no border shaved).
-- Set14 x2 from JPEG'd low resolution: LR = PIL's antialiased bicubic of the HR, saved by Pillow at quality
-  75 / 90, upscaled; PSNR on Y with 2 pixels shaved. Also the model the app picks for each file (no --model).
+- Set14 x2 and x4 from JPEG'd low resolution: LR = PIL's antialiased bicubic of the HR, saved by Pillow at
+  quality 75 / 90 (and as PNG), upscaled (at x4 a native x4 model once, a x2 model twice, as `--scale 4`
+  runs them); PSNR on Y with `scale` pixels shaved. Also the model the app picks for each file (no --model).
 
 The peers' figures are those measured in the benchmarks README.
 """
@@ -158,8 +159,9 @@ def evaluate_kodak_jpeg(models: list[Path], folder: Path) -> str:
     return "\n".join(lines)
 
 
-def evaluate_set14_jpeg(models: list[Path], folder: Path) -> str:
-    """Set14 x2 from clean (PNG) and JPEG'd low resolution: bicubic, each x2 model, the app's pick."""
+def evaluate_set14_jpeg(models: list[Path], folder: Path, scale: int = 2) -> str:
+    """Set14 x`scale` from clean (PNG) and JPEG'd low resolution: bicubic, each upscaler (at x4 a x2 model
+    runs twice, as the CLI's `--scale 4` does), the app's pick."""
     images = load_images(folder)
     columns = (0, *SET14_JPEG_QUALITIES)  # 0: the clean PNG
     rows: dict[str, dict[int, float]] = {"bicubic (PIL)": {}}
@@ -170,16 +172,16 @@ def evaluate_set14_jpeg(models: list[Path], folder: Path) -> str:
             inputs = Path(tmp) / f"q{q}"
             inputs.mkdir()
             for i, full in enumerate(images):
-                h, w = full.shape[0] // 2 * 2, full.shape[1] // 2 * 2
+                h, w = full.shape[0] // scale * scale, full.shape[1] // scale * scale
                 hrs[i] = full[:h, :w]
-                low = Image.fromarray(pil_resize(hrs[i], (w // 2, h // 2), Image.Resampling.BICUBIC))
+                low = Image.fromarray(pil_resize(hrs[i], (w // scale, h // scale), Image.Resampling.BICUBIC))
                 if q:
                     low.save(inputs / f"img{i:02d}.jpg", quality=q)
                 else:
                     low.save(inputs / f"img{i:02d}.png")
             lows = {i: read_rgb(next(inputs.glob(f"img{i:02d}.*"))) for i in hrs}
             rows["bicubic (PIL)"][q] = statistics.fmean(
-                score_y(hrs[i], pil_resize(lows[i], hrs[i].shape[1::-1], Image.Resampling.BICUBIC), 2)[0]
+                score_y(hrs[i], pil_resize(lows[i], hrs[i].shape[1::-1], Image.Resampling.BICUBIC), scale)[0]
                 for i in hrs
             )
             for model in [*models, None]:
@@ -189,17 +191,19 @@ def evaluate_set14_jpeg(models: list[Path], folder: Path) -> str:
                     meta = model_meta(model)
                     label = f"{meta.get('name', model.stem)} v{meta.get('version', '?')} (batch CLI)"
                 out = Path(tmp) / f"out{q}_{model.stem if model else 'pick'}"
-                used = run_cli(inputs, out, "upscale", model)
+                used = run_cli(inputs, out, "upscale", model, "--scale", str(scale))
                 if model is None:
                     picks[q] = set(used.values())
                 rows.setdefault(label, {})[q] = statistics.fmean(
-                    score_y(hrs[i], read_rgb(out / f"img{i:02d}.png"), 2)[0] for i in hrs
+                    score_y(hrs[i], read_rgb(out / f"img{i:02d}.png"), scale)[0] for i in hrs
                 )
-    for name, figures in SET14_JPEG_REFERENCES.items():
-        rows[name] = dict(figures)
+    if scale == 2:
+        for name, figures in SET14_JPEG_REFERENCES.items():
+            rows[name] = dict(figures)
     names = ["clean LR (PNG)", *(f"JPEG quality {q}" for q in SET14_JPEG_QUALITIES)]
     lines = [
-        f"### x2 from clean and JPEG'd low resolution, Set14 ({len(images)} images; PSNR-Y dB, 2 px shaved)",
+        f"### x{scale} from clean and JPEG'd low resolution, Set14 ({len(images)} images; PSNR-Y dB, "
+        f"{scale} px shaved)",
         "",
         f"| method | {' | '.join(names)} |",
         "|---|" + "---|" * len(columns),
@@ -223,11 +227,14 @@ def evaluate_real_benchmarks(metas: dict[Path, dict[str, str]], folder: Path) ->
         return meta.get("task") == task and meta.get("channels") == "3" and meta.get("input_size") == "any"
 
     denoisers = [p for p, m in metas.items() if photo(m, "denoise")]
-    upscalers = [p for p, m in metas.items() if photo(m, "upscale") and m.get("scale") == "2"]
+    upscalers = [p for p, m in metas.items() if photo(m, "upscale")]
     sections = []
     if denoisers and (folder / "polyu-val").is_dir():
         sections.append(evaluate_polyu(denoisers, folder / "polyu-val"))
         sections.append(evaluate_kodak_jpeg(denoisers, folder / "kodak24"))
     if upscalers and (folder / "set14").is_dir():
-        sections.append(evaluate_set14_jpeg(upscalers, folder / "set14"))
+        x2 = [p for p in upscalers if metas[p].get("scale") == "2"]
+        if x2:
+            sections.append(evaluate_set14_jpeg(x2, folder / "set14"))
+        sections.append(evaluate_set14_jpeg(upscalers, folder / "set14", scale=4))  # x2 models twice
     return sections
