@@ -155,7 +155,7 @@ def test_latent_prior_is_parsed_and_its_bounds_refused() -> None:
 
 
 def test_random_and_grid_draw_from_the_learned_prior() -> None:
-    from desktop.qt.pages.generate_page import centre_code, describe_prior, draw_codes
+    from desktop.core.jobs.generate import centre_code, describe_prior, draw_codes
 
     info = parse_model_info(TWO_CLUSTERS, *SIGNATURE)
     codes = draw_codes(info, 400, seed=5, temperature=1.0)

@@ -17,11 +17,11 @@ from desktop.core.images.fitting import fit_to_model
 from desktop.core.images.noise import add_gaussian_noise, estimate_noise_sigma
 from desktop.core.inference.session import SessionCache
 from desktop.core.jobs.denoise import DenoiseSettings, run_denoise_job
+from desktop.core.jobs.latent_map import DecodedPoint, EncodedAtlas
 from desktop.core.jobs.upscale import upscale_image
 from desktop.core.latent.codes import load_latent
 from desktop.core.latent.models import decode_codes, encode_images, find_atlas_path, load_atlas
 from desktop.qt.app_settings import AppSettings
-from desktop.qt.pages.latent_map_page import DecodedPoint, EncodedAtlas
 from desktop.qt.widgets.metrics_table import EMPTY, format_metrics
 from desktop.qt.window.main_window import MainWindow
 

@@ -2,8 +2,6 @@
 samples with a seed and a temperature, a grid of samples, images encoded into the sliders through the
 paired encoder, interpolation between two stored codes, and latent codes saved to / loaded from JSON."""
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,107 +19,64 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.latent.codes import (
-    LatentFileError,
-    arrange_grid,
-    interpolate_codes,
-    load_latent,
-    sample_codes,
-    sample_prior_codes,
-    save_latent,
+from desktop.core.jobs.generate import (
+    GRID_SIDE,
+    GenerateResult,
+    centre_code,
+    decode_code,
+    describe_generation,
+    describe_prior,
+    draw_codes,
+    encode_image,
+    load_latent_for,
+    sample_grid,
 )
-from desktop.core.latent.models import decode_codes, encode_images, fit_images
-from desktop.core.models.info import DECODER_TASKS, ModelInfo
+from desktop.core.latent.codes import LatentFileError, interpolate_codes, save_latent
+from desktop.core.models.info import DECODER_TASKS
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.progress import Progress
 from desktop.qt.pages.latent_sliders import LatentCode, LatentSliders
-from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, make_status
+from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, RunStatus
 from desktop.qt.widgets.compare_box import CompareBox
 from desktop.qt.widgets.float_slider import FloatSlider
 from desktop.qt.widgets.model_picker import ModelPicker
 from desktop.qt.widgets.qimage import convert_array_to_qimage
 
 PANEL_WIDTH = 380
-GRID_SIDE = 4
 
 
-@dataclass(frozen=True)
-class GenerateResult:
-    """A decoded image (H, W, C) and the code it came from; `input` is the image an encode started from,
-    `grid_seed` is set for a grid of samples (and `code` is then the first sample's)."""
-
-    image: np.ndarray
-    code: np.ndarray
-    input: np.ndarray | None = None
-    grid_seed: int | None = None
-
-
-def choose_prior(info: ModelInfo) -> tuple[np.ndarray, np.ndarray]:
-    """Return (mean, std) to sample codes from without a learned prior: N(0, 1) for a VAE, the codes'
-    statistics otherwise."""
-    if info.task == "vae-decoder":
-        return np.zeros(info.latent_dim, np.float32), np.ones(info.latent_dim, np.float32)
-    return info.latent.mean_array(info.latent_dim), info.latent.std_array(info.latent_dim)
-
-
-def draw_codes(info: ModelInfo, count: int, *, seed: int, temperature: float) -> np.ndarray:
-    """Return `count` codes (count, D) for Random and Grid: from the model's learned prior (`latent_prior`,
-    where the decoder knows its codes) when it has one, from `choose_prior`'s Gaussian otherwise."""
-    if info.latent.has_prior:
-        return sample_prior_codes(count, info.latent, seed=seed, temperature=temperature)
-    mean, std = choose_prior(info)
-    return sample_codes(count, mean, std, seed=seed, temperature=temperature)
-
-
-def describe_prior(info: ModelInfo) -> str:
-    """What Random and Grid sample from, in words."""
-    if info.latent.has_prior:
-        return f"learned prior: a mixture of {len(info.latent.prior_weights)} Gaussians"
-    return "N(0, I)" if info.task == "vae-decoder" else "the test codes' mean and spread"
-
-
-def centre_code(info: ModelInfo) -> np.ndarray:
-    """Return the code Reset goes back to: the learned prior's mean (its weighted component means) where
-    there is one, `choose_prior`'s mean otherwise."""
-    if info.latent.has_prior:
-        weights = np.asarray(info.latent.prior_weights, np.float64)
-        return (weights @ np.asarray(info.latent.prior_means, np.float64)).astype(np.float32)
-    return choose_prior(info)[0]
+def describe_run(entry: ModelEntry, result: GenerateResult) -> RunStatus:
+    """The status bar's line for a decode of `entry`."""
+    return RunStatus(entry.info.title, result.provider, result.seconds, result.notes)
 
 
 def run_decode(entry: ModelEntry, code: np.ndarray, context: RunContext, progress: Progress) -> PageResult:
-    progress.check_aborted()
-    model = context.open_session(entry.path, context.device)
-    started = time.perf_counter()
-    image = decode_codes(model, code[None])[0]
-    status = make_status(entry, model, started)
-    return PageResult(GenerateResult(image, code), [("Decoded", convert_array_to_qimage(image))], status)
+    """The page's job for a code (`decode_code`), run in the worker."""
+    result = decode_code(context.opener(entry), context.device, code, progress)
+    layers = [("Decoded", convert_array_to_qimage(result.image))]
+    return PageResult(result, layers, describe_run(entry, result))
 
 
 def run_encode(
     entry: ModelEntry, encoder: ModelEntry, pixels: np.ndarray, context: RunContext, progress: Progress
 ) -> PageResult:
-    model = context.open_session(encoder.path, context.device)
-    fitted = fit_images(pixels[None], model.info)  # (1, H, W, C)
-    code = encode_images(model, fitted, progress)[0]
-    decoded = run_decode(entry, code, context, progress)
-    result = GenerateResult(decoded.result.image, code, input=fitted[0])
-    layers = [("Input", convert_array_to_qimage(fitted[0])), *decoded.layers]
-    return PageResult(result, layers, decoded.status)
+    """The page's job for Encode (`encode_image`), run in the worker: the fitted input beside the decode."""
+    result = encode_image(context.opener(encoder), context.opener(entry), context.device, pixels, progress)
+    assert result.input is not None  # an encode keeps what it encoded
+    layers = [
+        ("Input", convert_array_to_qimage(result.input)),
+        ("Decoded", convert_array_to_qimage(result.image)),
+    ]
+    return PageResult(result, layers, describe_run(entry, result))
 
 
 def run_grid(
     entry: ModelEntry, seed: int, temperature: float, context: RunContext, progress: Progress
 ) -> PageResult:
-    codes = draw_codes(entry.info, GRID_SIDE * GRID_SIDE, seed=seed, temperature=temperature)
-    model = context.open_session(entry.path, context.device)
-    progress.check_aborted()
-    started = time.perf_counter()
-    grid = arrange_grid(decode_codes(model, codes), GRID_SIDE, gap=2)
-    status = make_status(entry, model, started)
+    """The page's job for Grid (`sample_grid`), run in the worker."""
+    result = sample_grid(context.opener(entry), context.device, seed, temperature, progress)
     name = f"Samples (seed {seed}, T {temperature:.2f})"
-    result = GenerateResult(grid, codes[0], grid_seed=seed)
-    return PageResult(result, [(name, convert_array_to_qimage(grid))], status)
+    return PageResult(result, [(name, convert_array_to_qimage(result.image))], describe_run(entry, result))
 
 
 class GeneratePage(ModePage):
@@ -268,12 +223,12 @@ class GeneratePage(ModePage):
         if entry is None:
             return
         try:
-            name, code = load_latent(path, entry.info.latent_dim)
+            code, warning = load_latent_for(path, entry.info)
         except LatentFileError as error:
             self.error_occurred.emit(str(error))
             return
-        if name and name != entry.info.name:
-            self.error_occurred.emit(f"{path.name} was saved with {name}; decoding it with {entry.info.name}")
+        if warning:
+            self.error_occurred.emit(warning)
         self.code.set_code(code)
 
     def result_pixels(self) -> tuple | None:
@@ -283,9 +238,7 @@ class GeneratePage(ModePage):
         entry, result = self.picker.current, self.result
         if entry is None or result is None:
             return {}
-        if result.grid_seed is not None:
-            return {"task": "generate grid", "model": entry.info.name, "seed": result.grid_seed}
-        return {"task": "generate", "model": entry.info.name, "z": [round(float(v), 5) for v in result.code]}
+        return describe_generation(entry.info.name, result)
 
     # --- internals -----------------------------------------------------------------------------------
     @Slot(object)

@@ -3,8 +3,6 @@ their codes, coloured by class: along two principal directions or two raw dimens
 point's image; clicking decodes the spot through the paired decoder (the mean code plus the point along the
 two directions, or the nearest code with the two dimensions replaced)."""
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,18 +18,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.latent.codes import Projection, make_dims_projection, make_pca_projection
-from desktop.core.latent.models import (
-    Atlas,
-    decode_codes,
-    encode_images,
-    find_atlas_path,
-    find_code_output,
-    load_atlas,
+from desktop.core.jobs.latent_map import (
+    DecodedPoint,
+    EncodedAtlas,
+    choose_axes,
+    decode_point,
+    describe_atlas_image,
+    describe_decoded_point,
+    encode_atlas,
+    has_atlas,
+    lift_point,
 )
+from desktop.core.latent.codes import Projection
+from desktop.core.latent.models import find_atlas_path
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.progress import Progress
-from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, SideItem, make_status
+from desktop.qt.pages.mode_page import ModePage, PageResult, RunContext, RunStatus, SideItem
 from desktop.qt.widgets.compare_view import CompareView
 from desktop.qt.widgets.model_picker import ModelPicker
 from desktop.qt.widgets.qimage import convert_array_to_qimage
@@ -41,52 +43,26 @@ PANEL_WIDTH = 300
 PCA, DIMS = "Principal directions (PCA)", "Two dimensions"
 
 
-@dataclass(frozen=True)
-class EncodedAtlas:
-    """The atlas of a model's dataset and its codes (N, D)."""
-
-    model: str
-    atlas: Atlas
-    codes: np.ndarray
-
-
-@dataclass(frozen=True)
-class DecodedPoint:
-    """A clicked map point, the full code it maps back to, and its decoded image (None: no decoder)."""
-
-    point: tuple[float, float]
-    code: np.ndarray
-    image: np.ndarray | None
-    nearest: int
-
-
-def has_atlas(entry: ModelEntry) -> bool:
-    return find_code_output(entry.info) is not None and find_atlas_path(entry.info.dataset) is not None
-
-
 def run_encode_atlas(
     entry: ModelEntry, atlas_path: Path, context: RunContext, progress: Progress
 ) -> PageResult:
-    atlas = load_atlas(atlas_path)
-    model = context.open_session(entry.path, context.device)
-    started = time.perf_counter()
-    codes = encode_images(model, atlas.images, progress)
-    status = make_status(entry, model, started)
-    return PageResult(EncodedAtlas(entry.info.name, atlas, codes), [], status)
+    """The page's job for a model's map (`encode_atlas`), run in the worker."""
+    encoded = encode_atlas(context.opener(entry), context.device, atlas_path, progress)
+    status = RunStatus(entry.info.title, encoded.provider, encoded.seconds, encoded.notes)
+    return PageResult(encoded, [], status)
 
 
 def run_decode_point(
     decoder: ModelEntry | None, point: DecodedPoint, context: RunContext, progress: Progress
 ) -> PageResult:
-    progress.check_aborted()
-    if decoder is None:
-        return PageResult(point, [])
-    model = context.open_session(decoder.path, context.device)
-    started = time.perf_counter()
-    image = decode_codes(model, point.code[None])[0]
-    status = make_status(decoder, model, started)
-    decoded = DecodedPoint(point.point, point.code, image, point.nearest)
-    return PageResult(decoded, [("Decoded", convert_array_to_qimage(image))], status)
+    """The page's job for a click (`decode_point`), run in the worker; without a decoder, no image."""
+    decoded = decode_point(
+        None if decoder is None else context.opener(decoder), context.device, point, progress
+    )
+    if decoder is None or decoded.image is None:
+        return PageResult(decoded, [])
+    status = RunStatus(decoder.info.title, decoded.provider, decoded.seconds, decoded.notes)
+    return PageResult(decoded, [("Decoded", convert_array_to_qimage(decoded.image))], status)
 
 
 class LatentMapPage(ModePage):
@@ -135,7 +111,7 @@ class LatentMapPage(ModePage):
     def set_models(self, scan: ModelScan) -> None:
         self.scan = scan
         self._cache.clear()
-        self.picker.set_models([entry for entry in scan.models if has_atlas(entry)])
+        self.picker.set_models([entry for entry in scan.models if has_atlas(entry.info)])
 
     def set_image(self, image: object) -> None:
         self.image = image  # type: ignore[assignment]  # the map does not use the current image
@@ -172,9 +148,8 @@ class LatentMapPage(ModePage):
         if self.encoded is None or index < 0:
             return
         atlas = self.encoded.atlas
-        label = atlas.classes[int(atlas.labels[index])] if len(atlas.classes) else ""
         self._hover_image = convert_array_to_qimage(atlas.images[index])
-        self.hover_label.setText(f"Test image #{index}: {label}")
+        self.hover_label.setText(describe_atlas_image(atlas, index))
         self._show_preview()
 
     @Slot(float, float, int)
@@ -182,8 +157,7 @@ class LatentMapPage(ModePage):
         """Map a clicked 2-D point back to a full code and decode it through the paired decoder."""
         if self.encoded is None or self.projection is None:
             return
-        code = self.projection.lift((x, y), self.encoded.codes)
-        point = DecodedPoint((x, y), code, None, nearest)
+        point = lift_point(self.projection, self.encoded.codes, (x, y), nearest)
         decoder, context = self.decoder, self.context
         self.submit(lambda progress: run_decode_point(decoder, point, context, progress))
 
@@ -195,12 +169,7 @@ class LatentMapPage(ModePage):
     def describe_processing(self) -> dict[str, object]:
         if self.decoded is None or self.decoder is None:
             return {}
-        x, y = self.decoded.point
-        return {
-            "task": "latent map decode",
-            "model": self.decoder.info.name,
-            "point": [round(x, 4), round(y, 4)],
-        }
+        return describe_decoded_point(self.decoder.info.name, self.decoded)
 
     def _show_atlas(self, encoded: EncodedAtlas) -> None:
         self.encoded = encoded
@@ -214,24 +183,12 @@ class LatentMapPage(ModePage):
         self.y_spin.setEnabled(dims)
         if entry is None or encoded is None or encoded.model != entry.info.name:
             return
-        codes = encoded.codes
-        if dims:
-            x, y = self.x_spin.value() - 1, self.y_spin.value() - 1
-            self.projection = make_dims_projection(codes.shape[1], x, y)
-            titles = (f"z{x + 1}", f"z{y + 1}")
-            self.projection_label.setText(
-                "Clicking decodes the nearest code with these two numbers replaced."
-            )
-        else:
-            components = entry.info.latent.components_array(entry.info.latent_dim)
-            self.projection = make_pca_projection(codes, components if len(components) >= 2 else None)
-            source = "the model's metadata" if len(components) >= 2 else "these codes (computed)"
-            titles = ("PC1", "PC2")
-            self.projection_label.setText(
-                f"Directions from {source}. Clicking decodes the mean code plus the point along them."
-            )
-        points = self.projection.project(codes)
-        self.scatter.set_points(points, encoded.atlas.labels, encoded.atlas.classes, titles)
+        chosen = (self.x_spin.value() - 1, self.y_spin.value() - 1) if dims else None
+        axes = choose_axes(entry.info, encoded.codes, chosen)
+        self.projection = axes.projection
+        self.projection_label.setText(axes.explanation)
+        points = axes.projection.project(encoded.codes)
+        self.scatter.set_points(points, encoded.atlas.labels, encoded.atlas.classes, axes.titles)
 
     @Slot(object)
     def _change_model(self, entry: ModelEntry | None) -> None:

@@ -1,16 +1,17 @@
 """The latent code the Generate mode edits (`LatentCode`, an observable model) and its sliders
 (`LatentSliders`): along the principal directions of the model's codes (`latent_pca`) and per raw
-dimension, ranges from `latent_stats`. Sliders follow the code; moving one changes the code."""
+dimension, ranges from `latent_stats` (their numbers: `desktop.core.jobs.generate`). Sliders follow the code;
+moving one changes the code."""
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QTabWidget, QWidget
 
+from desktop.core.jobs.generate import find_direction_coordinates, list_slider_ranges, move_along_direction
 from desktop.core.models.info import ModelInfo
 from desktop.qt.widgets.float_slider import FloatSlider
 
 SLIDER_STEPS = 200
-SPREAD = 3.0  # sliders span mean +- 3 std (or 3 standard deviations along a direction)
 PCA_FIRST_ABOVE = 16  # latent sizes above this open on the principal-direction sliders
 
 
@@ -48,20 +49,20 @@ class LatentSliders(QTabWidget):
         """Build the sliders for a decoder's latent size, statistics and principal directions."""
         dim = info.latent_dim
         latent = info.latent
-        self._mean, std = latent.mean_array(dim), latent.std_array(dim)
+        self._mean = latent.mean_array(dim)
         self._components = latent.components_array(dim)
+        raw_ranges, direction_ranges = list_slider_ranges(info)
         while self.count():
             page = self.widget(0)
             self.removeTab(0)
             if page is not None:  # while there are tabs, there is a first one
                 page.deleteLater()
         self.raw_sliders = [
-            self._make_slider(m - SPREAD * s, m + SPREAD * s, self._move_raw, i)
-            for i, (m, s) in enumerate(zip(self._mean, std, strict=True))
+            self._make_slider(low, high, self._move_raw, i) for i, (low, high) in enumerate(raw_ranges)
         ]
-        spreads = np.sqrt(np.maximum(np.asarray(latent.variances, np.float32), 1e-12))
         self.direction_sliders = [
-            self._make_slider(-SPREAD * s, SPREAD * s, self._move_direction, k) for k, s in enumerate(spreads)
+            self._make_slider(low, high, self._move_direction, k)
+            for k, (low, high) in enumerate(direction_ranges)
         ]
         raw = self._make_tab(self.raw_sliders, "z")
         if self.direction_sliders:
@@ -99,10 +100,7 @@ class LatentSliders(QTabWidget):
         self._code.set_code(code)
 
     def _move_direction(self, index: int, value: float) -> None:
-        code = self._code.code
-        direction = self._components[index]
-        code += (value - float((code - self._mean) @ direction)) * direction
-        self._code.set_code(code)
+        self._code.set_code(move_along_direction(self._code.code, self._mean, self._components[index], value))
 
     @Slot(object)
     def _follow(self, code: np.ndarray) -> None:
@@ -111,6 +109,6 @@ class LatentSliders(QTabWidget):
         for slider, value in zip(self.raw_sliders, code, strict=True):
             slider.set_value(float(value), quiet=True)
         if self.direction_sliders:
-            coordinates = (code - self._mean) @ self._components.T  # (K,)
+            coordinates = find_direction_coordinates(code, self._mean, self._components)  # (K,)
             for slider, value in zip(self.direction_sliders, coordinates, strict=True):
                 slider.set_value(float(value), quiet=True)

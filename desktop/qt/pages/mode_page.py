@@ -2,7 +2,6 @@
 (latest request wins), the settings it runs with, lazy re-runs when it is not on screen, and the signals
 the main window subscribes to."""
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,14 +53,6 @@ class RunStatus:
     provider: str
     seconds: float
     notes: tuple[str, ...] = ()
-
-
-def make_status(
-    entry: ModelEntry, model: ModelSession, started: float, notes: tuple[str, ...] = ()
-) -> RunStatus:
-    """Return the status of a run of `model` that began at `time.perf_counter()` value `started`."""
-    notes = tuple(note for note in (model.note, *notes) if note)
-    return RunStatus(entry.info.title, model.provider, time.perf_counter() - started, notes)
 
 
 @dataclass(frozen=True)
