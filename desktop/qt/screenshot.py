@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from desktop.qt.pages.latent_map_page import EncodedAtlas
+from desktop.core.jobs.latent_map import EncodedAtlas
 from desktop.qt.widgets.compare_view import SPLIT
 from desktop.qt.window.main_window import MainWindow
 
@@ -79,8 +79,8 @@ def stage_screenshot(window: MainWindow, mode: str, path: Path) -> None:
     window.show_mode("denoise" if split else mode)
     page = window.page
     if split:
-        page.compare.set_mode(SPLIT)  # type: ignore[attr-defined]
-        page.compare.view.set_split(0.5)  # type: ignore[attr-defined]
+        window.denoise_page.compare.set_mode(SPLIT)
+        window.denoise_page.compare.view.set_split(0.5)
     if mode == "latent_map":
 
         def staged(result: object) -> None:

@@ -83,6 +83,7 @@ class GeneratePage(ModePage):
     """`result_shown(GenerateResult)` after the decoded image is on screen."""
 
     title = "Generate"
+    compare: CompareBox
 
     def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)

@@ -69,6 +69,7 @@ class LatentMapPage(ModePage):
     """`result_shown(EncodedAtlas | DecodedPoint)` after the map or the decoded image updates."""
 
     title = "Latent map"
+    compare = None  # no compare box: the scatter plot, and beside it `preview`, the view Zoom acts on
 
     def __init__(self, context: RunContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
@@ -102,6 +103,10 @@ class LatentMapPage(ModePage):
         self.scatter.point_hovered.connect(self.show_hovered)
         self.scatter.point_clicked.connect(self.decode_point)
         self._change_model(None)
+
+    @property
+    def zoom_view(self) -> CompareView:
+        return self.preview
 
     @property
     def decoder(self) -> ModelEntry | None:

@@ -18,6 +18,8 @@ from desktop.core.inference.session import ModelSession
 from desktop.core.inference.tiling import DEFAULT_TILE_SIZE
 from desktop.core.models.choice import ImageShape, shape_of
 from desktop.core.models.registry import ModelEntry, ModelScan
+from desktop.qt.widgets.compare_box import CompareBox
+from desktop.qt.widgets.compare_view import CompareView
 from desktop.qt.widgets.model_picker import ModelPicker
 from desktop.qt.workers.inference_worker import (
     InferenceWorker,
@@ -71,7 +73,8 @@ SideItem = QWidget | QLayout | tuple[QWidget, int] | None  # see ModePage.lay_ou
 
 
 class ModePage(QWidget):
-    """Base of the mode pages. Subclasses implement `set_models`, `refresh` and `show_result`.
+    """Base of the mode pages. Subclasses implement `set_models`, `refresh` and `show_result`, and set
+    `picker` and `compare` (what the main window uses of a page besides the methods and signals here).
 
     Signals: `result_shown(object)` after a result is on screen, `run_finished(RunStatus)`,
     `error_occurred(str)`, `busy_changed()` when it starts or stops working (read `busy`; no bool argument:
@@ -80,7 +83,9 @@ class ModePage(QWidget):
     """
 
     title = ""
+    # Set by each page in its `__init__` (a page narrows the type where it can):
     picker: ModelPicker  # the model the page runs; every page makes one (the window reads and sets it)
+    compare: CompareBox | None  # its compare box (split, zoom, the opening hint); None: a page without one
     result_shown = Signal(object)
     run_finished = Signal(object)
     error_occurred = Signal(str)
@@ -109,6 +114,13 @@ class ModePage(QWidget):
     @property
     def busy(self) -> bool:
         return self._busy
+
+    @property
+    def zoom_view(self) -> CompareView:
+        """The view that View ▸ Zoom acts on: the compare box's (a page without one names its own)."""
+        if self.compare is None:
+            raise NotImplementedError(f"{type(self).__name__} has no compare box and names no zoom view")
+        return self.compare.view
 
     def set_models(self, scan: ModelScan) -> None:
         raise NotImplementedError

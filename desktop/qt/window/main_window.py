@@ -311,7 +311,7 @@ class MainWindow(QMainWindow):
     def _show_opening(self, text: str) -> None:
         """Say what is loading in the views that show nothing yet, in place of their drop hint."""
         for page in self.pages.values():
-            compare = getattr(page, "compare", None)
+            compare = page.compare
             if compare is not None and not compare.view.layer_names():
                 self._hints.setdefault(compare.view, compare.view.placeholder)
                 compare.view.placeholder = text
@@ -419,8 +419,7 @@ class MainWindow(QMainWindow):
 
     # --- view ----------------------------------------------------------------------------------------
     def _current_view(self) -> CompareView:
-        compare = getattr(self.page, "compare", None)
-        return compare.view if compare is not None else self.latent_map_page.preview
+        return self.page.zoom_view
 
     def zoom(self, how: str) -> None:
         """Zoom the current mode's compare view: "fit", "100", "in" or "out"."""
@@ -429,7 +428,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def toggle_split(self) -> None:
-        compare = getattr(self.page, "compare", None)
+        compare = self.page.compare
         if compare is not None:
             compare.set_mode(SIDE if compare.view.mode == SPLIT else SPLIT)
 
