@@ -37,8 +37,8 @@ from desktop.batch_cli import EXIT_OK, main
 from desktop.core.batch.job import BatchJob, validate_job
 from desktop.core.batch.report import BatchReport, FileResult, write_report
 from desktop.core.batch.runner import process_folder
-from desktop.core.latent.space import LatentSpace
 from desktop.core.models.info import ModelContractError, TensorSpec, parse_model_info
+from desktop.core.models.latent_space import LatentSpace
 from desktop.core.models.registry import read_model_file, scan_models
 from desktop.qt.window.main_window import MainWindow
 

@@ -1,2 +1,3 @@
 """Latent codes: the numbers (`codes`: sampling, interpolation, projections, the saved JSON), the models
-that encode and decode them (`models`) and the latent-space metadata they ship with (`space`)."""
+that encode and decode them (`models`). The latent-space metadata they ship with is part of a model's
+metadata: `desktop.core.models.latent_space`."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop.core.atomic import write_file_atomically
-from desktop.core.latent.space import LatentSpace
+from desktop.core.models.latent_space import LatentSpace
 
 LATENT_FILE_FORMAT = "autoencoder-studio-latent"
 

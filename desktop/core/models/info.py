@@ -11,7 +11,7 @@ from typing import Any
 
 import onnxruntime as ort
 
-from desktop.core.latent.space import LATENT_KEYS, LatentMetadataError, LatentSpace, parse_latent_space
+from desktop.core.models.latent_space import LATENT_KEYS, LatentMetadataError, LatentSpace, parse_latent_space
 
 TASKS = ("denoise", "upscale", "vae-encoder", "vae-decoder", "decoder")
 IMAGE_TASKS = ("denoise", "upscale")  # image in, image out: run on any image, tiled where "any"-size

@@ -1,6 +1,7 @@
-"""The latent-space metadata of models with a code (README, "The ONNX contract"): statistics of the test
-codes, their principal directions, the mean code per class and a learned prior to sample from, parsed and
-checked against `latent_dim`."""
+"""The latent-space metadata of models with a code (docs/onnx-contract.md): statistics of the test codes,
+their principal directions, the mean code per class and a learned prior to sample from, parsed and checked
+against `latent_dim`. Part of what a model is (`info` reads it), here so that `desktop.core.latent`, which
+uses it, depends on the models one way."""
 
 import json
 from collections.abc import Mapping
