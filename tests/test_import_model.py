@@ -6,6 +6,7 @@ model through the batch CLI and in the model list with its licence. No downloads
 import hashlib
 import importlib
 import json
+import os
 import pickle
 import re
 import warnings
@@ -90,12 +91,27 @@ def build_source(arch: str, folder: Path) -> tuple[Path, torch.nn.Module]:
     return save_state(network, folder / f"{arch}_model{suffix}"), network
 
 
+# A line the converter logged, and the files in the models folder when it came.
+Step = tuple[str, list[str]]
+
+
 @pytest.fixture(scope="module")
-def compact_import(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def compact_steps() -> list[Step]:
+    """What `compact_import` logged, line by line."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def compact_import(tmp_path_factory: pytest.TempPathFactory, compact_steps: list[Step]) -> tuple[Path, Path]:
     """The Compact x2 model imported as `compact_x2` (licence MIT): (its .onnx, the source .pth)."""
     folder = tmp_path_factory.mktemp("import_compact")
     source, _ = build_source("compact", folder)
-    target = import_model(source, folder / "models", name="compact_x2", licence="MIT", log=lambda _: None)
+    models = folder / "models"
+
+    def log(line: str) -> None:
+        compact_steps.append((line, sorted(p.name for p in models.iterdir()) if models.is_dir() else []))
+
+    target = import_model(source, models, name="compact_x2", licence="MIT", log=log)
     return target, source
 
 
@@ -149,6 +165,66 @@ def test_each_architecture_imports_and_matches_pytorch(arch: str, tmp_path: Path
     assert target == tmp_path / "models" / f"{source.stem}.onnx"
     check_import(arch, target, source)
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]  # no temporary file left
+
+
+def test_each_step_is_logged_when_it_is_done(
+    compact_import: tuple[Path, Path], compact_steps: list[Step]
+) -> None:
+    target, source = compact_import
+    lines = [line for line, _ in compact_steps]
+    size_kb = f"{source.stat().st_size / 1e3:.1f} kB"
+    sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+    parameters = sum(t.numel() for t in load_state_dict(source).values())  # Compact has no buffers
+    expected = [
+        f"reading {source} ({size_kb})",
+        f"loaded 11 tensors as weights only; sha256 {sha256}",
+        f"detected RealESRGAN Compact (8nf, 2nc): x2, 3 channels, {parameters:,} parameters, size multiple 1",
+        "exporting ONNX with dynamic batch, height and width",
+        "exported with torch.export (dynamo) in ",
+        "parity with PyTorch at 1x2 (batches of 2 and 1): max abs difference ",
+        "parity with PyTorch at 8x9 ",
+        "parity with PyTorch at 10x8 ",
+        'metadata written: task upscale, scale 2, channels 3, size_multiple 1, noise {"kind": "none"}, '
+        f"licence MIT, architecture RealESRGAN Compact, imported_from {source.name}",
+        f"{target}: RealESRGAN Compact upscale x2, 3 channels, licence MIT; exported with torch.export",
+    ]
+    assert len(lines) == len(expected)
+    for line, start in zip(lines, expected, strict=True):
+        assert line.startswith(start), line
+    differences = [float(re.search(r"max abs difference (\S+) ", line)[1]) for line in lines[5:8]]
+    assert all(0 <= d < ATOL for d in differences)
+    assert lines[-1].endswith(f"max abs {max(differences):.1e}")
+    # Each line came at its step: nothing written before the export, only the temporary file while it is
+    # checked, the model under its name at the end.
+    files = {line.split(" ")[0]: names for line, names in compact_steps[:-1]}
+    temporary = [f".compact_x2.{os.getpid()}.importing"]
+    assert files["reading"] == files["exporting"] == []
+    assert files["exported"] == files["parity"] == files["metadata"] == temporary
+    assert compact_steps[-1][1] == [target.name]
+
+
+def test_the_command_line_prints_each_step_flushed_and_how_far_it_got(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file spandrel does not know: the lines of the steps before its refusal, each flushed when printed
+    (the Import dialog shows them as they come; a block-buffered pipe would hold them to the end)."""
+    source = save_state(torch.nn.Conv2d(3, 3, 3), tmp_path / "unknown.pth")
+    flushed: list[str] = []
+    real_print = print
+
+    def recording_print(*args: object, flush: bool = False, **kwargs: object) -> None:
+        real_print(*args, flush=flush, **kwargs)  # type: ignore[call-overload]
+        if flush:
+            flushed.append(" ".join(map(str, args)))
+
+    monkeypatch.setattr("builtins.print", recording_print)
+    with pytest.raises(SystemExit, match=r"error: unknown\.pth: an architecture spandrel .* does not know"):
+        training_main(["import", str(source), "--out", str(tmp_path / "models")])
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == flushed
+    assert printed[0] == f"reading {source} ({source.stat().st_size / 1e3:.1f} kB)"
+    assert printed[1].startswith("loaded 2 tensors as weights only; sha256 ")
+    assert len(printed) == 2 and not (tmp_path / "models").exists()
 
 
 def test_the_batch_cli_runs_an_imported_model(compact_import: tuple[Path, Path], tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ import math
 import os
 import pickle
 import re
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,15 @@ NOISE_MAP_SIGMAS = {"DRUNet": 50 / 255, "FDnCNN": 75 / 255}
 INTERNAL_MULTIPLES = {"FBCNN": 8}
 # spandrel-extra-arches: architectures under their own licences (several non-commercial), left out here.
 EXTRA_ARCHES_EXAMPLES = "CodeFormer, Restormer, SRFormer, MPRNet, MIRNet2, DDColor, FeMaSR"
+
+
+Log = Callable[[str], None]
+
+
+def print_flushed(line: str) -> None:
+    """The converter's default log: each step's line on stdout at once, so the app's Import dialog (which
+    reads the child's lines as they come) shows where it is, not everything at the end."""
+    print(line, flush=True)
 
 
 class ModelImportError(ValueError):
@@ -106,12 +117,8 @@ class NoiseMapModel(ContractModel):
 
 def load_state_dict(path: Path) -> dict[str, Tensor]:
     """The tensors of a model file, read as data only; raise ModelImportError for anything else."""
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise ModelImportError(f"{path.name}: not a PyTorch model file (expected {', '.join(SUFFIXES)})")
-    if not path.is_file():
-        raise ModelImportError(f"{path}: no such file")
-    if suffix == ".safetensors":
+    check_source(path)
+    if path.suffix.lower() == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -298,7 +305,9 @@ def parity_inputs(model: ImportedModel) -> list[tuple[Tensor, ...]]:
     return batches
 
 
-def export_imported(model: ImportedModel, target: Path, metadata: dict[str, str], log=print) -> str:
+def export_imported(
+    model: ImportedModel, target: Path, metadata: dict[str, str], log: Log = print_flushed
+) -> str:
     """Write the ONNX file with dynamic batch, height and width; return the exporter used. torch.export
     (dynamo) first, as training/export.py does; where it cannot trace a network, the TorchScript exporter
     (whose trace at one size the parity check at three sizes then tests)."""
@@ -360,10 +369,11 @@ def import_model(
     licence: str | None = None,
     description: str | None = None,
     force: bool = False,
-    log=print,
+    log: Log = print_flushed,
 ) -> Path:
-    """Import `path` as `<out_dir>/<name>.onnx`; return its path. Raise ModelImportError (one line: why and
-    what to do) for a file that cannot be imported; nothing is left behind then."""
+    """Import `path` as `<out_dir>/<name>.onnx`; return its path. Each step says what it found in a line to
+    `log` as it goes. Raise ModelImportError (one line: why and what to do) for a file that cannot be
+    imported; nothing is left behind then."""
     path = Path(path)
     out_dir = Path(out_dir) if out_dir else default_models_dir()
     if out_dir is None:
@@ -381,9 +391,13 @@ def import_model(
     target = out_dir / f"{name}.onnx"
     if target.exists() and not force:
         raise ModelImportError(f"{target} exists: pass another --name, or --force to replace it")
+    check_source(path)
+    log(f"reading {path} ({_size_text(path.stat().st_size)})")
     state = load_state_dict(path)
+    sha256 = file_sha256(path)
+    log(f"loaded {len(state)} tensors as weights only; sha256 {sha256}")
     model = detect_model(state, path.name)
-    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    log(f"detected {describe_model(model)}")
     metadata = build_import_metadata(
         model, name=name, source=path, sha256=sha256, licence=licence, description=description
     )
@@ -391,30 +405,88 @@ def import_model(
     # Written beside the target under a name the app does not scan, and moved there once it passed.
     temp = out_dir / f".{name}.{os.getpid()}.importing"
     try:
+        log("exporting ONNX with dynamic batch, height and width (torch.export; a minute for large models)")
+        started = time.monotonic()
         exporter = export_imported(model, temp, metadata, log)
-        diffs = 0.0
-        for inputs in parity_inputs(model):
-            try:
-                found = check_parity(model.module, temp, inputs, atol=IMPORT_PARITY_ATOL)
-            except Exception as error:  # ParityError, or onnxruntime refusing a size
-                size = "x".join(map(str, inputs[0].shape[-2:]))
-                reason = _first_line(error).replace(f"{temp}: ", "")
-                raise ModelImportError(
-                    f"{model.architecture}: its ONNX export ({exporter}) does not match PyTorch at {size} "
-                    f"({reason}); not written: report it with the file's name"
-                ) from None
-            diffs = max(diffs, *found.values())
+        seconds = time.monotonic() - started
+        log(f"exported with {exporter} in {seconds:.1f} s ({_size_text(temp.stat().st_size)})")
+        diffs = check_imported_parity(model, temp, exporter, log)
+        log(f"metadata written: {describe_metadata(temp)}")
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
-    sizes = ", ".join("x".join(map(str, batch[0].shape[-2:])) for batch in parity_inputs(model))
     log(
         f"{target}: {model.architecture} {metadata['task']} x{model.scale}, {model.channels} channels, "
-        f"licence {licence}; exported with {exporter}; parity with PyTorch at {sizes}: max abs {diffs:.1e}"
+        f"licence {licence}; exported with {exporter}; parity with PyTorch: max abs {diffs:.1e}"
     )
     if licence == "unknown":
         log("licence unknown: check the model's page before you share what it makes (--licence SPDX)")
     return target
+
+
+def check_imported_parity(model: ImportedModel, onnx_path: Path, exporter: str, log: Log) -> float:
+    """onnxruntime against PyTorch at each of `parity_inputs`' sizes, a line each; return the largest max
+    abs difference, or raise ModelImportError at the first size beyond IMPORT_PARITY_ATOL."""
+    largest = 0.0
+    for inputs in parity_inputs(model):
+        size = "x".join(map(str, inputs[0].shape[-2:]))
+        try:
+            found = check_parity(model.module, onnx_path, inputs, atol=IMPORT_PARITY_ATOL)
+        except Exception as error:  # ParityError, or onnxruntime refusing a size
+            reason = _first_line(error).replace(f"{onnx_path}: ", "")
+            raise ModelImportError(
+                f"{model.architecture}: its ONNX export ({exporter}) does not match PyTorch at {size} "
+                f"({reason}); not written: report it with the file's name"
+            ) from None
+        difference = max(found.values())
+        largest = max(largest, difference)
+        log(
+            f"parity with PyTorch at {size} (batches of 2 and 1): max abs difference {difference:.1e} "
+            f"(limit {IMPORT_PARITY_ATOL:.0e})"
+        )
+    return largest
+
+
+def check_source(path: Path) -> None:
+    """Raise ModelImportError unless `path` is a file with a PyTorch model suffix."""
+    if path.suffix.lower() not in SUFFIXES:
+        raise ModelImportError(f"{path.name}: not a PyTorch model file (expected {', '.join(SUFFIXES)})")
+    if not path.is_file():
+        raise ModelImportError(f"{path}: no such file")
+
+
+def file_sha256(path: Path) -> str:
+    """The file's sha256, read in 1 MiB blocks (hashlib.file_digest needs Python 3.11; we take 3.10)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(2**20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_model(model: ImportedModel) -> str:
+    """What spandrel detected, in one line: e.g. "SPAN (...): x2, 3 channels, 12,345 parameters"."""
+    parameters: int = sum(p.numel() for p in model.module.parameters())  # the wrapper holds none of its own
+    tags = f" ({', '.join(model.tags)})" if model.tags else ""
+    line = (
+        f"{model.architecture}{tags}: x{model.scale}, {model.channels} channels, {parameters:,} parameters, "
+        f"size multiple {model.size_multiple}"
+    )
+    if model.noise_sigma_max is not None:
+        line += f", noise map from the app's sigma (0 to {model.noise_sigma_max * 255:.0f}/255)"
+    return line
+
+
+def describe_metadata(onnx_path: Path) -> str:
+    """The contract's keys as the written file holds them (read back, not what was meant to be written)."""
+    proto = onnx.load(str(onnx_path), load_external_data=False)
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    keys = ("task", "scale", "channels", "size_multiple", "noise", "licence", "architecture", "imported_from")
+    return ", ".join(f"{k} {metadata.get(k, '(missing)')}" for k in keys)
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
 def _fused() -> None:
