@@ -142,6 +142,19 @@ def test_evaluate_matches_training_metrics(onnx_path: Path, run_dir: Path, data_
     assert float(rows["noisy input"][1]) == pytest.approx(metrics["noisy"]["mae"], abs=1e-5)
 
 
+def test_evaluate_writes_the_results_page_with_its_command(
+    onnx_path: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "results.md"
+    args = [str(onnx_path), "--data-dir", str(data_dir), "--limit", str(LIMIT), "--bm3d-images", "0"]
+    assert main(["evaluate", *args, "--no-real", "--out", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("# Measured results\n")
+    # the page says how to regenerate it: the very command, its options included
+    assert f"`python -m training evaluate {' '.join(args)} --no-real --out {page}`" in text
+    assert "| fashion_dae_mlp |" in text and "logical cores" in text
+
+
 def test_init_starts_from_the_given_run(run_dir: Path, data_dir: Path, tmp_path: Path) -> None:
     args = ["--limit", "64", "--max-epochs", "1", "--out", str(tmp_path), "--data-dir", str(data_dir)]
     sets = ["--set", "batch_size=64", "--set", "lr=0"]  # Adam with lr 0 leaves the weights as they started

@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from training.config import RECIPES, override_config
@@ -115,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out the real-photo protocols (polyu-val, Kodak24 JPEG, Set14 x2 from JPEG'd LR), "
         "which run each photo model through the batch CLI",
     )
-    p.add_argument("--out", type=Path, default=Path("runs/results.md"), help="markdown file for the table")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/results.md"),
+        help="the results page to write (docs/results.md is this command's page over the shipped models)",
+    )
     p.set_defaults(handler=run_evaluate)
 
     p = sub.add_parser("compact", help="store ONNX files' weights as float16 (computed in float32), in place")
@@ -240,9 +246,27 @@ def run_widen(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
-    from training.evaluate import evaluate_models
+def describe_evaluate_command(args: argparse.Namespace) -> str:
+    """The command line that gives `args`, for the page it writes."""
+    words = ["python -m training evaluate", *map(str, args.models)]
+    for flag, value, default in (
+        ("--data-dir", args.data_dir, None),
+        ("--sigma", args.sigma, None),
+        ("--limit", args.limit, 0),
+        ("--bm3d-images", args.bm3d_images, 4),
+        ("--benchmarks", args.benchmarks, None),
+    ):
+        if value != default:
+            words += [flag, str(value)]
+    if not args.real:
+        words.append("--no-real")
+    return " ".join([*words, "--out", str(args.out)])
 
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from training.evaluate import evaluate_models, results_document
+
+    started = time.perf_counter()
     table = evaluate_models(
         args.models,
         sigma=args.sigma,
@@ -253,8 +277,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         real=args.real,
     )
     print(table)
+    command = describe_evaluate_command(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table + "\n")
+    args.out.write_text(results_document(table, command, time.perf_counter() - started))
     return 0
 
 

@@ -8,6 +8,8 @@ The noisy inputs use the same fixed seed as the metrics training writes, so the 
 """
 
 import json
+import os
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -358,3 +360,34 @@ def format_table(title: str, rows: list[Row], *, denoise: bool) -> str:
             f"| {r.note} |"
         )
     return "\n".join(lines)
+
+
+def describe_machine() -> str:
+    """The CPU, its core count and the runtime versions: speed figures mean little without them."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line
+        ]
+        cpu = names[0] if names else cpu
+    return (
+        f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}; Python "
+        f"{platform.python_version()}, onnxruntime {ort.__version__}, torch {torch.__version__}"
+    )
+
+
+def results_document(tables: str, command: str, seconds: float) -> str:
+    """The whole results page: how and where it was measured, then the tables of one `evaluate` run."""
+    when = time.strftime("%Y-%m-%d", time.localtime())
+    intro = (
+        "# Measured results\n\n"
+        f"Written by `{command}` on {when}, in one run of {seconds / 60:.0f} min on {describe_machine()}; no "
+        "GPU. Every table below comes from that run over the ONNX files it names (the shipped ones unless "
+        "given), with the baselines measured beside them; regenerate it with the same command. The model "
+        "cards in [models/](models/README.md) copy their model's rows, with the targets and training "
+        "stages; speed, memory, batch and cluster figures are in [performance.md](performance.md). The "
+        "protocols: `training/evaluate.py`, `training/benchmarks.py` and `training/real_benchmarks.py`; "
+        "noise and metrics: [the ONNX contract](onnx-contract.md#noise-and-metrics)."
+    )
+    return f"{intro}\n\n{tables}\n"
