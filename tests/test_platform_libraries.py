@@ -1,5 +1,6 @@
 """The system libraries of Qt's xcb plugin (issue 16): the list matches what `ldd` resolves for the plugin,
-the README's set-up line installs all of their packages, and the app names a missing one."""
+the README's set-up line installs all of their packages, and the app names a missing one. The README's first
+set-up block runs in the order a bare Debian needs (issue 35; `tools/bare_debian_check.sh` runs it on one)."""
 
 import io
 import re
@@ -50,6 +51,25 @@ def test_the_readme_set_up_line_installs_every_package() -> None:
     installed = set(line.split("apt-get install", 1)[1].replace("`", " ").split())
     assert [package for package in list_packages() if package not in installed] == []
     assert {"libxcb-icccm4", "libxcb-keysyms1", "libxcb-cursor0"} <= installed
+
+
+def readme_set_up_block() -> list[str]:
+    """Return the lines of the first fenced bash block under the README's set-up heading."""
+    section = README.read_text().split("## Set-up on a fresh machine", 1)[1]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+
+
+def test_the_set_up_block_installs_the_system_packages_before_python_runs() -> None:
+    lines = readme_set_up_block()
+    install = next(i for i, line in enumerate(lines) if "apt-get install" in line and "libxcb" in line)
+    # A fresh image may have no package lists: `apt-get install` then finds no package at all.
+    assert lines[:install] == ["sudo apt-get update"]
+    # python3-venv brings python3 itself, so nothing in the block runs Python before this line.
+    assert "python3-venv" in lines[install].split()
+    after = lines[install + 1 :]
+    assert after and after[0].startswith("python3 -m venv .venv && ")
+    assert after[-1].endswith(".venv/bin/autoencoder-studio")
+    assert not any("apt-get" in line for line in after)
 
 
 def test_a_missing_library_is_named_with_its_package() -> None:
