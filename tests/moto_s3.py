@@ -1,4 +1,4 @@
-"""moto's S3 server on 127.0.0.1 for the S3 tests (test_s3_hostile, test_cluster_batch): its endpoint and
+"""moto's S3 server on 127.0.0.1 for the S3 tests (test_cluster_storage, test_cluster_batch): its endpoint and
 fake credentials in the environment, which Ray workers started meanwhile inherit."""
 
 from collections.abc import Iterator

@@ -1,4 +1,6 @@
-"""Big photos in bounded memory (issue 33, item 3; issue 37, defect 17): tiles streamed into an output of the
+"""Tests of `desktop.core.batch.big_files` and `desktop.core.jobs.estimate`.
+
+Big photos in bounded memory (issue 33, item 3; issue 37, defect 17): tiles streamed into an output of the
 saved file's depth, the same to the bit as the float result quantised; the time and memory estimated before
 a run, a warning above the thresholds (the batch CLI runs on, the Upscale page asks once); an output the app
 could not open again refused up front; a save stopped half-way leaves nothing."""

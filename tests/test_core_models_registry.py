@@ -1,4 +1,6 @@
-"""Hostile and broken model files (issue 20): a models folder is scanned in bounded time and memory, every
+"""Tests of `desktop.core.models` (`registry`, `probe`, `info`): broken and hostile model files.
+
+Hostile and broken model files (issue 20): a models folder is scanned in bounded time and memory, every
 metadata value is checked against sane bounds, and a model whose output lies about its shape is caught.
 Issue 37: a probe stopped at its time limit is remembered by file and named by the CLI, the window never
 waits for probes (defect 6), and a probe's memory is bounded (defect 7)."""

@@ -1,4 +1,6 @@
-"""A model whose one call never ends (issue 37, defect 3): a cancel stops the call itself (onnxruntime's
+"""Tests of `desktop.core.inference.session`'s cancellable model call, and its callers.
+
+A model whose one call never ends (issue 37, defect 3): a cancel stops the call itself (onnxruntime's
 `RunOptions.terminate`), in the core, in the batch CLI (Ctrl+C, SIGTERM: exit 130, a report, no lock left)
 and in the GUI (Esc; closing the window does not wait for ever)."""
 

@@ -1,4 +1,6 @@
-"""Issue 37, defect 20: what a Ray driver leaves behind. Its scratch folder is named after its PID, removed
+"""Tests of `desktop.cluster.engine`: the Ray driver's scratch folders, start and stop.
+
+Issue 37, defect 20: what a Ray driver leaves behind. Its scratch folder is named after its PID, removed
 when the run ends, and the next run removes those of killed drivers; Ray's stdout lines ("(raylet) ...")
 go to stderr, so stdout is only the summary; a single SIGTERM stops the wait for a row that never comes;
 a Ray that does not start is one line, exit 2. No Ray instance is started here: `run_on_ray` or `ray.init`

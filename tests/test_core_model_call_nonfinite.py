@@ -1,4 +1,6 @@
-"""Non-finite numbers (issue 37, defect 4): a model that returns NaN or infinity, or a float TIFF with a NaN
+"""Tests of `desktop.core.inference.model_call` and `image_model`: non-finite numbers.
+
+Non-finite numbers (issue 37, defect 4): a model that returns NaN or infinity, or a float TIFF with a NaN
 pixel, gives a failed row and a message saying so, never an "ok" image that is all black or all white."""
 
 import json

@@ -1,4 +1,6 @@
-"""The batch as a hostile user drives it (issue 20): nothing outside the output folder is written, no input
+"""Tests of `desktop.core.batch.runner` (with `one_file`, `selection`, `folder_lock`) and the CLI.
+
+The batch as a hostile user drives it (issue 20): nothing outside the output folder is written, no input
 or original is replaced, and every odd file, full disk or second Ctrl+C still ends in a report."""
 
 import errno

@@ -1,4 +1,6 @@
-"""Image modes read wrongly (issue 37): a LAB image is given no alpha channel (defect 18); a float TIFF in
+"""Tests of `desktop.core.images.files`: odd image modes and many-page files.
+
+Image modes read wrongly (issue 37): a LAB image is given no alpha channel (defect 18); a float TIFF in
 0-255 and a 32-bit integer TIFF come out as their picture, not all white, and a note says how their values
 were read (defect 14); a TIFF of 20 000 pages opens at once, its pages counted up to a limit (defect 5)."""
 

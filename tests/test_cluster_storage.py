@@ -1,4 +1,6 @@
-"""S3 inputs, outputs and reports as a hostile probe drives them (issue 37, defects 8, 9, 12, 13, 21), against
+"""Tests of `desktop.cluster.storage` (with `manifest` and `worker`): S3 locations.
+
+S3 inputs, outputs and reports as a hostile probe drives them (issue 37, defects 8, 9, 12, 13, 21), against
 moto's S3 server on 127.0.0.1. No Ray starts here: every case ends on the driver, before any file runs, or
 calls the worker's class directly (tests/test_cluster_batch.py runs the same on a Ray cluster)."""
 

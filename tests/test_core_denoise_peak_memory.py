@@ -1,4 +1,6 @@
-"""A 100-megapixel image denoises through the core's tiled path within ~2 GB of memory (slow: a subprocess
+"""Tests of `desktop.core.jobs.denoise` on a 100-megapixel image: its peak memory.
+
+A 100-megapixel image denoises through the core's tiled path within ~2 GB of memory (slow: a subprocess
 that reports its peak resident size)."""
 
 import json

@@ -1,4 +1,6 @@
-"""x4 everywhere (issue 33, item 2) and chains (issue 35, item 3) in the batch CLI and the core's batch job:
+"""Tests of `desktop.batch_cli`'s `--scale` and `--task`, and the core's batch job.
+
+x4 everywhere (issue 33, item 2) and chains (issue 35, item 3) in the batch CLI and the core's batch job:
 `--scale 4` runs a native x4 model where one exists, else a x2 model twice (a JPEG's quality to the first
 pass only); the output name carries the factor; `--task denoise,upscale` runs both models per image in one
 pass and writes one output whose provenance (file metadata and report row) records each step."""

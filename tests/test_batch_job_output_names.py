@@ -1,4 +1,6 @@
-"""Names that spoof (issue 37, defect 19): a file name with a newline cannot print a fake line on stderr,
+"""Tests of `desktop.core.batch.job`'s output names and the batch CLI's messages.
+
+Names that spoof (issue 37, defect 19): a file name with a newline cannot print a fake line on stderr,
 and a model name with a right-to-left override (U+202E) or another control character never reaches an
 output name; both are shown escaped."""
 

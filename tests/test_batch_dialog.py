@@ -1,4 +1,6 @@
-"""The batch dialog offers x4, the self-ensemble and the denoise-then-upscale chain (issues 33 and 35), as the
+"""Tests of `desktop.qt.dialogs.batch_dialog`: the batch form.
+
+The batch dialog offers x4, the self-ensemble and the denoise-then-upscale chain (issues 33 and 35), as the
 CLI does (pytest-qt, offscreen)."""
 
 import json

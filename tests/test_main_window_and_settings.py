@@ -1,4 +1,6 @@
-"""Hostile settings and form input in the GUI (issue 20): a settings file with values of the wrong type
+"""Tests of `desktop.qt.window.main_window` and `desktop.qt.app_settings` given bad input.
+
+Hostile settings and form input in the GUI (issue 20): a settings file with values of the wrong type
 never stops the app, an input folder the batch cannot use is said in the form, not raised, and a result
 is saved only with the model that made it (issue 37, defect 10)."""
 

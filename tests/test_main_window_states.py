@@ -1,4 +1,6 @@
-"""What the window says is what is so (issue 16, items 2, 4 and 6; pytest-qt, fresh settings each): the
+"""Tests of `desktop.qt.window.main_window`: what it shows in each state.
+
+What the window says is what is so (issue 16, items 2, 4 and 6; pytest-qt, fresh settings each): the
 title, the panel while a run is under way, Esc, x4 sizes, --model, the Save dialog's folder, transparency,
 the dark message bar, the actions and the shortcuts help, the time left, and the tiles in view first."""
 
