@@ -12,8 +12,10 @@ from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
 from pytestqt.qtbot import QtBot
 
+from desktop.core.images.depth import quantize
 from desktop.core.images.files import load_image
 from desktop.core.images.fitting import fit_to_model
+from desktop.core.images.metrics import measure_image
 from desktop.core.images.noise import add_gaussian_noise, estimate_noise_sigma
 from desktop.core.inference.session import SessionCache
 from desktop.core.jobs.denoise import DenoiseSettings, run_denoise_job
@@ -159,9 +161,13 @@ def test_upscale_with_the_downscale_check(
     pixels = load_image(photo).pixels
     opener = lambda device: cache.get(tiny_models_dir / "up2_rgb.onnx", device)  # noqa: E731
     expected = upscale_image(opener, "cpu", pixels, factor=2, check=True)
-    np.testing.assert_allclose(result.upscaled, expected.upscaled, atol=1e-6)
-    assert page.metrics_table.read_row(0) == format_metrics(expected.bicubic_metrics)
-    assert page.metrics_table.read_row(1) == format_metrics(expected.model_metrics)
+    # the page holds both enlargements in the saved file's 8 bits, the float ones quantised to the bit, and
+    # measures those
+    model, bicubic = quantize(expected.upscaled, "uint8"), quantize(expected.bicubic, "uint8")
+    np.testing.assert_array_equal(result.upscaled, model)
+    np.testing.assert_array_equal(result.bicubic, bicubic)
+    assert page.metrics_table.read_row(0) == format_metrics(measure_image(expected.original, bicubic))
+    assert page.metrics_table.read_row(1) == format_metrics(measure_image(expected.original, model))
     assert page.compare.view.layer_names() == ["Original", "Downscaled", "Bicubic", "Model x2"]
     with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
         page.check_box.setChecked(False)
@@ -178,7 +184,14 @@ def test_upscale_shows_the_model_tiles_over_bicubic_as_they_finish(
     path = tmp_path / "big.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (240, 320, 3), np.uint8)).save(path)
     previews: list[list] = []
-    page.worker.partial.connect(lambda _, piece: isinstance(piece, list) and previews.append(piece))
+
+    def keep_preview(_request: int, piece: object) -> None:
+        """A copy of each preview as it is sent (in the worker): the result pane shows the output being
+        written, which fills in after."""
+        if isinstance(piece, list):
+            previews.append([(name, image.copy()) for name, image in piece])
+
+    page.worker.partial.connect(keep_preview, Qt.ConnectionType.DirectConnection)
     with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
         open_image(qtbot, window, path)
     qtbot.waitUntil(lambda: len(previews) > 0, timeout=TIMEOUT_MS)
@@ -187,7 +200,7 @@ def test_upscale_shows_the_model_tiles_over_bicubic_as_they_finish(
     image = images[2].convertToFormat(images[2].Format.Format_RGB888)
     preview = np.asarray(image.constBits()).reshape(480, -1)[:, : 640 * 3].reshape(480, 640, 3)
     result = blocker.args[0]
-    final, bicubic = (np.round(a * 255) for a in (result.upscaled, result.bicubic))
+    final, bicubic = (a.astype(float) for a in (result.upscaled, result.bicubic))  # 8-bit samples
     # the first preview has the tile at the centre (where a fitted view is centred) from the model, and the
     # far corner still bicubic, which the model changes there
     assert np.abs(preview[230:250, 310:330].astype(float) - final[230:250, 310:330]).max() <= 1

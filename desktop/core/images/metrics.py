@@ -3,7 +3,8 @@
 `compute_ssim` matches `skimage.metrics.structural_similarity(a, b, data_range=1.0)` with its defaults
 (7x7 uniform window, sample covariance, K1=0.01, K2=0.03, borders of 3 cropped, channel mean), computed with
 an integral image so it needs no scipy. Every metric runs over strips of rows in float64, so a 100-megapixel
-image needs a few strips of memory, not several float64 copies of itself.
+image needs a few strips of memory, not several float64 copies of itself. Integer images (uint8, uint16: an
+output streamed into its file's depth) are read as [0, 1] at their depth.
 """
 
 from collections.abc import Iterator
@@ -103,17 +104,25 @@ def _as_pair(reference: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.n
     return reference, image
 
 
+def _as_unit(samples: np.ndarray) -> np.ndarray:
+    """Float64 samples in [0, 1]: float ones as they are, 8- and 16-bit ones divided by their top level."""
+    if samples.dtype.kind in "ui":
+        return samples.astype(np.float64) / float(np.iinfo(samples.dtype).max)
+    return samples.astype(np.float64)
+
+
 def _iterate_strips(
     reference: np.ndarray, image: np.ndarray, overlap: int = 0
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield float64 strips of rows of both images; consecutive strips share `overlap` rows."""
+    """Yield float64 strips of rows of both images, in [0, 1] (integer samples are read at their depth);
+    consecutive strips share `overlap` rows."""
     height = reference.shape[0]
     per_row = max(1, reference[:1].size)
     step = max(1, STRIP_VALUES // per_row - overlap)
     top = 0
     while True:
         bottom = min(height, top + step + overlap)
-        yield reference[top:bottom].astype(np.float64), image[top:bottom].astype(np.float64)
+        yield _as_unit(reference[top:bottom]), _as_unit(image[top:bottom])
         if bottom >= height:
             return
         top += step

@@ -9,7 +9,7 @@ reported, with what to do about it.
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -22,7 +22,13 @@ from desktop.core.inference.ensemble import check_ensemble, ensemble_call
 from desktop.core.inference.model_call import NoiseInputs, NoiseLevels, run_model_batch
 from desktop.core.inference.session import ModelSession
 from desktop.core.inference.tensors import from_batch, to_batch
-from desktop.core.inference.tiling import DEFAULT_TILE_SIZE, Box, TileSplitting, run_tiled
+from desktop.core.inference.tiling import (
+    DEFAULT_TILE_SIZE,
+    Box,
+    TileSplitting,
+    check_preallocated,
+    run_tiled,
+)
 from desktop.core.models.info import IMAGE_TASKS, ModelInfo
 from desktop.core.progress import CancelledError, Progress
 
@@ -50,8 +56,11 @@ class RunOptions:
     focus: tuple[float, float] | None = None  # (row, column) the view is centred on: tiles there run first
     visible: Box | None = None  # the part of the image in view: its tiles run before all others
     # The output's samples: "float32" in [0, 1], or "uint8" / "uint16" quantised as the saved file will be,
-    # each band of tiles as it is done (`tiling.StreamedBlend`): no float copy of a whole big output.
+    # each part as its tiles are done (`tiling.StreamedBlend`): no float copy of a whole big output.
     out_dtype: str = "float32"
+    # Where such an output is written: an array of its shape and samples, which shows what it holds until
+    # the tiles cover it (the Upscale page fills it with the bicubic enlargement and shows it as it fills).
+    out: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class OutOfMemoryError(RuntimeError):
@@ -171,7 +180,7 @@ def apply_model(
     nearest first to `options.focus` (row, column) where given, those in the `options.visible` box first,
     tiles that run out of memory split as `splitting` says (none: the error propagates);
     `options.ensemble` > 1 averages that many orientations (`ensemble.py`); the output is float32 in [0, 1],
-    or quantised to `options.out_dtype`.
+    or quantised to `options.out_dtype` (into `options.out` where given).
     Grayscale pixels through an RGB model come back grayscale (`run_gray_as_rgb`). A model that
     estimates its noise gets `noise` (strength, JPEG quality); with `levels`, its noise levels go there."""
     info = model.info
@@ -187,7 +196,8 @@ def apply_model(
         progress.check_aborted()
         output = from_batch(call(to_batch(pixels)))
         progress.set_progress(1.0)
-        return quantize(output, options.out_dtype)
+        check_preallocated(options.out, np.dtype(options.out_dtype))
+        return quantize(output, options.out_dtype, out=options.out)
     return run_tiled(
         call,
         pixels,
@@ -199,6 +209,7 @@ def apply_model(
         visible=options.visible,
         splitting=splitting,
         out_dtype=options.out_dtype,
+        out=options.out,
     )
 
 

@@ -229,90 +229,136 @@ def take_tile(image: np.ndarray, top: int, left: int, height: int, width: int) -
     return image[np.ix_(rows, columns)]
 
 
+@dataclass(frozen=True)
+class Span:
+    """A run [start, stop) of output pixels along one axis between two tile edges, and the tiles over it
+    (indices into the grid's tops or lefts)."""
+
+    start: int
+    stop: int
+    tiles: tuple[int, ...]
+
+
+def split_axis(starts: tuple[int, ...], tile: int, scale: int, length: int) -> list[Span]:
+    """Cut [0, length) output pixels at every edge of the tiles of `tile` input pixels at `starts`, enlarged
+    `scale` times (edges past `length`, in the padding, are dropped)."""
+    edges = {0, length}
+    for start in starts:
+        edges |= {min(start * scale, length), min((start + tile) * scale, length)}
+    return [
+        Span(a, b, tuple(i for i, s in enumerate(starts) if s * scale <= a and (s + tile) * scale >= b))
+        for a, b in itertools.pairwise(sorted(edges))
+        if b > a
+    ]
+
+
 class StreamedBlend:
-    """Tile outputs blended into a preallocated (H', W', C') output of `dtype` (float32 in [0, 1], uint8 or
-    uint16 as a saved file quantises: `depth.quantize`). The output's rows fall into bands between tile edges;
-    each band's weighted sum is kept in float32 until every tile over it is done, then divided by the summed
-    weights and written in the output's dtype, and its float sum freed. Tiles in rows (no focus) keep about
-    one row of tiles in float32; float32 outputs are summed in the output itself. The arithmetic is that of
-    one float32 sum over the whole image, so the result is the same to the bit."""
+    """Tile outputs blended into a (H', W', C') output of `dtype` (float32 in [0, 1], uint8 or uint16 as a
+    saved file quantises: `depth.quantize`), preallocated by the caller or here. Tile edges cut the output
+    into cells. A cell under one tile gets that tile as it is (its blend weight is 1 there: ramps lie only
+    where neighbours overlap), written in the output's dtype when the tile comes in; a cell where tiles
+    overlap is summed in float32 until every tile over it is done, then divided by the summed weights,
+    written, and its float sum freed. So only overlaps are ever held in float32, whatever order the tiles
+    run in, and the output fills in place as they finish (a live view can show it). float32 outputs are
+    summed in the output itself. The arithmetic is that of one float32 sum over the whole image, so the
+    result is the same to the bit."""
 
     def __init__(
-        self, grid: TileGrid, padded: tuple[int, int], scale: int, size: tuple[int, int], dtype: np.dtype
+        self,
+        grid: TileGrid,
+        padded: tuple[int, int],
+        scale: int,
+        size: tuple[int, int],
+        dtype: np.dtype,
+        output: np.ndarray | None = None,
     ) -> None:
         self.grid, self.padded, self.scale, self.size, self.dtype = grid, padded, scale, size, dtype
-        tile_rows = grid.tile_height * scale
-        edges = {0, size[0], *(min(t * scale, size[0]) for t in grid.tops)}
-        edges |= {min(t * scale + tile_rows, size[0]) for t in grid.tops}
-        bounds = sorted(edges)
-        self.bands = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
-        self.band_rows = [  # the tile rows (indices into grid.tops) over each band
-            [i for i, t in enumerate(grid.tops) if t * scale <= a and t * scale + tile_rows >= b]
-            for a, b in self.bands
+        self.output = output  # integer samples only (`check_preallocated`): a float32 output is the sum
+        self.row_spans = split_axis(grid.tops, grid.tile_height, scale, size[0])
+        self.column_spans = split_axis(grid.lefts, grid.tile_width, scale, size[1])
+        self.spans_of_row = [  # the row spans under each row of tiles
+            [k for k, span in enumerate(self.row_spans) if i in span.tiles] for i in range(len(grid.tops))
         ]
-        self.row_bands = [
-            [k for k, rows in enumerate(self.band_rows) if i in rows] for i in range(len(grid.tops))
+        self.spans_of_column = [
+            [k for k, span in enumerate(self.column_spans) if j in span.tiles] for j in range(len(grid.lefts))
         ]
-        self.done_in_row = [0] * len(grid.tops)
-        self.sums: dict[int, np.ndarray] = {}
-        self.output: np.ndarray | None = None
+        self.done: dict[tuple[int, int], int] = {}  # tiles summed into each overlap cell so far
+        self.sums: dict[tuple[int, int], np.ndarray] = {}
+        self.added = 0
         self.row_weights = sum_axis_weights(grid.tops, grid.tile_height, padded[0], grid.overlap, scale)
         self.column_weights = sum_axis_weights(grid.lefts, grid.tile_width, padded[1], grid.overlap, scale)
 
     def add(self, top: int, left: int, tile: np.ndarray) -> None:
         """Blend the output (C', h * scale, w * scale) of the tile at (top, left) in input pixels."""
-        if self.output is None:
-            shape = (*self.size, tile.shape[0])
-            self.output = (
-                np.zeros(shape, np.float32) if self.dtype == np.float32 else np.empty(shape, self.dtype)
-            )
-        scale, grid, width = self.scale, self.grid, self.size[1]
-        weights = make_tile_weights(grid, top, left, self.padded, scale)
-        row = grid.tops.index(top)
-        first, left_px = top * scale, left * scale
-        right = min(left_px + grid.tile_width * scale, width)
-        for band in self.row_bands[row]:
-            a, b = self.bands[band]
-            if right > left_px:
-                part = tile[:, a - first : b - first, : right - left_px].transpose(1, 2, 0)
-                self._sum(band)[:, left_px:right] += (
-                    part * weights[a - first : b - first, : right - left_px, None]
+        output = self._prepare(tile.shape[0])
+        weights = make_tile_weights(self.grid, top, left, self.padded, self.scale)
+        first_row, first_column = top * self.scale, left * self.scale
+        for r in self.spans_of_row[self.grid.tops.index(top)]:
+            rows = self.row_spans[r]
+            for c in self.spans_of_column[self.grid.lefts.index(left)]:
+                columns = self.column_spans[c]
+                inside = (
+                    slice(rows.start - first_row, rows.stop - first_row),
+                    slice(columns.start - first_column, columns.stop - first_column),
                 )
-        self.done_in_row[row] += 1
-        if self.done_in_row[row] == len(grid.lefts):
-            for band in self.row_bands[row]:
-                if all(self.done_in_row[i] == len(grid.lefts) for i in self.band_rows[band]):
-                    self._finish(band)
+                part = tile[:, inside[0], inside[1]].transpose(1, 2, 0)
+                under = len(rows.tiles) * len(columns.tiles)
+                if under == 1 and self.dtype != np.float32:
+                    target = output[rows.start : rows.stop, columns.start : columns.stop]
+                    quantize(np.asarray(part, np.float32), self.dtype, out=target)
+                    continue
+                self._sum((r, c))[...] += part * weights[inside][..., None]
+                self.done[r, c] = self.done.get((r, c), 0) + 1
+                if self.done[r, c] == under:
+                    self._finish((r, c))
+        self.added += 1
 
-    def _sum(self, band: int) -> np.ndarray:
-        """The float32 weighted sum of a band: a view of a float32 output, else its own array."""
-        if band not in self.sums:
+    def _prepare(self, channels: int) -> np.ndarray:
+        """The output, made on the first tile (zeros for float32: the sum itself), or checked."""
+        shape = (*self.size, channels)
+        if self.output is None:
+            make = np.zeros if self.dtype == np.float32 else np.empty
+            self.output = make(shape, self.dtype)
+        elif self.output.shape != shape:
+            raise ValueError(f"the output is {self.output.shape}, the tiles make {shape}")
+        return self.output
+
+    def _sum(self, cell: tuple[int, int]) -> np.ndarray:
+        """The float32 weighted sum of a cell: a view of a float32 output, else its own array."""
+        if cell not in self.sums:
             assert self.output is not None
-            a, b = self.bands[band]
+            rows, columns = self.row_spans[cell[0]], self.column_spans[cell[1]]
             if self.dtype == np.float32:
-                self.sums[band] = self.output[a:b]
+                self.sums[cell] = self.output[rows.start : rows.stop, columns.start : columns.stop]
             else:
-                self.sums[band] = np.zeros((b - a, self.size[1], self.output.shape[2]), np.float32)
-        return self.sums[band]
+                shape = (rows.stop - rows.start, columns.stop - columns.start, self.output.shape[2])
+                self.sums[cell] = np.zeros(shape, np.float32)
+        return self.sums[cell]
 
-    def _finish(self, band: int) -> None:
-        """Divide a finished band by its summed weights and write it in the output's dtype."""
-        a, b = self.bands[band]
-        sums = self._sum(band)
-        divide_by_weights(sums, self.row_weights[a:b], self.column_weights[: self.size[1]])
+    def _finish(self, cell: tuple[int, int]) -> None:
+        """Divide a finished cell by its summed weights and write it in the output's dtype."""
+        rows, columns = self.row_spans[cell[0]], self.column_spans[cell[1]]
+        sums = self.sums.pop(cell)
+        divide_by_weights(
+            sums,
+            self.row_weights[rows.start : rows.stop],
+            self.column_weights[columns.start : columns.stop],
+        )
         if self.dtype != np.float32:
             assert self.output is not None
-            quantize(sums, self.dtype, out=self.output[a:b])
-        del self.sums[band]
+            quantize(sums, self.dtype, out=self.output[rows.start : rows.stop, columns.start : columns.stop])
 
     def result(self) -> np.ndarray:
         """The output, once every tile is in."""
-        assert (
-            self.output is not None
-            and not self.sums
-            and all(n == len(self.grid.lefts) for n in self.done_in_row)
-        )
+        assert self.output is not None and not self.sums and self.added == self.grid.count
         return self.output
+
+
+def check_preallocated(out: np.ndarray | None, dtype: np.dtype) -> None:
+    """Raise ValueError unless `out` (where given) holds integer samples of `dtype`: a float32 output is
+    the blend's running sum, which shows nothing until the end."""
+    if out is not None and (out.dtype != dtype or dtype == np.float32):
+        raise ValueError(f"a preallocated output holds uint8 or uint16 samples as asked, not {out.dtype}")
 
 
 def run_tiled(
@@ -328,10 +374,12 @@ def run_tiled(
     visible: Box | None = None,
     splitting: TileSplitting | None = None,
     out_dtype: DTypeLike = np.float32,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run `run_batch` over (H, W, C) in tiles; return (H * scale, W * scale, C') in the model's output,
-    as float32 in [0, 1] or, with `out_dtype` uint8 or uint16, quantised as a saved file is, each band of
-    rows as soon as its tiles are done (`StreamedBlend`): a float copy of the whole output never exists.
+    as float32 in [0, 1] or, with `out_dtype` uint8 or uint16, quantised as a saved file is, each part as
+    soon as its tiles are done (`StreamedBlend`): a float copy of the whole output never exists. Such an
+    output is written into `out` where given (what it holds shows until the tiles cover it).
 
     Checks `progress` for cancellation before every model call, reports the fraction of tiles done and hands
     it each tile as a `TilePiece`; tiles run nearest first to `focus` (row, column in input pixels) if given,
@@ -341,6 +389,7 @@ def run_tiled(
     """
     progress = progress or Progress()
     dtype = np.dtype(out_dtype)
+    check_preallocated(out, dtype)
     height, width = image.shape[:2]
     image = np.asarray(image, dtype=np.float32)
     padded_size = (round_up(height, multiple), round_up(width, multiple))
@@ -358,9 +407,9 @@ def run_tiled(
         cropped = output[: height * scale, : width * scale]
         if dtype == np.float32:
             return np.ascontiguousarray(cropped, dtype=np.float32)
-        return quantize(cropped, dtype)
+        return quantize(cropped, dtype, out=out)
     per_call = max(1, TILE_BATCH_PIXELS // (grid.tile_height * grid.tile_width))
-    blend = StreamedBlend(grid, padded_size, scale, (height * scale, width * scale), dtype)
+    blend = StreamedBlend(grid, padded_size, scale, (height * scale, width * scale), dtype, out)
     for start in range(0, len(corners), per_call):
         progress.check_aborted()
         chunk = corners[start : start + per_call]

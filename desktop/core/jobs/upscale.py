@@ -7,8 +7,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import DTypeLike
 from PIL import Image
 
+from desktop.core.images.depth import quantize
 from desktop.core.images.fitting import ModelInput, resize_image
 from desktop.core.images.metrics import ImageMetrics, measure_image
 from desktop.core.inference.image_model import ModelOpener, RunOptions
@@ -18,17 +20,23 @@ from desktop.core.models.info import ModelInfo
 from desktop.core.progress import Progress
 
 FACTORS = (2, 4)
+BICUBIC_STRIP_ROWS = 256  # input rows enlarged at once (`enlarge_bicubic`)
+# Input rows read above and below a strip: Pillow's bicubic reaches 2 rows either side when enlarging.
+BICUBIC_CONTEXT_ROWS = 4
 
 
 @dataclass(frozen=True)
 class UpscaleStart:
     """The first partial piece of an upscale job: what it enlarges, the bicubic result (which a preview
     shows until the model's tiles come in) and, in a check, the original. The final pass's tiles follow as
-    `tiling.TilePiece`s in output pixels; earlier passes of x4 send none (they are not the output)."""
+    `tiling.TilePiece`s in output pixels; earlier passes of x4 send none (they are not the output). An
+    output of integer samples comes as `output`: the array the model's result is written into, the bicubic
+    result where its tiles are not done yet (a preview can show it as it is, no copy)."""
 
     source: np.ndarray
     bicubic: np.ndarray
     original: np.ndarray | None
+    output: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -37,8 +45,8 @@ class UpscaleResult:
     are measured against and both metrics."""
 
     source: np.ndarray  # (h, w, C) what was enlarged: the input, or in a check its downscaled copy
-    upscaled: np.ndarray  # (h * factor, w * factor, C) by the model
-    bicubic: np.ndarray  # the same size, by bicubic interpolation
+    upscaled: np.ndarray  # (h * factor, w * factor, C) by the model, float32 or `RunOptions.out_dtype`
+    bicubic: np.ndarray  # the same size and samples, by bicubic interpolation
     original: np.ndarray | None  # in a check: the input cropped to a multiple of the factor
     bicubic_metrics: ImageMetrics | None
     model_metrics: ImageMetrics | None
@@ -67,9 +75,35 @@ def scale_box(box: Box, factor: float) -> Box:
     return top * factor, left * factor, bottom * factor, right * factor
 
 
+BICUBIC = Image.Resampling.BICUBIC
+
+
 def resize_bicubic(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bicubic resize of (H, W, C); Pillow widens the kernel when shrinking, so downscales are antialiased."""
-    return resize_image(pixels, height, width, resample=Image.Resampling.BICUBIC)
+    return resize_image(pixels, height, width, resample=BICUBIC)
+
+
+def enlarge_bicubic(
+    pixels: np.ndarray, factor: int, dtype: DTypeLike = np.float32, rows: int = BICUBIC_STRIP_ROWS
+) -> np.ndarray:
+    """`resize_bicubic` of float (H, W, C) to `factor` times its size, in `dtype` (`depth.quantize`), `rows`
+    input rows at a time: each strip's rows (and a few around them) are widened, then heightened, as
+    Pillow's one resize does, so no float copy of the whole enlargement exists; the same to the bit for
+    factors that are powers of two (others may differ in the last bit of a float)."""
+    height, width, channels = pixels.shape
+    out_width = width * factor
+    enlarged = np.empty((height * factor, out_width, channels), dtype)
+    for channel in range(channels):
+        plane = Image.fromarray(np.ascontiguousarray(pixels[..., channel], dtype=np.float32))  # mode "F"
+        for top in range(0, height, rows):
+            bottom = min(height, top + rows)
+            first, last = max(0, top - BICUBIC_CONTEXT_ROWS), min(height, bottom + BICUBIC_CONTEXT_ROWS)
+            wide = plane.crop((0, first, width, last)).resize((out_width, last - first), BICUBIC)
+            box = (0, top - first, out_width, bottom - first)
+            tall = np.asarray(wide.resize((out_width, (bottom - top) * factor), BICUBIC, box=box))
+            strip = enlarged[top * factor : bottom * factor, :, channel : channel + 1]
+            quantize(np.clip(tall, 0, 1)[..., None], dtype, out=strip)
+    return enlarged
 
 
 def downscale_for_check(pixels: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +183,11 @@ def upscale_image(
     its tiles nearest first to `options.focus` (row, column in output pixels, where the view is centred),
     those in the `options.visible` box (output pixels) first; `options.ensemble` > 1 averages that many
     orientations in each pass. `jpeg_quality` (a JPEG file's) goes to a model that takes it in the first
-    pass only: a second pass enlarges the first's output, no JPEG (nor does the check's bicubic shrink)."""
+    pass only: a second pass enlarges the first's output, no JPEG (nor does the check's bicubic shrink).
+    With `options.out_dtype` uint8 or uint16 both enlargements come in those samples (a saved file's) and
+    no float copy of either exists: the bicubic one is made in strips, the model's last pass is streamed
+    into a copy of it (`UpscaleStart.output`; earlier passes stay float32: the next one's input); the check
+    measures them as they are."""
     progress = progress or Progress()
     model = open_model(device)
     passes = count_passes(model.info, factor)
@@ -159,10 +197,12 @@ def upscale_image(
         focus=(focus[0] / scale, focus[1] / scale) if focus else None,
         visible=scale_box(visible, 1 / scale) if visible else None,
     )
-    earlier_options = dataclasses.replace(options, focus=None, visible=None)
+    earlier_options = dataclasses.replace(options, focus=None, visible=None, out_dtype="float32", out=None)
     original, source = downscale_for_check(pixels, factor) if check else (None, pixels)
-    bicubic = resize_bicubic(source, source.shape[0] * factor, source.shape[1] * factor)
-    progress.show_partial(UpscaleStart(source, bicubic, original))
+    bicubic = enlarge_bicubic(source, factor, options.out_dtype)
+    output = None if bicubic.dtype == np.float32 else bicubic.copy()  # shows bicubic until tiles cover it
+    last_options = dataclasses.replace(last_options, out=output)
+    progress.show_partial(UpscaleStart(source, bicubic, original, output))
     start = time.perf_counter()
     done = run_passes(
         ModelInput.unchanged(source, None if check else jpeg_quality),

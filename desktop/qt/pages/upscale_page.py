@@ -1,6 +1,7 @@
 """The Upscale mode: x2 or x4 (an x2 model applied twice) beside a bicubic resize, and on request the
 "downscale then upscale" check that measures both against the original."""
 
+import numpy as np
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,7 +23,7 @@ from desktop.core.models.choice import explain_pick
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.progress import PartialCallback, Progress
 from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus, SideItem, image_shape
-from desktop.qt.pages.tile_preview import ImageConverter, TilePreview
+from desktop.qt.pages.tile_preview import TilePreview
 from desktop.qt.pages.tiled_page import TiledPage
 from desktop.qt.widgets.compare_box import CompareBox
 from desktop.qt.widgets.ensemble_box import EnsembleBox, title_with_ensemble
@@ -56,18 +57,21 @@ def name_layers(factor: int, check: bool) -> tuple[str, ...]:
     return (*enlarged, "Bicubic", f"Model x{factor}")
 
 
-def preview_upscaling(
-    factor: int, check: bool, send: PartialCallback, convert: ImageConverter = convert_array_to_qimage
-) -> PartialCallback:
-    """A handler, run in the worker, of the upscale job's pieces: the result pane starts as the bicubic
-    enlargement and the model's tiles are pasted over it as they finish (`TilePreview`)."""
-    names = name_layers(factor, check)
-    preview = TilePreview(send, names[-1], convert)
+def choose_out_dtype(image: LoadedImage) -> str:
+    """The samples the page's enlargements are made in: the saved file's (16 bits for a 16-bit source,
+    else 8), so a big result holds no float copy and saves to the same bits as the float one did."""
+    return "uint16" if image.carried.bit_depth == 16 else "uint8"
+
+
+def preview_upscaling(preview: TilePreview, names: tuple[str, ...]) -> PartialCallback:
+    """A handler, run in the worker, of the upscale job's pieces (`name_layers` names the panes): the
+    result pane starts as the bicubic enlargement, the output being written (which holds it until the
+    tiles are done) where the job streams one, and the model's tiles show over it as they finish."""
 
     def handle(piece: object) -> None:
         if isinstance(piece, UpscaleStart):
             fixed = [a for a in (piece.original, piece.source, piece.bicubic) if a is not None]
-            preview.begin(list(zip(names[:-1], fixed, strict=True)), piece.bicubic)
+            preview.begin(list(zip(names[:-1], fixed, strict=True)), piece.bicubic, live=piece.output)
         elif isinstance(piece, TilePiece):
             preview.paste(piece)
 
@@ -84,11 +88,13 @@ def run_page_job(
     options: RunOptions,
 ) -> PageResult:
     """The Upscale page's job, run in the worker: the model's tiles show over the bicubic result as they
-    finish."""
+    finish; the panes of the input and the bicubic result are made once, for the preview and the result."""
     model_input = prepare_model_input(image, entry.info)
     session_note = context.open_session(entry.path, context.device).note
     convert = make_alpha_converter(image.alpha, entry.info)
-    progress = progress.with_partial(preview_upscaling(factor, check, progress.show_partial, convert))
+    names = name_layers(factor, check)
+    preview = TilePreview(progress.show_partial, names[-1], convert)
+    progress = progress.with_partial(preview_upscaling(preview, names))
     result = upscale_image(
         context.opener(entry),
         context.device,
@@ -99,9 +105,9 @@ def run_page_job(
         progress=progress,
         jpeg_quality=image.jpeg_quality,
     )
-    arrays = [a for a in (result.original, result.source, result.bicubic, result.upscaled) if a is not None]
-    names = name_layers(factor, check)
-    layers = [(name, convert(pixels)) for name, pixels in zip(names, arrays, strict=True)]
+    arrays = [a for a in (result.original, result.source, result.bicubic) if a is not None]
+    fixed = preview.fixed or [(name, convert(a)) for name, a in zip(names[:-1], arrays, strict=True)]
+    layers = [*fixed, (names[-1], convert(result.upscaled))]
     notes = tuple(note for note in (session_note, *result.notes) if note)
     title = title_with_ensemble(entry.info.title, options.ensemble)
     status = RunStatus(title, result.provider, result.seconds, notes)
@@ -122,19 +128,26 @@ def estimate_page_run(
     ensemble: int = 1,
     pixels_per_second: float = DEFAULT_OUTPUT_PIXELS_PER_SECOND,
 ) -> RunEstimate:
-    """What the page's run will take (`estimate_run`): the model's passes in float32, with what the page
-    holds beside: the bicubic copy, the pictures of the compare view (4 bytes a pixel: input, bicubic,
-    model, the tile preview's canvas) and, in a check, the original."""
+    """What the page's run will take (`estimate_run`): the model's passes, the last streamed into the
+    saved file's samples (`choose_out_dtype`), with what the page holds beside: the bicubic enlargement in
+    those samples, the input's picture (4 bytes a pixel), the pictures of both enlargements where they are
+    not their own (16-bit samples or an alpha: 4 bytes a pixel each, and the alpha fitted to them in
+    float32) and, in a check, the original in float32 and its picture."""
     info = entry.info
     height, width = image.pixels.shape[:2]
     channels = 3 if info.channels == 3 else 1
     if check:
         height, width = height // factor, width // factor
-    out_height, out_width = height * factor, width * factor
+    out_pixels = height * factor * width * factor
     passes = count_passes(info, factor)
-    held = [out_height * out_width * (channels * 4 + 3 * 4), height * width * 4]
+    out_bytes = np.dtype(choose_out_dtype(image)).itemsize
+    held = [out_pixels * channels * out_bytes, height * width * 4]  # bicubic, the input's picture
+    if out_bytes > 1 or image.alpha is not None:
+        held.append(out_pixels * 4 * 2)
+    if image.alpha is not None:
+        held.append(out_pixels * 4)
     if check:
-        held.append(out_height * out_width * (channels * 4 + 4))  # the original and its picture
+        held.append(out_pixels * (channels * 4 + 4))  # the original and its picture
     return estimate_run(
         (max(1, height), max(1, width)),
         channels,
@@ -144,7 +157,7 @@ def estimate_page_run(
         multiple=info.size_multiple,
         tile_seconds=tile_size * tile_size * info.scale**2 / pixels_per_second,
         ensemble=ensemble,
-        out_bytes=4,
+        out_bytes=out_bytes,
         held=held,
         save=False,
     )
@@ -218,6 +231,7 @@ class UpscalePage(TiledPage):
             ensemble=self.ensemble_box.passes,
             focus=self.view_focus(out_factor),
             visible=self.compare.view.visible_box((height, width)),
+            out_dtype=choose_out_dtype(image),
         )
         self.details_label.setText(self.describe_run(entry, factor, check))
         self.run_model(

@@ -1,11 +1,13 @@
-"""Conversions between float images (H, W, C) in [0, 1] and QImage; QImage (unlike QPixmap) may be built in
-worker threads, so pages convert their results there."""
+"""Conversions between images (H, W, C) (float in [0, 1], or 8- or 16-bit samples) and QImage; QImage (unlike
+QPixmap) may be built in worker threads, so pages convert their results there. 8-bit pixels without alpha
+are shown as they are (`show_array`): a big result is not copied for the screen."""
 
 from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtGui import QImage
 
+from desktop.core.images.depth import quantize
 from desktop.core.inference.image_model import fit_alpha
 from desktop.core.models.info import ModelInfo
 
@@ -18,17 +20,28 @@ ROWS_PER_STEP = 1024  # rows converted at a time: no full-size float temporaries
 
 
 def convert_array_to_qimage(pixels: np.ndarray, alpha: np.ndarray | None = None) -> QImage:
-    """Convert float (H, W, 1|3) in [0, 1] (with an optional alpha (H, W, 1)) to an 8-bit QImage that owns
-    its data. Safe in worker threads (QImage is not a QPixmap)."""
-    if alpha is not None:
-        pixels = np.concatenate([np.broadcast_to(pixels, (*pixels.shape[:2], 3)), alpha], axis=2)
+    """Convert (H, W, 1|3) pixels, float in [0, 1] or 8- or 16-bit samples (with an optional alpha (H, W, 1),
+    likewise), to an 8-bit QImage that owns its data (`depth.quantize`). Safe in worker threads (QImage is
+    not a QPixmap)."""
     height, width, channels = pixels.shape
-    data = np.empty((height, width, channels), np.uint8)
+    colours = channels if alpha is None else 3  # grey with alpha is shown as RGBA
+    data = np.empty((height, width, colours + (alpha is not None)), np.uint8)
     for top in range(0, height, ROWS_PER_STEP):
-        rows = pixels[top : top + ROWS_PER_STEP]
-        data[top : top + ROWS_PER_STEP] = np.clip(np.rint(rows * 255.0), 0, 255)
-    image = QImage(data.data, width, height, width * channels, QIMAGE_FORMATS[channels])
-    return image.copy()  # owns a copy: `data` may go
+        rows = slice(top, top + ROWS_PER_STEP)
+        data[rows, :, :colours] = quantize(pixels[rows], np.uint8)
+        if alpha is not None:
+            data[rows, :, colours:] = quantize(alpha[rows], np.uint8)
+    return show_array(data)
+
+
+def show_array(pixels: np.ndarray) -> QImage:
+    """A QImage over uint8 (H, W, 1|3|4) C-contiguous pixels, without a copy: PySide6 keeps the array alive
+    until the last copy of the image goes. The image shows the array as it is at each paint (an output
+    being written shows as it fills); anything else is converted (`convert_array_to_qimage`)."""
+    if pixels.dtype != np.uint8 or not pixels.flags.c_contiguous:
+        return convert_array_to_qimage(pixels)
+    height, width, channels = pixels.shape
+    return QImage(pixels.data, width, height, width * channels, QIMAGE_FORMATS[channels])
 
 
 def convert_qimage_to_array(image: QImage) -> tuple[np.ndarray, np.ndarray | None]:
@@ -53,7 +66,7 @@ def make_alpha_converter(alpha: np.ndarray | None, info: ModelInfo) -> Callable[
 
     def convert(pixels: np.ndarray) -> QImage:
         if alpha is None:
-            return convert_array_to_qimage(pixels)
+            return show_array(pixels) if pixels.dtype == np.uint8 else convert_array_to_qimage(pixels)
         size = (pixels.shape[0], pixels.shape[1])
         if size not in fitted:
             fitted[size] = fit_alpha(alpha, info, size)
