@@ -113,3 +113,22 @@ def test_layers_of_different_sizes_share_one_canvas(box: CompareBox) -> None:
     top, left = round(origin.y()), round(origin.x())
     expected = convert_qimage_to_array(small)[0].repeat(2, axis=0).repeat(2, axis=1)
     np.testing.assert_array_equal(shot[top : top + 20, left : left + 20], expected)  # nearest x2
+
+
+def test_a_pane_shown_again_keeps_its_reductions_and_a_new_picture_is_reduced_anew(box: CompareBox) -> None:
+    """A run's preview refreshes its result pane many times beside the same input: zoomed out, the input's
+    reduction (seconds for a big photo) is made once, the new pictures each time."""
+    view = box.view
+    _, still = make_layer(400, 600, 7)
+    _, first = make_layer(400, 600, 8)
+    view.set_layers([("Input", still), ("Model", first)])
+    view.set_zoom(0.25)
+    grab_array(view)  # painted: both panes reduced
+    reduced = {key: image for key, image in view._reductions.items() if key[0] == still.cacheKey()}
+    assert reduced and any(key[0] == first.cacheKey() for key in view._reductions)
+    _, second = make_layer(400, 600, 9)
+    view.set_layers([("Input", still), ("Model", second)])
+    assert all(view._reductions.get(key) is image for key, image in reduced.items())
+    assert not any(key[0] == first.cacheKey() for key in view._reductions)
+    grab_array(view)
+    assert any(key[0] == second.cacheKey() for key in view._reductions)

@@ -79,14 +79,17 @@ class CompareView(QWidget):
 
     # --- layers and mode -----------------------------------------------------------------------------
     def set_layers(self, layers: list[tuple[str, QImage]]) -> None:
-        """Show these named images; the view is kept when the canvas size stays, else it fits."""
+        """Show these named images; the view is kept when the canvas size stays, else it fits. An image
+        shown before (the same `cacheKey`: a run's input and bicubic panes while its preview refreshes)
+        keeps its reductions, so an image whose pixels changed must come as a new QImage."""
         layers = [(name, image) for name, image in layers if not image.isNull()]
         canvas = QSize(
             max((image.width() for _, image in layers), default=0),
             max((image.height() for _, image in layers), default=0),
         )
         self._layers = layers
-        self._reductions.clear()
+        kept = {image.cacheKey() for _, image in layers}  # a pane that stays keeps its reductions
+        self._reductions = {key: image for key, image in self._reductions.items() if key[0] in kept}
         names = self.layer_names()
         left, right = self._split_names
         if left not in names or right not in names or left == right:

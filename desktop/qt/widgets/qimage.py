@@ -37,7 +37,8 @@ def convert_array_to_qimage(pixels: np.ndarray, alpha: np.ndarray | None = None)
 def show_array(pixels: np.ndarray) -> QImage:
     """A QImage over uint8 (H, W, 1|3|4) C-contiguous pixels, without a copy: PySide6 keeps the array alive
     until the last copy of the image goes. The image shows the array as it is at each paint (an output
-    being written shows as it fills); anything else is converted (`convert_array_to_qimage`)."""
+    being written shows as it fills; views cache reductions by `cacheKey`, so a new QImage of it makes them
+    redraw all of it); anything else is converted (`convert_array_to_qimage`)."""
     if pixels.dtype != np.uint8 or not pixels.flags.c_contiguous:
         return convert_array_to_qimage(pixels)
     height, width, channels = pixels.shape
