@@ -2,6 +2,7 @@
 the core's own computation for the same inputs."""
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from desktop.core.jobs.upscale import upscale_image
 from desktop.core.latent.codes import load_latent
 from desktop.core.latent.models import decode_codes, encode_images, find_atlas_path, load_atlas
 from desktop.qt.app_settings import AppSettings
+from desktop.qt.pages import latent_map_page
 from desktop.qt.widgets.metrics_table import EMPTY, format_metrics
 from desktop.qt.window.main_window import MainWindow
 
@@ -317,6 +319,60 @@ def test_latent_map_encodes_hovers_and_decodes(
     points = page.scatter._screen
     assert points.shape == (2000, 2)
     np.testing.assert_array_equal(page.projection.project(encoded.codes), encoded.codes[:, [0, 4]])
+
+
+def hold_atlas_encoding(monkeypatch: pytest.MonkeyPatch, failure: str = "") -> tuple[threading.Event, ...]:
+    """Make the map's atlas job wait after it starts (`started`) until `release`, then encode (or raise
+    RuntimeError(failure) when given)."""
+    started, release = threading.Event(), threading.Event()
+    encode = latent_map_page.encode_atlas
+
+    def wait_then_encode(*args: object) -> EncodedAtlas:
+        started.set()
+        release.wait(TIMEOUT_MS / 1000)
+        if failure:
+            raise RuntimeError(failure)
+        return encode(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(latent_map_page, "encode_atlas", wait_then_encode)
+    return started, release
+
+
+def test_latent_map_after_esc_says_so_and_encodes_when_shown_again(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = window.latent_map_page
+    page.picker.select("tiny_vae_encoder")
+    started, release = hold_atlas_encoding(monkeypatch)
+    window.show_mode("latent_map")
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    assert page.scatter.placeholder.startswith("Encoding the fashion-mnist atlas")
+    assert not page.x_spin.isEnabled()  # the axes are principal directions: no dimensions to pick
+    with qtbot.waitSignal(page.busy_changed, timeout=TIMEOUT_MS):
+        window.cancel_job()  # Esc
+        release.set()
+    assert "cancelled (Esc)" in page.scatter.placeholder  # no longer "Encoding the ... atlas…"
+    assert not page.scatter.placeholder.endswith("\N{HORIZONTAL ELLIPSIS}")
+    monkeypatch.undo()
+    window.show_mode("generate")
+    with qtbot.waitSignal(
+        page.result_shown, timeout=TIMEOUT_MS, check_params_cb=lambda r: isinstance(r, EncodedAtlas)
+    ):
+        window.show_mode("latent_map")
+    assert page.scatter._screen.shape == (2000, 2)
+
+
+def test_latent_map_whose_atlas_fails_says_why(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = window.latent_map_page
+    page.picker.select("tiny_vae_encoder")
+    _started, release = hold_atlas_encoding(monkeypatch, failure="out of memory")
+    release.set()
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT_MS):
+        window.show_mode("latent_map")
+    assert "failed: out of memory" in page.scatter.placeholder
+    assert not page.scatter.placeholder.endswith("\N{HORIZONTAL ELLIPSIS}")
 
 
 def mouse_event(kind: QMouseEvent.Type, where: QPointF) -> QMouseEvent:

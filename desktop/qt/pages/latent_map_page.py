@@ -131,6 +131,7 @@ class LatentMapPage(ModePage):
         atlas_path = find_atlas_path(entry.info.dataset)
         assert atlas_path is not None  # has_atlas chose it
         context = self.context
+        self.encoded, self.projection = None, None  # what the cleared map shows: no points to click
         self.scatter.placeholder = f"Encoding the {entry.info.dataset} atlas\N{HORIZONTAL ELLIPSIS}"
         self.scatter.set_points(np.zeros((0, 2)), np.zeros(0), (), ("", ""))
         self.submit(lambda progress: run_encode_atlas(entry, atlas_path, context, progress))
@@ -146,6 +147,15 @@ class LatentMapPage(ModePage):
         self.decoded = result
         self._decoded_image = page_result.layers[0][1] if page_result.layers else QImage()
         self._show_preview()
+
+    def show_cancelled(self) -> None:
+        """After Esc: a map being encoded says it was cancelled (it encodes again when the page is shown
+        again); a cancelled decode leaves the map and the preview as they are."""
+        self._stop_encoding("was cancelled (Esc)")
+
+    def show_failed(self, message: str) -> None:
+        """After a failed run: a map being encoded says why (a failed decode leaves the map as it is)."""
+        self._stop_encoding(f"failed: {message}")
 
     @Slot(int)
     def show_hovered(self, index: int) -> None:
@@ -176,6 +186,18 @@ class LatentMapPage(ModePage):
             return {}
         return describe_decoded_point(self.decoder.info.name, self.decoded)
 
+    def _stop_encoding(self, what: str) -> None:
+        """Say that the atlas encoding `what` ("failed: ...") in place of "Encoding ...", and encode it again
+        the next time the page is shown; nothing when the run was a decode (a map is on screen)."""
+        entry = self.picker.current
+        if entry is None or self.encoded is not None:
+            return
+        self._stale = True
+        self.scatter.placeholder = (
+            f"Encoding the {entry.info.dataset} atlas {what}. It starts again when this page is shown again."
+        )
+        self.scatter.update()
+
     def _show_atlas(self, encoded: EncodedAtlas) -> None:
         self.encoded = encoded
         self._change_projection()
@@ -183,9 +205,7 @@ class LatentMapPage(ModePage):
     @Slot()
     def _change_projection(self) -> None:
         entry, encoded = self.picker.current, self.encoded
-        dims = self.projection_combo.currentText() == DIMS
-        self.x_spin.setEnabled(dims)
-        self.y_spin.setEnabled(dims)
+        dims = self._enable_dimensions()
         if entry is None or encoded is None or encoded.model != entry.info.name:
             return
         chosen = (self.x_spin.value() - 1, self.y_spin.value() - 1) if dims else None
@@ -194,6 +214,14 @@ class LatentMapPage(ModePage):
         self.projection_label.setText(axes.explanation)
         points = axes.projection.project(encoded.codes)
         self.scatter.set_points(points, encoded.atlas.labels, encoded.atlas.classes, axes.titles)
+
+    def _enable_dimensions(self) -> bool:
+        """Enable the two dimension boxes when the axes are two dimensions (not principal directions);
+        return whether they are."""
+        dims = self.projection_combo.currentText() == DIMS
+        self.x_spin.setEnabled(dims)
+        self.y_spin.setEnabled(dims)
+        return dims
 
     @Slot(object)
     def _change_model(self, entry: ModelEntry | None) -> None:
@@ -208,6 +236,7 @@ class LatentMapPage(ModePage):
             spin.setRange(1, max(1, dim))
             spin.setValue(min(value, dim))
             spin.blockSignals(False)
+        self._enable_dimensions()  # before any map: the boxes follow the axes from the start
         decoder = self.decoder
         if entry is None:
             self.decoder_label.setText("")
