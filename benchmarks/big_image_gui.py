@@ -4,9 +4,10 @@ Makes the synthetic camera-like JPEG of `benchmarks.big_image` (default 6000x400
 process, opens it in the real main window (headless: `QT_QPA_PLATFORM=offscreen`, a settings file of its own,
 the shipped models on CPU), picks `--model` (default photo_sr_x2) at `--factor` (default 2) on the Upscale
 page, says yes to the page's big-run question (printed: the page's own estimate) and waits for the result on
-screen. Prints the wall time from opening the file to the result, the run's time (the page busy), and the
-process's peak resident memory (`VmHWM`) and what stays resident with the result shown (`VmRSS`). A
-benchmark, not a test: on a 2-core machine the 24 MP case takes many minutes.
+screen. Prints the wall time from opening the file to the result, the run's time (the page busy), the
+process's CPU time (which a loaded machine changes less than the wall time), its peak resident memory
+(`VmHWM`) and what stays resident with the result shown (`VmRSS`). A benchmark, not a test: on a 2-core
+machine the 24 MP case takes many minutes.
 
     python -m benchmarks.big_image_gui                          # 24 MP, x2
     python -m benchmarks.big_image_gui --width 3000 --height 2000 --keep /tmp/big
@@ -17,12 +18,14 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.big_image import make_photo
 
@@ -47,6 +50,8 @@ def run_page(photo: Path, model: str, factor: int, timeout_s: float) -> dict[str
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from desktop.core.jobs.estimate import RunEstimate
+    from desktop.qt.pages import upscale_page
     from desktop.qt.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -58,6 +63,15 @@ def run_page(photo: Path, model: str, factor: int, timeout_s: float) -> dict[str
     page = window.upscale_page
     questions: list[str] = []
     page.confirm_big_run = lambda question: questions.append(question) or True  # type: ignore[method-assign]
+    estimates: list[str] = []  # what the page estimated before the run, asked or not
+    estimate = upscale_page.estimate_page_run
+
+    def record_estimate(*args: Any, **kwargs: Any) -> RunEstimate:
+        found = estimate(*args, **kwargs)
+        estimates.append(found.describe())
+        return found
+
+    upscale_page.estimate_page_run = record_estimate
     loop = QEventLoop()
     timer = QTimer()
     timer.setSingleShot(True)
@@ -89,6 +103,7 @@ def run_page(photo: Path, model: str, factor: int, timeout_s: float) -> dict[str
     finished = time.perf_counter()
     app.processEvents()  # the result painted
     memory = read_memory_mib()
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # the whole process: start, load, run, pictures
     run_started = marks.get("run_started", started)
     used = page.picker.current if page.result_source() is not None else None  # the result's model
     window.close()
@@ -96,9 +111,11 @@ def run_page(photo: Path, model: str, factor: int, timeout_s: float) -> dict[str
     return {
         "outcome": outcome[0] if outcome else f"timed out after {timeout_s:.0f} s",
         "model": used.info.name if used is not None else "no result",
+        "estimate": estimates[-1] if estimates else "",
         "question": questions[0] if questions else "",
         "wall_s": finished - started,
         "run_s": finished - run_started,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_mib": memory["VmHWM"],
         "resident_after_mib": memory["VmRSS"],
     }
@@ -150,11 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{when} on {platform.machine()} ({platform.processor() or platform.system()}):")
         megapixels = args.width * args.height / 1e6
         print(f"{photo.name} ({megapixels:.1f} MP) x{args.factor}, {figures['model']}, on the Upscale page")
-        print(f"the page asked: {figures['question']!r}")
+        print(f"the page estimated {figures['estimate']}; it asked: {figures['question']!r}")
         print(
             f"{figures['outcome']}: wall time {figures['wall_s']:.1f} s (open to result), run "
-            f"{figures['run_s']:.1f} s; peak RSS {figures['peak_mib']:.0f} MiB, "
-            f"{figures['resident_after_mib']:.0f} MiB resident with the result on screen"
+            f"{figures['run_s']:.1f} s, {figures['cpu_s']:.0f} s of CPU in all; peak RSS "
+            f"{figures['peak_mib']:.0f} MiB, {figures['resident_after_mib']:.0f} MiB resident with the"
+            " result on screen"
         )
         return 0 if figures["outcome"] == "done" else 1
     finally:
