@@ -1,8 +1,8 @@
 """The batch dialog: settings, Start / Cancel / Retry failed / Open output folder, progress with ETA, and
 a results table. The batch itself runs in a `BatchWorker` thread; this view only connects signals."""
 
-from PySide6.QtCore import QThread, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtCore import QSize, QThread, QUrl, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -19,10 +19,12 @@ from desktop.core.batch.runner import BatchStatus
 from desktop.core.models.registry import ModelEntry
 from desktop.qt.dialogs.batch_form import BatchForm
 from desktop.qt.dialogs.batch_results_table import BatchResultsTable
+from desktop.qt.window.window_size import fit_rect
 from desktop.qt.workers.batch_worker import BatchWorker
 from desktop.qt.workers.inference_worker import start_worker_thread, stop_worker_thread
 
 PROGRESS_STEPS = 1000
+DIALOG_SIZE = QSize(980, 720)  # shrunk to fit a smaller screen's available area (`fit_rect`)
 ERROR_STYLE = "color: #c62828;"
 
 
@@ -69,7 +71,7 @@ class BatchDialog(QDialog):
         self.open_button.clicked.connect(self.open_output_folder)
         self.close_button.clicked.connect(self.close)
         self._set_running(False)
-        self.resize(980, 720)
+        self.resize(fit_size(self, DIALOG_SIZE))
 
     @property
     def report(self) -> BatchReport | None:
@@ -174,3 +176,10 @@ class BatchDialog(QDialog):
         self._set_running(False)
         self._show_message(f"Batch failed: {message}", error=True)
         self.batch_failed.emit(message)
+
+
+def fit_size(dialog: QWidget, wanted: QSize) -> QSize:
+    """`wanted`, shrunk where it and a window frame would not fit the available area of the dialog's
+    screen (a 1366x768 laptop leaves 692 px of height under a title bar and a panel)."""
+    screen = dialog.screen() or QGuiApplication.primaryScreen()
+    return wanted if screen is None else fit_rect(screen.availableGeometry(), wanted).size()

@@ -81,8 +81,10 @@ class BatchForm(QWidget):
         self.ensemble_combo = QComboBox()
         for passes in ENSEMBLE_SIZES:
             self.ensemble_combo.addItem("off" if passes == 1 else f"{passes} orientations", passes)
-        self.model_label = QLabel()  # one line; the model's description is its tooltip
+        self.model_label = QLabel()  # what the model takes and makes; its description is the tooltip
+        # wrapped in the width the task row gives it: a long line neither widens the dialog nor is cut
         self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.model_label.setWordWrap(True)
         self.auto_sigma_check = QCheckBox("Estimate per image")
         self.auto_sigma_check.setChecked(True)
         self.auto_sigma_check.setToolTip("Noise-conditioned models get each image's estimated noise level")

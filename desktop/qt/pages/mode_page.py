@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QThread, Signal, Slot
+from PySide6.QtCore import Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QHBoxLayout, QLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLayout,
+    QScrollArea,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.core.images.files import LoadedImage
 from desktop.core.inference.image_model import ModelOpener
@@ -174,7 +182,9 @@ class ModePage(QWidget):
 
     def lay_out_beside(self, width: int, items: list[SideItem], main: QWidget) -> None:
         """Lay the page out as a fixed-width side column of `items` beside `main`, which takes the rest:
-        a widget or layout, a (widget, stretch) pair, or None for a stretch."""
+        a widget or layout, a (widget, stretch) pair, or None for a stretch. The column scrolls where the
+        page is shorter than it (a 1366x768 screen with the file strip open) rather than squashing its
+        wrapped labels and boxes below the height they need."""
         panel = QWidget()
         panel.setFixedWidth(width)
         column = QVBoxLayout(panel)
@@ -189,7 +199,7 @@ class ModePage(QWidget):
             else:
                 column.addWidget(item)
         layout = QHBoxLayout(self)
-        layout.addWidget(panel)
+        layout.addWidget(scroll_vertically(panel))
         layout.addWidget(main, 1)
 
     def set_context(self, context: RunContext) -> None:
@@ -285,6 +295,20 @@ class ModePage(QWidget):
     def _partial(self, request_id: int, piece: object) -> None:
         if request_id == self._latest:
             self.show_partial(piece)
+
+
+def scroll_vertically(panel: QWidget) -> QScrollArea:
+    """A frameless scroll area that shows the fixed-width `panel` whole when the page is tall enough and
+    scrolls it up and down when not. It keeps room for the scroll bar beside the panel, so the panel's
+    wrapped text does not flow anew (and change its height) as the bar comes and goes."""
+    area = QScrollArea()
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)  # the panel takes the height the page gives it, its stretches included
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(panel)
+    bar = area.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, area)
+    area.setFixedWidth(panel.maximumWidth() + bar)
+    return area
 
 
 def image_shape(image: LoadedImage | None) -> ImageShape | None:
