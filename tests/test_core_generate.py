@@ -1,6 +1,7 @@
 """desktop.core.jobs.generate, without Qt: a code decoded, an image encoded and decoded back, a grid of
 samples, the sliders' ranges and directions, a saved code read back for a model, and what a result records."""
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,6 +104,25 @@ def test_reset_goes_back_to_the_codes_mean(cache: SessionCache, latent_models_di
     plain = cache.get(latent_models_dir / "tiny_blur_decoder.onnx", "cpu").info
     np.testing.assert_array_equal(centre_code(vae), np.zeros(8))  # a VAE's prior: N(0, I)
     np.testing.assert_allclose(centre_code(plain), 0.1)  # a plain decoder: its codes' mean
+
+
+def test_reset_goes_to_the_heaviest_component_of_a_learned_prior(
+    cache: SessionCache, latent_models_dir: Path
+) -> None:
+    """The mixture's weighted mean lies between its clusters, where no code was trained (the cans VAE
+    decodes it as a cyan and black blob): Reset takes the mean of the component most codes come from."""
+    vae = cache.get(latent_models_dir / "tiny_vae_decoder.onnx", "cpu").info
+    means = ((-4.0,) * 8, (4.0,) * 8, (0.5, -0.5) * 4)
+    mixture = dataclasses.replace(
+        vae.latent, prior_weights=(0.35, 0.4, 0.25), prior_means=means, prior_stds=((0.1,) * 8,) * 3
+    )
+    centre = centre_code(dataclasses.replace(vae, latent=mixture))
+    np.testing.assert_array_equal(centre, np.full(8, 4.0))  # not the weighted mean, 0.325 and 0.075
+    assert centre.dtype == np.float32 and centre.shape == (8,)
+    single = dataclasses.replace(
+        mixture, prior_weights=(1.0,), prior_means=means[2:], prior_stds=((0.1,) * 8,)
+    )
+    np.testing.assert_array_equal(centre_code(dataclasses.replace(vae, latent=single)), means[2])
 
 
 def test_a_saved_code_comes_back_for_its_model_or_with_a_warning(

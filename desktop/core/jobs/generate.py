@@ -1,7 +1,8 @@
 """The Generate jobs the GUI runs: a code decoded, an image encoded (through the paired encoder) and decoded
 back, a grid of samples; and what the page samples and edits: the codes Random and Grid draw (from the
-model's learned prior where it has one), the code Reset goes back to, the sliders' ranges and directions,
-a saved code read back for a model, and what a result records in a saved file. No threads, no Qt."""
+model's learned prior where it has one), the code Reset goes back to (the mean of the prior's most likely
+component), the sliders' ranges and directions, a saved code read back for a model, and what a result
+records in a saved file. No threads, no Qt."""
 
 import time
 from dataclasses import dataclass, field
@@ -61,11 +62,13 @@ def describe_prior(info: ModelInfo) -> str:
 
 
 def centre_code(info: ModelInfo) -> np.ndarray:
-    """Return the code Reset goes back to: the learned prior's mean (its weighted component means) where
-    there is one, `choose_prior`'s mean otherwise."""
+    """Return the code the page opens with and Reset goes back to: the mean of the learned prior's most
+    likely component (the heaviest; for a single Gaussian, its mean) where there is one, `choose_prior`'s
+    mean otherwise. Not the mixture's own mean: that lies between its clusters, where no training code
+    was (the cans VAE decodes it as a cyan and black blob, its heaviest component's mean as a can)."""
     if info.latent.has_prior:
-        weights = np.asarray(info.latent.prior_weights, np.float64)
-        return (weights @ np.asarray(info.latent.prior_means, np.float64)).astype(np.float32)
+        heaviest = int(np.argmax(info.latent.prior_weights))
+        return np.asarray(info.latent.prior_means[heaviest], np.float32)
     return choose_prior(info)[0]
 
 

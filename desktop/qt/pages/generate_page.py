@@ -101,7 +101,9 @@ class GeneratePage(ModePage):
         self.random_button = QPushButton("Random")
         self.random_button.setToolTip("A new random seed, and its sample")
         self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("Back to the mean code")
+        self.reset_button.setToolTip(
+            "Back to the code the model opens with: the mean of its prior's most likely component"
+        )
         self.prior_label = QLabel()
         self.prior_label.setWordWrap(True)
         self.grid_button = QPushButton(f"Grid {GRID_SIDE}x{GRID_SIDE}")
