@@ -130,3 +130,21 @@ def test_the_file_quality_reaches_the_first_pass_only(tmp_path: Path) -> None:
     twice = upscale_image(opener, "cpu", pixels, factor=4, jpeg_quality=75).upscaled
     plain = upscale_image(opener, "cpu", pixels, factor=2).upscaled
     assert np.allclose(once, 0.075) and np.allclose(twice, 0.075) and np.allclose(plain, 0.0)
+
+
+def test_without_a_factor_the_x2_models_come_before_a_native_x4_one(upscalers: Path) -> None:
+    """The Upscale page ranks its models with no factor (the model it picks sets the factors offered): a
+    JPEG above the x2 JPEG model's qualities, which a x4 JPEG model takes, still opens at x2, the default;
+    asked for x4, the native x4 model comes first."""
+    rewrite_metadata(
+        upscalers / "jpeg_x2.onnx",
+        noise=json.dumps({"kind": "none", "jpeg_quality": True, "jpeg_quality_max": 88}),
+    )
+    rewrite_metadata(build_jpeg_upscaler(upscalers / "jpeg_x4.onnx", name="jpeg_x4"), scale="4")
+    models = scan_models([upscalers]).select_task("upscale")
+    assert {m.info.name: m.info.scale for m in models}["jpeg_x4"] == 4
+    for quality in (60, 95):
+        image = ImageShape(300, 400, 3, jpeg=True, jpeg_quality=quality)
+        assert rank_models(models, image)[0].info.scale == 2
+        assert rank_models(models, image, factor=4)[0].info.name == "jpeg_x4"
+    assert rank_models(models, ImageShape(300, 400, 3))[0].info.name == "clean_x2"

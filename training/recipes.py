@@ -125,6 +125,29 @@ PHOTO_SR_X2_STAGES = [
     ),
 ]
 
+# photo_sr_x2_real's own stages after photo_sr_x2's, which the native x4 continues too
+SR_X2_REAL_STAGES = [
+    Stage(
+        "v1.1",
+        "photo-sr-x2-real",
+        "told the JPEG quality, from v2.5's file: blur and noise on 15 % of the inputs each, JPEG on "
+        "85 %, 30 min",
+        init="v2.5",
+        from_files=True,
+        overrides=SR_REAL_SHARES | {"time_budget_s": 1800.0, "version": "1.1"},
+    ),
+    Stage(
+        "v1.2",
+        "photo-sr-x2-real",
+        "90 min more at lr 1e-4 (26 epochs of 2048 96-px crops beside a second training); "
+        "jpeg_quality_max 88 set at export: on the photos' validation split it beats v2.5 from JPEGs "
+        "of quality 85 and below and loses from 90 and above",
+        init="v1.1",
+        overrides=SR_REAL_SHARES
+        | {"lr": 1e-4, "time_budget_s": 5400.0, "version": "1.2", "jpeg_quality_max": 88},
+    ),
+]
+
 LINEAGES: dict[str, list[Stage]] = {
     "fashion_dae_mlp": [
         Stage(
@@ -345,26 +368,23 @@ LINEAGES: dict[str, list[Stage]] = {
     # The real-photo x2 upscaler (issue 33): photo_sr_x2's lineage to v2.5, then trained on the real-photo
     # degradations from v2.5's file. v1.0 (blur on 60 % of the inputs, 90 min) was not an ancestor: it learnt
     # to sharpen what was never blurred (Set14 x2 from q90 JPEG 30.24 dB against v2.5's 31.29).
-    "photo_sr_x2_real": [
+    "photo_sr_x2_real": [*PHOTO_SR_X2_STAGES, *SR_X2_REAL_STAGES],
+    # The native x4 upscaler (issue 33): photo_sr_x2_real's lineage, then a x4 network (one more x2 step
+    # in its tail) started from v1.2's run, the tail's new layers fresh. Its one run was stopped after 30
+    # min of a 45-min budget and resumed (`train --resume`) with the budget extended to 150 min, which
+    # stretched the cosine from there, and resumed again with max_epochs 41 to end it by its own rule at
+    # 2.3 h: a replay with the final fields has the longer cosine from the start.
+    "photo_sr_x4": [
         *PHOTO_SR_X2_STAGES,
+        *SR_X2_REAL_STAGES,
         Stage(
-            "v1.1",
-            "photo-sr-x2-real",
-            "told the JPEG quality, from v2.5's file: blur and noise on 15 % of the inputs each, JPEG on "
-            "85 %, 30 min",
-            init="v2.5",
-            from_files=True,
-            overrides=SR_REAL_SHARES | {"time_budget_s": 1800.0, "version": "1.1"},
-        ),
-        Stage(
-            "v1.2",
-            "photo-sr-x2-real",
-            "90 min more at lr 1e-4 (26 epochs of 2048 96-px crops beside a second training); "
-            "jpeg_quality_max 88 set at export: on the photos' validation split it beats v2.5 from JPEGs "
-            "of quality 85 and below and loses from 90 and above",
-            init="v1.1",
+            "x4-v1.0",
+            "photo-sr-x4-real",
+            "x4 in one pass, from the x2 model's run; half the inputs clean (the app gives it PNGs too); "
+            "41 epochs of 2048 192-px crops, 2.3 h, of a 150-min budget",
+            init="v1.2",
             overrides=SR_REAL_SHARES
-            | {"lr": 1e-4, "time_budget_s": 5400.0, "version": "1.2", "jpeg_quality_max": 88},
+            | {"clean_share": 0.5, "blur_sigma_max": 2.0, "time_budget_s": 9000.0, "max_epochs": 41},
         ),
     ],
     "cans_vae": [

@@ -19,6 +19,8 @@ from desktop.core.images.jpeg_quality import find_jpeg_quality
 from desktop.core.models.info import DECODER_TASKS, ModelInfo
 from desktop.core.models.registry import ModelEntry
 
+DEFAULT_FACTOR = 2  # the enlargement of an upscaler picked with no factor asked for
+
 TRAINING_SIZE_KEYS = ("image_size", "crop_size")  # train_config keys, in order, giving the side trained at
 JPEG_FORMATS = ("JPEG", "MPO")
 # A JPEG of this quality or above is said to be nearly lossless where a model trained on clean inputs takes it
@@ -132,10 +134,11 @@ def rank_models(
     models: Sequence[ModelEntry], image: ImageShape | None, *, factor: int | None = None
 ) -> list[ModelEntry]:
     """Return `models` best first for `image` (None: no image yet, as for any photo): fitting ones first,
-    then for an enlargement `factor` those that make it in one pass (a native x4 model before a x2 one
-    run twice), then nearest the size they were trained at, then those of the image's own channel count
-    (RGB without an image), then for denoising a Gaussian denoiser where the app adds Gaussian noise of a
-    known sigma (`known_noise`) and one that estimates the noise for a photo's own noise, then for a JPEG
+    then for an enlargement `factor` (default x2) those that make it in one pass (a native x4 model
+    before a x2 one run twice), then nearest the size they were trained at, then those of the image's own
+    channel count (RGB without an image), then for denoising a Gaussian denoiser where the app adds
+    Gaussian noise of a known sigma (`known_noise`) and one that estimates the noise for a photo's own
+    noise, then for a JPEG
     file those told the file's JPEG quality (trained on JPEG artefacts; unless the file's quality is above
     what such a model declares it is meant for) and for other files those that are not (trained on clean
     inputs), then the best test PSNR; ties keep scan order."""
@@ -147,7 +150,9 @@ def rank_models(
         info = entry.info
         return (
             bool(explain_misfit(info, image)),
-            factor is not None and info.scale != factor,  # native for the factor asked for
+            # native for the factor asked for; without one (the Upscale page, where the model sets the
+            # factors offered) x2, the default enlargement, so a native x4 model never takes a file by default
+            info.task == "upscale" and info.scale != (factor or DEFAULT_FACTOR),
             measure_size_gap(info, image),
             info.channels != wanted_channels,
             # synthetic Gaussian noise to a Gaussian denoiser, a photo's own noise to one that estimates it
