@@ -10,15 +10,18 @@ height and width, checked against PyTorch at three sizes, and written with the c
 `licence`, `source_sha256`, `architecture` and `imported_from`.
 """
 
+import contextlib
 import hashlib
+import inspect
 import json
 import math
 import os
 import pickle
 import re
+import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,7 +181,9 @@ def detect_model(state: dict[str, Tensor], source: str) -> ImportedModel:
     import spandrel
 
     try:
-        descriptor = spandrel.MAIN_REGISTRY.load(state)
+        with warnings.catch_warnings():  # spandrel's networks' own (SwinIR: torch.meshgrid's indexing)
+            warnings.simplefilter("ignore")
+            descriptor = spandrel.MAIN_REGISTRY.load(state)
     except spandrel.UnsupportedModelError:
         raise ModelImportError(
             f"{source}: an architecture spandrel {spandrel.__version__} does not know (it may be newer, or "
@@ -310,7 +315,56 @@ def export_imported(
 ) -> str:
     """Write the ONNX file with dynamic batch, height and width; return the exporter used. torch.export
     (dynamo) first, as training/export.py does; where it cannot trace a network, the TorchScript exporter
-    (whose trace at one size the parity check at three sizes then tests)."""
+    (whose trace at one size the parity check at three sizes then tests). Window-attention networks are
+    traced with `window_reverse` in integer arithmetic (`integer_window_reverse`)."""
+    with integer_window_reverse(model.module):
+        return _export_either(model, target, metadata, log)
+
+
+@contextlib.contextmanager
+def integer_window_reverse(network: nn.Module) -> Iterator[None]:
+    """Swap, while it runs, the `window_reverse` of spandrel's window-attention architectures (SwinIR; the
+    same function is in Swin2SR, HAT, DRCT, ATD and DCTLSA) for one in integer arithmetic.
+
+    Theirs finds the batch as `int(windows.shape[0] / (H * W / window_size / window_size))`: float
+    arithmetic on the sizes, which torch.export cannot keep symbolic, and the ONNX it gave was right at the
+    example's batch only (a small SwinIR exported at batch 2: within 1.3e-6 of PyTorch at batch 2 at five
+    sizes, 4e-3 to 4e-2 off at batches 1 and 3; the app runs batch 1). The parity check still compares the
+    export with their own function."""
+    swapped = []
+    for name in {type(part).__module__ for part in network.modules()}:
+        module = sys.modules.get(name)
+        original = getattr(module, "window_reverse", None)
+        if module is not None and callable(original) and _reverses_with_float_batch(original):
+            swapped.append((module, original))
+            module.window_reverse = _window_reverse  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module, original in swapped:
+            module.window_reverse = original  # type: ignore[attr-defined]
+
+
+def _reverses_with_float_batch(function: Callable[..., object]) -> bool:
+    """Whether `function` is the window_reverse(windows, window_size, H, W) that divides sizes as floats."""
+    try:
+        source = inspect.getsource(function)
+        parameters = inspect.signature(function).parameters
+    except (OSError, TypeError, ValueError):
+        return False
+    return len(parameters) == 4 and "int(windows.shape[0] /" in source
+
+
+def _window_reverse(windows: Tensor, window_size: int, height: int, width: int) -> Tensor:
+    """(batch * rows * columns, window_size, window_size, C) windows -> (batch, height, width, C)."""
+    rows, columns = height // window_size, width // window_size
+    batch = windows.shape[0] // (rows * columns)
+    grid = windows.view(batch, rows, columns, window_size, window_size, -1)
+    return grid.permute(0, 1, 3, 2, 4, 5).contiguous().view(batch, height, width, -1)
+
+
+def _export_either(model: ImportedModel, target: Path, metadata: dict[str, str], log: Log) -> str:
+    """`export_imported`'s two exporters, the TorchScript one where torch.export fails."""
     m = model.size_multiple
     side = math.ceil(max(model.minimum, 4 * m, 16) / m) * m
     names = ("image", "sigma") if model.noise_sigma_max is not None else ("image",)
