@@ -1,9 +1,12 @@
 """The Upscale page on a big photo in bounded memory: both enlargements held in the saved file's samples (no
 float copy of either), the bicubic one made in strips, the model's streamed into a copy of it that the
 preview shows as it fills (float32 only where tiles overlap, whatever order they run in), the panes showing
-those arrays uncopied; what the page saves is the float result quantised, to the bit, as before."""
+those arrays uncopied; what the page saves is the float result quantised, to the bit, as before. And the
+page's factor on the shipped models: x4 runs the native x4 model, as the batch CLI's --scale 4 does, unless
+the user picked a model by hand."""
 
 import tracemalloc
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,9 +26,11 @@ from desktop.core.inference.session import SessionCache
 from desktop.core.inference.tiling import StreamedBlend, plan_tiles
 from desktop.core.jobs.upscale import enlarge_bicubic, resize_bicubic, upscale_image
 from desktop.core.models.registry import ModelEntry, scan_models
+from desktop.core.paths import find_asset
 from desktop.core.progress import Progress
 from desktop.qt.pages.mode_page import RunContext
-from desktop.qt.pages.upscale_page import estimate_page_run, run_page_job
+from desktop.qt.pages.upscale_page import UpscalePage, estimate_page_run, run_page_job
+from desktop.qt.window.main_window import MainWindow
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +169,63 @@ def test_the_page_saves_the_float_result_quantised_to_the_bit(
     else:
         np.testing.assert_array_equal(sixteen_bit.read_wide_png(saved), quantize(floats, "uint16"))
     window.close()
+
+
+@pytest.fixture
+def jpeg_photo(tmp_path: Path) -> Path:
+    """A 64x48 colour JPEG of quality 75, within photo_sr_x2_real's qualities: it opens with that model."""
+    y, x = np.mgrid[0:48, 0:64] / 64
+    pixels = np.stack([0.5 + 0.4 * np.sin(9 * x), 0.5 + 0.4 * np.cos(7 * y), x * y], axis=2)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray((pixels * 255).round().astype(np.uint8)).save(path, quality=75)
+    return path
+
+
+@pytest.fixture
+def upscale_window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    """The window on the shipped models (photo_sr_x2, photo_sr_x2_real, photo_sr_x4), on the Upscale page."""
+    window = show_window(qtbot, tmp_path, [find_asset("onnx_models")])
+    window.show_mode("upscale")
+    yield window
+    window.close()
+
+
+def choose_factor(qtbot: QtBot, page: UpscalePage, factor: int) -> object:
+    """Pick `factor` in the page's combo as a user does; return the result of the run it starts."""
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS) as blocker:
+        page.factor_combo.setCurrentIndex(page.factor_combo.findData(factor))
+    return blocker.args[0]
+
+
+def test_x4_switches_the_automatic_choice_to_the_native_x4_model_and_x2_back(
+    qtbot: QtBot, upscale_window: MainWindow, jpeg_photo: Path
+) -> None:
+    page = upscale_window.upscale_page
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        open_image(qtbot, upscale_window, jpeg_photo)
+    assert page.picker.current.info.name == "photo_sr_x2_real"
+    result = choose_factor(qtbot, page, 4)
+    assert page.picker.current.info.name == "photo_sr_x4" and page.factor == 4
+    assert result.passes == 1 and result.upscaled.shape == (192, 256, 3)
+    assert "Switched to Photo x4 upscaler for x4: native x4, one pass" in page.details_label.text()
+    assert [page.factor_combo.itemData(i) for i in range(page.factor_combo.count())] == [2, 4]  # x2 back
+    result = choose_factor(qtbot, page, 2)
+    assert page.picker.current.info.name == "photo_sr_x2_real" and page.factor == 2
+    assert result.passes == 1 and "which makes only x4" in page.details_label.text()
+
+
+def test_a_hand_picked_x2_model_stays_at_x4_and_runs_twice(
+    qtbot: QtBot, upscale_window: MainWindow, jpeg_photo: Path
+) -> None:
+    page = upscale_window.upscale_page
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        open_image(qtbot, upscale_window, jpeg_photo)
+    combo = page.picker.combo
+    index = combo.findData("photo_sr_x2")
+    with qtbot.waitSignal(page.result_shown, timeout=TIMEOUT_MS):
+        combo.setCurrentIndex(index)
+        combo.activated.emit(index)  # the user-only signal: a pick by hand
+    result = choose_factor(qtbot, page, 4)
+    assert page.picker.current.info.name == "photo_sr_x2" and result.passes == 2
+    assert page.factor_combo.currentText() == "x4 (x2 applied 2 times)"
+    assert "Switched" not in page.details_label.text()

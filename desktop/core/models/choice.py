@@ -194,13 +194,19 @@ def explain_pick(info: ModelInfo, image: ImageShape | None) -> str:
 
 
 def choose_model(
-    models: Sequence[ModelEntry], image: ImageShape | None, picked: str = "", *, insist: bool = False
+    models: Sequence[ModelEntry],
+    image: ImageShape | None,
+    picked: str = "",
+    *,
+    insist: bool = False,
+    factor: int | None = None,
 ) -> ModelChoice:
-    """Choose a model for `image`: the user's `picked` one (by name) while it fits, else the best-ranked.
+    """Choose a model for `image`: the user's `picked` one (by name) while it fits, else the best-ranked
+    (for an enlargement `factor`: `rank_models`, as the batch CLI ranks).
 
     With `insist` (the pick was made for this very image) the pick is run even when it does not fit, and
     the choice offers the fitting model instead."""
-    ranked = rank_models(models, image)
+    ranked = rank_models(models, image, factor=factor)
     if not ranked:
         return ModelChoice(None)
     best = ranked[0]

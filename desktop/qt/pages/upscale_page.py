@@ -1,5 +1,8 @@
-"""The Upscale mode: x2 or x4 (an x2 model applied twice) beside a bicubic resize, and on request the
-"downscale then upscale" check that measures both against the original."""
+"""The Upscale mode: x2 or x4 (a native x4 model where one suits the image, else an x2 model applied
+twice) beside a bicubic resize, and on request the "downscale then upscale" check that measures both
+against the original."""
+
+from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
@@ -19,7 +22,8 @@ from desktop.core.inference.tiling import Box, TilePiece
 from desktop.core.jobs.compare import ModelComparison, RegionJob, upscale_region
 from desktop.core.jobs.estimate import RunEstimate, estimate_run
 from desktop.core.jobs.upscale import FACTORS, UpscaleResult, UpscaleStart, count_passes, upscale_image
-from desktop.core.models.choice import explain_pick
+from desktop.core.models.choice import DEFAULT_FACTOR, ImageShape, explain_pick, rank_models
+from desktop.core.models.info import ModelInfo
 from desktop.core.models.registry import ModelEntry, ModelScan
 from desktop.core.progress import PartialCallback, Progress
 from desktop.qt.pages.mode_page import PageResult, RunContext, RunStatus, SideItem, image_shape
@@ -49,6 +53,49 @@ def list_factors(entry: ModelEntry | None) -> list[int]:
             continue
         factors.append(factor)
     return factors
+
+
+def offer_factors(
+    entry: ModelEntry | None, models: Sequence[ModelEntry], image: ImageShape | None, *, automatic: bool
+) -> list[tuple[int, ModelEntry]]:
+    """The enlargements the page offers, each with the model that makes it: a hand-picked model's own;
+    for the picker's automatic choice those of every model, each made by the model ranked first for it
+    (`rank_models` with the factor, as the picker and the batch CLI choose: x4 by a native x4 model)."""
+    if entry is None:
+        return []
+    if not automatic:
+        return [(factor, entry) for factor in list_factors(entry)]
+    offers = []
+    for factor in sorted({factor for model in models for factor in list_factors(model)}):
+        best = rank_models(models, image, factor=factor)[0]
+        if factor in list_factors(best):  # a factor only a misfit makes is not offered
+            offers.append((factor, best))
+    return offers
+
+
+def describe_factor(factor: int, entry: ModelEntry) -> str:
+    """The factor combo's item, e.g. "x4 (x2 applied 2 times)" for an x2 model at x4."""
+    passes = count_passes(entry.info, factor)
+    return f"x{factor}" + (f" (x{entry.info.scale} applied {passes} times)" if passes > 1 else "")
+
+
+def describe_passes(info: ModelInfo, factor: int) -> str:
+    """Return how a model makes `factor`: "native x4, one pass", "x2 applied 2 times", or that it cannot."""
+    try:
+        passes = count_passes(info, factor)
+    except ValueError:
+        return f"which makes only x{info.scale}"
+    return f"native x{factor}, one pass" if passes == 1 else f"x{info.scale} applied {passes} times"
+
+
+def explain_factor_switch(entry: ModelEntry, factor: int, before: ModelEntry | None) -> str:
+    """Why the page switched to `entry` when the user asked for `factor` (the model ranked first for it),
+    e.g. "Switched to Photo x4 upscaler for x4: native x4, one pass (rather than Photo x2 upscaler, x2
+    applied 2 times)."."""
+    why = f"Switched to {entry.info.title} for x{factor}: {describe_passes(entry.info, factor)}"
+    if before is not None:
+        why += f" (rather than {before.info.title}, {describe_passes(before.info, factor)})"
+    return why + "."
 
 
 def name_layers(factor: int, check: bool) -> tuple[str, ...]:
@@ -180,6 +227,8 @@ class UpscalePage(TiledPage):
         self.result: UpscaleResult | None = None
         self.confirmed: set[tuple[int, str, int, bool]] = set()  # big runs the user said yes to, asked once
         self.speeds: dict[str, float] = {}  # output pixels per second measured per model (its path)
+        # the model the page switched to for the factor asked for, and why (`explain_factor_switch`)
+        self.factor_switch: tuple[ModelEntry, str] | None = None
         self.picker = ModelPicker("upscale")
         self.factor_combo = QComboBox()
         self.check_box = QCheckBox("Downscale-then-upscale check")
@@ -198,14 +247,14 @@ class UpscalePage(TiledPage):
         self.compare = CompareBox()
         self._build_layout()
         self.picker.model_changed.connect(self._change_model)
-        self.factor_combo.currentIndexChanged.connect(self._change_settings)
+        self.factor_combo.currentIndexChanged.connect(self._change_factor)
         self.check_box.toggled.connect(self._change_settings)
         self.ensemble_box.changed.connect(self._change_settings)
         self._change_model(None)
 
     @property
     def factor(self) -> int:
-        return int(self.factor_combo.currentData() or 2)
+        return int(self.factor_combo.currentData() or DEFAULT_FACTOR)
 
     def image_picker(self) -> ModelPicker:
         return self.picker
@@ -233,7 +282,7 @@ class UpscalePage(TiledPage):
             visible=self.compare.view.visible_box((height, width)),
             out_dtype=choose_out_dtype(image),
         )
-        self.details_label.setText(self.describe_run(entry, factor, check))
+        self.details_label.setText(self.with_factor_note(entry, self.describe_run(entry, factor, check)))
         self.run_model(
             entry, lambda progress: run_page_job(image, entry, factor, check, context, progress, options)
         )
@@ -274,6 +323,14 @@ class UpscalePage(TiledPage):
         enlarged = describe_enlargement(shape, factor, count_passes(entry.info, factor))
         return f"Enlarging {enlarged}\N{HORIZONTAL ELLIPSIS}"
 
+    def with_factor_note(self, entry: ModelEntry | None, text: str) -> str:
+        """`text` after why the page switched to `entry` for the factor, while that is the model in use
+        and still the picker's own choice (not one the user picked since)."""
+        if self.factor_switch is None or entry is None or not self.picker.automatic:
+            return text
+        switched, why = self.factor_switch
+        return f"{why} {text}" if switched is entry is self.picker.current else text
+
     def view_focus(self, factor: int) -> tuple[float, float] | None:
         """Where the last pass starts its tiles, in output pixels: the point at the centre of the view
         (`CompareView.focus_point`)."""
@@ -296,7 +353,7 @@ class UpscalePage(TiledPage):
         self.compare.set_layers(page_result.layers)
         self.metrics_table.show_metrics(result.bicubic_metrics, result.model_metrics)
         self.metrics_note.setVisible(result.original is None)
-        self.details_label.setText(page_result.details)
+        self.details_label.setText(self.with_factor_note(entry, page_result.details))
 
     def result_pixels(self) -> tuple | None:
         found = self.current_result()  # none, of the last image, or of another model
@@ -366,17 +423,32 @@ class UpscalePage(TiledPage):
     def _change_model(self, entry: ModelEntry | None) -> None:
         keep = self.factor
         self.ensemble_box.show_for(entry.info if entry is not None else None)
-        self.factor_combo.blockSignals(True)
+        models, image = self.picker.models, self.describe_image(self.image)
+        offers = offer_factors(entry, models, image, automatic=self.picker.automatic)
+        self.factor_combo.blockSignals(True)  # the factor kept is no new request (`_change_factor`)
         self.factor_combo.clear()
-        for factor in list_factors(entry):
-            text = f"x{factor}"
-            if entry is not None and (passes := count_passes(entry.info, factor)) > 1:
-                text += f" (x{entry.info.scale} applied {passes} times)"
-            self.factor_combo.addItem(text, factor)
+        for factor, maker in offers:
+            self.factor_combo.addItem(describe_factor(factor, maker), factor)
         index = self.factor_combo.findData(keep)
         self.factor_combo.setCurrentIndex(max(0, index))
         self.factor_combo.blockSignals(False)
         self.update_compare_button()
+        self.request_refresh()
+
+    @Slot()
+    def _change_factor(self) -> None:
+        """The user asked for a factor: the picker's own choice ranks again for it (a native x4 model for
+        x4, as the batch CLI chooses), and the side panel says why where it switches; a model the user
+        picked stays, run as many times as the factor needs. One run either way."""
+        before = self.picker.current
+        self._holding = True  # the switch's `_change_model` asks for a run: it waits for the one below
+        try:
+            switched = self.picker.set_factor(self.factor)
+        finally:
+            self._holding = False
+        after = self.picker.current
+        if switched and after is not None:
+            self.factor_switch = (after, explain_factor_switch(after, self.factor, before))
         self.request_refresh()
 
     @Slot()

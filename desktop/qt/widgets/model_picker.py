@@ -109,6 +109,7 @@ class ModelPicker(QWidget):
         self._picked = ""  # the user's choice (remembered), "" for none
         self._insist = False  # the pick was made for the image on screen: run it even if it does not fit
         self._insist_on_next = False  # `select` before any image (`--model`): it is for the first image
+        self._factor: int | None = None  # the enlargement asked for (`set_factor`), None: the default
         self._choice = ModelChoice(None)
         self._keep_quiet = False  # `keeping_choice`: a new list emits nothing while the model in use stays
         self.combo = ElidingComboBox()
@@ -156,6 +157,18 @@ class ModelPicker(QWidget):
     @property
     def picked(self) -> str:
         return self._picked
+
+    @property
+    def automatic(self) -> bool:
+        """Whether the model in use is the picker's own choice for the image, not one the user picked."""
+        return self.current is not None and self.current.info.name != self._picked
+
+    def set_factor(self, factor: int | None) -> bool:
+        """Choose for an enlargement `factor` (the Upscale page's x4: a native x4 model before an x2 one
+        run twice); a pick of the user's stays while it fits. Return True when the model in use changed
+        (emitting `model_changed`)."""
+        self._factor = factor
+        return self._choose(emit=True)
 
     def set_picked(self, name: str) -> None:
         """Take a remembered pick (from the settings) as the user's choice, while it fits the image."""
@@ -222,7 +235,9 @@ class ModelPicker(QWidget):
 
     def _choose(self, *, emit: bool) -> bool:
         before = self.current
-        self._choice = choose_model(self._models, self._image, self._picked, insist=self._insist)
+        self._choice = choose_model(
+            self._models, self._image, self._picked, insist=self._insist, factor=self._factor
+        )
         self._show_choice()
         changed = self.current is not before
         if changed and emit:
