@@ -154,6 +154,27 @@ def test_a_chain_writes_one_file_with_both_steps_in_its_provenance(tmp_path: Pat
     assert read_record(Path(row["output_path"]))["task"] == "denoise+upscale"
 
 
+def test_a_chain_names_each_models_licence_in_the_report_and_the_file(tmp_path: Path) -> None:
+    """A result made with a community model carries its licence: the report once per model file (not per
+    row), the saved file per step; an imported model also names its architecture and source file."""
+    models = tmp_path / "models"
+    models.mkdir()
+    build_conv_model(models / "den_rgb.onnx")  # a model that names no licence, as the shipped ones
+    imported = {"licence": "CC-BY-NC-SA-4.0", "architecture": "SPAN", "imported_from": "span_x2.pth"}
+    build_conv_model(models / "up2_rgb.onnx", task="upscale", scale=2)
+    rewrite_metadata(models / "up2_rgb.onnx", **imported, source_sha256="ab" * 32)
+    source, out = write_photos(tmp_path / "in"), tmp_path / "out"
+    assert run(models, source, out, "--task", "denoise,upscale", "--model", "den_rgb,up2_rgb") == EXIT_OK
+    report = json.loads((out / "batch_report.json").read_text())
+    plain, upscaler = report["parameters"]["model_files"]
+    assert plain["licence"] == "" and "imported_from" not in plain
+    assert upscaler.items() >= {**imported, "source_sha256": "ab" * 32}.items()
+    row = report["rows"][0]
+    assert all("licence" not in step for step in row["parameters"]["steps"])  # said once, above
+    steps = read_record(Path(row["output_path"]))["steps"]
+    assert steps[0]["licence"] == "" and steps[1].items() >= imported.items()
+
+
 def test_a_chain_without_models_picks_each_step_and_takes_x4(tmp_path: Path, sr_models: Path) -> None:
     source, out = write_photos(tmp_path / "in"), tmp_path / "out"
     assert run(sr_models, source, out, "--task", "denoise,upscale", "--scale", "4") == EXIT_OK

@@ -82,8 +82,13 @@ def test_an_imported_model_runs_on_ray_as_on_the_local_engine(cluster: None, tmp
         ("b.png", "ok", MODEL),
     ]
     sha256 = hashlib.sha256(model_file.read_bytes()).hexdigest()
-    described = {"name": MODEL, "version": "1.0", "file": model_file.name, "sha256": sha256}
-    assert parameters["model_file"] == described  # the imported file, by its hash
+    source_sha256 = hashlib.sha256((tmp_path / "realesr_compact_x2.pth").read_bytes()).hexdigest()
+    described = {
+        "name": MODEL, "version": "1.0", "file": model_file.name, "sha256": sha256, "licence": "MIT",
+        "architecture": "RealESRGAN Compact", "imported_from": "realesr_compact_x2.pth",
+        "source_sha256": source_sha256,
+    }  # fmt: skip
+    assert parameters["model_file"] == described  # the imported file, by its hash, its licence and source
 
     session = ort.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
     for name, pixels in photos.items():

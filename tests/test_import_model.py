@@ -260,7 +260,7 @@ def test_window_attention_is_traced_with_an_integer_window_reverse() -> None:
 
 
 def test_the_batch_cli_runs_an_imported_model(compact_import: tuple[Path, Path], tmp_path: Path) -> None:
-    target, _ = compact_import
+    target, source = compact_import
     photos, out = tmp_path / "in", tmp_path / "out"
     photos.mkdir()
     pixels = np.random.default_rng(2).integers(0, 256, (12, 20, 3), dtype=np.uint8)
@@ -271,6 +271,16 @@ def test_the_batch_cli_runs_an_imported_model(compact_import: tuple[Path, Path],
     assert result.shape == (24, 40, 3)
     expected = run_onnx(target, pixels.transpose(2, 0, 1)[None].astype(np.float32) / 255)[0]
     assert np.abs(result.astype(np.float32) / 255 - expected.transpose(1, 2, 0)).max() <= 1 / 255 + 1e-6
+    # Who may use what it made: the report names the model's licence and source once, with its file ...
+    origin = {"licence": "MIT", "architecture": "RealESRGAN Compact", "imported_from": source.name}
+    report = json.loads((out / "batch_report.json").read_text(encoding="utf-8"))
+    source_sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert report["parameters"]["model_file"].items() >= {**origin, "source_sha256": source_sha256}.items()
+    assert "licence" not in report["rows"][0]["parameters"]
+    # ... and so does the saved file's provenance
+    with Image.open(out / "a_upscale_compact_x2.png") as saved:
+        assert json.loads(saved.text["Processing"]).items() >= origin.items()
+        assert "licence=MIT" in saved.text["Description"]
 
 
 def test_the_model_list_shows_the_licence_and_source(compact_import: tuple[Path, Path]) -> None:

@@ -1,9 +1,11 @@
-"""What a saved result records about how it was made: app version, task, model and parameters."""
+"""What a saved result records about how it was made: app version, task, model and parameters, and what
+one who shares it needs to know of the model: its licence and, for an imported one, its source."""
 
 import json
 from collections.abc import Mapping
 
 from desktop import __version__
+from desktop.core.models.info import ModelInfo
 
 APP_NAME = "Autoencoder Studio"
 
@@ -23,3 +25,13 @@ def describe_processing(parameters: Mapping[str, object]) -> dict[str, str]:
         "Description": description.encode("ascii", "replace").decode("ascii"),
         "Processing": json.dumps(record, ensure_ascii=True, default=str),
     }
+
+
+def describe_model_origin(info: ModelInfo) -> dict[str, str]:
+    """Return the licence a model file names ("" where it names none, as the shipped models) and, for a
+    model imported from PyTorch, its architecture and the file it came from: a result made with a community
+    model keeps that model's licence, often non-commercial, so whoever shares the result needs it."""
+    origin = {"licence": info.licence}
+    if info.imported_from:
+        origin |= {"architecture": info.architecture, "imported_from": info.imported_from}
+    return origin

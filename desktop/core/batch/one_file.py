@@ -7,7 +7,7 @@ import math
 import os
 import time
 import zlib
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -33,6 +33,7 @@ from desktop.core.jobs.process_image import ProcessedImage, ProcessSettings, sav
 from desktop.core.jobs.upscale import count_passes, run_passes
 from desktop.core.models.registry import ModelEntry
 from desktop.core.progress import CancelledError, Progress
+from desktop.core.provenance import describe_model_origin
 
 SIXTEEN_BIT_OUTPUTS = ("png", "tif")  # output formats where a 16-bit input stays 16-bit
 LOSSY_OUTPUTS = ("jpg", "webp")  # output formats with a quality
@@ -150,6 +151,20 @@ def transform_image(
     return Transformed(output, parameters, (*notes, *alpha_notes), metrics)
 
 
+def describe_provenance(plan: BatchPlan, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """What a saved output records of how it was made: the task, the model, the row's `parameters`, and
+    each model's licence and source (`describe_model_origin`), a chain's per step. The row leaves those
+    out: the report names them once, with each model file (`runner.describe_model_file`)."""
+    provenance = {"task": LABEL_JOINER.join(plan.job.tasks), "model": plan.model_label, **parameters}
+    origins = [describe_model_origin(step.model.info) for step in plan.steps]
+    if "steps" in parameters:
+        steps = zip(parameters["steps"], origins, strict=True)
+        provenance["steps"] = [{**step, **origin} for step, origin in steps]
+    else:
+        provenance.update(origins[0])
+    return provenance
+
+
 def open_own_session(entry: ModelEntry) -> ModelOpener:
     """The opener of a later step's model where the run gave none: a session of its own per device."""
     return lambda device: open_model_session(entry.path, device)
@@ -175,9 +190,7 @@ class PreparedFile:
         (out-of-memory retries included) whatever happens."""
         row = RowKeys(path=self.item.relative, model=self.plan.model_label)
         kept = KeptFields(parameters=self.result.parameters, notes=self.result.notes)
-        plan = self.plan
-        provenance = {"task": LABEL_JOINER.join(plan.job.tasks), "model": plan.model_label}
-        provenance.update(self.result.parameters)
+        provenance = describe_provenance(self.plan, self.result.parameters)
         try:
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
             try:
