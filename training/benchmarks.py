@@ -304,14 +304,38 @@ def export_reference(model: torch.nn.Module, folder: Path, name: str, spec: IOSp
     return path
 
 
-def measure_speed(denoisers: list[Path], upscalers: list[Path]) -> str:
-    """Our photo models against the peers' architectures (random weights), timed in turns in one run."""
+def time_upscalers(upscalers: list[Path], scale: int, low: np.ndarray, folder: Path) -> list[str]:
+    """Table rows: upscalers of one scale against DnCNN-3's architecture (random weights) on the luma of
+    their output size (DnCNN-3 restores a bicubic enlargement, so it runs at the size the upscaler makes)."""
+    side = low.shape[-1]
+    luma = np.random.default_rng(1).random((1, 1, scale * side, scale * side), dtype=np.float32)
+    spec = IOSpec(("image",), ("output",), ((1, 1, 64, 64),), dynamic_hw=True)
+    ref = make_session(export_reference(DnCNN3(), folder, f"dncnn3_x{scale}", spec))
+    calls: dict[str, Callable[[], object]] = {"DnCNN-3": lambda: ref.run(None, {"image": luma})}
+    sessions = {p: make_session(p) for p in upscalers}
+    labels = distinct_labels(sessions)
+    for path, session in sessions.items():
+        calls[labels[path]] = partial(session.run, None, with_default_inputs(session, {"image": low}))
+    ms = time_interleaved(calls)
+    rows = []
+    for label in labels.values():
+        mps = (scale * side) ** 2 / 1e6 / (ms[label] / 1000)
+        rows.append(
+            f"| {label} | {side}x{side} -> {scale * side}x{scale * side} ({mps:.2f} MP/s) | {ms[label]:.1f} "
+            f"| DnCNN-3 architecture (Y at {scale * side}x{scale * side}) | {ms['DnCNN-3']:.1f} "
+            f"| {ms['DnCNN-3'] / ms[label]:.1f}x faster |"
+        )
+    return rows
+
+
+def measure_speed(denoisers: list[Path], upscalers: dict[int, list[Path]]) -> str:
+    """Our photo models against the peers' architectures (random weights), timed in turns in one run:
+    denoisers on a 480x320 photo, upscalers (by scale) from 256x256."""
     torch.manual_seed(0)
     h, w = DENOISE_SPEED_SIZE
     photo = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
     sigma = np.array([25 / 255], np.float32)
     low = photo[:, :, :SR_SPEED_SIZE, :SR_SPEED_SIZE]
-    luma = np.random.default_rng(1).random((1, 1, 2 * SR_SPEED_SIZE, 2 * SR_SPEED_SIZE), dtype=np.float32)
     lines = ["### Speed (onnxruntime CPU, 2 threads, median of interleaved calls)", ""]
     lines += ["| model | case | ms | reference | reference ms | ratio |", "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -335,25 +359,8 @@ def measure_speed(denoisers: list[Path], upscalers: list[Path]) -> str:
                     f"| {label} | {w}x{h} RGB | {ms[label]:.1f} | FFDNet architecture "
                     f"| {ms['FFDNet']:.1f} | {ratio:.2f}x the time |"
                 )
-        if upscalers:
-            spec = IOSpec(("image",), ("output",), ((1, 1, 64, 64),), dynamic_hw=True)
-            ref = make_session(export_reference(DnCNN3(), Path(tmp), "dncnn3", spec))
-            calls = {"DnCNN-3": lambda: ref.run(None, {"image": luma})}
-            sessions = {p: make_session(p) for p in upscalers}
-            labels = distinct_labels(sessions)
-            for path, session in sessions.items():
-                feed = with_default_inputs(session, {"image": low})
-                calls[labels[path]] = partial(session.run, None, feed)
-            ms = time_interleaved(calls)
-            for label in labels.values():
-                speedup = ms["DnCNN-3"] / ms[label]
-                mps = (2 * SR_SPEED_SIZE) ** 2 / 1e6 / (ms[label] / 1000)
-                side = SR_SPEED_SIZE
-                lines.append(
-                    f"| {label} | {side}x{side} -> {2 * side}x{2 * side} ({mps:.2f} MP/s) "
-                    f"| {ms[label]:.1f} | DnCNN-3 architecture (Y at {2 * side}x{2 * side}) "
-                    f"| {ms['DnCNN-3']:.1f} | {speedup:.1f}x faster |"
-                )
+        for scale in sorted(upscalers):
+            lines += time_upscalers(upscalers[scale], scale, low, Path(tmp))
     return "\n".join(lines)
 
 
@@ -375,6 +382,8 @@ def evaluate_benchmarks(metas: dict[Path, dict[str, str]], folder: Path, *, bm3d
         sections.append(evaluate_kodak(denoisers, folder / "kodak24", bm3d_images=bm3d_images))
     if upscalers:
         sections.append(evaluate_set14(upscalers, folder / "set14"))
-    x2 = [p for p in upscalers if metas[p].get("scale") == "2"]  # timed at 256 -> 512 px against DnCNN-3
-    sections.append(measure_speed(denoisers, x2))
+    by_scale: dict[int, list[Path]] = {}
+    for path in upscalers:  # each scale timed from 256 px against DnCNN-3 at its output size
+        by_scale.setdefault(int(metas[path]["scale"]), []).append(path)
+    sections.append(measure_speed(denoisers, by_scale))
     return sections
