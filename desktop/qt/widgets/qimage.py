@@ -21,17 +21,23 @@ ROWS_PER_STEP = 1024  # rows converted at a time: no full-size float temporaries
 
 def convert_array_to_qimage(pixels: np.ndarray, alpha: np.ndarray | None = None) -> QImage:
     """Convert (H, W, 1|3) pixels, float in [0, 1] or 8- or 16-bit samples (with an optional alpha (H, W, 1),
-    likewise), to an 8-bit QImage that owns its data (`depth.quantize`). Safe in worker threads (QImage is
-    not a QPixmap)."""
+    likewise), to an 8-bit QImage that owns its data (`depth.quantize`), written in place in the QImage's
+    own rows. Safe in worker threads (QImage is not a QPixmap). An image that leaves the app's hands (the
+    clipboard) must own its data: the clipboard outlives Python at exit, and a QImage over a NumPy array
+    then frees that array after the interpreter has gone (a segmentation fault at exit)."""
     height, width, channels = pixels.shape
     colours = channels if alpha is None else 3  # grey with alpha is shown as RGBA
-    data = np.empty((height, width, colours + (alpha is not None)), np.uint8)
+    depth = colours + (alpha is not None)
+    image = QImage(width, height, QIMAGE_FORMATS[depth])
+    # the QImage's rows are 4-byte aligned: a view of its own memory, padding cut off
+    rows_view = np.frombuffer(image.bits(), np.uint8).reshape(height, image.bytesPerLine())
+    data = rows_view[:, : width * depth].reshape(height, width, depth)
     for top in range(0, height, ROWS_PER_STEP):
         rows = slice(top, top + ROWS_PER_STEP)
         data[rows, :, :colours] = quantize(pixels[rows], np.uint8)
         if alpha is not None:
             data[rows, :, colours:] = quantize(alpha[rows], np.uint8)
-    return show_array(data)
+    return image
 
 
 def show_array(pixels: np.ndarray) -> QImage:
