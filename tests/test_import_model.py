@@ -242,6 +242,42 @@ def test_the_command_line_prints_each_step_flushed_and_how_far_it_got(
     assert len(printed) == 2 and not (tmp_path / "models").exists()
 
 
+@pytest.mark.slow
+def test_the_torchscript_exporter_pads_to_the_smallest_side_in_the_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where torch.export fails, the TorchScript exporter traces the network, and gives the sizes as 0-dim
+    tensors: the padding up to the network's smallest side (RealCUGAN x2: 32) must stay in the graph, not
+    be refused (torch.sym_max takes no tensor: every such architecture was refused) nor fixed at the trace's
+    size. torch.export is made to fail on a network it can trace (RealCUGAN took it 333 s), so that the
+    fallback runs on a known network."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("torch.export cannot trace this network")
+
+    monkeypatch.setattr("training.import_model.export_onnx", refuse)
+    torch.manual_seed(0)
+    network = make("RealCUGAN.__arch.upcunet_v3", "UpCunet2x", in_channels=3, out_channels=3)()
+    with torch.no_grad():
+        for p in network.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    source = save_state(network, tmp_path / "realcugan_x2.pth")
+    lines: list[str] = []
+    target = import_model(source, tmp_path / "models", licence="MIT", log=lines.append)
+    assert any(line.startswith("exported with TorchScript") for line in lines), lines
+    assert any(line.startswith("parity with PyTorch at 1x2 ") for line in lines)  # padded to 32x32 inside
+    descriptor = spandrel.ModelLoader().load_from_state_dict(load_state_dict(source)).eval()
+    assert descriptor.size_requirements.minimum == 32
+    rng = np.random.default_rng(3)
+    for height, width in ((32, 37), (45, 32)):  # sizes it takes as they are: spandrel's own call, unpadded
+        image = rng.random((1, 3, height, width), dtype=np.float32)
+        expected = descriptor(torch.from_numpy(image)).numpy()
+        got = run_onnx(target, image)
+        assert got.shape == (1, 3, 2 * height, 2 * width)
+        assert np.abs(got - expected).max() < ATOL and got.std() > 1e-3
+    assert run_onnx(target, rng.random((1, 3, 5, 9), dtype=np.float32)).shape == (1, 3, 10, 18)
+
+
 def test_window_attention_is_traced_with_an_integer_window_reverse() -> None:
     """SwinIR's own window_reverse finds the batch with float arithmetic on the sizes, which gave an ONNX
     right at the export's batch only: while exporting, the same function in integer arithmetic stands in."""

@@ -82,6 +82,19 @@ class ImportedModel:
     noise_sigma_max: float | None  # noise-map networks: the largest sigma they were trained on
 
 
+# An image's side: an int when run, a SymInt under torch.export, a 0-dim tensor in the TorchScript trace
+Side = int | torch.SymInt | Tensor
+
+
+def shortfall(minimum: int, size: Side) -> Side:
+    """How many pixels `size` lacks of `minimum` (0 where none), kept symbolic by both exporters: torch.export
+    gives sizes as SymInts (torch.sym_max keeps the max in the graph), the TorchScript exporter's trace as
+    0-dim tensors, which torch.sym_max refuses and a Python max would fix at the trace's size."""
+    if isinstance(size, Tensor):
+        return (minimum - size).clamp(min=0)
+    return torch.sym_max(0, minimum - size)
+
+
 class ContractModel(nn.Module):
     """spandrel's network with the app's tensors: `image` (N, C, H, W) in [0, 1] -> `output` clamped to
     [0, 1], padded (edge pixels) to the network's minimum side and cropped back."""
@@ -93,9 +106,8 @@ class ContractModel(nn.Module):
     def run(self, image: Tensor, sigma: Tensor | None = None) -> Tensor:
         height, width = image.shape[-2], image.shape[-1]
         if self.minimum > 1:  # symbolic under export: no branch on the size, a pad of 0 where it fits
-            pad_h = torch.sym_max(0, self.minimum - height)
-            pad_w = torch.sym_max(0, self.minimum - width)
-            # SymInts under torch.export, which F.pad takes though its hints say int
+            pad_h, pad_w = shortfall(self.minimum, height), shortfall(self.minimum, width)
+            # SymInts or traced tensors under export, which F.pad takes though its hints say int
             image = F.pad(image, (0, pad_w, 0, pad_h), mode="replicate")  # type: ignore[arg-type]
         if sigma is None:
             output = self.call(self.network, image)
