@@ -44,6 +44,17 @@ def model_meta(path: Path) -> dict[str, str]:
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
+def model_labels(models: list[Path]) -> dict[Path, str]:
+    """Each model's row label, "name vX.Y", with its path added where two share one (a stage's validation
+    best and its last checkpoint measured side by side would otherwise fill one row)."""
+    labels = {}
+    for model in models:
+        meta = model_meta(model)
+        labels[model] = f"{meta.get('name', model.stem)} v{meta.get('version', '?')}"
+    shared = {label for label in labels.values() if list(labels.values()).count(label) > 1}
+    return {path: f"{label} ({path})" if label in shared else label for path, label in labels.items()}
+
+
 def estimates_noise(meta: dict[str, str]) -> bool:
     return json.loads(meta.get("noise", "{}")).get("kind") == "estimated"
 
@@ -87,18 +98,18 @@ def evaluate_polyu(models: list[Path], folder: Path) -> str:
     noisy_files = sorted(folder.glob("*_real.*"))
     means = {p.stem: read_rgb(p.with_name(p.name.replace("_real", "_mean"))) for p in noisy_files}
     rows = {"noisy input": statistics.fmean(psnr_rgb(read_rgb(p), means[p.stem]) for p in noisy_files)}
+    labels = model_labels(models)
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "in"
         inputs.mkdir()
         for p in noisy_files:
             shutil.copy(p, inputs / p.name)
         for model in models:
-            meta = model_meta(model)
-            label = f"{meta.get('name', model.stem)} v{meta.get('version', '?')}"
+            label = labels[model]
             scores = {}
             settings: list[tuple[str, list[str]]] = [("Auto", [])] + (
                 [(f"strength {s:g}", ["--strength", str(s)]) for s in STRENGTHS]
-                if estimates_noise(meta)
+                if estimates_noise(model_meta(model))
                 else [(f"sigma {s:g}", ["--sigma", str(s)]) for s in SIGMAS]
             )
             for i, (name, extra) in enumerate(settings):
@@ -125,6 +136,7 @@ def evaluate_kodak_jpeg(models: list[Path], folder: Path) -> str:
     """The Kodak24 JPEG table: the JPEG itself, each model with no strength given, the peers'."""
     clean = load_images(folder)
     rows: dict[str, dict[int, float]] = {"the JPEG itself": {}}
+    labels = model_labels(models)
     with tempfile.TemporaryDirectory() as tmp:
         for q in KODAK_JPEG_QUALITIES:
             inputs = Path(tmp) / f"q{q}"
@@ -136,8 +148,7 @@ def evaluate_kodak_jpeg(models: list[Path], folder: Path) -> str:
                 psnr_y(c, j) for c, j in zip(clean, jpegs, strict=True)
             )
             for model in models:
-                meta = model_meta(model)
-                label = f"{meta.get('name', model.stem)} v{meta.get('version', '?')}, Auto (batch CLI)"
+                label = f"{labels[model]}, Auto (batch CLI)"
                 out = Path(tmp) / f"out{q}_{model.stem}"
                 run_cli(inputs, out, "denoise", model)
                 restored = [read_rgb(out / f"kodim{i:02d}.png") for i in range(len(clean))]
@@ -166,6 +177,7 @@ def evaluate_set14_jpeg(models: list[Path], folder: Path, scale: int = 2) -> str
     columns = (0, *SET14_JPEG_QUALITIES)  # 0: the clean PNG
     rows: dict[str, dict[int, float]] = {"bicubic (PIL)": {}}
     picks: dict[int, set[str]] = {}
+    labels = model_labels(models)
     with tempfile.TemporaryDirectory() as tmp:
         hrs = {}
         for q in columns:
@@ -188,8 +200,7 @@ def evaluate_set14_jpeg(models: list[Path], folder: Path, scale: int = 2) -> str
                 if model is None:
                     label = "the app's pick (batch CLI without --model)"
                 else:
-                    meta = model_meta(model)
-                    label = f"{meta.get('name', model.stem)} v{meta.get('version', '?')} (batch CLI)"
+                    label = f"{labels[model]} (batch CLI)"
                 out = Path(tmp) / f"out{q}_{model.stem if model else 'pick'}"
                 used = run_cli(inputs, out, "upscale", model, "--scale", str(scale))
                 if model is None:
