@@ -159,7 +159,7 @@ def test_a_chain_names_each_models_licence_in_the_report_and_the_file(tmp_path: 
     row), the saved file per step; an imported model also names its architecture and source file."""
     models = tmp_path / "models"
     models.mkdir()
-    build_conv_model(models / "den_rgb.onnx")  # a model that names no licence, as the shipped ones
+    build_conv_model(models / "den_rgb.onnx")  # a model that names no licence (a foreign ONNX file)
     imported = {"licence": "CC-BY-NC-SA-4.0", "architecture": "SPAN", "imported_from": "span_x2.pth"}
     build_conv_model(models / "up2_rgb.onnx", task="upscale", scale=2)
     rewrite_metadata(models / "up2_rgb.onnx", **imported, source_sha256="ab" * 32)

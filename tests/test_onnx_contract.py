@@ -56,6 +56,12 @@ def test_metadata(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
+def test_shipped_models_name_their_licence(path: Path) -> None:
+    # shown in the Models list, the batch report and each saved file's provenance (training/export.py)
+    assert read_metadata(onnx.load(str(path), load_external_data=False)).get("licence") == "MIT"
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
 def test_tensors_are_float32_nchw_with_dynamic_batch(path: Path) -> None:
     model = onnx.load(str(path), load_external_data=False)
     task = read_metadata(model)["task"]

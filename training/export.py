@@ -23,6 +23,9 @@ from training.kinds import IOSpec, RecipeBase, build_model, kind_of
 # 1e-5 absolute for images in [0, 1]; for a latent code reaching |z| ~ 40, float32 rounding alone (ulp 4e-6 at
 # 32, different GEMM kernels on each side) gives ~1e-5 absolute, so there the bound grows with |z|.
 PARITY_ATOL = 1e-5
+# The licence of the weights this package trains: the project's (pyproject.toml). The terms of each model's
+# training data are in its card (docs/models/); an imported model carries the licence its user gave.
+MODEL_LICENCE = "MIT"
 
 
 class ParityError(RuntimeError):
@@ -59,6 +62,7 @@ def build_metadata(
         "train_config": json.dumps(asdict(cfg)),
         "version": cfg.version,
         "recipe": cfg.recipe,  # the key of config.RECIPES it was trained from
+        "licence": MODEL_LICENCE,
     }
 
 
