@@ -392,6 +392,9 @@ LINEAGES: dict[str, list[Stage]] = {
     # The real-photo x2 upscaler (issue 33): photo_sr_x2's lineage to v2.5, then trained on the real-photo
     # degradations from v2.5's file. v1.0 (blur on 60 % of the inputs, 90 min) was not an ancestor: it learnt
     # to sharpen what was never blurred (Set14 x2 from q90 JPEG 30.24 dB against v2.5's 31.29).
+    # v1.3 (v1.2's file, fresh draws with seed 1, lr 1e-4 over 100 min, 45 epochs at 15 crops/s) was not
+    # shipped: Set14 x2 through the batch CLI from clean / q75 / q90 LR 32.43 / 30.15 / 31.12 against v1.2's
+    # 32.45 / 30.14 / 31.02, and the app gives q90 JPEGs to photo_sr_x2 v2.5 (31.29) either way.
     "photo_sr_x2_real": [*PHOTO_SR_X2_STAGES, *SR_X2_REAL_STAGES],
     # The native x4 upscaler (issue 33): photo_sr_x2_real's lineage, then a x4 network (one more x2 step
     # in its tail) started from v1.2's run, the tail's new layers fresh. Its one run was stopped after 30
