@@ -381,8 +381,8 @@ LINEAGES: dict[str, list[Stage]] = {
         Stage(
             "v6.3",
             "photo-denoise-real",
-            "the same mix from v6.2's file with fresh draws (seed 3), lr 5e-5: 14 epochs of a 110-min budget, "
-            "74 min at 6.5 crops/s beside a second training",
+            "the same mix from v6.2's file with fresh draws (seed 3), lr 5e-5: 14 epochs of a 110-min "
+            "budget, 74 min at 6.5 crops/s beside a second training",
             init="v6.2",
             from_files=True,
             overrides={"time_budget_s": 6600.0, "max_epochs": 14, "lr": 5e-5, "version": "6.3", "seed": 3}
