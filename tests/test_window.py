@@ -194,6 +194,8 @@ def test_paste_save_and_copy(qtbot: QtBot, window: MainWindow, tmp_path: Path) -
         assert saved.mode == "LA" and saved.size == (28, 28)  # the 28x28 model's output, alpha fitted
     record = json.loads(read_image_metadata(target)["Processing"])
     assert record["model"] == "fashion_dae_mlp" and record["seed"] == 0 and record["added_noise_sigma"] == 0.2
+    # The model's origin, as the batch CLI records it (`describe_model_origin`): a shipped model's licence
+    assert record["licence"] == "MIT" and "imported_from" not in record
     window.copy_result()
     assert QGuiApplication.clipboard().image().size().width() == 28
 

@@ -26,6 +26,7 @@ from desktop.core.inference.session import SessionCache, list_devices
 from desktop.core.models.choice import shape_of
 from desktop.core.models.registry import ModelScan, scan_models
 from desktop.core.paths import IMAGE_SUFFIXES, find_asset, find_model_dirs
+from desktop.core.provenance import describe_model_origin
 from desktop.qt.app_settings import AppSettings
 from desktop.qt.dialogs.batch_dialog import BatchDialog
 from desktop.qt.dialogs.import_dialog import Converter, ImportDialog, find_converter
@@ -362,7 +363,8 @@ class MainWindow(QMainWindow):
 
     # --- results out ---------------------------------------------------------------------------------
     def save_result(self, path: Path) -> bool:
-        """Save the current mode's result with its processing in the file's metadata (off the UI thread)."""
+        """Save the current mode's result with its processing and its model's origin (licence; source of an
+        imported one: `describe_model_origin`) in the file's metadata (off the UI thread)."""
         found = self.page.result_pixels()
         if found is None:
             self.show_error(self.page.explain_no_result("save"), "info")
@@ -371,6 +373,8 @@ class MainWindow(QMainWindow):
         parameters = self.page.describe_processing()
         if self.page.context.tile_size:
             parameters.setdefault("tile_setting", self.page.context.tile_size)
+        if entry is not None:  # the model's licence and source, as the batch CLI records them
+            parameters.update(describe_model_origin(entry.info))
         info = entry.info if entry is not None else None
         source = self.page.result_source()
         carried = source.carried if source is not None else None
