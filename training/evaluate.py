@@ -220,13 +220,16 @@ def evaluate_denoisers(
     return rows
 
 
-def evaluate_upscalers(paths: list[Path], dataset: str, *, data_dir: Path | None, limit: int) -> list[Row]:
-    """Rows of every x2 upscaler of a dataset and of bicubic / Lanczos on the same low-resolution inputs."""
+def evaluate_upscalers(
+    paths: list[Path], dataset: str, scale: int, *, data_dir: Path | None, limit: int
+) -> list[Row]:
+    """Rows of every x`scale` upscaler of a dataset and of bicubic / Lanczos on the same low-resolution
+    inputs (the test images shrunk by `scale`)."""
     test, _ = TEST_SETS[dataset].load(data_dir, limit)
-    low = DATASETS[dataset].shrink(test, 2).numpy()
+    low = DATASETS[dataset].shrink(test, scale).numpy()
     clean, n = test.numpy(), len(test)
     rows = [
-        Row(m, None, measure(clean, np.stack([upscale_pil(x, 2, m) for x in low])), n)
+        Row(m, None, measure(clean, np.stack([upscale_pil(x, scale, m) for x in low])), n)
         for m in ("bicubic", "lanczos")
     ]
     for path in paths:
@@ -312,12 +315,11 @@ def evaluate_models(
             rows = evaluate_denoisers(group, name, sigma=sigma, data_dir=data_dir, limit=limit, bm3d_images=k)
             sections.append(format_table(f"Denoising, {name} test split", rows, denoise=True))
         group = [p for p, m in metas.items() if test_set_of(m) == name and m.get("task") == "upscale"]
-        if group:
-            rows = evaluate_upscalers(group, name, data_dir=data_dir, limit=limit)
-            how = test_set.shrink_note
-            sections.append(
-                format_table(f"x2 upscaling, {name} test split (downsampled by {how})", rows, denoise=False)
-            )
+        for scale in sorted({int(metas[p].get("scale", "2")) for p in group}):
+            same_scale = [p for p in group if int(metas[p].get("scale", "2")) == scale]
+            rows = evaluate_upscalers(same_scale, name, scale, data_dir=data_dir, limit=limit)
+            title = f"x{scale} upscaling, {name} test split (downsampled by {test_set.shrink_note})"
+            sections.append(format_table(title, rows, denoise=False))
     sections += evaluate_benchmarks(metas, benchmarks_dir or DEFAULT_BENCHMARKS_DIR, bm3d_images=bm3d_images)
     if real:
         sections += evaluate_real_benchmarks(metas, benchmarks_dir or DEFAULT_BENCHMARKS_DIR)
