@@ -30,6 +30,15 @@ def test_parse_good_metadata() -> None:
     hash(info)  # frozen and hashable despite its dict fields
 
 
+@pytest.mark.parametrize(
+    ("value", "kept"), [("ab" * 32, "ab" * 32), ("AB" * 32, ""), ("ab" * 31, ""), ("x", "")]
+)
+def test_an_imported_models_source_sha256_is_kept_only_when_valid(value: str, kept: str) -> None:
+    # informative (the batch report names it): a bad value is dropped, the model still opens
+    info = parse_model_info(with_metadata(source_sha256=value, imported_from="m.pth"), *SIGNATURE)
+    assert info.source_sha256 == kept
+
+
 def test_parse_sigma_range_and_any_size() -> None:
     noise = json.dumps({"kind": "gaussian", "sigma_min": 0.0, "sigma_max": 0.5, "clip": True})
     info = parse_model_info(with_metadata(noise=noise, input_size="any", labels=None), *SIGNATURE)

@@ -28,7 +28,7 @@ def describe_processing(parameters: Mapping[str, object]) -> dict[str, str]:
 
 
 def describe_model_origin(info: ModelInfo) -> dict[str, str]:
-    """Return the licence a model file names ("" where it names none, as the shipped models) and, for a
+    """Return the licence a model file names ("" where it names none: a foreign ONNX file) and, for a
     model imported from PyTorch, its architecture and the file it came from: a result made with a community
     model keeps that model's licence, often non-commercial, so whoever shares the result needs it."""
     origin = {"licence": info.licence}

@@ -10,7 +10,6 @@ JSON + CSV report is written at the end, also after a cancel.
 import functools
 import hashlib
 import os
-import re
 import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,13 +26,10 @@ from desktop.core.batch.report import BatchReport, FileResult, find_csv_path, me
 from desktop.core.batch.selection import InputFile, filter_files, plan_output_paths, walk_files
 from desktop.core.inference.image_model import ModelOpener
 from desktop.core.inference.session import ModelSession, SessionCache
-from desktop.core.models.info import ModelContractError
-from desktop.core.models.onnx_header import read_onnx_header
 from desktop.core.models.registry import ModelEntry
 from desktop.core.progress import CancelledError, Progress
 from desktop.core.provenance import describe_model_origin
 
-SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 SessionOpener = Callable[[Path, str], ModelSession]  # (model path, device) -> session, e.g. SessionCache.get
 
 
@@ -395,16 +391,6 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_source_sha256(path: Path) -> str:
-    """Return the SHA-256 of the PyTorch file an imported model was converted from (its `source_sha256`
-    metadata), "" where the file names none or no valid one, or cannot be read any more."""
-    try:
-        value = read_onnx_header(path).metadata.get("source_sha256", "")
-    except (OSError, ModelContractError):
-        return ""
-    return value if SHA256_PATTERN.fullmatch(value) else ""
-
-
 def describe_model_file(entry: ModelEntry) -> dict[str, str]:
     """A model as the report names it: its name, version, file name and the file's SHA-256, which identify
     it anywhere, never the folder it was read from (a report may go up to a bucket); and its licence, for
@@ -419,7 +405,7 @@ def describe_model_file(entry: ModelEntry) -> dict[str, str]:
         **describe_model_origin(info),
     }
     if info.imported_from:
-        described["source_sha256"] = read_source_sha256(entry.path)
+        described["source_sha256"] = info.source_sha256
     return described
 
 

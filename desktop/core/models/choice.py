@@ -138,10 +138,9 @@ def rank_models(
     before a x2 one run twice), then nearest the size they were trained at, then those of the image's own
     channel count (RGB without an image), then for denoising a Gaussian denoiser where the app adds
     Gaussian noise of a known sigma (`known_noise`) and one that estimates the noise for a photo's own
-    noise, then for a JPEG
-    file those told the file's JPEG quality (trained on JPEG artefacts; unless the file's quality is above
-    what such a model declares it is meant for) and for other files those that are not (trained on clean
-    inputs), then the best test PSNR; ties keep scan order."""
+    noise, then for a JPEG file those told the file's JPEG quality (trained on JPEG artefacts; unless the
+    file's quality is above what such a model declares it is meant for) and for other files those that
+    are not (trained on clean inputs), then the best test PSNR; ties keep scan order."""
     wanted_channels = image.channels if image is not None else 3
 
     known_noise = image is not None and image.known_noise

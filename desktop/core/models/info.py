@@ -5,6 +5,7 @@ naming the key or tensor at fault.
 """
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ MAX_SCALE = 16
 MAX_LATENT_DIM = 1024
 MAX_LABELS = 1000
 MAX_ABS_VALUE = 1e6  # value_range ends
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 MAX_METADATA_VALUE_LENGTH = 1 << 20  # any one value; latent statistics of a 1024-dim code take ~0.3 M
 MAX_STRENGTH = 100.0  # ends of a noise-estimating model's strength range
 NOISE_KINDS = ("gaussian", "estimated", "none")
@@ -134,11 +136,14 @@ class ModelInfo:
     # and the largest batch the graph takes (0: any).
     renames: Mapping[str, str] = field(default_factory=dict, hash=False)
     batch_limit: int = 0
-    # Models imported from PyTorch (`python -m training import`), "" for others: the licence the user gave
-    # (SPDX, "unknown" if none), the architecture spandrel found, the source file's name.
+    # The weights' licence (SPDX: "MIT" for the shipped models, the one its user gave an imported model,
+    # "unknown" if none; "" where a file names none). Models imported from PyTorch (`python -m training
+    # import`), "" for others: the architecture spandrel found, the source file's name and its SHA-256 ("" too
+    # where the file's value is not one).
     licence: str = ""
     architecture: str = ""
     imported_from: str = ""
+    source_sha256: str = ""
 
     @property
     def inferred(self) -> bool:
@@ -228,6 +233,7 @@ def parse_model_info(
         licence=_parse_optional_text(metadata, "licence"),
         architecture=_parse_optional_text(metadata, "architecture"),
         imported_from=_parse_optional_text(metadata, "imported_from"),
+        source_sha256=_parse_sha256(metadata, "source_sha256"),
     )
     _check_signature(info)
     return info
@@ -246,6 +252,12 @@ def _parse_latent(metadata: Mapping[str, str], latent_dim: int) -> LatentSpace:
         return parse_latent_space(metadata, latent_dim)
     except LatentMetadataError as error:
         raise ModelContractError(str(error)) from None
+
+
+def _parse_sha256(metadata: Mapping[str, str], key: str) -> str:
+    """A hex SHA-256 the file names; "" where it names none or no valid one (informative: never refused)."""
+    value = metadata.get(key, "")
+    return value if SHA256_PATTERN.fullmatch(value) else ""
 
 
 def _parse_optional_text(metadata: Mapping[str, str], key: str) -> str:
