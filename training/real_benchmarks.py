@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.benchmarks import load_images, pil_resize, score_y, to_y
+from training.benchmarks import distinct_labels, load_images, make_session, pil_resize, score_y, to_y
 
 POLYU_REFERENCES = {"FFDNet, clipped-noise model, best strength per image (benchmarks README)": 37.92}
 KODAK_JPEG_QUALITIES = (10, 20, 30, 40)
@@ -46,13 +46,8 @@ def model_meta(path: Path) -> dict[str, str]:
 
 def model_labels(models: list[Path]) -> dict[Path, str]:
     """Each model's row label, "name vX.Y", with its path added where two share one (a stage's validation
-    best and its last checkpoint measured side by side would otherwise fill one row)."""
-    labels = {}
-    for model in models:
-        meta = model_meta(model)
-        labels[model] = f"{meta.get('name', model.stem)} v{meta.get('version', '?')}"
-    shared = {label for label in labels.values() if list(labels.values()).count(label) > 1}
-    return {path: f"{label} ({path})" if label in shared else label for path, label in labels.items()}
+    best and its last checkpoint measured side by side), as the speed table labels them."""
+    return distinct_labels({model: make_session(model) for model in models})
 
 
 def estimates_noise(meta: dict[str, str]) -> bool:
