@@ -5,12 +5,13 @@ A stage is one `python -m training train` run: a base recipe of `config.RECIPES`
 (`--init`) and why. `python -m training rebuild NAME` replays a lineage (`rebuild.py`), and every export
 names its stage in the ONNX metadata (`recipe_stage`, from the config's `stage`).
 
-Transcribed from `training/README.md`, the commit messages (`git log -- training/ onnx_models/`) and the
-`train_config` and `metrics.init` of each shipped file in git's history; the overrides of each stage below
-give the config that file recorded (tests/test_training_recipes.py holds the last stage of each lineage to
-today's files). Where the recipe's defaults have moved on since, a stage sets the old values back (e.g.
-`res_blocks=()` before photo_denoise v5.0). Replaying gives a model of the same recipe, not the same weights:
-the code, the photo sets and the machines (and their speed, which the time budgets run on) have changed.
+Transcribed from the stage log `training/README.md` kept until 2a865f6, the commit messages (`git log --
+training/ onnx_models/`) and the `train_config` and `metrics.init` of each shipped file in git's history; the
+overrides of each stage below give the config that file recorded (tests/test_training_recipes.py holds the
+last stage of each lineage to today's files). Where the recipe's defaults have moved on since, a stage sets
+the old values back (e.g. `res_blocks=()` before photo_denoise v5.0). Replaying gives a model of the same
+recipe, not the same weights: the code, the photo sets and the machines (and their speed, which the time
+budgets run on) have changed.
 
 Stages are named by the version they shipped as ("v5.6"); stages that did not ship are named by the version
 of the next one and a number ("v4.0-1"). Stages that were tried and not shipped sit in comments, not in the
