@@ -20,6 +20,7 @@ from desktop.core.images.noise import add_gaussian_noise
 from desktop.core.inference.session import open_model
 from desktop.core.jobs.denoise import DenoiseResult
 from desktop.qt.app_settings import AppSettings
+from desktop.qt.pages.mode_page import RunStatus
 from desktop.qt.widgets.compare_view import SPLIT
 from desktop.qt.widgets.metrics_table import format_metrics
 from desktop.qt.window.drop_area import convert_urls_to_paths
@@ -99,6 +100,23 @@ def test_shown_metrics_equal_the_core_computation(
     assert window.status.model_label.text() == info.title
     assert window.status.provider_label.text() == "CPU"
     assert window.status.time_label.text().endswith(" ms")
+
+
+def test_the_status_bar_shows_the_last_run_of_the_page_on_screen(
+    qtbot: QtBot, window: MainWindow, sample_images: list[Path]
+) -> None:
+    open_and_wait(qtbot, window, sample_images[3])
+    entry = window.denoise_page.picker.current
+    assert entry is not None
+    title = entry.info.title
+    assert window.status.model_label.text() == title
+    window.show_mode("upscale")  # no upscaler here: nothing has run on this page
+    assert window.status.model_label.text() == "" and window.status.time_label.text() == ""
+    window.denoise_page.run_finished.emit(RunStatus("Later denoiser", "CPU", 0.25))  # finishes off screen
+    assert window.status.model_label.text() == ""
+    window.show_mode("denoise")
+    assert window.status.model_label.text() == "Later denoiser"
+    assert window.status.time_label.text() == "250.0 ms"
 
 
 def test_slider_drag_shows_only_the_latest_result(

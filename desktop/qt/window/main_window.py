@@ -62,6 +62,7 @@ SAVE_FILTERS = {
     "TIFF (*.tif *.tiff)": ".tif",
 }
 MODES = ("denoise", "upscale", "generate", "latent_map")
+NO_RUN = RunStatus(model="", provider="", seconds=0.0)  # what the status bar shows for a page not run yet
 
 
 class MainWindow(QMainWindow):
@@ -138,8 +139,10 @@ class MainWindow(QMainWindow):
         self.files.save_noted.connect(self._show_save_note)
         self.images.current_changed.connect(self._change_image)
         self.tabs.currentChanged.connect(self._change_mode)
-        for page in self.pages.values():
-            page.run_finished.connect(self._show_run_status)
+        # each page's last run, which the status bar shows while that page is on screen
+        self._run_statuses: dict[str, RunStatus] = {}
+        for mode, page in self.pages.items():
+            page.run_finished.connect(lambda status, mode=mode: self._show_run_status(mode, status))
             page.error_occurred.connect(self.show_error)
             page.busy_changed.connect(self._show_busy)
             page.progressed.connect(self._show_progress)
@@ -546,9 +549,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, MESSAGE_TIMEOUT_MS)
         self.error_shown.emit(message)
 
-    @Slot(object)
-    def _show_run_status(self, status: RunStatus) -> None:
-        self.status.show_run(status)
+    def _show_run_status(self, mode: str, status: RunStatus) -> None:
+        self._run_statuses[mode] = status
+        if self.pages[mode] is self.page:  # a page finishing off screen does not take over the status bar
+            self.status.show_run(status)
         if status.notes:
             self.show_error("; ".join(status.notes), "warning")
 
@@ -566,6 +570,7 @@ class MainWindow(QMainWindow):
         for position, page in enumerate(self.pages.values()):
             page.set_active(position == index)
         self.settings.mode = index
+        self.status.show_run(self._run_statuses.get(MODES[index], NO_RUN))
         self._show_busy()
         self.update_actions()
 
