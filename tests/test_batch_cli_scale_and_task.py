@@ -175,6 +175,25 @@ def test_a_chain_names_each_models_licence_in_the_report_and_the_file(tmp_path: 
     assert steps[0]["licence"] == "" and steps[1].items() >= imported.items()
 
 
+def test_a_run_that_picks_per_image_names_every_model_it_may_pick_in_the_report(
+    tmp_path: Path, sr_models: Path
+) -> None:
+    """With no --model each file gets its own model: the report describes each file it could have got
+    (hash, licence), not only the one a photo gets, so every row's model is accounted for."""
+    source, out = write_photos(tmp_path / "in"), tmp_path / "out"
+    assert run(sr_models, source, out, "--task", "denoise,upscale", "--scale", "4") == EXIT_OK
+    report = json.loads((out / "batch_report.json").read_text())
+    choices = report["parameters"]["model_choices"]
+    files = [choice["file"] for choice in choices]  # the shipped models' too: the CLI finds them as well
+    assert {"den_rgb.onnx", "up2_rgb.onnx", "up4_rgb.onnx"} <= set(files) and len(files) == len(set(files))
+    assert all(len(choice["sha256"]) == 64 and "licence" in choice for choice in choices)
+    names = {choice["name"] for choice in choices}
+    assert all(set(row["model"].split("+")) <= names for row in report["rows"])
+    assert run(sr_models, source, tmp_path / "named", "--task", "upscale", "--model", "up2_rgb") == EXIT_OK
+    named = json.loads((tmp_path / "named" / "batch_report.json").read_text())["parameters"]
+    assert "model_choices" not in named and named["model_file"]["file"] == "up2_rgb.onnx"
+
+
 def test_a_chain_without_models_picks_each_step_and_takes_x4(tmp_path: Path, sr_models: Path) -> None:
     source, out = write_photos(tmp_path / "in"), tmp_path / "out"
     assert run(sr_models, source, out, "--task", "denoise,upscale", "--scale", "4") == EXIT_OK

@@ -429,4 +429,12 @@ def describe_job(plan: BatchPlan) -> dict[str, object]:
         "model_file": describe_model_file(plan.model),
         **({"scale": plan.factor} if plan.factor > 1 else {}),
         **({"model_files": [describe_model_file(step.model) for step in plan.steps]} if plan.then else {}),
+        **({"model_choices": describe_model_choices(plan)} if any(s.candidates for s in plan.steps) else {}),
     }
+
+
+def describe_model_choices(plan: BatchPlan) -> list[dict[str, str]]:
+    """Every model file a run that picks per image (AUTO_MODEL) may give a file, each once, as
+    `describe_model_file` names it: a row's `model` may be any of them, not only `model_file`'s."""
+    entries = {entry.path: entry for step in plan.steps for entry in step.candidates or (step.model,)}
+    return [describe_model_file(entry) for entry in entries.values()]
