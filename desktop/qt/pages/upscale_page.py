@@ -75,8 +75,8 @@ def offer_factors(
 
 def describe_factor(factor: int, entry: ModelEntry) -> str:
     """The factor combo's item, e.g. "x4 (x2 applied 2 times)" for an x2 model at x4."""
-    passes = count_passes(entry.info, factor)
-    return f"x{factor}" + (f" (x{entry.info.scale} applied {passes} times)" if passes > 1 else "")
+    several = count_passes(entry.info, factor) > 1
+    return f"x{factor}" + (f" ({describe_passes(entry.info, factor)})" if several else "")
 
 
 def describe_passes(info: ModelInfo, factor: int) -> str:
