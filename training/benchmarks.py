@@ -92,8 +92,8 @@ def size_multiple(session: ort.InferenceSession) -> int:
 def with_default_inputs(session: ort.InferenceSession, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """`feed` plus what the real-photo models take beyond it, as the app feeds them by default: `strength`
     1 (Auto) and `jpeg_quality` 0 (not a JPEG); `sigma` 0 (estimate) where the model takes one and none is
-    given. Inputs the model does not take are left out."""
-    n = len(feed["image"])
+    given. Inputs the model does not take are left out. The batch size is the feed's (a decoder's is `z`)."""
+    n = len(next(iter(feed.values())))
     defaults = {"sigma": 0.0, "strength": 1.0, "jpeg_quality": 0.0}
     out = {}
     for i in session.get_inputs():
