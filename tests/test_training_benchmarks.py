@@ -131,12 +131,10 @@ def test_streaks_and_colour_noise_are_told_from_edges() -> None:
 def test_default_inputs_fill_in_strength_and_quality_and_leave_a_decoder_alone(tmp_path: Path) -> None:
     """`python -m training evaluate` feeds every model through with_default_inputs: a decoder (input `z`,
     no `image`) crashed it at the VAE section, after an hour of the other sections."""
-    import onnxruntime as ort
-
-    decoder = ort.InferenceSession(str(build_decoder_model(tmp_path / "dec.onnx")))
+    decoder = benchmarks.make_session(build_decoder_model(tmp_path / "dec.onnx"))
     z = np.zeros((3, 8), np.float32)
     assert benchmarks.with_default_inputs(decoder, {"z": z}).keys() == {"z"}
-    denoiser = ort.InferenceSession(str(build_estimating_denoiser(tmp_path / "den.onnx")))
+    denoiser = benchmarks.make_session(build_estimating_denoiser(tmp_path / "den.onnx"))
     image = np.zeros((2, 3, 8, 8), np.float32)
     fed = benchmarks.with_default_inputs(denoiser, {"image": image})
     taken = {i.name for i in denoiser.get_inputs()}

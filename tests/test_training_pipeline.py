@@ -145,18 +145,17 @@ def test_evaluate_matches_training_metrics(onnx_path: Path, run_dir: Path, data_
 def test_evaluate_measures_each_upscaler_at_its_own_scale(data_dir: Path, tmp_path: Path) -> None:
     """A x4 model beside a x2 one gets its own table from test images shrunk by 4 (it crashed the x2 table's
     measure: a 4x output against the 2x-sized truth)."""
-    from onnx_builders import build_conv_model
+    from onnx_builders import build_conv_model, rewrite_metadata
 
     from training.evaluate import evaluate_models
 
-    paths = []
-    for scale in (2, 4):
-        path = build_conv_model(tmp_path / f"up{scale}.onnx", task="upscale", channels=1, scale=scale)
-        model = onnx.load(str(path))
-        meta = {prop.key: prop.value for prop in model.metadata_props} | {"dataset": "fashion-mnist"}
-        onnx.helper.set_model_props(model, meta)
-        onnx.save(model, str(path))
-        paths.append(path)
+    paths = [
+        rewrite_metadata(
+            build_conv_model(tmp_path / f"up{scale}.onnx", task="upscale", channels=1, scale=scale),
+            dataset="fashion-mnist",
+        )
+        for scale in (2, 4)
+    ]
     table = evaluate_models(paths, data_dir=data_dir, limit=20, bm3d_images=0, real=False)
     x2 = table.split("### x2 upscaling, fashion-mnist")[1].split("###")[0]
     x4 = table.split("### x4 upscaling, fashion-mnist")[1].split("###")[0]

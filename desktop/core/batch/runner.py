@@ -412,6 +412,7 @@ def describe_model_file(entry: ModelEntry) -> dict[str, str]:
 def describe_job(plan: BatchPlan) -> dict[str, object]:
     """Return the job's settings as the report records them."""
     job = plan.job
+    described = describe_model_files(plan)
     return {
         "recursive": job.recursive,
         "glob": job.glob,
@@ -426,15 +427,16 @@ def describe_job(plan: BatchPlan) -> dict[str, object]:
         "tile_size": job.tile_size,
         "self_ensemble": job.ensemble,
         "device": job.device,
-        "model_file": describe_model_file(plan.model),
+        "model_file": described[plan.model.path],
         **({"scale": plan.factor} if plan.factor > 1 else {}),
-        **({"model_files": [describe_model_file(step.model) for step in plan.steps]} if plan.then else {}),
-        **({"model_choices": describe_model_choices(plan)} if any(s.candidates for s in plan.steps) else {}),
+        **({"model_files": [described[step.model.path] for step in plan.steps]} if plan.then else {}),
+        **({"model_choices": list(described.values())} if any(s.candidates for s in plan.steps) else {}),
     }
 
 
-def describe_model_choices(plan: BatchPlan) -> list[dict[str, str]]:
-    """Every model file a run that picks per image (AUTO_MODEL) may give a file, each once, as
-    `describe_model_file` names it: a row's `model` may be any of them, not only `model_file`'s."""
-    entries = {entry.path: entry for step in plan.steps for entry in step.candidates or (step.model,)}
-    return [describe_model_file(entry) for entry in entries.values()]
+def describe_model_files(plan: BatchPlan) -> dict[Path, dict[str, str]]:
+    """Each model file the run may give a file, described once (`describe_model_file`: one hash per file):
+    every step's model and, where a step picks per image (AUTO_MODEL), its candidates, any of which a row's
+    `model` may name."""
+    entries = {entry.path: entry for step in plan.steps for entry in (*step.candidates, step.model)}
+    return {path: describe_model_file(entry) for path, entry in entries.items()}
