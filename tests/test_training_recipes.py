@@ -99,3 +99,34 @@ def test_rebuild_replays_a_lineage_and_resumes_an_interrupted_stage(
     meta = read_metadata(folder / "onnx" / "fashion_dae_conv.onnx")
     assert meta["recipe"] == "fashion-dae-conv" and meta["recipe_stage"] == "tiny/b"
     assert meta["version"] == "2.1" and json.loads(meta["train_config"])["loss"] == "log-l1"
+
+
+def test_a_widening_stage_starts_from_its_init_widened_to_the_same_function(tmp_path: Path) -> None:
+    from training.kinds import build_model
+    from training.rebuild import starting_point
+
+    small = {"widths": (8, 16), "blocks": 1, "res_blocks": (0, 1), "estimator_width": 8, "estimator_depth": 2}
+    narrow_stage = Stage("v1", "photo-denoise-real", "a small real-photo denoiser", overrides=small)
+    wide_stage = Stage(
+        "v2",
+        "photo-denoise-real",
+        "wider at full resolution",
+        init="v1",
+        widen_to=12,
+        overrides=small | {"widths": (12, 16)},
+    )
+    narrow_cfg = stage_config("tiny", narrow_stage)
+    narrow = build_model(narrow_cfg).eval()
+    (tmp_path / "v1").mkdir()
+    torch.save({"model": narrow.state_dict(), "config": asdict(narrow_cfg)}, tmp_path / "v1" / "best.pt")
+
+    init = starting_point(tmp_path, wide_stage, None)
+    assert init is not None and init.parent == tmp_path and init.name != "best.pt"
+    wide = build_model(stage_config("tiny", wide_stage)).eval()
+    wide.load_state_dict(torch.load(init, weights_only=True)["model"])  # the wider stage's shapes
+    x = torch.rand(2, 3, 32, 48)
+    told = (torch.tensor([0.1, 0.0]), torch.ones(2), torch.tensor([0.0, 30.0]))  # sigma, strength, quality
+    with torch.no_grad():
+        assert torch.allclose(wide(x, *told)[0], narrow(x, *told)[0], atol=1e-2)
+    unwidened = Stage("v3", "photo-denoise-real", "as v1", init="v1")
+    assert starting_point(tmp_path, unwidened, None) == tmp_path / "v1"

@@ -213,35 +213,9 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_widen(args: argparse.Namespace) -> int:
-    import dataclasses
-    import json
+    from training.widen import widen_checkpoint
 
-    import torch
-
-    from training.config import load_config
-    from training.kinds import build_model
-    from training.kinds.denoise_cond import CondDenoiseConfig
-    from training.train import load_initial_weights
-    from training.widen import widen_first_level
-
-    source = args.source / "best.pt" if args.source.is_dir() else args.source
-    if source.suffix == ".onnx":
-        import onnx
-
-        metadata = {p.key: p.value for p in onnx.load(str(source)).metadata_props}
-        cfg = load_config(json.loads(metadata["train_config"]))
-    else:
-        cfg = load_config(torch.load(source, map_location="cpu", weights_only=True)["config"])
-    if type(cfg) is not CondDenoiseConfig:  # the Gaussian U-Net's config, not a subclass's (real photos)
-        raise SystemExit(f"error: widen takes a cond-unet recipe, {source} is {cfg.arch}")
-    state = load_initial_weights(source, build_model(cfg))
-    cfg = dataclasses.replace(cfg, widths=(args.width, *cfg.widths[1:]))
-    widened = widen_first_level(state, args.width)
-    build_model(cfg).load_state_dict(widened)  # the shapes fit the wider recipe
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = {"model": widened, "config": dataclasses.asdict(cfg), "epoch": 0, "init": str(source)}
-    torch.save(ckpt, args.out)
-    widths = ",".join(map(str, cfg.widths))
+    widths = ",".join(map(str, widen_checkpoint(args.source, args.width, args.out)))
     print(f"wrote {args.out}: train it with --init {args.out} --set widths={widths}")
     return 0
 

@@ -16,6 +16,7 @@ from training.export import export_checkpoint
 from training.recipes import Stage, lineage_stages, stage_config
 from training.resume import LAST, load_last, resume_config
 from training.train import train
+from training.widen import widen_checkpoint
 
 STATE = "rebuild.json"
 
@@ -60,13 +61,18 @@ def rebuild(
 
 def starting_point(folder: Path, stage: Stage, data_dir: Path | None) -> Path | None:
     """What a stage starts from: nothing, the `init` stage's run folder, or (`from_files`) the files that
-    stage exports, which leave out what the app does not need (a critic), as the original stage's did."""
+    stage exports, which leave out what the app does not need (a critic), as the original stage's did;
+    widened first where the stage says so (`widen_to`)."""
     if not stage.init:
         return None
     source = folder / stage.init
-    if not stage.from_files:
-        return source
-    return export_checkpoint(source, out_dir=source / "onnx", data_dir=data_dir)
+    if stage.from_files:
+        source = export_checkpoint(source, out_dir=source / "onnx", data_dir=data_dir)
+    if stage.widen_to:
+        widened = folder / f"{stage.name}-widened.pt"
+        widen_checkpoint(source, stage.widen_to, widened)
+        return widened
+    return source
 
 
 def stopped_by_its_rule(run_dir: Path) -> bool:

@@ -35,6 +35,9 @@ class Stage:
     # it started from `init`'s exported ONNX files (`--init onnx_models/...`), so the parts those files leave
     # out (a VAE-GAN's critic) started fresh; False: from the run folder, critic and all
     from_files: bool = False
+    # >0: `init`'s weights widened to this many channels at full resolution first (`python -m training
+    # widen`, a conditioned U-Net), so a bigger net starts from the smaller one's function
+    widen_to: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)  # config fields on top of the recipe
 
 

@@ -7,6 +7,10 @@ widened by the same map, so the output stays the same. A little noise on the cop
 them drift apart in training (identical copies would get identical gradients forever).
 """
 
+import dataclasses
+import json
+from pathlib import Path
+
 import torch
 from torch import Tensor
 
@@ -55,3 +59,32 @@ def widen_first_level(
                 t = t + jitter * is_copy.view(shape)
         widened[name] = t.contiguous()
     return widened
+
+
+def widen_checkpoint(source: Path, width: int, out: Path) -> tuple[int, ...]:
+    """Write to `out` a checkpoint (for `train --init`) of the conditioned U-Net in `source` (a run folder,
+    its best.pt or an exported .onnx) widened to `width` channels at full resolution; return its widths."""
+    from training.config import load_config
+    from training.kinds import build_model
+    from training.kinds.denoise_cond import CondDenoiseConfig
+    from training.train import load_initial_weights
+
+    source = source / "best.pt" if source.is_dir() else source
+    if source.suffix == ".onnx":
+        import onnx
+
+        metadata = {p.key: p.value for p in onnx.load(str(source)).metadata_props}
+        cfg = load_config(json.loads(metadata["train_config"]))
+    else:
+        cfg = load_config(torch.load(source, map_location="cpu", weights_only=True)["config"])
+    # the Gaussian U-Net or the real-photo one (its noise estimator is left as it is)
+    if not isinstance(cfg, CondDenoiseConfig):
+        raise SystemExit(f"error: widen takes a cond-unet recipe, {source} is {cfg.arch}")
+    state = load_initial_weights(source, build_model(cfg))
+    cfg = dataclasses.replace(cfg, widths=(width, *cfg.widths[1:]))
+    widened = widen_first_level(state, width)
+    build_model(cfg).load_state_dict(widened)  # the shapes fit the wider recipe
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = {"model": widened, "config": dataclasses.asdict(cfg), "epoch": 0, "init": str(source)}
+    torch.save(ckpt, out)
+    return cfg.widths
