@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx_builders import build_estimating_denoiser, run_estimating_denoiser
+from onnx_builders import (
+    ESTIMATED_NOISE,
+    build_estimating_denoiser,
+    rewrite_metadata,
+    run_estimating_denoiser,
+)
 from PIL import Image
 
 from desktop.batch_cli import EXIT_OK, EXIT_USAGE, main
@@ -19,6 +24,7 @@ from desktop.core.inference.image_model import RunOptions, apply_model_with_retr
 from desktop.core.inference.model_call import NoiseInputs, NoiseLevels, build_feed
 from desktop.core.inference.session import ModelSession, SessionCache
 from desktop.core.jobs.process_image import ProcessSettings, process_image
+from desktop.core.models.registry import scan_models
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +123,76 @@ def test_a_strength_set_by_hand_is_fed(estimating: ModelSession, tmp_path: Path)
     assert untouched.sigma_note.startswith("Strength 0.00 set by hand: noise ")
     smoother = run(estimating, prepare_model_input(image, estimating.info), strength=2.5)
     np.testing.assert_allclose(smoother.output, expected(image.pixels, 0.0, 2.5, 0)[0], atol=1e-5)
+
+
+# Auto's strength by the file's JPEG quality (metadata `noise.strength_by_quality`, fitted at export)
+TABLE = [[10, 2.0], [50, 1.5], [90, 1.0]]
+
+
+@pytest.fixture(scope="module")
+def tabled(tmp_path_factory: pytest.TempPathFactory) -> ModelSession:
+    path = build_estimating_denoiser(tmp_path_factory.mktemp("tabled") / "photo_denoise.onnx")
+    rewrite_metadata(
+        path, noise=json.dumps(ESTIMATED_NOISE | {"jpeg_quality": True, "strength_by_quality": TABLE})
+    )
+    return SessionCache().get(path, "cpu")
+
+
+def test_auto_reads_its_strength_off_the_table_by_the_files_jpeg_quality(tabled: ModelSession) -> None:
+    noise = tabled.info.noise
+    assert noise.strength_by_quality == ((10, 2.0), (50, 1.5), (90, 1.0))
+    by_quality = {q: noise.auto_strength(q) for q in (None, 0, 5, 10, 30, 50, 70, 90, 98)}
+    assert by_quality == {None: 1.0, 0: 1.0, 5: 2.0, 10: 2.0, 30: 1.75, 50: 1.5, 70: 1.25, 90: 1.0, 98: 1.0}
+    batch = np.zeros((1, 3, 8, 8), np.float32)
+    assert build_feed(tabled, batch, 0.0, NoiseInputs(jpeg_quality=30))["strength"][0] == 1.75
+    assert build_feed(tabled, batch, 0.0, NoiseInputs(strength=0.5, jpeg_quality=30))["strength"][0] == 0.5
+
+
+def test_auto_feeds_and_says_the_tables_strength_for_a_jpeg(tabled: ModelSession, tmp_path: Path) -> None:
+    image = load_image(save_photo(tmp_path / "photo.jpg", quality=30))
+    done = run(tabled, prepare_model_input(image, tabled.info))
+    want, level = expected(image.pixels, 0.0, 1.75, 30)
+    np.testing.assert_allclose(done.output, want, atol=1e-5)
+    assert done.strength == 1.75 and done.parameters["strength"] == 1.75
+    assert done.sigma_note == (
+        f"Auto: strength 1.75, noise {level * 255:.1f}/255 estimated, JPEG quality 30 from the file"
+    )
+    png = load_image(save_photo(tmp_path / "photo.png"))
+    lossless = run(tabled, prepare_model_input(png, tabled.info))
+    assert lossless.strength == 1.0 and lossless.sigma_note.startswith("Auto: noise ")
+    by_hand = run(tabled, prepare_model_input(image, tabled.info), strength=0.5)
+    assert by_hand.strength == 0.5 and by_hand.sigma_note.startswith("Strength 0.50 set by hand")
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        [],
+        [[50, 1.5], [10, 2.0]],  # not by rising quality
+        [[10, 2.0], [10, 1.5]],
+        [[0, 2.0]],  # quality 1-100
+        [[10.5, 2.0]],
+        [[10, 5.0]],  # beyond strength_max 3
+        [[10, True]],
+        [[10, 2.0, 1.0]],
+        "10:2",
+    ],
+)
+def test_a_bad_strength_table_is_refused_with_the_reason(tmp_path: Path, table: object) -> None:
+    path = build_estimating_denoiser(tmp_path / "photo_denoise.onnx")
+    rewrite_metadata(
+        path, noise=json.dumps(ESTIMATED_NOISE | {"jpeg_quality": True, "strength_by_quality": table})
+    )
+    skipped = {s.path.name: s.reason for s in scan_models([tmp_path]).skipped}
+    assert "'strength_by_quality' must be [[quality, strength], ...]" in skipped["photo_denoise.onnx"]
+
+
+def test_a_strength_table_needs_the_jpeg_quality_input(tmp_path: Path) -> None:
+    path = build_estimating_denoiser(tmp_path / "photo_denoise.onnx", jpeg_quality=False)
+    noise = ESTIMATED_NOISE | {"jpeg_quality": False, "strength_by_quality": TABLE}
+    rewrite_metadata(path, noise=json.dumps(noise))
+    skipped = {s.path.name: s.reason for s in scan_models([tmp_path]).skipped}
+    assert "strength_by_quality" in skipped["photo_denoise.onnx"]
 
 
 def test_synthetic_noise_feeds_its_known_sigma(estimating: ModelSession, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ and a tiny train -> ONNX export -> parity run of each on synthetic RGB images (n
 
 import dataclasses
 import io
+import json
 
 import numpy as np
 import onnxruntime as ort
@@ -31,6 +32,7 @@ from training.degradations import (
 )
 from training.export import check_parity, export_onnx
 from training.kinds import kind_of
+from training.kinds.denoise_real import AUTO_QUALITIES, AUTO_STRENGTHS, fit_auto_strengths
 from training.models import CondUNet, RealPhotoDenoiser, RealPhotoUpscaler, ResidualSR, build_model
 from training.train import fit, start_from
 
@@ -177,6 +179,9 @@ def test_a_tiny_real_photo_run_exports_with_parity(recipe: str, sets: dict, tmp_
     names = [i.name for i in session.get_inputs()]
     if recipe == "photo-denoise-real":
         assert names == ["image", "sigma", "strength", "jpeg_quality"]
+        table = json.loads(part.extra_metadata["noise"])["strength_by_quality"]
+        assert [q for q, _ in table] == list(AUTO_QUALITIES)
+        assert all(s in AUTO_STRENGTHS for _, s in table)
         assert [o.name for o in session.get_outputs()] == ["output", "noise_level"]
     else:
         assert names == ["image", "jpeg_quality"]
@@ -199,3 +204,19 @@ def test_init_from_an_onnx_file_of_the_gaussian_denoiser_pads_the_head(tmp_path)
     x = torch.rand(1, 3, 16, 16)
     out, _ = real(x, torch.tensor([0.2]), torch.ones(1), torch.zeros(1))
     assert torch.allclose(out, gaussian(x, torch.tensor([0.2])), atol=1e-5)
+
+
+class StrengthProbe(torch.nn.Module):
+    """Stands in for a real-photo denoiser: returns its input off by |strength - best(quality)| / 100, so the
+    best strength for a quality is known (2 below quality 35, else 1)."""
+
+    def forward(self, image, sigma, strength, quality):  # type: ignore[no-untyped-def]
+        best = torch.where(quality < 35, 2.0, 1.0)
+        off = (strength - best).abs().view(-1, 1, 1, 1) / 100
+        return image + off, off.flatten()
+
+
+def test_auto_strengths_are_the_best_per_quality_on_the_given_images() -> None:
+    flat = torch.full((3, 3, 32, 32), 128 / 255)  # a JPEG round trip keeps it exactly
+    table = fit_auto_strengths(StrengthProbe(), flat)
+    assert table == [[q, 2.0 if q < 35 else 1.0] for q in AUTO_QUALITIES]

@@ -4,6 +4,7 @@ estimate's scale; 1 in training) and `jpeg_quality` (0: unknown); the loss is th
 estimator's asymmetric log-L1 to the true local noise level (CBDNet's, which penalises an under-estimate
 more: a denoiser told too little leaves noise in, told a little too much it only smooths a little)."""
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from training.data import TEST_NOISE_SEED, Splits, add_fixed_noise
-from training.degradations import DenoiseMix, degrade_for_denoise, local_noise_level
+from training.degradations import DenoiseMix, degrade_for_denoise, jpeg, local_noise_level
 from training.kinds.base import ExportPart, IOSpec, crop_center, crop_to, parity_images, pixel_loss, predict
 from training.kinds.denoise_cond import CondDenoiseConfig, ConditionedDenoise, unet_options
 from training.metrics import measure
@@ -24,6 +25,11 @@ from training.plots import plot_rows
 UNDER_ESTIMATE_WEIGHT = 0.7  # CBDNet's alpha = 0.3: an under-estimate costs 0.7, an over-estimate 0.3
 LEVEL_FLOOR = 2e-3  # log-level differences below half an 8-bit step do not count
 REAL_MIX_SEED = 1234  # the fixed draw of the test report's real-photo mix
+# Auto's strength per JPEG quality is fitted at export on the validation images saved at these qualities,
+# the best of these strengths each (`fit_auto_strengths`)
+AUTO_QUALITIES = (10, 20, 30, 40, 50, 60, 75, 90)
+AUTO_STRENGTHS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+AUTO_JPEG_SEED = 77  # the validation JPEGs' draw of chroma subsampling
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +63,29 @@ def estimator_loss(estimate: Tensor, target: Tensor) -> Tensor:
     d = torch.log(estimate + LEVEL_FLOOR) - torch.log(target + LEVEL_FLOOR)
     weight = torch.where(d < 0, UNDER_ESTIMATE_WEIGHT, 1 - UNDER_ESTIMATE_WEIGHT)
     return (weight * d.abs()).mean()
+
+
+@torch.no_grad()
+def fit_auto_strengths(model: nn.Module, images: Tensor, batch: int = 4) -> list[list[float]]:
+    """[[quality, strength], ...]: for each of AUTO_QUALITIES, the strength of AUTO_STRENGTHS that restores
+    `images` (N, 3, H, W) saved as JPEGs of that quality best (mean PSNR over the images), told the quality.
+
+    Why: the estimator under-reads JPEG artefacts, which look like image content, so strength 1 leaves much
+    of a strongly compressed file's blocking in (Kodak24 at quality 10 with v6.3: 29.74 dB at strength 1,
+    30.05 at 2); the app's Auto takes this table (metadata `noise.strength_by_quality`) for a JPEG file."""
+    n = len(images)
+    g = torch.Generator().manual_seed(AUTO_JPEG_SEED)
+    table = []
+    for quality in AUTO_QUALITIES:
+        compressed = jpeg(images, torch.full((n,), float(quality)), g)
+        scores = []
+        for strength in AUTO_STRENGTHS:
+            told = (compressed, torch.zeros(n), torch.full((n,), strength), torch.full((n,), float(quality)))
+            (restored, _) = predict(model, told, batch)
+            mse = (restored - images).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+            scores.append(float((-10 * torch.log10(mse)).mean()))
+        table.append([quality, AUTO_STRENGTHS[max(range(len(scores)), key=scores.__getitem__)]])
+    return table
 
 
 class RealPhotoDenoise(ConditionedDenoise[RealDenoiseConfig]):
@@ -153,7 +182,9 @@ class RealPhotoDenoise(ConditionedDenoise[RealDenoiseConfig]):
             (add_fixed_noise(x, 0.1, TEST_NOISE_SEED), sigma, strength, quality)
             for x in (images, crop_to(images, 17 * m, 11 * m))
         ]
-        return [ExportPart(model, cfg.name, "denoise", {}, inputs)]
+        auto = fit_auto_strengths(model, splits.val_x[: cfg.val_limit or None])
+        noise = self.describe_noise(cfg, "denoise") | {"strength_by_quality": auto}
+        return [ExportPart(model, cfg.name, "denoise", {"noise": json.dumps(noise)}, inputs)]
 
     def make_test_feed(self, cfg: RealDenoiseConfig, clean: Tensor, seed: int) -> dict[str, np.ndarray]:
         n = len(clean)

@@ -15,7 +15,7 @@ from desktop.core.progress import Progress
 class NoiseInputs:
     """What a model that estimates its own noise (noise kind "estimated") gets beside `sigma`."""
 
-    strength: float | None = None  # its estimate times this; None: the model's `strength_default` (Auto)
+    strength: float | None = None  # its estimate times this; None: Auto (`NoiseSpec.auto_strength`)
     jpeg_quality: int | None = None  # the file's IJG quality 1-100; None or 0: not a JPEG, or unknown
 
 
@@ -54,7 +54,7 @@ def build_feed(
             raise ValueError(f"{info.name} is noise-level conditioned and needs sigma")
         feed["sigma"] = np.full((count,), sigma, dtype=np.float32)  # (N,)
     if info.takes_strength:
-        strength = info.noise.strength_default if noise.strength is None else noise.strength
+        strength = info.noise.auto_strength(noise.jpeg_quality) if noise.strength is None else noise.strength
         feed["strength"] = np.full((count,), strength, dtype=np.float32)  # (N,)
     if info.takes_jpeg_quality:
         feed["jpeg_quality"] = np.full((count,), noise.jpeg_quality or 0, dtype=np.float32)  # (N,)

@@ -88,20 +88,29 @@ def choose_noise_inputs(
     info: ModelInfo, strength: float | None, jpeg_quality: int | None
 ) -> tuple[NoiseInputs, float | None, int | None]:
     """What a model that estimates its noise gets beside sigma: the strength given, else (Auto) its
-    `strength_default`, and the file's JPEG quality (0: not a JPEG). Returns them with the strength and
-    quality fed (None where the model takes none)."""
-    fed_strength = (
-        (info.noise.strength_default if strength is None else strength) if info.takes_strength else None
-    )
+    strength for the file's JPEG quality (`NoiseSpec.auto_strength`), and that quality (0: not a JPEG).
+    Returns them with the strength and quality fed (None where the model takes none)."""
     fed_quality = (jpeg_quality or 0) if info.takes_jpeg_quality else None
+    fed_strength = (
+        (info.noise.auto_strength(fed_quality) if strength is None else strength)
+        if info.takes_strength
+        else None
+    )
     return NoiseInputs(fed_strength, fed_quality), fed_strength, fed_quality
 
 
 def describe_noise_choice(
-    sigma: float, strength: float | None, jpeg_quality: int | None, noise_level: float | None, *, added: bool
+    sigma: float,
+    strength: float | None,
+    jpeg_quality: int | None,
+    noise_level: float | None,
+    *,
+    added: bool,
+    auto_strength: float | None = None,
 ) -> str:
     """What a model that estimates its noise was given, in words: "Auto: noise 3.1/255 estimated, JPEG
-    quality 92 from the file"; "Strength 1.50 set by hand: ..." (`strength` None is Auto); or, for a known
+    quality 92 from the file" (with "strength 2.00, " after "Auto: " where Auto's `auto_strength` is not
+    1, its JPEG table's); "Strength 1.50 set by hand: ..." (`strength` None is Auto); or, for a known
     `sigma` (the synthetic noise's where `added`), "sigma 0.100 (26/255) of the added noise given: ..."."""
     estimate = "noise estimated" if noise_level is None else f"noise {noise_level * 255:.1f}/255 estimated"
     jpeg = ""
@@ -111,7 +120,8 @@ def describe_noise_choice(
         given = "of the added noise given" if added else "given"
         return f"{SIGMA} {sigma:.3f} ({sigma * 255:.0f}/255) {given}: strength not used{jpeg}"
     if strength is None:
-        return f"Auto: {estimate}{jpeg}"
+        chosen = "" if auto_strength is None or auto_strength == 1 else f"strength {auto_strength:.2f}, "
+        return f"Auto: {chosen}{estimate}{jpeg}"
     return f"Strength {strength:.2f} set by hand: {estimate}{jpeg}"
 
 
@@ -170,7 +180,12 @@ def process_image(
     if strength is not None:
         auto = None if settings.strength is None else strength
         sigma_note = describe_noise_choice(
-            model_sigma or 0.0, auto, jpeg_quality, run.noise_level, added=settings.add_noise
+            model_sigma or 0.0,
+            auto,
+            jpeg_quality,
+            run.noise_level,
+            added=settings.add_noise,
+            auto_strength=strength,
         )
     parameters["device"] = run.provider
     if settings.options.ensemble > 1:

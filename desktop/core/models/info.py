@@ -4,12 +4,14 @@ The ONNX contract (README, "The ONNX contract") is checked here; any breach rais
 naming the key or tensor at fault.
 """
 
+import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 
 from desktop.core.models.latent_space import LATENT_KEYS, LatentMetadataError, LatentSpace, parse_latent_space
@@ -92,6 +94,19 @@ class NoiseSpec:
     # With `jpeg_quality`: the highest quality of JPEG it is meant for; a file of a higher quality is nearly
     # lossless, which a model trained on clean inputs serves better (measured per model; None: any quality)
     jpeg_quality_max: int | None = None
+    # With `jpeg_quality`: Auto's strength for a JPEG file, as (quality, strength) points by rising quality
+    # (metadata `strength_by_quality`, fitted on validation JPEGs: the estimator under-reads blocking); ()
+    # or a file that is no JPEG: `strength_default`
+    strength_by_quality: tuple[tuple[int, float], ...] = ()
+
+    def auto_strength(self, jpeg_quality: int | None) -> float | None:
+        """Auto's strength for a file of this JPEG quality (None or 0: not a JPEG, or unknown): read off
+        `strength_by_quality` (linear between its points, its end values beyond them), else the default."""
+        points = self.strength_by_quality
+        if not jpeg_quality or not points:
+            return self.strength_default
+        qualities = [float(q) for q, _ in points]
+        return float(np.interp(jpeg_quality, qualities, [s for _, s in points]))
 
     def describe(self) -> str:
         """Return e.g. "Gaussian sigma=0.20", "Gaussian sigma 0.00-0.50" or "per-pixel noise it estimates
@@ -416,7 +431,36 @@ def _parse_estimated_noise(noise: Mapping[str, Any], low: float, high: float, cl
     return NoiseSpec(
         "estimated", sigma_min=low, sigma_max=high, clip=clip, strength_min=least, strength_max=most,
         strength_default=default, jpeg_quality=jpeg, jpeg_quality_max=_parse_jpeg_max(noise),
+        strength_by_quality=_parse_strength_by_quality(noise, least, most),
     )  # fmt: skip
+
+
+def _parse_strength_by_quality(
+    noise: Mapping[str, Any], least: float, most: float
+) -> tuple[tuple[int, float], ...]:
+    """The `noise` object's `strength_by_quality`: [[quality 1-100, strength], ...] by rising quality, each
+    strength within the model's range (with `jpeg_quality` only); () where absent."""
+    points = noise.get("strength_by_quality")
+    if points is None:
+        return ()
+    problem = (
+        f"metadata key 'noise': 'strength_by_quality' must be [[quality, strength], ...] by rising quality "
+        f"1-100, strengths in [{least:g}, {most:g}]; got {points!r}"
+    )
+    if not isinstance(points, list) or not points or not noise.get("jpeg_quality", False):
+        raise ModelContractError(problem)
+    parsed = []
+    for point in points:
+        ok = isinstance(point, list) and len(point) == 2
+        if not ok or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point):
+            raise ModelContractError(problem)
+        quality, strength = point
+        if quality != int(quality) or not 1 <= quality <= 100 or not least <= strength <= most:
+            raise ModelContractError(problem)
+        parsed.append((int(quality), float(strength)))
+    if any(a[0] >= b[0] for a, b in itertools.pairwise(parsed)):
+        raise ModelContractError(problem)
+    return tuple(parsed)
 
 
 def _parse_sigma(noise: Mapping[str, Any], key: str) -> float:
