@@ -430,6 +430,10 @@ LINEAGES: dict[str, list[Stage]] = {
             | {"clean_share": 0.5, "blur_sigma_max": 2.0, "time_budget_s": 6000.0, "max_epochs": 40}
             | {"lr": 1e-4, "seed": 1, "version": "1.1"},
         ),
+        # x4-v1.2 (v1.1's file with five more residual blocks, depth 10, the new ones starting as the
+        # identity; lr 2e-4 over 110 min, seed 2: 20 epochs at 6.0 crops/s beside a second training) was not
+        # shipped: its validation loss went below v1.1's (0.00539 against 0.00542), but Set14 x4 through the
+        # batch CLI from clean / q75 / q90 LR gave 27.91 / 26.36 / 27.16 against v1.1's 27.93 / 26.41 / 27.21
     ],
     "cans_vae": [
         # v1 (transposed convolutions, beta 1) is not an ancestor: v3 started afresh
