@@ -394,9 +394,9 @@ LINEAGES: dict[str, list[Stage]] = {
         ),
         # v6.4 (v6.3's file widened to 24 channels at full resolution, `widen_to=24`; lr 1e-4 over 110 min,
         # seed 4: 13 epochs at 4.0 crops/s beside a second training) was not shipped: its validation best
-        # (epoch 12, -3.596 against v6.3's -3.589) gave polyu-val Auto 37.53 dB against v6.3's 37.61 (Kodak24
-        # JPEG q10-q40 with its own strength table 30.31 / 32.46 / 33.72 / 34.64 against 30.29 / 32.43 / 33.69 /
-        # 34.58)
+        # (epoch 12, -3.596 against v6.3's -3.589) gave polyu-val Auto 37.53 dB against v6.3's 37.61
+        # (Kodak24 JPEG q10-q40 with its own strength table 30.31 / 32.46 / 33.72 / 34.64 against v6.3's
+        # 30.29 / 32.43 / 33.69 / 34.58)
     ],
     # The real-photo x2 upscaler (issue 33): photo_sr_x2's lineage to v2.5, then trained on the real-photo
     # degradations from v2.5's file. v1.0 (blur on 60 % of the inputs, 90 min) was not an ancestor: it learnt
