@@ -12,14 +12,18 @@ def measure(clean: ArrayLike, pred: ArrayLike) -> dict[str, float]:
     """Mean MAE, PSNR (data range 1) and SSIM (7x7 uniform window) of (N, C, H, W) arrays (or tensors) in
     [0, 1]."""
     truth, output = np.asarray(clean, np.float64), np.asarray(pred, np.float64)
-    err = output - truth
-    mse = np.mean(err**2, axis=(1, 2, 3))  # (N,)
-    psnr = np.minimum(10 * np.log10(1.0 / np.maximum(mse, 1e-30)), PSNR_CAP)
     return {
-        "mae": float(np.mean(np.abs(err))),
-        "psnr": float(np.mean(psnr)),
+        "mae": float(np.mean(np.abs(output - truth))),
+        "psnr": mean_psnr(truth, output),
         "ssim": float(np.mean([compute_ssim(a, b) for a, b in zip(truth, output, strict=True)])),
     }
+
+
+def mean_psnr(clean: ArrayLike, pred: ArrayLike) -> float:
+    """Mean over images of the PSNR (data range 1, capped at PSNR_CAP) of (N, C, H, W) arrays in [0, 1]."""
+    truth, output = np.asarray(clean, np.float64), np.asarray(pred, np.float64)
+    mse = np.mean((output - truth) ** 2, axis=(1, 2, 3))  # (N,)
+    return float(np.mean(np.minimum(10 * np.log10(1.0 / np.maximum(mse, 1e-30)), PSNR_CAP)))
 
 
 def compute_ssim(clean: np.ndarray, pred: np.ndarray) -> float:

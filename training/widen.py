@@ -65,16 +65,14 @@ def widen_checkpoint(source: Path, width: int, out: Path) -> tuple[int, ...]:
     """Write to `out` a checkpoint (for `train --init`) of the conditioned U-Net in `source` (a run folder,
     its best.pt or an exported .onnx) widened to `width` channels at full resolution; return its widths."""
     from training.config import load_config
+    from training.evaluate import read_metadata
     from training.kinds import build_model
     from training.kinds.denoise_cond import CondDenoiseConfig
     from training.train import load_initial_weights
 
     source = source / "best.pt" if source.is_dir() else source
     if source.suffix == ".onnx":
-        import onnx
-
-        metadata = {p.key: p.value for p in onnx.load(str(source)).metadata_props}
-        cfg = load_config(json.loads(metadata["train_config"]))
+        cfg = load_config(json.loads(read_metadata(source)["train_config"]))
     else:
         cfg = load_config(torch.load(source, map_location="cpu", weights_only=True)["config"])
     # the Gaussian U-Net or the real-photo one (its noise estimator is left as it is)

@@ -18,7 +18,7 @@ from training.data import TEST_NOISE_SEED, Splits, add_fixed_noise
 from training.degradations import DenoiseMix, degrade_for_denoise, jpeg, local_noise_level
 from training.kinds.base import ExportPart, IOSpec, crop_center, crop_to, parity_images, pixel_loss, predict
 from training.kinds.denoise_cond import CondDenoiseConfig, ConditionedDenoise, unet_options
-from training.metrics import measure
+from training.metrics import mean_psnr, measure
 from training.models import RealPhotoDenoiser
 from training.plots import plot_rows
 
@@ -85,8 +85,7 @@ def fit_auto_strengths(model: nn.Module, images: Tensor, batch: int = 4) -> list
         for strength in AUTO_STRENGTHS:
             told = (compressed, torch.zeros(n), torch.full((n,), strength), torch.full((n,), float(quality)))
             (restored, _) = predict(model, told, batch)
-            mse = (restored - images).pow(2).flatten(1).mean(1).clamp_min(1e-10)
-            scores.append(float((-10 * torch.log10(mse)).mean()))
+            scores.append(mean_psnr(images, restored))
         table.append([quality, AUTO_STRENGTHS[max(range(len(scores)), key=scores.__getitem__)]])
     return table
 

@@ -101,17 +101,17 @@ def choose_noise_inputs(
 
 def describe_noise_choice(
     sigma: float,
-    strength: float | None,
+    strength: float,
     jpeg_quality: int | None,
     noise_level: float | None,
     *,
     added: bool,
-    auto_strength: float | None = None,
+    by_hand: bool,
 ) -> str:
     """What a model that estimates its noise was given, in words: "Auto: noise 3.1/255 estimated, JPEG
-    quality 92 from the file" (with "strength 2.00, " after "Auto: " where Auto's `auto_strength` is not
-    1, its JPEG table's); "Strength 1.50 set by hand: ..." (`strength` None is Auto); or, for a known
-    `sigma` (the synthetic noise's where `added`), "sigma 0.100 (26/255) of the added noise given: ..."."""
+    quality 92 from the file" (with "strength 2.00, " after "Auto: " where Auto's strength, its JPEG
+    table's, is not 1); "Strength 1.50 set by hand: ..."; or, for a known `sigma` (the synthetic noise's
+    where `added`), "sigma 0.100 (26/255) of the added noise given: ..."."""
     estimate = "noise estimated" if noise_level is None else f"noise {noise_level * 255:.1f}/255 estimated"
     jpeg = ""
     if jpeg_quality is not None:
@@ -119,8 +119,8 @@ def describe_noise_choice(
     if sigma > 0:
         given = "of the added noise given" if added else "given"
         return f"{SIGMA} {sigma:.3f} ({sigma * 255:.0f}/255) {given}: strength not used{jpeg}"
-    if strength is None:
-        chosen = "" if auto_strength is None or auto_strength == 1 else f"strength {auto_strength:.2f}, "
+    if not by_hand:
+        chosen = "" if strength == 1 else f"strength {strength:.2f}, "
         return f"Auto: {chosen}{estimate}{jpeg}"
     return f"Strength {strength:.2f} set by hand: {estimate}{jpeg}"
 
@@ -178,14 +178,13 @@ def process_image(
     if run.noise_level is not None:
         parameters["noise_level"] = round(run.noise_level, 6)
     if strength is not None:
-        auto = None if settings.strength is None else strength
         sigma_note = describe_noise_choice(
             model_sigma or 0.0,
-            auto,
+            strength,
             jpeg_quality,
             run.noise_level,
             added=settings.add_noise,
-            auto_strength=strength,
+            by_hand=settings.strength is not None,
         )
     parameters["device"] = run.provider
     if settings.options.ensemble > 1:
