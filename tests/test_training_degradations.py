@@ -113,6 +113,33 @@ def test_an_upscale_draw_is_small_eight_bit_and_clean_ones_are_bicubic() -> None
     assert kernel.shape == (21, 21) and kernel.sum().item() == pytest.approx(1.0)
 
 
+def test_the_clean_upscaler_saves_its_light_jpeg_share_at_those_qualities_and_tests_on_lossless() -> None:
+    """The clean upscaler can learn nearly lossless JPEGs too: that share of its training inputs are Pillow
+    JPEGs of a quality in its range (each equals its lossless input saved at some quality there); the rest
+    and every test input stay the lossless shrink."""
+    cfg = override_config(RECIPES["photo-sr-x2"], {"light_jpeg_share": 0.5, "light_jpeg_quality": (80, 98)})
+    kind = kind_of(cfg)
+    x = smooth_images(24, 32)
+    lossless = kind.shrink(x, cfg)
+    (low,) = kind.make_inputs(x, cfg, torch.Generator().manual_seed(5))
+    assert low.shape == lossless.shape == (24, 3, 16, 16)
+    same = (low == lossless).flatten(1).all(1)
+    assert 4 <= int(same.sum()) <= 20  # about half kept lossless
+    for i in torch.nonzero(~same).flatten().tolist():
+        errors = []
+        for quality in range(80, 99):
+            for subsampling in (0, 2):
+                array = (lossless[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+                buffer = io.BytesIO()
+                Image.fromarray(array).save(buffer, "JPEG", quality=quality, subsampling=subsampling)
+                decoded = np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float32) / 255
+                errors.append(float((low[i] - torch.from_numpy(decoded).permute(2, 0, 1)).abs().max()))
+        assert min(errors) < 1e-6, f"input {i} is not the lossless one saved at a quality of 80-98"
+    np.testing.assert_array_equal(kind.make_test_feed(cfg, x, 0)["image"], lossless.numpy())
+    plain = override_config(cfg, {"light_jpeg_share": 0.0})
+    assert torch.equal(kind.make_inputs(x, plain)[0], lossless)
+
+
 def test_the_real_denoiser_starts_from_the_gaussian_ones_function() -> None:
     unet = dict(channels=3, widths=(8, 16), blocks=1, unshuffle=1, negative_slope=0.1, res_blocks=(0, 1))
     gaussian = CondUNet(**unet).eval()

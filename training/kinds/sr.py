@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from training.data import Splits
 from training.datasets import DATASETS
+from training.degradations import jpeg
 from training.kinds.base import (
     ExportPart,
     IOSpec,
@@ -57,6 +58,12 @@ class SuperResConfig(RecipeBase):
     lr: float = 2e-3
     time_budget_s: float = 240.0
 
+    # A share of the training inputs saved as JPEGs of a high quality, which the model is not told (it has
+    # no quality input): the app gives it nearly lossless JPEGs too (above the real-photo upscaler's
+    # `jpeg_quality_max`), whose faint blocks a model trained on lossless inputs alone sharpens
+    light_jpeg_share: float = 0.0
+    light_jpeg_quality: tuple[int, int] = (80, 98)
+
 
 SRConfigT = TypeVar("SRConfigT", bound=SuperResConfig)
 
@@ -83,7 +90,22 @@ class SuperResolution(Kind[SRConfigT]):
     def make_inputs(
         self, clean: Tensor, cfg: SRConfigT, generator: torch.Generator | None = None
     ) -> tuple[Tensor, ...]:
-        return (DATASETS[cfg.dataset].shrink(clean, cfg.scale),)
+        """The training and validation inputs: the shrunk image, a `light_jpeg_share` of them JPEG'd."""
+        low = self.shrink(clean, cfg)
+        if not cfg.light_jpeg_share:
+            return (low,)
+        n = len(low)
+        chosen = torch.rand(n, generator=generator) < cfg.light_jpeg_share
+        lowest, highest = cfg.light_jpeg_quality
+        quality = torch.randint(lowest, highest + 1, (n,), generator=generator).float()
+        low = low.cpu()
+        if chosen.any():
+            low[chosen] = jpeg(low[chosen], quality[chosen], generator)
+        return (low.to(clean.device),)
+
+    def shrink(self, clean: Tensor, cfg: SRConfigT) -> Tensor:
+        """The clean image made `scale` times smaller, as the test figures and the benchmarks take it."""
+        return DATASETS[cfg.dataset].shrink(clean, cfg.scale)
 
     def compute_loss(
         self, model: nn.Module, inputs: tuple[Tensor, ...], clean: Tensor, cfg: SRConfigT
@@ -91,13 +113,21 @@ class SuperResolution(Kind[SRConfigT]):
         return pixel_loss(model(*inputs), clean, cfg.loss)
 
     def report(self, model: nn.Module, cfg: SRConfigT, splits: Splits, run_dir: Path) -> dict[str, Any]:
+        """PSNR from the clean shrunk input beside bicubic upscaling; with `light_jpeg_share`, also from that
+        input saved as a JPEG of the middle of `light_jpeg_quality`."""
         clean, idx = splits.test_x, example_indices(cfg, splits.test_y)
-        (low,) = self.make_inputs(clean, cfg)
+        low = self.shrink(clean, cfg)
         (output,) = predict(model, (low,), report_batch(cfg))
         bicubic = F.interpolate(low, scale_factor=cfg.scale, mode="bicubic", align_corners=False).clamp(0, 1)
         rows = {"bicubic": bicubic[idx], "output": output[idx], "clean": clean[idx]}
         plot_rows(crop_center(rows, 128), run_dir / "samples.png")
-        return {"scale": cfg.scale, **measure(clean, output), "bicubic": measure(clean, bicubic)}
+        figures = {"scale": cfg.scale, **measure(clean, output), "bicubic": measure(clean, bicubic)}
+        if cfg.light_jpeg_share:
+            quality = sum(cfg.light_jpeg_quality) // 2
+            compressed = jpeg(low, torch.full((len(low),), float(quality)), torch.Generator().manual_seed(0))
+            (output,) = predict(model, (compressed,), report_batch(cfg))
+            figures[f"jpeg{quality}"] = measure(clean, output)
+        return figures
 
     def describe_io(self, cfg: SRConfigT, task: str) -> IOSpec:
         return IOSpec(("image",), ("output",), ((2, cfg.channels, 16, 16),), dynamic_hw=True)
@@ -109,10 +139,9 @@ class SuperResolution(Kind[SRConfigT]):
         """Low-resolution test images, and a second size."""
         photos = DATASETS[cfg.dataset].photos
         images = parity_images(cfg, splits.test_x)
-        (low,) = self.make_inputs(images, cfg)
+        low = self.shrink(images, cfg)
         inputs = [(low,), (crop_to(low, 50, 38) if photos else images,)]
         return [ExportPart(model, cfg.name, "upscale", {}, inputs)]
 
     def make_test_feed(self, cfg: SRConfigT, clean: Tensor, seed: int) -> dict[str, np.ndarray]:
-        (low,) = self.make_inputs(clean, cfg)
-        return {"image": low.numpy()}
+        return {"image": self.shrink(clean, cfg).numpy()}
