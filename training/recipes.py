@@ -212,7 +212,23 @@ LINEAGES: dict[str, list[Stage]] = {
             overrides={"adv_weight": 1.0, "critic_codes": "between", "lr": 1e-4, "time_budget_s": 900.0},
         ),
     ],
-    "photo_sr_x2": PHOTO_SR_X2_STAGES,
+    "photo_sr_x2": [
+        *PHOTO_SR_X2_STAGES,
+        # v2.6 also went with half the inputs JPEG'd at quality 80-98 (the same 95 min beside this one): on
+        # the photos' validation split x2 from PNG / q90 / q85 33.00 / 31.74 / 31.01 dB against this one's
+        # 33.09 / 31.65 / 30.89 and v2.5's 33.14 / 31.42 / 30.64; this one keeps more of the lossless files
+        Stage(
+            "v2.6",
+            "photo-sr-x2",
+            "35 % of the inputs saved as JPEGs of quality 85-98, not told (the app gives this model lossless "
+            "files and JPEGs above photo_sr_x2_real's jpeg_quality_max), lr 5e-5: 28 epochs of 2048 128-px "
+            "crops in 95 min at 9.7 crops/s beside a second training; its validation best (epoch 24) shipped",
+            init="v2.5",
+            from_files=True,
+            overrides={"loss": "l2", "crop_size": 128, "lr": 5e-5, "warmup": 0.03, "time_budget_s": 5700.0}
+            | {"light_jpeg_share": 0.35, "light_jpeg_quality": (85, 98), "version": "2.6"},
+        ),
+    ],
     "photo_denoise": [
         # v1 (below its targets) is not an ancestor: v2 started afresh at full resolution
         Stage(

@@ -184,7 +184,7 @@ def explain_pick(info: ModelInfo, image: ImageShape | None) -> str:
     if image.jpeg and info.takes_jpeg_quality and not is_above_jpeg_range(info, image):
         return "a JPEG file: a model trained on JPEG artefacts, told the file's quality"
     if image.jpeg and not info.takes_jpeg_quality and image.jpeg_quality >= HIGH_JPEG_QUALITY:
-        return f"a JPEG of quality {image.jpeg_quality}, nearly lossless: a model trained on clean inputs"
+        return f"a JPEG of quality {image.jpeg_quality}, nearly lossless: the model for lossless files"
     if image.jpeg and info.takes_jpeg_quality:  # above what it is meant for, and no other model to take it
         return f"a JPEG of quality {image.jpeg_quality}, above the qualities this model is meant for"
     if not image.jpeg and not info.takes_jpeg_quality:
