@@ -127,9 +127,9 @@ def test_the_clean_upscaler_saves_its_light_jpeg_share_at_those_qualities_and_te
     assert 4 <= int(same.sum()) <= 20  # about half kept lossless
     for i in torch.nonzero(~same).flatten().tolist():
         errors = []
+        array = (lossless[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         for quality in range(80, 99):
             for subsampling in (0, 2):
-                array = (lossless[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
                 buffer = io.BytesIO()
                 Image.fromarray(array).save(buffer, "JPEG", quality=quality, subsampling=subsampling)
                 decoded = np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float32) / 255
